@@ -1,0 +1,104 @@
+// Public shape of the Intuit emulator. Tests, demo mode and benchmarks code against this;
+// src/emulator/server.ts implements it.
+
+export interface DemoCredentials {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+  realmId: string;
+}
+
+export interface EmulatorOptions {
+  /** 0 (default) picks a free port. Always bound to 127.0.0.1. */
+  port?: number;
+  /** Access token lifetime, seconds (default 3600). */
+  accessTokenTtlSeconds?: number;
+  /** Rolling refresh token lifetime, seconds (default 8,726,400). */
+  refreshTokenTtlSeconds?: number;
+  /** Absolute cap from the original authorization, seconds (default 5 years). */
+  refreshTokenHardTtlSeconds?: number;
+  /** Issue a new refresh token value when the current one is at least this old (default 86,400); 0 = rotate on every refresh. */
+  rotateAfterSeconds?: number;
+  /** What happens to the previous refresh token when a new one is issued (default 'immediate'). */
+  oldRefreshTokenPolicy?: 'immediate' | 'grace';
+  /** With 'grace': how long the previous value keeps working (default 86,400). */
+  gracePeriodSeconds?: number;
+  /** 'lower' = {"fault":{"error":[...]}} (default); 'capital' = {"Fault":{"Error":[...]}}. */
+  faultSpelling?: 'lower' | 'capital';
+  /** The authorize page redirects at once instead of showing its Connect button. */
+  autoApprove?: boolean;
+  /** Throttle: concurrent API requests per realm (default 10) and per minute (default 500). */
+  maxConcurrentPerRealm?: number;
+  maxRequestsPerMinutePerRealm?: number;
+  /** Credentials the emulator accepts from the start; generated when omitted. */
+  demo?: Partial<DemoCredentials>;
+  companyName?: string;
+}
+
+export type TokenFault =
+  | { kind: 'status'; status: 500 | 502 | 503 | 429; retryAfterSeconds?: number }
+  | { kind: 'invalid_grant' }
+  | { kind: 'invalid_client' }
+  | { kind: 'html' }
+  | { kind: 'malformed_json' }
+  | { kind: 'delay'; ms: number }
+  /** Accept the request and never answer (the client's timeout must fire). */
+  | { kind: 'hang' }
+  /** Destroy the socket without an answer. */
+  | { kind: 'reset' }
+  /** Process the refresh (rotating the token) but never deliver the answer: outcome unknown to the client. */
+  | { kind: 'hang_after_processing' };
+
+export interface EmulatorCounters {
+  tokenCalls: { refresh_token: number; authorization_code: number; other: number };
+  /** Token calls answered 200. */
+  tokenSuccesses: number;
+  apiCalls: number;
+  api401s: number;
+  api429s: number;
+  refreshTokensIssued: number;
+  revokeCalls: number;
+  /** Highest number of API requests in flight at once, per realm. */
+  maxApiInFlightByRealm: Record<string, number>;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  realmId: string;
+}
+
+export interface EmulatorControl {
+  /** The next `count` token-endpoint calls (default 1) get this fault. */
+  injectTokenFault(fault: TokenFault, count?: number): void;
+  clearFaults(): void;
+  /** Server-side revoke of every live access token (or only the given one): API calls get 401. */
+  revokeAccessTokens(accessToken?: string): void;
+  /** Moves the emulator's clock forward (negative moves it back), for expiry and skew tests. */
+  advanceClock(seconds: number): void;
+  /** Emulator time, ms since epoch. */
+  now(): number;
+  counters(): EmulatorCounters;
+  resetCounters(): void;
+  /** Changes options at run time (lifetimes, rotation, policy, spelling, throttle). */
+  configure(options: Partial<Omit<EmulatorOptions, 'port' | 'demo'>>): void;
+  /** A new authorization for the demo client (as if the user connected again). */
+  issueAuthorization(realmId?: string): IssuedTokens;
+  /** Whether a refresh token would be accepted right now (does not consume or rotate it). */
+  isRefreshTokenValid(refreshToken: string): boolean;
+}
+
+export interface EmulatorUrls {
+  url: string;
+  tokenUrl: string;
+  revokeUrl: string;
+  authorizeUrl: string;
+  apiBaseUrl: string;
+  controlUrl: string;
+}
+
+export interface EmulatorHandle extends EmulatorUrls, DemoCredentials {
+  port: number;
+  control: EmulatorControl;
+  close(): Promise<void>;
+}

@@ -1,0 +1,220 @@
+// The one contract every surface speaks: IPC (desktop), HTTP + SSE (headless) and the renderer.
+// Types and constants only. This file must import nothing: it is compiled into the main
+// process, the preload, the renderer and Node tools alike.
+
+export type TokenState =
+  | 'valid'
+  | 'expiring'
+  | 'expired'
+  | 'refreshing'
+  | 'reauthorization_required'
+  | 'not_configured';
+
+export type TokenSource = 'cached' | 'environment' | 'none';
+
+export type QbEnvironment = 'sandbox' | 'production';
+
+export type RefreshTrigger = 'scheduled' | 'manual' | 'on-401' | 'on-demand';
+
+export type RefreshErrorKind =
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'network'
+  | 'timeout'
+  | 'server'
+  | 'rate_limited'
+  | 'bad_response';
+
+export const REFRESH_ERROR_KINDS: readonly RefreshErrorKind[] = [
+  'invalid_grant',
+  'invalid_client',
+  'network',
+  'timeout',
+  'server',
+  'rate_limited',
+  'bad_response',
+];
+
+/** Kinds that a later attempt with the same refresh token may fix. */
+export const TRANSIENT_ERROR_KINDS: readonly RefreshErrorKind[] = [
+  'network',
+  'timeout',
+  'server',
+  'rate_limited',
+  'bad_response',
+];
+
+export interface RefreshErrorInfo {
+  kind: RefreshErrorKind;
+  /** Plain sentence naming the likely cause. Never contains a token value. */
+  message: string;
+  /** Intuit's transaction id from the response header, when a response arrived. */
+  intuitTid: string | null;
+}
+
+export interface AccessTokenInfo {
+  /** An ellipsis plus the last 4 characters, never more. */
+  preview: string;
+  expiresAt: string;
+}
+
+export interface RefreshTokenInfo {
+  preview: string;
+  source: 'stored' | 'environment';
+  /** Rolling expiry (about 100 days after the last issue); null when unknown (never refreshed yet). */
+  expiresAt: string | null;
+  /** Absolute 5-year cap; null when Intuit has not told us. */
+  hardExpiresAt: string | null;
+  lastRotatedAt: string | null;
+}
+
+export interface AutoRefreshInfo {
+  enabled: boolean;
+  nextRefreshAt: string | null;
+  skewSeconds: number;
+  /** Set while transient failures are being retried with back-off. */
+  retrying: { attempt: number; maxAttempts: number } | null;
+}
+
+export interface LastRefreshInfo {
+  at: string;
+  ok: boolean;
+  trigger: RefreshTrigger;
+  durationMs: number;
+  error?: RefreshErrorInfo;
+}
+
+export interface TokenStats {
+  refreshes: number;
+  failures: number;
+  retriedOn401: number;
+}
+
+export type HistoryEventType =
+  | 'refreshed'
+  | 'rotated'
+  | 'failed'
+  | 'retried_after_401'
+  | 'cleared'
+  | 'fell_back_to_environment'
+  | 'environment_token_adopted'
+  | 'store_recovered'
+  | 'connected'
+  | 'disconnected';
+
+export interface HistoryEvent {
+  at: string;
+  type: HistoryEventType;
+  /** Plain sentence for people. Never contains a token value. */
+  message: string;
+  trigger?: RefreshTrigger;
+  intuitTid?: string | null;
+}
+
+export const HISTORY_LIMIT = 50;
+
+export interface TokenStatus {
+  state: TokenState;
+  source: TokenSource;
+  environment: QbEnvironment;
+  realmId: string | null;
+  demo: boolean;
+  accessToken: AccessTokenInfo | null;
+  refreshToken: RefreshTokenInfo | null;
+  autoRefresh: AutoRefreshInfo;
+  lastRefresh: LastRefreshInfo | null;
+  stats: TokenStats;
+  /** Newest first, at most HISTORY_LIMIT. */
+  history: HistoryEvent[];
+  /** Plain sentences an admin should read. */
+  warnings: string[];
+  /** Whether the Connect flow can run (client id and secret are configured). */
+  canConnect: boolean;
+}
+
+/** What Test connection reports: the company behind the realm, read through the auto-refreshing client. */
+export interface ConnectionTestResult {
+  companyName: string;
+  realmId: string;
+  intuitTid: string | null;
+  durationMs: number;
+}
+
+export type ResultErrorCode =
+  | RefreshErrorKind
+  | 'not_configured'
+  | 'reauthorization_required'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'api_error'
+  | 'bad_request'
+  | 'forbidden_sender'
+  | 'revoke_failed'
+  | 'connect_failed'
+  | 'internal';
+
+export interface ResultError {
+  code: ResultErrorCode;
+  /** Plain sentence. Never contains a token value or a stack trace. */
+  message: string;
+  intuitTid?: string | null;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ResultError };
+
+export interface DisconnectOptions {
+  /** Forget the stored tokens even though revoking them at Intuit failed. */
+  force?: boolean;
+}
+
+/** The renderer's only window into the app: `window.qbTokens` (IPC) or the HTTP bridge (headless). */
+export interface QbTokensBridge {
+  getStatus(): Promise<Result<TokenStatus>>;
+  refresh(): Promise<Result<TokenStatus>>;
+  clear(): Promise<Result<TokenStatus>>;
+  testConnection(): Promise<Result<ConnectionTestResult>>;
+  connect(): Promise<Result<TokenStatus>>;
+  disconnect(options?: DisconnectOptions): Promise<Result<TokenStatus>>;
+  /** Returns the function that unsubscribes. */
+  onStatusChanged(callback: (status: TokenStatus) => void): () => void;
+}
+
+export const BRIDGE_METHODS = [
+  'getStatus',
+  'refresh',
+  'clear',
+  'testConnection',
+  'connect',
+  'disconnect',
+  'onStatusChanged',
+] as const satisfies readonly (keyof QbTokensBridge)[];
+
+/** IPC channels: one per request/response action, plus the status push. */
+export const IPC_CHANNELS = {
+  getStatus: 'tokens:get-status',
+  refresh: 'tokens:refresh',
+  clear: 'tokens:clear',
+  testConnection: 'tokens:test-connection',
+  connect: 'tokens:connect',
+  disconnect: 'tokens:disconnect',
+} as const satisfies Record<Exclude<keyof QbTokensBridge, 'onStatusChanged'>, string>;
+
+export type InvokeChannel = (typeof IPC_CHANNELS)[keyof typeof IPC_CHANNELS];
+
+export const STATUS_CHANGED_CHANNEL = 'tokens:status-changed';
+
+/** Headless HTTP paths (the seed's), relative to the server's origin. */
+export const HTTP_PATHS = {
+  refreshToken: '/api/integrations/quickbooks/refresh-token',
+  companyInfo: '/api/integrations/quickbooks/company-info',
+  events: '/api/integrations/quickbooks/events',
+  disconnect: '/api/integrations/quickbooks/disconnect',
+  connect: '/connect',
+  callback: '/callback',
+} as const;
+
+/** The SSE event name carrying a TokenStatus. */
+export const SSE_STATUS_EVENT = 'status';
+
+/** Refresh-token lifetime below which the status warns and the UI prompts to reconnect. */
+export const REFRESH_TOKEN_WARNING_DAYS = 14;

@@ -1,0 +1,52 @@
+// Where the token chain lives between runs. The engine (TokenManager) talks only to this
+// interface; FileTokenStore (Node: CLI, headless) and the desktop store (electron-store +
+// safeStorage, src/main/store.ts) implement it.
+
+/** The persisted token chain. Times are ms since epoch. Never log this object. */
+export interface StoredTokens {
+  /** Record layout version, for future migrations. */
+  version: 1;
+  refreshToken: string;
+  /** When Intuit issued this refresh token value (the last rotation), or when we first stored it. */
+  refreshTokenIssuedAt: number;
+  /** Rolling expiry of the refresh token (about 100 days after issue); null when unknown. */
+  refreshTokenExpiresAt: number | null;
+  /** Absolute 5-year cap; null when Intuit has not told us. */
+  refreshTokenHardExpiresAt: number | null;
+  /** The last access token, so a restart does not need a refresh. Null after `clear`. */
+  accessToken: string | null;
+  accessTokenExpiresAt: number | null;
+  /** When the last successful refresh happened (adopted or own). */
+  refreshedAt: number | null;
+  realmId: string | null;
+  /**
+   * sha256 (hex) of the environment's QB_REFRESH_TOKEN this chain started from, or null when the
+   * chain came from the Connect flow. If the environment's value changes, the user reconnected
+   * and the environment wins (DESIGN rule 6).
+   */
+  origin: { envRefreshTokenSha256: string | null };
+}
+
+export interface TokenStoreLoadResult {
+  tokens: StoredTokens | null;
+  /** Plain sentences for the status (e.g. "the store could not be decrypted and was moved aside"). */
+  warnings: string[];
+}
+
+export interface TokenStore {
+  /** Reads the chain. A corrupt or undecryptable store is moved aside (never deleted) and reported in `warnings`. */
+  load(): Promise<TokenStoreLoadResult>;
+  /** Durable before it resolves (atomic write + fsync, or the platform's equivalent). */
+  save(tokens: StoredTokens): Promise<void>;
+  /** Drops everything (disconnect). */
+  forget(): Promise<void>;
+  /**
+   * Runs `fn` while holding a lock shared by every process using the same store
+   * (CLI, headless server, desktop app). Stores without a shared location may use an in-process lock.
+   */
+  withRefreshLock<T>(fn: () => Promise<T>): Promise<T>;
+  /** Standing warnings about the store itself ("kept in plaintext", "memory only"). */
+  readonly warnings: readonly string[];
+  /** Optional: a human description of where the tokens live (path), for status/CLI. */
+  readonly location?: string;
+}

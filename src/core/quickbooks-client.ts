@@ -3,11 +3,11 @@
 // one refresh and one retry after a 401, Retry-After-aware back-off on 429, timeouts, and errors
 // that carry intuit_tid and never a token value.
 import { describeApiFault, parseApiFault, type ApiFault } from './api-faults';
-import { ApiError, type ApiErrorKind } from './api-error';
+import { ApiError, type ApiErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
 import { previewToken } from '../shared/preview';
 
-export { ApiError } from './api-error';
+export { ApiError } from './errors';
 
 export interface AccessTokenSource {
   getAccessToken(): Promise<string>;
@@ -126,9 +126,8 @@ export class QuickBooksClient {
     const companyName = field(info, 'CompanyName');
     if (typeof companyName !== 'string') {
       throw new ApiError({
-        kind: 'bad_response',
         status: response.status,
-        code: null,
+        code: 'bad_response',
         intuitTid: response.intuitTid,
         message: 'QuickBooks answered the CompanyInfo request without CompanyInfo.CompanyName.',
       });
@@ -143,9 +142,8 @@ export class QuickBooksClient {
     const queryResponse = field(response.body, 'QueryResponse');
     if (typeof queryResponse !== 'object' || queryResponse === null) {
       throw new ApiError({
-        kind: 'bad_response',
         status: response.status,
-        code: null,
+        code: 'bad_response',
         intuitTid: response.intuitTid,
         message: 'QuickBooks answered the query without a QueryResponse.',
       });
@@ -236,14 +234,11 @@ export class QuickBooksClient {
       const timedOut = timeout.aborted;
       this.log(`GET ${label} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`);
       throw new ApiError({
-        kind: timedOut ? 'timeout' : 'network',
         status: 0,
-        code: null,
-        intuitTid: null,
+        code: timedOut ? 'timeout' : 'network',
         message: timedOut
           ? `QuickBooks did not answer GET ${label} within ${this.settings.fetchTimeoutMs} ms.`
           : `Could not reach QuickBooks at ${url.origin} (${scrub(errorText(error), tokenUsed)}).`,
-        cause: error,
       });
     }
   }
@@ -263,32 +258,38 @@ export class QuickBooksClient {
     retriedAfter401: boolean,
   ): ApiError {
     const { status, tokenUsed } = attempt;
-    const code = fault?.errors[0]?.code ?? null;
     const said = fault ? describeApiFault(fault) : describeNonFaultBody(attempt);
-    let kind: ApiErrorKind;
+    const retryAfterMs = parseRetryAfter(attempt.headers.get('retry-after'));
+    let code: ApiErrorCode;
     let message: string;
     if (status === 401) {
-      kind = 'unauthorized';
+      code = 'unauthorized';
       message = retriedAfter401
-        ? `QuickBooks rejected GET ${label} with 401 again after the access token was refreshed: ${said}. The app may lack the accounting scope for this company, or the connection was revoked.`
+        ? `QuickBooks rejected GET ${label} with 401 again after the access token was refreshed: ${said}. The connection may have been revoked or lack the accounting scope for this company.`
         : `QuickBooks rejected GET ${label} with 401: ${said}.`;
     } else if (status === 403) {
-      kind = 'forbidden';
+      code = 'forbidden';
       message = `QuickBooks refused GET ${label} with 403: ${said}. The connected user lacks permission for this; refreshing the token does not help.`;
     } else if (status === 429) {
-      kind = 'rate_limited';
-      const retryAfterMs = parseRetryAfter(attempt.headers.get('retry-after'));
+      code = 'rate_limited';
       message = `QuickBooks throttled GET ${label} (429: ${said})${
         retryAfterMs !== null ? `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''
       }. Intuit allows 10 concurrent and 500 requests per minute per company.`;
-    } else if (status >= 500) {
-      kind = 'server';
-      message = `QuickBooks failed GET ${label} with HTTP ${status}: ${said}.`;
+    } else if (status === 400) {
+      code = 'bad_request';
+      message = `QuickBooks rejected GET ${label} as invalid (400): ${said}.`;
     } else {
-      kind = 'api_error';
+      code = 'api_error';
       message = `QuickBooks answered GET ${label} with HTTP ${status}: ${said}.`;
     }
-    return new ApiError({ kind, status, code, intuitTid, message: scrub(message, tokenUsed) });
+    return new ApiError({
+      status,
+      code,
+      intuitTid,
+      faultCode: fault?.errors[0]?.code ?? null,
+      retryAfterMs,
+      message: scrub(message, tokenUsed),
+    });
   }
 }
 
@@ -304,9 +305,8 @@ function parseJsonBody(attempt: Attempt, intuitTid: string | null, label: string
   const parsed = tryParseJson(attempt.text);
   if (parsed !== undefined && typeof parsed === 'object' && parsed !== null) return parsed;
   throw new ApiError({
-    kind: 'bad_response',
     status: attempt.status,
-    code: null,
+    code: 'bad_response',
     intuitTid,
     message: `QuickBooks answered GET ${label} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
   });

@@ -1,6 +1,7 @@
 // Where the token chain lives between runs. The engine (TokenManager) talks only to this
 // interface; FileTokenStore (Node: CLI, headless) and the desktop store (electron-store +
 // safeStorage, src/main/store.ts) implement it.
+import { createHash } from 'node:crypto';
 
 /** The persisted token chain. Times are ms since epoch. Never log this object. */
 export interface StoredTokens {
@@ -9,6 +10,8 @@ export interface StoredTokens {
   refreshToken: string;
   /** When Intuit issued this refresh token value (the last rotation), or when we first stored it. */
   refreshTokenIssuedAt: number;
+  /** When a refresh last returned a different refresh token value; null when it never rotated here. */
+  lastRotatedAt: number | null;
   /** Rolling expiry of the refresh token (about 100 days after issue); null when unknown. */
   refreshTokenExpiresAt: number | null;
   /** Absolute 5-year cap; null when Intuit has not told us. */
@@ -25,6 +28,11 @@ export interface StoredTokens {
    * and the environment wins (DESIGN rule 6).
    */
   origin: { envRefreshTokenSha256: string | null };
+}
+
+/** The fingerprint kept in `origin.envRefreshTokenSha256`: never the value itself. */
+export function fingerprintToken(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
 export interface TokenStoreLoadResult {

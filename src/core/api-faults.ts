@@ -39,14 +39,12 @@ export function parseApiFault(body: unknown): ApiFault | null {
   const fault = pick(body, 'fault');
   if (!isRecord(fault)) return null;
   const rawErrors = pick(fault, 'error');
-  const errors = (Array.isArray(rawErrors) ? rawErrors : [])
-    .filter(isRecord)
-    .map((error) => ({
-      code: asText(pick(error, 'code')),
-      message: asText(pick(error, 'message')),
-      detail: asText(pick(error, 'detail')),
-      element: asText(pick(error, 'element')),
-    }));
+  const errors = (Array.isArray(rawErrors) ? rawErrors : []).filter(isRecord).map((error) => ({
+    code: asText(pick(error, 'code')),
+    message: asText(pick(error, 'message')),
+    detail: asText(pick(error, 'detail')),
+    element: asText(pick(error, 'element')),
+  }));
   return { type: asText(pick(fault, 'type')), errors };
 }
 

@@ -97,7 +97,9 @@ export class QuickBooksClient {
     try {
       base = new URL(options.apiBaseUrl);
     } catch {
-      throw new TypeError(`QuickBooksClient: apiBaseUrl must be an absolute URL, got "${options.apiBaseUrl}".`);
+      throw new TypeError(
+        `QuickBooksClient: apiBaseUrl must be an absolute URL, got "${options.apiBaseUrl}".`,
+      );
     }
     this.tokens = options.tokens;
     this.apiBaseUrl = base.href.replace(/\/+$/, '');
@@ -116,7 +118,11 @@ export class QuickBooksClient {
 
   /** Requests running and waiting right now, and the highest concurrency seen (for status and tests). */
   get load(): { inFlight: number; queued: number; peakInFlight: number } {
-    return { inFlight: this.queue.inFlight, queued: this.queue.queued, peakInFlight: this.queue.peakInFlight };
+    return {
+      inFlight: this.queue.inFlight,
+      queued: this.queue.queued,
+      peakInFlight: this.queue.peakInFlight,
+    };
   }
 
   async getCompanyInfo(options: { signal?: AbortSignal } = {}): Promise<CompanyInfoResult> {
@@ -136,7 +142,10 @@ export class QuickBooksClient {
   }
 
   /** Runs a query statement, e.g. `select * from Customer`. */
-  async query<T = unknown>(statement: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult<T>> {
+  async query<T = unknown>(
+    statement: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<QueryResult<T>> {
     if (!statement.trim()) throw new TypeError('QuickBooksClient.query: the statement is empty.');
     const response = await this.request('query', { query: { query: statement }, signal: options.signal });
     const queryResponse = field(response.body, 'QueryResponse');
@@ -209,7 +218,8 @@ export class QuickBooksClient {
       : `/v3/company/${encodeURIComponent(this.realmId)}/${path.replace(/^\/+/, '')}`;
     const url = new URL(this.apiBaseUrl + relative);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-    if (!url.searchParams.has('minorversion')) url.searchParams.set('minorversion', String(this.settings.minorVersion));
+    if (!url.searchParams.has('minorversion'))
+      url.searchParams.set('minorversion', String(this.settings.minorVersion));
     return url;
   }
 
@@ -232,7 +242,9 @@ export class QuickBooksClient {
     } catch (error) {
       if (callerSignal?.aborted) throw callerSignal.reason;
       const timedOut = timeout.aborted;
-      this.log(`GET ${label} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`);
+      this.log(
+        `GET ${label} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`,
+      );
       throw new ApiError({
         status: 0,
         code: timedOut ? 'timeout' : 'network',
@@ -317,7 +329,9 @@ function describeNonFaultBody(attempt: Attempt): string {
   const text = attempt.text.trimStart();
   if (contentType.includes('html') || text.startsWith('<')) return 'the body was an HTML page, not JSON';
   if (text === '') return 'the body was empty';
-  return tryParseJson(text) === undefined ? 'the body was not valid JSON' : 'the body carried no fault details';
+  return tryParseJson(text) === undefined
+    ? 'the body was not valid JSON'
+    : 'the body carried no fault details';
 }
 
 function tryParseJson(text: string): unknown {

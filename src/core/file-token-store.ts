@@ -1,0 +1,230 @@
+// The Node token store (CLI, headless server): one JSON file in QB_DATA_DIR, written atomically
+// (temp file, fsync, rename, fsync of the directory) with mode 0600, AES-256-GCM encrypted with a
+// key derived from QB_STORE_KEY when set. A file that cannot be read is moved aside, never deleted:
+// it may hold the only valid refresh token. Refreshes across processes are serialised with
+// proper-lockfile on the same file.
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { z } from 'zod';
+import type { LogFn } from './log';
+import type { StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
+
+export const STORE_FILE_NAME = 'qb-tokens.json';
+const FORMAT = 'qb-token-desk/tokens-v1';
+
+export interface FileTokenStoreOptions {
+  dataDir: string;
+  /** QB_STORE_KEY: when set the file is encrypted; when null it is plaintext and a warning says so. */
+  storeKey: string | null;
+  log?: LogFn;
+  /** How long to wait for another process's refresh lock, ms (default 60 s). */
+  lockWaitMs?: number;
+  /** A lock not updated for this long is taken over (its holder crashed), ms (default 10 s). */
+  lockStaleMs?: number;
+}
+
+const storedTokensSchema = z.object({
+  version: z.literal(1),
+  refreshToken: z.string().min(1),
+  refreshTokenIssuedAt: z.number(),
+  lastRotatedAt: z.number().nullable(),
+  refreshTokenExpiresAt: z.number().nullable(),
+  refreshTokenHardExpiresAt: z.number().nullable(),
+  accessToken: z.string().min(1).nullable(),
+  accessTokenExpiresAt: z.number().nullable(),
+  refreshedAt: z.number().nullable(),
+  realmId: z.string().nullable(),
+  origin: z.object({ envRefreshTokenSha256: z.string().nullable() }),
+});
+
+const envelopeSchema = z.discriminatedUnion('encrypted', [
+  z.object({ format: z.literal(FORMAT), encrypted: z.literal(false), tokens: z.unknown() }),
+  z.object({
+    format: z.literal(FORMAT),
+    encrypted: z.literal(true),
+    cipher: z.literal('aes-256-gcm'),
+    kdf: z.literal('scrypt'),
+    salt: z.string(),
+    iv: z.string(),
+    tag: z.string(),
+    data: z.string(),
+  }),
+]);
+
+class UnreadableStore extends Error {}
+
+export class FileTokenStore implements TokenStore {
+  readonly location: string;
+  private readonly dataDir: string;
+  private readonly storeKey: string | null;
+  private readonly log: LogFn;
+  private readonly lockWaitMs: number;
+  private readonly lockStaleMs: number;
+  private readonly keys = new Map<string, Buffer>();
+  private standing: string[];
+
+  constructor(options: FileTokenStoreOptions) {
+    this.dataDir = options.dataDir;
+    this.location = join(options.dataDir, STORE_FILE_NAME);
+    this.storeKey = options.storeKey;
+    this.log = options.log ?? (() => undefined);
+    this.lockWaitMs = options.lockWaitMs ?? 60_000;
+    this.lockStaleMs = options.lockStaleMs ?? 10_000;
+    this.standing = this.storeKey
+      ? []
+      : [`Tokens are stored unencrypted in ${this.location}; set QB_STORE_KEY to encrypt them.`];
+  }
+
+  get warnings(): readonly string[] {
+    return this.standing;
+  }
+
+  async load(): Promise<TokenStoreLoadResult> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.location, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { tokens: null, warnings: [] };
+      throw err;
+    }
+    try {
+      const { tokens, wasPlaintext } = this.decode(text);
+      // A plaintext file found while a key is configured is encrypted at once.
+      if (wasPlaintext && this.storeKey) await this.save(tokens);
+      return { tokens, warnings: [] };
+    } catch (err) {
+      if (!(err instanceof UnreadableStore)) throw err;
+      const aside = `${this.location}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await fs.rename(this.location, aside);
+      const warning = `The token store could not be read (${err.message}) and was moved aside to ${aside}; carrying on from the environment's token.`;
+      this.log(warning);
+      return { tokens: null, warnings: [warning] };
+    }
+  }
+
+  async save(tokens: StoredTokens): Promise<void> {
+    storedTokensSchema.parse(tokens);
+    await fs.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    const body = JSON.stringify(this.encode(tokens));
+    const temp = join(
+      this.dataDir,
+      `.${STORE_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
+    const handle = await fs.open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(body, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(temp, this.location);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+    await this.syncDir();
+  }
+
+  async forget(): Promise<void> {
+    await fs.rm(this.location, { force: true });
+    await this.syncDir();
+  }
+
+  async withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+    await fs.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    const retries = Math.max(1, Math.ceil(this.lockWaitMs / 200));
+    const release = await lockfile.lock(this.location, {
+      realpath: false,
+      stale: this.lockStaleMs,
+      update: Math.max(1000, Math.floor(this.lockStaleMs / 2)),
+      retries: { retries, minTimeout: 20, maxTimeout: 200, factor: 1.5 },
+      // The default throws from a timer (crashing the process); a compromised lock only means
+      // another process may refresh at the same time, which the re-read inside the lock limits.
+      onCompromised: (err) => this.log(`Refresh lock was compromised: ${err.message}`),
+    });
+    try {
+      return await fn();
+    } finally {
+      await release().catch((err: Error) => this.log(`Could not release the refresh lock: ${err.message}`));
+    }
+  }
+
+  private async syncDir(): Promise<void> {
+    // Makes the rename itself durable. Not every platform can open a directory (Windows): skip there.
+    let dir: fs.FileHandle | undefined;
+    try {
+      dir = await fs.open(this.dataDir, 'r');
+      await dir.sync();
+    } catch {
+      // best effort
+    } finally {
+      await dir?.close().catch(() => undefined);
+    }
+  }
+
+  private key(salt: Buffer): Buffer {
+    const id = salt.toString('hex');
+    let key = this.keys.get(id);
+    if (!key) {
+      key = scryptSync(this.storeKey ?? '', salt, 32);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+
+  private encode(tokens: StoredTokens): object {
+    if (!this.storeKey) return { format: FORMAT, encrypted: false, tokens };
+    const salt = randomBytes(16);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
+    cipher.setAAD(Buffer.from(FORMAT));
+    const data = Buffer.concat([cipher.update(JSON.stringify(tokens), 'utf8'), cipher.final()]);
+    return {
+      format: FORMAT,
+      encrypted: true,
+      cipher: 'aes-256-gcm',
+      kdf: 'scrypt',
+      salt: salt.toString('base64'),
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
+  }
+
+  private decode(text: string): { tokens: StoredTokens; wasPlaintext: boolean } {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UnreadableStore('not valid JSON');
+    }
+    const envelope = envelopeSchema.safeParse(json);
+    if (!envelope.success) throw new UnreadableStore('not a token store file of this version');
+    let inner: unknown;
+    if (envelope.data.encrypted) {
+      if (!this.storeKey) throw new UnreadableStore('it is encrypted and QB_STORE_KEY is not set');
+      try {
+        const e = envelope.data;
+        const decipher = createDecipheriv(
+          'aes-256-gcm',
+          this.key(Buffer.from(e.salt, 'base64')),
+          Buffer.from(e.iv, 'base64'),
+        );
+        decipher.setAAD(Buffer.from(FORMAT));
+        decipher.setAuthTag(Buffer.from(e.tag, 'base64'));
+        const plain = Buffer.concat([decipher.update(Buffer.from(e.data, 'base64')), decipher.final()]);
+        inner = JSON.parse(plain.toString('utf8'));
+      } catch {
+        throw new UnreadableStore('it could not be decrypted with QB_STORE_KEY');
+      }
+    } else {
+      inner = envelope.data.tokens;
+    }
+    const tokens = storedTokensSchema.safeParse(inner);
+    if (!tokens.success) throw new UnreadableStore('its token record is incomplete');
+    return { tokens: tokens.data as StoredTokens, wasPlaintext: !envelope.data.encrypted };
+  }
+}

@@ -1,0 +1,48 @@
+import type { ActionName } from '../store';
+import { useDashboard } from '../use-dashboard';
+import { ActionOutcomeNote } from './ActionOutcomeNote';
+
+const ACTIONS: {
+  name: ActionName & ('refresh' | 'clear' | 'testConnection');
+  label: string;
+  busy: string;
+  testId: string;
+}[] = [
+  { name: 'refresh', label: 'Refresh now', busy: 'Refreshing…', testId: 'action-refresh' },
+  { name: 'clear', label: 'Clear cache', busy: 'Clearing…', testId: 'action-clear' },
+  { name: 'testConnection', label: 'Test connection', busy: 'Testing…', testId: 'action-test-connection' },
+];
+
+export function ActionsBar() {
+  const pending = useDashboard((s) => s.pending);
+  const ready = useDashboard((s) => s.status !== null);
+  const refresh = useDashboard((s) => s.refresh);
+  const clear = useDashboard((s) => s.clear);
+  const testConnection = useDashboard((s) => s.testConnection);
+  const handlers = { refresh, clear, testConnection };
+  return (
+    <div className="actions">
+      <div className="button-row" role="group" aria-label="Token actions">
+        {ACTIONS.map((action) => (
+          <button
+            key={action.name}
+            type="button"
+            className={`button ${action.name === 'refresh' ? 'primary' : ''}`}
+            data-testid={action.testId}
+            disabled={!ready || pending[action.name]}
+            aria-busy={pending[action.name]}
+            onClick={() => void handlers[action.name]()}
+          >
+            {pending[action.name] ? <span className="spinner" aria-hidden="true" /> : null}
+            {pending[action.name] ? action.busy : action.label}
+          </button>
+        ))}
+      </div>
+      <div className="outcomes">
+        {ACTIONS.map((action) => (
+          <ActionOutcomeNote key={action.name} action={action.name} testId={`outcome-${action.name}`} />
+        ))}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,47 @@
+import { formatDuration } from '../format/time';
+import { useDashboard } from '../use-dashboard';
+import { Badge } from './Badge';
+import { Card, Field } from './Card';
+import { RelativeTime } from './Time';
+
+export function AutoRefreshCard() {
+  const auto = useDashboard((s) => s.status?.autoRefresh);
+  const now = useDashboard((s) => s.now);
+  if (!auto) return null;
+  return (
+    <Card
+      title="Auto-refresh"
+      testId="auto-refresh-card"
+      aside={
+        <Badge tone={auto.enabled ? 'good' : 'neutral'} testId="auto-refresh-enabled">
+          {auto.enabled ? 'On' : 'Off'}
+        </Badge>
+      }
+    >
+      <dl className="fields">
+        <Field label="Next refresh" testId="next-refresh">
+          {auto.enabled ? (
+            <RelativeTime
+              iso={auto.nextRefreshAt}
+              now={now}
+              fallback="Not scheduled"
+              testId="next-refresh-at"
+            />
+          ) : (
+            <span className="muted">Not scheduled</span>
+          )}
+        </Field>
+        <Field label="Skew" testId="skew">
+          {formatDuration(auto.skewSeconds * 1000)} before expiry
+        </Field>
+        {auto.retrying ? (
+          <Field label="Retrying" testId="retrying">
+            <Badge tone="warn">
+              Attempt {auto.retrying.attempt} of {auto.retrying.maxAttempts}
+            </Badge>
+          </Field>
+        ) : null}
+      </dl>
+    </Card>
+  );
+}

@@ -1,0 +1,123 @@
+import { useState } from 'react';
+import { useDashboard } from '../use-dashboard';
+import { Badge } from './Badge';
+import { Card, Field } from './Card';
+import { ConnectButton } from './ConnectButton';
+
+/** Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. */
+function DisconnectControl() {
+  const [confirming, setConfirming] = useState(false);
+  const pending = useDashboard((s) => s.pending.disconnect);
+  const outcome = useDashboard((s) => s.outcomes.disconnect);
+  const disconnect = useDashboard((s) => s.disconnect);
+  const dismiss = useDashboard((s) => s.dismiss);
+  const revokeFailed = outcome && !outcome.ok && outcome.error.code === 'revoke_failed';
+
+  if (!confirming && !revokeFailed) {
+    return (
+      <div className="disconnect">
+        <button
+          type="button"
+          className="button danger-outline"
+          data-testid="disconnect-button"
+          onClick={() => setConfirming(true)}
+        >
+          Disconnect…
+        </button>
+        {outcome && !outcome.ok ? (
+          <p className="error-text" data-testid="disconnect-outcome">
+            Disconnect failed: {outcome.error.message}
+          </p>
+        ) : null}
+      </div>
+    );
+  }
+  return (
+    <div className="confirm" role="group" aria-label="Confirm disconnect" data-testid="disconnect-confirm">
+      {revokeFailed ? (
+        <p className="error-text" data-testid="disconnect-outcome">
+          {outcome.error.message} The tokens are still stored. Disconnecting anyway forgets them here, but
+          they stay valid at Intuit until they expire.
+        </p>
+      ) : (
+        <p>
+          Disconnecting revokes the refresh token at Intuit and forgets the stored tokens. QuickBooks calls
+          stop until someone connects again.
+        </p>
+      )}
+      <div className="button-row">
+        <button
+          type="button"
+          className="button danger"
+          data-testid={revokeFailed ? 'disconnect-force' : 'disconnect-confirm-button'}
+          disabled={pending}
+          aria-busy={pending}
+          onClick={() => {
+            void disconnect(Boolean(revokeFailed)).then(() => setConfirming(false));
+          }}
+        >
+          {pending ? <span className="spinner" aria-hidden="true" /> : null}
+          {pending ? 'Disconnecting…' : revokeFailed ? 'Disconnect anyway' : 'Disconnect'}
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={pending}
+          onClick={() => {
+            setConfirming(false);
+            dismiss('disconnect');
+          }}
+        >
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function ConnectionCard() {
+  const status = useDashboard((s) => s.status);
+  const test = useDashboard((s) => s.connectionTest);
+  if (!status) return null;
+  const connected = status.refreshToken !== null && status.state !== 'not_configured';
+  const reconnectShownElsewhere = status.lastRefresh?.error?.kind === 'invalid_grant';
+  return (
+    <Card
+      title="Connection"
+      testId="connection-card"
+      aside={
+        <div className="badges">
+          <Badge tone={status.environment === 'production' ? 'warn' : 'neutral'} testId="environment-badge">
+            {status.environment === 'production' ? 'Production' : 'Sandbox'}
+          </Badge>
+          {status.demo ? (
+            <Badge
+              tone="busy"
+              testId="demo-badge"
+              title="Demo mode: a local Intuit emulator with short lifetimes"
+            >
+              Demo
+            </Badge>
+          ) : null}
+        </div>
+      }
+    >
+      <dl className="fields">
+        <Field label="Environment" testId="environment">
+          {status.environment === 'production' ? 'Production' : 'Sandbox'}
+        </Field>
+        <Field label="Company id" testId="realm-id">
+          {status.realmId ? <code>{status.realmId}</code> : <span className="muted">Not set</span>}
+        </Field>
+        <Field label="Company" testId="company-name">
+          {test ? test.companyName : <span className="muted">Use Test connection to read it</span>}
+        </Field>
+      </dl>
+      {connected ? (
+        <DisconnectControl />
+      ) : reconnectShownElsewhere ? null : (
+        <ConnectButton testId="connect-button" />
+      )}
+    </Card>
+  );
+}

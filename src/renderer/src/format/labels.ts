@@ -1,0 +1,132 @@
+// Words for the status fields, and the one-line verdict at the top of the page.
+import type {
+  HistoryEventType,
+  RefreshTrigger,
+  TokenSource,
+  TokenState,
+  TokenStatus,
+} from '../../../shared/contract';
+import { REFRESH_TOKEN_WARNING_DAYS } from '../../../shared/contract';
+import { daysLeft, parseTime } from './time';
+
+export const STATE_LABELS: Record<TokenState, string> = {
+  valid: 'Valid',
+  expiring: 'Expiring',
+  expired: 'Expired',
+  refreshing: 'Refreshing',
+  reauthorization_required: 'Reconnect required',
+  not_configured: 'Not configured',
+};
+
+/** The colour family of a state pill or verdict. */
+export type Tone = 'good' | 'warn' | 'bad' | 'busy' | 'neutral';
+
+export const STATE_TONES: Record<TokenState, Tone> = {
+  valid: 'good',
+  expiring: 'warn',
+  expired: 'bad',
+  refreshing: 'busy',
+  reauthorization_required: 'bad',
+  not_configured: 'neutral',
+};
+
+export const SOURCE_LABELS: Record<TokenSource, string> = {
+  cached: 'Cached',
+  environment: 'Environment',
+  none: 'None',
+};
+
+export const TRIGGER_LABELS: Record<RefreshTrigger, string> = {
+  scheduled: 'Scheduled',
+  manual: 'Manual',
+  'on-401': 'After a 401',
+  'on-demand': 'On demand',
+};
+
+export const HISTORY_LABELS: Record<HistoryEventType, string> = {
+  refreshed: 'Refreshed',
+  rotated: 'Rotated',
+  failed: 'Failed',
+  retried_after_401: 'Retried after 401',
+  cleared: 'Cleared',
+  fell_back_to_environment: 'Environment fallback',
+  environment_token_adopted: 'Environment token adopted',
+  store_recovered: 'Store recovered',
+  connected: 'Connected',
+  disconnected: 'Disconnected',
+};
+
+export const HISTORY_TONES: Record<HistoryEventType, Tone> = {
+  refreshed: 'good',
+  rotated: 'good',
+  failed: 'bad',
+  retried_after_401: 'warn',
+  cleared: 'neutral',
+  fell_back_to_environment: 'warn',
+  environment_token_adopted: 'neutral',
+  store_recovered: 'warn',
+  connected: 'good',
+  disconnected: 'neutral',
+};
+
+export interface Verdict {
+  tone: Tone;
+  headline: string;
+  detail: string;
+}
+
+/** One sentence an admin can read at a glance: will QuickBooks keep working? */
+export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
+  const rtExpires = parseTime(status.refreshToken?.expiresAt);
+  const rtDays = rtExpires === null ? null : daysLeft(rtExpires, nowMs);
+  switch (status.state) {
+    case 'not_configured':
+      return {
+        tone: 'neutral',
+        headline: 'Not connected to QuickBooks',
+        detail: status.canConnect
+          ? 'Connect the app to QuickBooks to start keeping its tokens alive.'
+          : 'Set QB_CLIENT_ID, QB_CLIENT_SECRET and QB_REFRESH_TOKEN (or QB_DEMO=1), then restart.',
+      };
+    case 'reauthorization_required':
+      return {
+        tone: 'bad',
+        headline: 'QuickBooks has stopped working: reconnect required',
+        detail: 'Intuit rejected the refresh token. Reconnect to restore access.',
+      };
+    case 'refreshing':
+      return { tone: 'busy', headline: 'Refreshing the access token…', detail: 'This takes a moment.' };
+    default:
+      break;
+  }
+  if (status.lastRefresh && !status.lastRefresh.ok && status.lastRefresh.error) {
+    return {
+      tone: 'warn',
+      headline: 'Refresh failing: retrying',
+      detail: status.lastRefresh.error.message,
+    };
+  }
+  if (status.state === 'expired') {
+    return {
+      tone: 'bad',
+      headline: 'Access token expired',
+      detail: status.autoRefresh.enabled
+        ? 'A new one is fetched on the next call or refresh.'
+        : 'Auto-refresh is off: use Refresh now.',
+    };
+  }
+  if (rtDays !== null && rtDays < REFRESH_TOKEN_WARNING_DAYS) {
+    return {
+      tone: 'warn',
+      headline: `QuickBooks keeps working, but the refresh token expires in ${Math.max(0, rtDays)} days`,
+      detail: 'Reconnect soon so the connection does not lapse.',
+    };
+  }
+  return {
+    tone: 'good',
+    headline: 'QuickBooks will keep working',
+    detail: status.autoRefresh.enabled
+      ? 'Tokens are valid and refreshed automatically.'
+      : 'Tokens are valid; auto-refresh is off.',
+  };
+}

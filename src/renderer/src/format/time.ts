@@ -1,0 +1,85 @@
+// Time formatting for the dashboard. Every countdown is computed from an absolute time and the
+// ticker's "now": a "seconds left" figure would go stale between status pushes.
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** A compact, non-negative duration: `45s`, `4m 09s`, `2h 05m`, `3d 4h`, `87 days`. */
+export function formatDuration(ms: number): string {
+  const abs = Math.max(0, Math.abs(ms));
+  if (abs < MINUTE) return `${Math.floor(abs / SECOND)}s`;
+  if (abs < HOUR) return `${Math.floor(abs / MINUTE)}m ${pad2(Math.floor((abs % MINUTE) / SECOND))}s`;
+  if (abs < DAY) return `${Math.floor(abs / HOUR)}h ${pad2(Math.floor((abs % HOUR) / MINUTE))}m`;
+  if (abs < 14 * DAY) return `${Math.floor(abs / DAY)}d ${Math.floor((abs % DAY) / HOUR)}h`;
+  const days = Math.floor(abs / DAY);
+  return `${days} days`;
+}
+
+/** `in 4m 09s`, `12s ago`, `now`. */
+export function formatRelative(targetMs: number, nowMs: number): string {
+  const delta = targetMs - nowMs;
+  if (Math.abs(delta) < SECOND) return 'now';
+  return delta > 0 ? `in ${formatDuration(delta)}` : `${formatDuration(delta)} ago`;
+}
+
+/** Milliseconds since the epoch, or null for a missing or unparseable time. */
+export function parseTime(iso: string | null | undefined): number | null {
+  if (!iso) return null;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export interface ClockFormatOptions {
+  locale?: string;
+  timeZone?: string;
+}
+
+/** Wall-clock time of day with seconds, in the user's locale: `14:05:09`. */
+export function formatClock(ms: number, options: ClockFormatOptions = {}): string {
+  return new Intl.DateTimeFormat(options.locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+    timeZone: options.timeZone,
+  }).format(ms);
+}
+
+/** Date and time for things days or years away: `27 Nov 2026, 14:05`. */
+export function formatDateTime(ms: number, options: ClockFormatOptions = {}): string {
+  return new Intl.DateTimeFormat(options.locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+    timeZone: options.timeZone,
+  }).format(ms);
+}
+
+/** Absolute time fit for its distance from now: time of day within a day, else date and time. */
+export function formatAbsolute(ms: number, nowMs: number, options: ClockFormatOptions = {}): string {
+  return Math.abs(ms - nowMs) < 20 * HOUR ? formatClock(ms, options) : formatDateTime(ms, options);
+}
+
+/** Whole days left until `ms` (rounded down; negative once past). */
+export function daysLeft(ms: number, nowMs: number): number {
+  return Math.floor((ms - nowMs) / DAY);
+}
+
+/** `1 day`, `12 days`. */
+export function pluralDays(days: number): string {
+  return `${days} ${Math.abs(days) === 1 ? 'day' : 'days'}`;
+}
+
+/** `1.2 s` or `340 ms`. */
+export function formatMs(ms: number): string {
+  return ms >= SECOND ? `${(ms / SECOND).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+export const TIME_UNITS = { SECOND, MINUTE, HOUR, DAY } as const;

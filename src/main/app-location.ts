@@ -1,0 +1,32 @@
+// Where the built pieces are, relative to the built main bundle (out/main/index.js), and which URL
+// is the app's own page. The same URL string serves loading and sender validation.
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export interface AppLocation {
+  appUrl: string;
+  preloadPath: string;
+}
+
+export interface LocateOptions {
+  /** Directory of the built main bundle (out/main). */
+  mainDir: string;
+  /** electron-vite's dev server URL (ELECTRON_RENDERER_URL), honoured only when not packaged. */
+  devServerUrl?: string | undefined;
+  isPackaged: boolean;
+}
+
+export function locateApp({ mainDir, devServerUrl, isPackaged }: LocateOptions): AppLocation {
+  const preloadPath = join(mainDir, '..', 'preload', 'index.cjs');
+  if (!isPackaged && devServerUrl && /^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/?/.test(devServerUrl)) {
+    return { appUrl: new URL(devServerUrl).href, preloadPath };
+  }
+  return { appUrl: pathToFileURL(join(mainDir, '..', 'renderer', 'index.html')).href, preloadPath };
+}
+
+/** QB_DATA_DIR as an absolute path, or undefined when unset/blank (a relative value is taken from cwd). */
+export function dataDirFromEnv(env: Record<string, string | undefined>, cwd: string): string | undefined {
+  const value = env.QB_DATA_DIR?.trim();
+  if (!value) return undefined;
+  return isAbsolute(value) ? value : resolve(cwd, value);
+}

@@ -1,0 +1,67 @@
+// What the main process answers on each channel: from a TokenDesk when the core is running, or a
+// fixed not_configured status when it is not (start-up failed, or no engine yet). Handlers may
+// throw; ipc.ts turns that into a Result with the error mapper it was given.
+import type { TokenDesk } from '../core/desk';
+import type { ResultError, TokenStatus } from '../shared/contract';
+import type { IpcHandlers } from './ipc';
+
+export const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not available yet' };
+
+/** The status shown when there is no engine to ask: nothing stored, nothing scheduled, the reason in `warnings`. */
+export function notConfiguredStatus(warnings: readonly string[] = []): TokenStatus {
+  return {
+    state: 'not_configured',
+    source: 'none',
+    environment: 'sandbox',
+    realmId: null,
+    demo: false,
+    accessToken: null,
+    refreshToken: null,
+    autoRefresh: { enabled: false, nextRefreshAt: null, skewSeconds: 300, retrying: null },
+    lastRefresh: null,
+    stats: { refreshes: 0, failures: 0, retriedOn401: 0 },
+    history: [],
+    warnings: [...warnings],
+    canConnect: false,
+  };
+}
+
+/** Answers while the engine is absent: status works, every action says why it cannot run. */
+export function notConfiguredHandlers(status: () => TokenStatus): IpcHandlers {
+  const notConfigured = (): ResultError => ({
+    code: 'not_configured',
+    message: status().warnings[0] ?? 'QuickBooks is not configured yet.',
+  });
+  return {
+    getStatus: async () => ({ ok: true, value: status() }),
+    refresh: async () => ({ ok: false, error: notConfigured() }),
+    clear: async () => ({ ok: false, error: notConfigured() }),
+    testConnection: async () => ({ ok: false, error: notConfigured() }),
+    connect: async () => ({ ok: false, error: NOT_AVAILABLE_YET }),
+    disconnect: async () => ({ ok: false, error: NOT_AVAILABLE_YET }),
+  };
+}
+
+/** Connect and disconnect are wired by the connect flow; until then they answer NOT_AVAILABLE_YET. */
+export interface ConnectActions {
+  connect(): Promise<TokenStatus>;
+  disconnect(options?: { force?: boolean }): Promise<TokenStatus>;
+}
+
+/** Answers from the running engine. Rejections become `{ ok: false }` in ipc.ts. */
+export function deskHandlers(desk: TokenDesk, connectActions?: ConnectActions): IpcHandlers {
+  return {
+    getStatus: async () => ({ ok: true, value: desk.getStatus() }),
+    refresh: async () => ({ ok: true, value: await desk.refresh('manual') }),
+    clear: async () => ({ ok: true, value: await desk.clear() }),
+    testConnection: async () => ({ ok: true, value: await desk.testConnection() }),
+    connect: async () =>
+      connectActions
+        ? { ok: true, value: await connectActions.connect() }
+        : { ok: false, error: NOT_AVAILABLE_YET },
+    disconnect: async (options) =>
+      connectActions
+        ? { ok: true, value: await connectActions.disconnect(options) }
+        : { ok: false, error: NOT_AVAILABLE_YET },
+  };
+}

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import {
+  externalHostsFor,
+  hardenSession,
+  hardenWebContents,
+  isAllowedExternalUrl,
+  isSameDocument,
+  secureWebPreferences,
+  urlForLog,
+  type HardenableContents,
+  type PermissionSession,
+} from './security';
+
+const APP_URL = 'file:///opt/qb/out/renderer/index.html';
+
+/** Stand-in for WebContents: keeps the listeners and the window-open handler it was given. */
+class ContentsStandIn implements HardenableContents {
+  readonly listeners = new Map<string, ((...args: never[]) => void)[]>();
+  windowOpenHandler: ((details: { url: string }) => { action: 'deny' }) | null = null;
+
+  on(event: string, listener: (...args: never[]) => void): this {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
+    return this;
+  }
+
+  setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void {
+    this.windowOpenHandler = handler;
+  }
+
+  /** Fires an event the way Electron does; returns whether a listener prevented the default. */
+  fire(event: string, ...args: unknown[]): boolean {
+    let prevented = false;
+    const preventable = { preventDefault: () => (prevented = true) };
+    for (const listener of this.listeners.get(event) ?? [])
+      (listener as (...a: unknown[]) => void)(preventable, ...args);
+    return prevented;
+  }
+}
+
+function openWindow(contents: ContentsStandIn, url: string): { action: 'deny' } {
+  if (!contents.windowOpenHandler) throw new Error('no window-open handler installed');
+  return contents.windowOpenHandler({ url });
+}
+
+function harden(extra: { externalHosts?: readonly string[] } = {}) {
+  const contents = new ContentsStandIn();
+  const opened: string[] = [];
+  const denied: string[] = [];
+  hardenWebContents(contents, {
+    shell: { openExternal: async (url) => void opened.push(url) },
+    appUrl: APP_URL,
+    onDenied: (kind) => denied.push(kind),
+    ...extra,
+  });
+  return { contents, opened, denied };
+}
+
+describe('secureWebPreferences', () => {
+  it('isolates the page, sandboxes it and gives it no Node', () => {
+    const prefs = secureWebPreferences('/opt/qb/out/preload/index.cjs');
+    expect(prefs).toMatchObject({
+      preload: '/opt/qb/out/preload/index.cjs',
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+    });
+  });
+});
+
+describe('hardenSession', () => {
+  it('denies every permission request and check', () => {
+    const installed: {
+      request?: Parameters<PermissionSession['setPermissionRequestHandler']>[0];
+      check?: Parameters<PermissionSession['setPermissionCheckHandler']>[0];
+    } = {};
+    hardenSession({
+      setPermissionRequestHandler: (handler) => void (installed.request = handler),
+      setPermissionCheckHandler: (handler) => void (installed.check = handler),
+    });
+    const { request, check } = installed;
+    if (!request || !check) throw new Error('handlers were not installed');
+    const answers: boolean[] = [];
+    for (const permission of ['media', 'notifications', 'clipboard-read', 'openExternal'] as const) {
+      request({} as never, permission, (granted) => answers.push(granted), {} as never);
+      answers.push(check(null, permission, 'file://', {} as never));
+    }
+    expect(answers).toHaveLength(8);
+    expect(answers.every((granted) => granted === false)).toBe(true);
+  });
+});
+
+describe('hardenWebContents', () => {
+  it('lets the app navigate within its own page only', () => {
+    const { contents, opened } = harden();
+    expect(contents.fire('will-navigate', `${APP_URL}#/settings`)).toBe(false);
+    expect(contents.fire('will-navigate', 'https://evil.example/')).toBe(true);
+    expect(contents.fire('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(opened).toEqual([]);
+  });
+
+  it('denies navigation to an Intuit page but opens it in the system browser', () => {
+    const { contents, opened } = harden();
+    expect(contents.fire('will-navigate', 'https://developer.intuit.com/app/developer/dashboard')).toBe(true);
+    expect(opened).toEqual(['https://developer.intuit.com/app/developer/dashboard']);
+  });
+
+  it('denies window.open always; only allow-listed https URLs reach the system browser', () => {
+    const { contents, opened, denied } = harden();
+    const open = (url: string) => openWindow(contents, url);
+    for (const url of [
+      'https://appcenter.intuit.com/connect/oauth2?client_id=x',
+      'https://quickbooks.intuit.com/',
+      'http://developer.intuit.com/',
+      'https://developer.intuit.com.evil.example/',
+      'https://user:pw@developer.intuit.com/',
+      'https://developer.intuit.com:8443/',
+      'javascript:alert(1)',
+      APP_URL,
+    ]) {
+      expect(open(url)).toEqual({ action: 'deny' });
+    }
+    expect(opened).toEqual([
+      'https://appcenter.intuit.com/connect/oauth2?client_id=x',
+      'https://quickbooks.intuit.com/',
+    ]);
+    expect(denied.filter((kind) => kind === 'window-open')).toHaveLength(8);
+  });
+
+  it('refuses webviews', () => {
+    const { contents } = harden();
+    expect(contents.fire('will-attach-webview', {}, {})).toBe(true);
+  });
+
+  it('adds the configured authorize host only when it is https', () => {
+    expect(externalHostsFor('https://auth.example.test/authorize')).toContain('auth.example.test');
+    expect(externalHostsFor('http://127.0.0.1:9999/authorize')).not.toContain('127.0.0.1');
+    expect(externalHostsFor(undefined)).toEqual([
+      'appcenter.intuit.com',
+      'developer.intuit.com',
+      'quickbooks.intuit.com',
+    ]);
+    const { contents, opened } = harden({
+      externalHosts: externalHostsFor('https://auth.example.test/authorize'),
+    });
+    openWindow(contents, 'https://auth.example.test/authorize?state=1');
+    expect(opened).toEqual(['https://auth.example.test/authorize?state=1']);
+  });
+});
+
+describe('URL helpers', () => {
+  it('compares documents ignoring only the fragment', () => {
+    expect(isSameDocument(`${APP_URL}#x`, APP_URL)).toBe(true);
+    expect(isSameDocument(`${APP_URL}?x=1`, APP_URL)).toBe(false);
+    expect(isAllowedExternalUrl('https://DEVELOPER.intuit.com/docs')).toBe(true);
+  });
+
+  it('keeps query strings (codes, states) out of log lines', () => {
+    expect(urlForLog('http://127.0.0.1:5000/callback?code=AB12&state=s')).toBe(
+      'http://127.0.0.1:5000/callback',
+    );
+    expect(urlForLog('file:///opt/x.html?code=1')).toBe('file:/opt/x.html');
+    expect(urlForLog('::')).toBe('(not a URL)');
+  });
+});

@@ -1,0 +1,62 @@
+// window.qbTokens: one method per contract action, nothing else. The page never sees ipcRenderer
+// or an IPC event object; every call resolves with a Result, even when main does not answer.
+import {
+  IPC_CHANNELS,
+  STATUS_CHANGED_CHANNEL,
+  type ConnectionTestResult,
+  type InvokeChannel,
+  type QbTokensBridge,
+  type Result,
+  type TokenStatus,
+} from '../shared/contract';
+
+type Listener = (event: unknown, ...args: unknown[]) => void;
+
+/** The part of ipcRenderer the bridge uses. */
+export interface IpcRendererLike {
+  invoke(channel: string, ...args: unknown[]): Promise<unknown>;
+  on(channel: string, listener: Listener): unknown;
+  removeListener(channel: string, listener: Listener): unknown;
+}
+
+export interface ContextBridgeLike {
+  exposeInMainWorld(apiKey: string, api: unknown): void;
+}
+
+export const BRIDGE_GLOBAL = 'qbTokens';
+
+export function createBridge(ipcRenderer: IpcRendererLike): QbTokensBridge {
+  const invoke = async <T>(channel: InvokeChannel, ...args: unknown[]): Promise<Result<T>> => {
+    try {
+      return (await ipcRenderer.invoke(channel, ...args)) as Result<T>;
+    } catch {
+      return { ok: false, error: { code: 'internal', message: 'The main process did not answer.' } };
+    }
+  };
+
+  return {
+    getStatus: () => invoke<TokenStatus>(IPC_CHANNELS.getStatus),
+    refresh: () => invoke<TokenStatus>(IPC_CHANNELS.refresh),
+    clear: () => invoke<TokenStatus>(IPC_CHANNELS.clear),
+    testConnection: () => invoke<ConnectionTestResult>(IPC_CHANNELS.testConnection),
+    connect: () => invoke<TokenStatus>(IPC_CHANNELS.connect),
+    // Only the known option crosses, as a plain value.
+    disconnect: (options) =>
+      invoke<TokenStatus>(
+        IPC_CHANNELS.disconnect,
+        options?.force === undefined ? {} : { force: options.force === true },
+      ),
+    onStatusChanged(callback) {
+      const listener: Listener = (_event, status) => callback(status as TokenStatus);
+      ipcRenderer.on(STATUS_CHANGED_CHANNEL, listener);
+      return () => {
+        ipcRenderer.removeListener(STATUS_CHANGED_CHANNEL, listener);
+      };
+    },
+  } satisfies QbTokensBridge;
+}
+
+/** The preload's whole job: exactly one global. */
+export function exposeBridge(contextBridge: ContextBridgeLike, ipcRenderer: IpcRendererLike): void {
+  contextBridge.exposeInMainWorld(BRIDGE_GLOBAL, createBridge(ipcRenderer));
+}

@@ -350,6 +350,17 @@ function classifyOidcError(err: unknown, exchange: Exchange): TokenError {
   // An error status with an HTML or unparsable body. 429 and 5xx are classified by status. A 400/401
   // without a readable OAuth error is not taken as terminal: Intuit always says invalid_grant /
   // invalid_client in JSON, so this is more likely a proxy or outage page (transient bad_response).
+  if (/html/i.test(exchange.contentType ?? '')) {
+    return new TokenError(
+      'bad_response',
+      `Token endpoint answered HTTP ${status} with an HTML page: ${LIKELY_CAUSE.bad_response}.`,
+      {
+        intuitTid,
+        status,
+        retryAfterMs,
+      },
+    );
+  }
   if (status === 429 || status >= 500) return classifyStatus(status, null, intuitTid, retryAfterMs);
   return new TokenError(
     'bad_response',

@@ -1,0 +1,75 @@
+// A deliberately small router: exact paths, one handler per method. The server consults it at
+// request time, so routes registered after start-up (the Connect flow's) work at once.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The parsed request URL (origin is the server's own). */
+  url: URL;
+  /** This server's origin, e.g. http://127.0.0.1:4317 (for redirect URIs). */
+  origin: string;
+}
+
+export type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
+
+export interface RouteOptions {
+  /**
+   * 'admin' (default): the admin secret must come with the request (Bearer or cookie).
+   * 'public': no secret, e.g. the OAuth callback, which arrives as a cross-site navigation that
+   * carries no SameSite=Strict cookie and must be protected by its own `state` check.
+   */
+  access?: 'admin' | 'public';
+}
+
+export interface Route {
+  method: HttpMethod;
+  path: string;
+  handler: RouteHandler;
+  access: 'admin' | 'public';
+}
+
+export type RouteMatch =
+  | { kind: 'found'; route: Route }
+  | { kind: 'method_not_allowed'; allow: HttpMethod[] }
+  | { kind: 'not_found' };
+
+export class Router {
+  private readonly routes = new Map<string, Map<HttpMethod, Route>>();
+
+  add(method: HttpMethod, path: string, handler: RouteHandler, options: RouteOptions = {}): this {
+    if (!path.startsWith('/')) throw new Error(`Route path must start with "/", got "${path}"`);
+    const byMethod = this.routes.get(path) ?? new Map<HttpMethod, Route>();
+    if (byMethod.has(method)) throw new Error(`Route ${method} ${path} is already registered`);
+    byMethod.set(method, { method, path, handler, access: options.access ?? 'admin' });
+    this.routes.set(path, byMethod);
+    return this;
+  }
+
+  get(path: string, handler: RouteHandler, options?: RouteOptions): this {
+    return this.add('GET', path, handler, options);
+  }
+
+  post(path: string, handler: RouteHandler, options?: RouteOptions): this {
+    return this.add('POST', path, handler, options);
+  }
+
+  delete(path: string, handler: RouteHandler, options?: RouteOptions): this {
+    return this.add('DELETE', path, handler, options);
+  }
+
+  /** Whether any method is registered for the path. */
+  has(path: string): boolean {
+    return this.routes.has(path);
+  }
+
+  match(method: string, path: string): RouteMatch {
+    const byMethod = this.routes.get(path);
+    if (!byMethod) return { kind: 'not_found' };
+    const route = byMethod.get(method as HttpMethod);
+    if (route) return { kind: 'found', route };
+    return { kind: 'method_not_allowed', allow: [...byMethod.keys()] };
+  }
+}

@@ -1,0 +1,246 @@
+// The headless adapter: the desk's HTTP API, its SSE stream and the built UI, on 127.0.0.1 only.
+// Request pipeline: Host check -> Origin check -> sign-in link -> route (admin secret unless the
+// route is public) -> static UI (also behind the secret).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TokenDesk } from '../core/desk';
+import type { LogFn } from '../core/log';
+import { AccessPolicy, LOGIN_QUERY_PARAM } from './access';
+import { securityHeaders } from './headers';
+import { HttpError, sendError, sendHttpError } from './http-io';
+import { Router, type RequestContext } from './router';
+import { lookupStaticFile, sendHtmlPage, sendStaticFile } from './static-files';
+import { StatusStream, type StatusStreamOptions } from './status-stream';
+import { registerTokenRoutes } from './token-routes';
+
+/** The only address the server ever binds to. */
+export const LOOPBACK_HOST = '127.0.0.1';
+
+export interface HeadlessServerOptions {
+  desk: TokenDesk;
+  /** The secret every API call must carry (Bearer or the session cookie). */
+  adminToken: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** The built renderer (out/renderer); null or a missing build serves a "run npm run build" page. */
+  staticDir: string | null;
+  /** Lines for the operator (stderr in the CLI). Never given a secret. */
+  log?: LogFn;
+  /** Extra routes (e.g. the Connect flow), registered after the token routes. */
+  routes?: (router: Router) => void;
+  stream?: StatusStreamOptions;
+}
+
+export interface HeadlessServer {
+  /** http://127.0.0.1:PORT */
+  baseUrl: string;
+  port: number;
+  /** The UI's URL with the admin secret in it: opening it signs a browser in. */
+  uiUrl: string;
+  /** Routes can be added at any time; the router is consulted per request. */
+  router: Router;
+  /** The raw node server (tests inspect its address). */
+  server: Server;
+  /**
+   * Stops listening and ends the SSE streams; requests in flight may finish. Call the desk's own
+   * shutdown after this, then `closeConnections()` for anything still open.
+   */
+  close(): Promise<void>;
+  closeConnections(): void;
+}
+
+export async function startHeadlessServer(options: HeadlessServerOptions): Promise<HeadlessServer> {
+  const log: LogFn = options.log ?? (() => {});
+  const router = new Router();
+  const stream = new StatusStream(options.desk, options.stream);
+  registerTokenRoutes(router, options.desk, stream);
+  options.routes?.(router);
+
+  // The policy needs the bound port (Host/Origin checks, cookie name), known only after listen.
+  let access: AccessPolicy | null = null;
+  let origin = '';
+
+  const server = createServer((req, res) => {
+    if (access === null) {
+      sendError(res, 503, { code: 'internal', message: 'The server is starting.' });
+      return;
+    }
+    handle(req, res, access, origin).catch((err: unknown) => {
+      log(`Unhandled error answering ${req.method} ${safePath(req.url)}: ${describe(err)}`);
+      if (!res.headersSent) sendError(res, 500, { code: 'internal', message: 'Unexpected internal error.' });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, policy: AccessPolicy, self: string) {
+    if (!policy.isAllowedHost(req.headers.host)) {
+      // Not echoing the Host back: it is attacker-chosen.
+      sendError(res, 403, {
+        code: 'forbidden',
+        message: `Requests must be addressed to ${self} (Host header refused).`,
+      });
+      return;
+    }
+    if (policy.isForeignOrigin(req.headers.origin)) {
+      sendError(res, 403, {
+        code: 'forbidden',
+        message: 'Cross-origin requests are refused (Origin header refused).',
+      });
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', self);
+    } catch {
+      sendError(res, 400, { code: 'bad_request', message: 'The request URL is malformed.' });
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const ctx: RequestContext = { req, res, url, origin: self };
+
+    if (method === 'GET' && url.searchParams.has(LOGIN_QUERY_PARAM) && !url.pathname.startsWith('/api/')) {
+      signIn(ctx, policy);
+      return;
+    }
+
+    const match = router.match(method, url.pathname);
+    if (match.kind === 'found') {
+      if (match.route.access === 'admin' && !policy.isAuthorized(req)) {
+        refuseUnauthorized(res);
+        return;
+      }
+      try {
+        await match.route.handler(ctx);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        sendHttpError(res, err);
+        if (err.headers.Connection === 'close') req.destroy();
+      }
+      return;
+    }
+    if (match.kind === 'method_not_allowed') {
+      const allow = match.allow.join(', ');
+      sendError(
+        res,
+        405,
+        { code: 'bad_request', message: `${method} is not allowed here; use ${allow}.` },
+        { Allow: allow },
+      );
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      sendError(res, 404, { code: 'bad_request', message: `No such endpoint: ${url.pathname}` });
+      return;
+    }
+    await serveUi(ctx, policy, method);
+  }
+
+  function signIn({ res, url }: RequestContext, policy: AccessPolicy): void {
+    const given = url.searchParams.get(LOGIN_QUERY_PARAM) ?? '';
+    if (!policy.isAdminSecret(given)) {
+      sendHtmlPage(res, 401, 'Wrong sign-in link', [
+        'The secret in this link is not the one this server was started with.',
+        'Open the URL that `npm run serve` printed when it started (or set QB_ADMIN_TOKEN).',
+      ]);
+      return;
+    }
+    const clean = new URL(url);
+    clean.searchParams.delete(LOGIN_QUERY_PARAM);
+    res.writeHead(303, {
+      ...securityHeaders('ui'),
+      'Set-Cookie': policy.sessionCookie(),
+      Location: clean.pathname + clean.search,
+      'Cache-Control': 'no-store',
+      'Content-Length': 0,
+    });
+    res.end();
+  }
+
+  async function serveUi({ req, res, url }: RequestContext, policy: AccessPolicy, method: string) {
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendError(
+        res,
+        405,
+        { code: 'bad_request', message: `${method} is not allowed here; use GET, HEAD.` },
+        { Allow: 'GET, HEAD' },
+      );
+      return;
+    }
+    const found = await lookupStaticFile(options.staticDir, url.pathname);
+    if (found.kind === 'not_found') {
+      sendError(res, 404, { code: 'bad_request', message: `No such file: ${url.pathname}` });
+      return;
+    }
+    if (!policy.isAuthorized(req)) {
+      if (url.pathname === '/' || url.pathname === '/index.html') {
+        sendHtmlPage(res, 401, 'Sign in to QB Token Desk', [
+          'This browser has not been signed in.',
+          'Open the URL that `npm run serve` printed when it started: it carries the admin secret and signs this browser in.',
+        ]);
+      } else {
+        refuseUnauthorized(res);
+      }
+      return;
+    }
+    if (found.kind === 'no_build') {
+      sendHtmlPage(res, 503, 'The UI has not been built', [
+        'Run `npm run build` (or start with `npm run serve`, which builds first), then reload this page.',
+        'The HTTP API under /api/integrations/quickbooks/ works without it.',
+      ]);
+      return;
+    }
+    await sendStaticFile(res, found.path, method === 'HEAD');
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, LOOPBACK_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://${LOOPBACK_HOST}:${port}`;
+  access = new AccessPolicy(options.adminToken, port);
+
+  let closing: Promise<void> | null = null;
+  return {
+    baseUrl: origin,
+    port,
+    uiUrl: access.loginUrl(origin),
+    router,
+    server,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        stream.close();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+    closeConnections() {
+      server.closeAllConnections();
+    },
+  };
+}
+
+function refuseUnauthorized(res: ServerResponse): void {
+  sendError(
+    res,
+    401,
+    {
+      code: 'unauthorized',
+      message: 'Missing or wrong admin secret: send Authorization: Bearer <QB_ADMIN_TOKEN>.',
+    },
+    { 'WWW-Authenticate': 'Bearer realm="qb-token-desk"' },
+  );
+}
+
+/** The path without its query: the query may carry the sign-in secret. */
+function safePath(url: string | undefined): string {
+  return (url ?? '').split('?')[0];
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : 'non-error value thrown';
+}

@@ -1,0 +1,86 @@
+// Server-Sent Events: every subscriber gets the current status on connect, then one `status`
+// event per change. One desk subscription fans out to all open streams.
+import type { ServerResponse } from 'node:http';
+import { SSE_STATUS_EVENT, type TokenStatus } from '../shared/contract';
+import type { TokenDesk } from '../core/desk';
+import { securityHeaders } from './headers';
+
+export interface StatusStreamOptions {
+  /** Comment lines keep idle proxies and browsers from dropping the stream (default 15 s). */
+  heartbeatMs?: number;
+  /** What the browser waits before reconnecting after a drop (default 2 s). */
+  retryMs?: number;
+  /** A client this far behind is dropped rather than buffered without bound (default 1 MiB). */
+  maxBufferedBytes?: number;
+}
+
+export function formatStatusEvent(status: TokenStatus): string {
+  // JSON.stringify never emits a raw newline, so one data line carries the whole object.
+  return `event: ${SSE_STATUS_EVENT}\ndata: ${JSON.stringify(status)}\n\n`;
+}
+
+export class StatusStream {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly unsubscribe: () => void;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly retryMs: number;
+  private readonly maxBufferedBytes: number;
+  private closed = false;
+
+  constructor(
+    private readonly desk: TokenDesk,
+    options: StatusStreamOptions = {},
+  ) {
+    this.retryMs = options.retryMs ?? 2000;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+    this.unsubscribe = desk.onStatusChanged((status) => this.broadcast(formatStatusEvent(status)));
+    this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), options.heartbeatMs ?? 15_000);
+    this.heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Takes over the response: headers, the current status, then changes until either side closes. */
+  open(res: ServerResponse): void {
+    if (this.closed) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end('The server is shutting down.');
+      return;
+    }
+    res.writeHead(200, {
+      ...securityHeaders('api'),
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    this.clients.add(res);
+    res.on('close', () => this.clients.delete(res));
+    res.write(`retry: ${this.retryMs}\n\n`);
+    res.write(formatStatusEvent(this.desk.getStatus()));
+  }
+
+  /** Ends every stream (shutdown). The browser's EventSource reconnects if the server comes back. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    clearInterval(this.heartbeat);
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+
+  private broadcast(chunk: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > this.maxBufferedBytes) {
+        res.destroy();
+        this.clients.delete(res);
+        continue;
+      }
+      res.write(chunk);
+    }
+  }
+}

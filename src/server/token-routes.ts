@@ -1,0 +1,42 @@
+// The seed's token endpoints over a TokenDesk. Desk failures become `{ ok: false, error }` with
+// the status from error-status.ts; the body never carries a stack or a token value.
+import type { ServerResponse } from 'node:http';
+import { HTTP_PATHS } from '../shared/contract';
+import type { TokenDesk } from '../core/desk';
+import { toResultError } from '../core/errors';
+import { httpStatusForDeskError } from './error-status';
+import { expectOnlyKeys, readJsonObject, sendError, sendOk } from './http-io';
+import type { Router } from './router';
+import type { StatusStream } from './status-stream';
+
+export function sendDeskError(res: ServerResponse, err: unknown): void {
+  const error = toResultError(err);
+  sendError(res, httpStatusForDeskError(error.code), error);
+}
+
+/** Runs a desk call and answers its value or its mapped error. */
+export async function answerFromDesk<T>(res: ServerResponse, call: () => Promise<T>): Promise<void> {
+  let value: T;
+  try {
+    value = await call();
+  } catch (err) {
+    sendDeskError(res, err);
+    return;
+  }
+  sendOk(res, value);
+}
+
+export function registerTokenRoutes(router: Router, desk: TokenDesk, stream: StatusStream): void {
+  router
+    .get(HTTP_PATHS.refreshToken, ({ res }) => sendOk(res, desk.getStatus()))
+    .post(HTTP_PATHS.refreshToken, async ({ req, res }) => {
+      expectOnlyKeys(await readJsonObject(req), []);
+      await answerFromDesk(res, () => desk.refresh('manual'));
+    })
+    .delete(HTTP_PATHS.refreshToken, async ({ req, res }) => {
+      expectOnlyKeys(await readJsonObject(req), []);
+      await answerFromDesk(res, () => desk.clear());
+    })
+    .get(HTTP_PATHS.companyInfo, ({ res }) => answerFromDesk(res, () => desk.testConnection()))
+    .get(HTTP_PATHS.events, ({ res }) => stream.open(res));
+}

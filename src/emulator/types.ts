@@ -1,3 +1,5 @@
+// ENGINEERS: several people edit this work tree at once. Read /work/team/HOUSE-RULES.md before you write or commit anything
+// (commit only your own paths: `git add <paths> && git commit -m ... -- <paths>`; never `git add -A`).
 // Public shape of the Intuit emulator. Tests, demo mode and benchmarks code against this;
 // src/emulator/server.ts implements it.
 
@@ -33,13 +35,20 @@ export interface EmulatorOptions {
   /** Credentials the emulator accepts from the start; generated when omitted. */
   demo?: Partial<DemoCredentials>;
   companyName?: string;
+  /** Also rotate when the current refresh token value has served this many refreshes (default 0 = off). */
+  rotateEveryRefreshes?: number;
+  /** Every Accounting API answer waits this long first (default 0), so concurrency can be observed. */
+  apiLatencyMs?: number;
+  /** One line per request (method, path, status; never a token value). Default: silent. */
+  logger?: (line: string) => void;
 }
 
 export type TokenFault =
   | { kind: 'status'; status: 500 | 502 | 503 | 429; retryAfterSeconds?: number }
   | { kind: 'invalid_grant' }
   | { kind: 'invalid_client' }
-  | { kind: 'html' }
+  /** An HTML error page (status default 503). */
+  | { kind: 'html'; status?: number }
   | { kind: 'malformed_json' }
   | { kind: 'delay'; ms: number }
   /** Accept the request and never answer (the client's timeout must fire). */
@@ -47,7 +56,12 @@ export type TokenFault =
   /** Destroy the socket without an answer. */
   | { kind: 'reset' }
   /** Process the refresh (rotating the token) but never deliver the answer: outcome unknown to the client. */
-  | { kind: 'hang_after_processing' };
+  | { kind: 'hang_after_processing' }
+  /** Process the request (rotating the token), wait `ms`, then answer normally. */
+  | { kind: 'delay_after_processing'; ms: number };
+
+/** Answers the next Accounting API calls in place of the real handler, with the fault body INTUIT.md shows. */
+export type ApiFault = { kind: 'status'; status: 401 | 403 | 429 | 500 | 503; retryAfterSeconds?: number };
 
 export interface EmulatorCounters {
   tokenCalls: { refresh_token: number; authorization_code: number; other: number };
@@ -71,6 +85,9 @@ export interface IssuedTokens {
 export interface EmulatorControl {
   /** The next `count` token-endpoint calls (default 1) get this fault. */
   injectTokenFault(fault: TokenFault, count?: number): void;
+  /** The next `count` Accounting API calls (default 1) get this fault. */
+  injectApiFault(fault: ApiFault, count?: number): void;
+  /** Drops every pending token and API fault. */
   clearFaults(): void;
   /** Server-side revoke of every live access token (or only the given one): API calls get 401. */
   revokeAccessTokens(accessToken?: string): void;

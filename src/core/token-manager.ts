@@ -189,7 +189,8 @@ export class TokenManager {
     const now = this.now();
     const chain = this.chain;
     const serving = this.servedToken(now);
-    const skewMs = this.config.refreshSkewSeconds * 1000;
+    const skewMs =
+      chain && serving?.source === 'cached' ? this.skewMs(chain) : this.config.refreshSkewSeconds * 1000;
     let state: TokenState;
     if (!chain && !this.envTokenUsable(now)) state = 'not_configured';
     else if (this.reauthError) state = 'reauthorization_required';
@@ -499,7 +500,7 @@ export class TokenManager {
       latest.accessTokenExpiresAt !== null &&
       latest.accessToken !== chain.accessToken &&
       latest.accessToken !== staleAccessToken &&
-      now < latest.accessTokenExpiresAt - this.config.refreshSkewSeconds * 1000;
+      now < latest.accessTokenExpiresAt - this.skewMs(latest);
     if (latest.refreshToken !== chain.refreshToken || newerAccess) {
       this.chain = latest;
       this.persisted = true;
@@ -639,7 +640,7 @@ export class TokenManager {
     const now = this.now();
     let at: number | null;
     if (chain.accessToken && chain.accessTokenExpiresAt !== null) {
-      at = Math.max(now, chain.accessTokenExpiresAt - this.config.refreshSkewSeconds * 1000);
+      at = Math.max(now, chain.accessTokenExpiresAt - this.skewMs(chain));
     } else if (starting && this.refreshOnStart) {
       at = now;
     } else {
@@ -660,16 +661,23 @@ export class TokenManager {
     if (!this.scheduleAllowed()) return;
     const chain = this.chain;
     // A timer that fired early (the clamp, a clock change) just sets itself again.
-    if (
-      chain?.accessTokenExpiresAt &&
-      this.now() < chain.accessTokenExpiresAt - this.config.refreshSkewSeconds * 1000
-    ) {
+    if (chain?.accessTokenExpiresAt && this.now() < chain.accessTokenExpiresAt - this.skewMs(chain)) {
       this.reschedule(false);
       return;
     }
     this.refreshCoalesced('scheduled').catch(() => {
       // Recorded in history and lastRefresh; the schedule has already set its next try.
     });
+  }
+
+  /**
+   * The skew, but never more than half the token's lifetime: a skew longer than the lifetime (300 s
+   * against the demo's 120 s tokens) would otherwise refresh in a loop.
+   */
+  private skewMs(chain: StoredTokens): number {
+    const skew = this.config.refreshSkewSeconds * 1000;
+    if (chain.accessTokenExpiresAt === null || chain.refreshedAt === null) return skew;
+    return Math.min(skew, Math.max(0, (chain.accessTokenExpiresAt - chain.refreshedAt) / 2));
   }
 
   private clearTimer(): void {

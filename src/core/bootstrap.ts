@@ -1,0 +1,207 @@
+// Starts the engine the way every adapter (Electron main, headless server, CLI) needs it:
+// configuration, the store, the OAuth protocol, the TokenManager and the QuickBooks client behind
+// one TokenDesk. In demo mode (no QB_CLIENT_ID, or QB_DEMO=1) it first starts the Intuit emulator
+// in-process with short lifetimes and points the configuration at it.
+import { join } from 'node:path';
+import { startEmulator } from '../emulator';
+import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
+import type { ConnectionTestResult, RefreshTrigger, TokenStatus } from '../shared/contract';
+import {
+  configSecrets,
+  defaultDataDir,
+  describeConfig,
+  hasClientCredentials,
+  loadConfig,
+  type Config,
+} from './config';
+import type { TokenDesk } from './desk';
+import { NotConfiguredError } from './errors';
+import { FileTokenStore } from './file-token-store';
+import { IntuitOAuth } from './intuit-oauth';
+import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
+import { QuickBooksClient } from './quickbooks-client';
+import { TokenManager, type TokenManagerOptions } from './token-manager';
+import type { TokenStore } from './token-store';
+
+/** Demo lifetimes: a newcomer sees expiry, auto-refresh and rotation within minutes. */
+export const DEMO_EMULATOR_OPTIONS: EmulatorOptions = {
+  accessTokenTtlSeconds: 120,
+  // With the demo skew of 30 s a refresh happens every ~90 s: a new refresh token every third one.
+  rotateAfterSeconds: 240,
+  autoApprove: false,
+};
+export const DEMO_SKEW_SECONDS = 30;
+
+export interface StartDeskOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** The token store; default a FileTokenStore in QB_DATA_DIR (demo mode: its `demo` subfolder). */
+  store?: (config: Config) => TokenStore;
+  demoEmulatorOptions?: EmulatorOptions;
+  log?: LogFn;
+  /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
+  manager?: Pick<TokenManagerOptions, 'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart'>;
+}
+
+export interface StartedDesk {
+  desk: TokenDesk;
+  manager: TokenManager;
+  config: Config;
+  /** The token/revoke/authorize protocol (for the Connect flow); null without client keys. */
+  oauth: IntuitOAuth | null;
+  emulator: EmulatorHandle | null;
+  /** Every token value seen so far; the log redacts them. */
+  secrets: SecretRegistry;
+  log: LogFn;
+  close(): Promise<void>;
+}
+
+export async function startDesk(options: StartDeskOptions = {}): Promise<StartedDesk> {
+  const secrets = new SecretRegistry();
+  const log = redactingLog(options.log ?? defaultLog, secrets);
+  let config = loadConfig(options.env ?? process.env, options.cwd ?? process.cwd());
+  secrets.add(...configSecrets(config));
+
+  let emulator: EmulatorHandle | null = null;
+  if (config.demo) {
+    emulator = await startEmulator({ ...DEMO_EMULATOR_OPTIONS, ...options.demoEmulatorOptions });
+    secrets.add(emulator.clientSecret, emulator.refreshToken);
+    config = {
+      ...config,
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      refreshToken: emulator.refreshToken,
+      accessToken: null,
+      realmId: emulator.realmId,
+      tokenUrl: emulator.tokenUrl,
+      revokeUrl: emulator.revokeUrl,
+      authorizeUrl: emulator.authorizeUrl,
+      apiBaseUrl: emulator.apiBaseUrl,
+      refreshSkewSeconds: config.sources.QB_REFRESH_SKEW_SECONDS
+        ? config.refreshSkewSeconds
+        : DEMO_SKEW_SECONDS,
+      // Demo tokens never share a store with a real connection.
+      dataDir: join(config.dataDir ?? defaultDataDir(), 'demo'),
+    };
+    log(
+      `Demo mode: Intuit emulator on ${emulator.url} (access tokens live ${DEMO_EMULATOR_OPTIONS.accessTokenTtlSeconds} s).`,
+    );
+  }
+  log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
+
+  const store =
+    options.store?.(config) ??
+    new FileTokenStore({ dataDir: config.dataDir ?? defaultDataDir(), storeKey: config.storeKey, log });
+  const oauth =
+    hasClientCredentials(config) && config.clientId && config.clientSecret
+      ? new IntuitOAuth({
+          clientId: config.clientId,
+          clientSecret: config.clientSecret,
+          tokenUrl: config.tokenUrl,
+          revokeUrl: config.revokeUrl,
+          authorizeUrl: config.authorizeUrl,
+          timeoutMs: config.httpTimeoutMs,
+        })
+      : null;
+  const manager = new TokenManager({
+    config: {
+      refreshToken: config.refreshToken,
+      accessToken: config.accessToken,
+      realmId: config.realmId,
+      environment: config.environment,
+      refreshSkewSeconds: config.refreshSkewSeconds,
+      demo: config.demo,
+      canConnect: hasClientCredentials(config),
+    },
+    store,
+    oauth,
+    log,
+    secrets,
+    ...options.manager,
+  });
+  try {
+    await manager.start();
+  } catch (err) {
+    await manager.dispose();
+    await emulator?.close();
+    throw err;
+  }
+  const desk = new ManagedDesk(manager, config, log);
+  return {
+    desk,
+    manager,
+    config,
+    oauth,
+    emulator,
+    secrets,
+    log,
+    async close() {
+      await manager.dispose();
+      await emulator?.close();
+    },
+  };
+}
+
+/** TokenDesk over the manager, plus CompanyInfo through the auto-refreshing client. */
+class ManagedDesk implements TokenDesk {
+  private client: { realmId: string; client: QuickBooksClient } | null = null;
+
+  constructor(
+    private readonly manager: TokenManager,
+    private readonly config: Config,
+    private readonly log: LogFn,
+  ) {}
+
+  getStatus(): TokenStatus {
+    return this.manager.getStatus();
+  }
+
+  refresh(trigger: RefreshTrigger = 'manual'): Promise<TokenStatus> {
+    return this.manager.refresh(trigger);
+  }
+
+  clear(): Promise<TokenStatus> {
+    return this.manager.clear();
+  }
+
+  getAccessToken(): Promise<string> {
+    return this.manager.getAccessToken();
+  }
+
+  async testConnection(): Promise<ConnectionTestResult> {
+    const realmId = this.manager.getStatus().realmId;
+    if (!realmId) {
+      throw new NotConfiguredError(
+        'No company id: set QB_REALM_ID (the realmId from the Connect redirect) or use Connect.',
+      );
+    }
+    if (this.client?.realmId !== realmId) {
+      this.client = {
+        realmId,
+        client: new QuickBooksClient({
+          tokens: this.manager,
+          apiBaseUrl: this.config.apiBaseUrl,
+          realmId,
+          fetchTimeoutMs: this.config.httpTimeoutMs,
+          log: this.log,
+        }),
+      };
+    }
+    const started = Date.now();
+    const info = await this.client.client.getCompanyInfo();
+    return {
+      companyName: info.companyName,
+      realmId: info.realmId,
+      intuitTid: info.intuitTid,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  onStatusChanged(listener: (status: TokenStatus) => void): () => void {
+    return this.manager.onStatusChanged(listener);
+  }
+
+  dispose(): Promise<void> {
+    return this.manager.dispose();
+  }
+}

@@ -1,4 +1,4 @@
-import { formatDuration } from '../format/time';
+import { formatSkew } from '../format/time';
 import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
@@ -32,7 +32,7 @@ export function AutoRefreshCard() {
           )}
         </Field>
         <Field label="Skew" testId="skew">
-          {formatDuration(auto.skewSeconds * 1000)} before expiry
+          {formatSkew(auto.skewSeconds)}
         </Field>
         {auto.retrying ? (
           <Field label="Retrying" testId="retrying">

@@ -26,7 +26,7 @@ export function LastRefreshCard() {
     <Card
       title="Last refresh"
       testId="last-refresh-card"
-      className={last.ok ? undefined : 'accent-bad'}
+      className={last.ok ? undefined : 'accent-bad span-2 first'}
       aside={
         <Badge tone={last.ok ? 'good' : 'bad'} testId="last-refresh-outcome">
           {last.ok ? 'Succeeded' : 'Failed'}

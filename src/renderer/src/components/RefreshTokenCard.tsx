@@ -64,7 +64,7 @@ export function RefreshTokenCard() {
             <span className="muted">Unknown</span>
           )}
         </Field>
-        <Field label="Hard expiry (5 years)" testId="refresh-hard-expires-at">
+        <Field label="5-year cap" testId="refresh-hard-expires-at">
           {hard !== null ? (
             <time dateTime={token.hardExpiresAt ?? undefined}>
               {formatDateTime(hard)} <span className="muted">({pluralDays(daysLeft(hard, now))})</span>

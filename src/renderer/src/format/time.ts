@@ -77,6 +77,12 @@ export function pluralDays(days: number): string {
   return `${days} ${Math.abs(days) === 1 ? 'day' : 'days'}`;
 }
 
+/** The refresh-ahead margin: `5 min before expiry`, `90 s before expiry`. */
+export function formatSkew(seconds: number): string {
+  const amount = seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+  return `${amount} before expiry`;
+}
+
 /** `1.2 s` or `340 ms`. */
 export function formatMs(ms: number): string {
   return ms >= SECOND ? `${(ms / SECOND).toFixed(1)} s` : `${Math.round(ms)} ms`;

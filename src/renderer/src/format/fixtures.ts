@@ -1,0 +1,28 @@
+// A TokenStatus to vary in the formatting tests (no token values: previews only).
+import type { TokenStatus } from '../../../shared/contract';
+
+export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): TokenStatus {
+  const iso = (offsetMs: number): string => new Date(nowMs + offsetMs).toISOString();
+  return {
+    state: 'valid',
+    source: 'cached',
+    environment: 'sandbox',
+    realmId: '9341453012345678',
+    demo: false,
+    accessToken: { preview: '…a1B2', expiresAt: iso(30 * 60_000) },
+    refreshToken: {
+      preview: '…Zz90',
+      source: 'stored',
+      expiresAt: iso(50 * 86_400_000),
+      hardExpiresAt: null,
+      lastRotatedAt: null,
+    },
+    autoRefresh: { enabled: true, nextRefreshAt: iso(25 * 60_000), skewSeconds: 300, retrying: null },
+    lastRefresh: { at: iso(-30 * 60_000), ok: true, trigger: 'scheduled', durationMs: 120 },
+    stats: { refreshes: 1, failures: 0, retriedOn401: 0 },
+    history: [{ at: iso(-30 * 60_000), type: 'refreshed', message: 'Access token refreshed.' }],
+    warnings: [],
+    canConnect: true,
+    ...overrides,
+  };
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { verdictFor } from './labels';
+import { statusAt } from './fixtures';
+
+const T0 = Date.parse('2026-11-27T12:00:00Z');
+
+describe('verdictFor', () => {
+  it('is good when tokens are valid and refreshed', () => {
+    expect(verdictFor(statusAt(T0), T0)).toMatchObject({
+      tone: 'good',
+      headline: 'QuickBooks will keep working',
+    });
+  });
+
+  it('is bad when a reconnect is required', () => {
+    expect(verdictFor(statusAt(T0, { state: 'reauthorization_required' }), T0).tone).toBe('bad');
+  });
+
+  it('warns while a refresh is failing', () => {
+    const status = statusAt(T0, {
+      lastRefresh: {
+        at: new Date(T0).toISOString(),
+        ok: false,
+        trigger: 'scheduled',
+        durationMs: 5,
+        error: { kind: 'server', message: 'Intuit answered HTTP 500.', intuitTid: '1-abc' },
+      },
+    });
+    expect(verdictFor(status, T0)).toMatchObject({ tone: 'warn', detail: 'Intuit answered HTTP 500.' });
+  });
+
+  it('warns when the refresh token has under 14 days left', () => {
+    const status = statusAt(T0, {
+      refreshToken: {
+        preview: '…x',
+        source: 'stored',
+        expiresAt: new Date(T0 + 13.5 * 86_400_000).toISOString(),
+        hardExpiresAt: null,
+        lastRotatedAt: null,
+      },
+    });
+    const verdict = verdictFor(status, T0);
+    expect(verdict.tone).toBe('warn');
+    expect(verdict.headline).toContain('13 days');
+  });
+
+  it('explains how to configure when nothing is configured', () => {
+    const verdict = verdictFor(statusAt(T0, { state: 'not_configured', canConnect: false }), T0);
+    expect(verdict.detail).toContain('QB_CLIENT_ID');
+  });
+});

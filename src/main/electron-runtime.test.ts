@@ -1,0 +1,93 @@
+// scripts/electron-path.mjs and `npm start` without and with an Electron runtime. A stand-in
+// runtime (a small shell script) shows what the launcher would run; no real Electron needed.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { projectRoot, resolveElectronRuntime } from '../../scripts/electron-path.mjs';
+
+const startScript = join(projectRoot, 'scripts', 'start-electron.mjs');
+const temps: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qb-electron-path-'));
+  temps.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fake project root with node_modules/electron, optionally with path.txt and a dist executable. */
+function fakeRoot(options: { pathTxt?: string; executable?: string }): string {
+  const root = tempDir();
+  const pkg = join(root, 'node_modules', 'electron');
+  mkdirSync(join(pkg, 'dist'), { recursive: true });
+  if (options.pathTxt !== undefined) writeFileSync(join(pkg, 'path.txt'), options.pathTxt);
+  if (options.executable) writeFileSync(join(pkg, 'dist', options.executable), '');
+  return root;
+}
+
+describe('resolveElectronRuntime', () => {
+  it('uses the executable named in the electron package’s path.txt', () => {
+    const root = fakeRoot({ pathTxt: 'electron', executable: 'electron' });
+    const runtime = resolveElectronRuntime({ root, env: {} });
+    expect(runtime.executablePath).toBe(join(root, 'node_modules', 'electron', 'dist', 'electron'));
+  });
+
+  it('prefers ELECTRON_OVERRIDE_DIST_PATH, and does not fall back when it is wrong', () => {
+    const root = fakeRoot({ pathTxt: 'electron', executable: 'electron' });
+    const dist = tempDir();
+    writeFileSync(join(dist, 'electron'), '');
+    expect(resolveElectronRuntime({ root, env: { ELECTRON_OVERRIDE_DIST_PATH: dist } }).executablePath).toBe(
+      join(dist, 'electron'),
+    );
+    const wrong = resolveElectronRuntime({ root, env: { ELECTRON_OVERRIDE_DIST_PATH: join(dist, 'nope') } });
+    expect(wrong.executablePath).toBeNull();
+    expect(wrong.message).toContain('ELECTRON_OVERRIDE_DIST_PATH is set but holds no Electron executable');
+  });
+
+  it('explains the missing runtime and how to supply one', () => {
+    const root = fakeRoot({});
+    const runtime = resolveElectronRuntime({ root, env: {}, platform: 'linux' });
+    expect(runtime.executablePath).toBeNull();
+    expect(runtime.tried).toEqual([join(root, 'node_modules', 'electron', 'dist', 'electron')]);
+    expect(runtime.message).toMatch(/No Electron runtime found/);
+    expect(runtime.message).toMatch(/ELECTRON_OVERRIDE_DIST_PATH/);
+  });
+});
+
+describe('npm start (scripts/start-electron.mjs)', () => {
+  it('without a runtime: exits 1 with one clear message, no stack trace', () => {
+    const result = spawnSync(process.execPath, [startScript], {
+      env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: join(tempDir(), 'missing') },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    const output = result.stdout + result.stderr;
+    expect(output).toContain('No Electron runtime found');
+    expect(output).toContain('ELECTRON_OVERRIDE_DIST_PATH');
+    expect(output).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'with a runtime: launches it on the project, passing its exit code',
+    () => {
+      const dist = tempDir();
+      const record = join(dist, 'launched.txt');
+      const executable = join(dist, 'electron');
+      writeFileSync(executable, `#!/bin/sh\necho "$PWD $*" > "${record}"\nexit 7\n`);
+      chmodSync(executable, 0o755);
+      const result = spawnSync(process.execPath, [startScript, '--no-build'], {
+        env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: dist, ELECTRON_RUN_AS_NODE: '1' },
+        encoding: 'utf8',
+      });
+      expect(result.status).toBe(7);
+      const [cwd, ...args] = readFileSync(record, 'utf8').trim().split(' ');
+      expect(cwd).toBe(projectRoot);
+      expect(args[0]).toBe('.');
+    },
+  );
+});

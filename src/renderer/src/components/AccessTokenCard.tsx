@@ -52,7 +52,7 @@ export function AccessTokenCard() {
             testId="access-bar"
           />
           <p className="bar-caption muted">
-            of {formatDuration(accessTokenLifetimeMs(status))} · expires at{' '}
+            of {formatDuration(Math.round(accessTokenLifetimeMs(status) / 1000) * 1000)} · expires at{' '}
             <time dateTime={token.expiresAt} data-testid="access-expires-at">
               {formatAbsolute(expiresAt, now)}
             </time>

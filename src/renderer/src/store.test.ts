@@ -1,0 +1,146 @@
+// The store's bookkeeping around the bridge: pending flags, outcomes, adopted statuses and
+// announcements. The bridge here is a stand-in with controllable answers; the real bridges are
+// exercised end to end by the browser specs.
+import { describe, expect, it } from 'vitest';
+import type { QbTokensBridge, Result, TokenStatus } from '../../shared/contract';
+import { statusAt } from './format/fixtures';
+import { createDashboardStore } from './store';
+
+const T0 = Date.parse('2026-11-27T12:00:00Z');
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function standInBridge(
+  overrides: Partial<QbTokensBridge> = {},
+): QbTokensBridge & { push(s: TokenStatus): void } {
+  let listener: ((s: TokenStatus) => void) | null = null;
+  const ok = <T>(value: T): Promise<Result<T>> => Promise.resolve({ ok: true, value });
+  return {
+    getStatus: () => ok(statusAt(T0)),
+    refresh: () => ok(statusAt(T0)),
+    clear: () => ok(statusAt(T0)),
+    testConnection: () =>
+      ok({ companyName: 'Sandbox Company_US_1', realmId: '1', intuitTid: null, durationMs: 12 }),
+    connect: () => ok(statusAt(T0)),
+    disconnect: () => ok(statusAt(T0)),
+    onStatusChanged(callback) {
+      listener = callback;
+      return () => (listener = null);
+    },
+    push: (s) => listener?.(s),
+    ...overrides,
+  };
+}
+
+describe('dashboard store', () => {
+  it('marks an action pending until it settles, then records its outcome and status', async () => {
+    const answer = deferred<Result<TokenStatus>>();
+    const store = createDashboardStore(standInBridge({ refresh: () => answer.promise }), () => T0);
+    const running = store.getState().refresh();
+    expect(store.getState().pending.refresh).toBe(true);
+    const refreshed = statusAt(T0, { stats: { refreshes: 2, failures: 0, retriedOn401: 0 } });
+    answer.resolve({ ok: true, value: refreshed });
+    await running;
+    const state = store.getState();
+    expect(state.pending.refresh).toBe(false);
+    expect(state.status?.stats.refreshes).toBe(2);
+    expect(state.outcomes.refresh).toMatchObject({ ok: true });
+    expect(state.announcement).toMatch(/^Refreshed/);
+  });
+
+  it('ignores a second click while the first is in flight', async () => {
+    let calls = 0;
+    const answer = deferred<Result<TokenStatus>>();
+    const store = createDashboardStore(
+      standInBridge({
+        clear: () => {
+          calls += 1;
+          return answer.promise;
+        },
+      }),
+    );
+    const first = store.getState().clear();
+    void store.getState().clear();
+    answer.resolve({ ok: true, value: statusAt(T0) });
+    await first;
+    expect(calls).toBe(1);
+  });
+
+  it('keeps a failed Result as an in-page error with its intuit_tid', async () => {
+    const store = createDashboardStore(
+      standInBridge({
+        refresh: () =>
+          Promise.resolve({
+            ok: false,
+            error: {
+              code: 'invalid_grant',
+              message: 'Intuit rejected the refresh token.',
+              intuitTid: '1-abc',
+            },
+          }),
+      }),
+    );
+    await store.getState().refresh();
+    expect(store.getState().outcomes.refresh).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_grant', intuitTid: '1-abc' },
+    });
+  });
+
+  it('turns a throwing bridge into an error outcome instead of an unhandled rejection', async () => {
+    const store = createDashboardStore(
+      standInBridge({ testConnection: () => Promise.reject(new Error('socket hang up')) }),
+    );
+    await store.getState().testConnection();
+    expect(store.getState().outcomes.testConnection).toMatchObject({
+      ok: false,
+      error: { code: 'internal' },
+    });
+    expect(store.getState().pending.testConnection).toBe(false);
+  });
+
+  it('remembers the company from Test connection', async () => {
+    const store = createDashboardStore(standInBridge());
+    await store.getState().testConnection();
+    expect(store.getState().connectionTest?.companyName).toBe('Sandbox Company_US_1');
+    expect(store.getState().announcement).toContain('Sandbox Company_US_1');
+  });
+
+  it('announces state changes pushed by the bridge', async () => {
+    const store = createDashboardStore(standInBridge());
+    await store.getState().load();
+    store.getState().receiveStatus(statusAt(T0, { state: 'expiring' }));
+    expect(store.getState().announcement).toBe('Access token state: Expiring.');
+  });
+
+  it('reports a status that could not be loaded', async () => {
+    const store = createDashboardStore(
+      standInBridge({
+        getStatus: () =>
+          Promise.resolve({ ok: false, error: { code: 'unauthorized', message: 'Sign in again.' } }),
+      }),
+    );
+    await store.getState().load();
+    expect(store.getState().loadError?.code).toBe('unauthorized');
+    expect(store.getState().status).toBeNull();
+  });
+
+  it('passes force to disconnect only when asked', async () => {
+    const seen: unknown[] = [];
+    const store = createDashboardStore(
+      standInBridge({
+        disconnect: (options) => {
+          seen.push(options);
+          return Promise.resolve({ ok: true, value: statusAt(T0) });
+        },
+      }),
+    );
+    await store.getState().disconnect();
+    await store.getState().disconnect(true);
+    expect(seen).toEqual([undefined, { force: true }]);
+  });
+});

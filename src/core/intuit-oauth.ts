@@ -306,16 +306,18 @@ function classifyThrown(err: unknown, timedOut: boolean, intuitTid: string | nul
       { intuitTid },
     );
   }
-  for (const link of errorChain(err)) {
-    const code = (link as { code?: unknown }).code;
-    const message = link instanceof Error ? link.message : '';
-    if (
-      (typeof code === 'string' && NETWORK_CODES.has(code)) ||
-      /socket hang up|other side closed|fetch failed/i.test(message)
-    ) {
-      const label = typeof code === 'string' && NETWORK_CODES.has(code) ? ` (${code})` : '';
-      return new TokenError('network', `Network failure${label}: ${LIKELY_CAUSE.network}.`, { intuitTid });
-    }
+  const chain = errorChain(err);
+  const code = chain
+    .map((link) => (link as { code?: unknown }).code)
+    .find((value): value is string => typeof value === 'string' && NETWORK_CODES.has(value));
+  if (code)
+    return new TokenError('network', `Network failure (${code}): ${LIKELY_CAUSE.network}.`, { intuitTid });
+  if (
+    chain.some(
+      (link) => link instanceof Error && /socket hang up|other side closed|fetch failed/i.test(link.message),
+    )
+  ) {
+    return new TokenError('network', `Network failure: ${LIKELY_CAUSE.network}.`, { intuitTid });
   }
   return new TokenError(
     'network',
@@ -337,6 +339,17 @@ function classifyOidcError(err: unknown, exchange: Exchange): TokenError {
   if (status === null || exchange.timedOut) return classifyThrown(err, exchange.timedOut, intuitTid, 'token');
   if (err instanceof oidc.ResponseBodyError)
     return classifyStatus(status, err.error, intuitTid, retryAfterMs);
+  // Intuit's 401 carries `WWW-Authenticate: Basic realm="Intuit", error="invalid_client"`, which
+  // openid-client surfaces as a challenge error (before reading the JSON body): take the error from it.
+  if (err instanceof oidc.WWWAuthenticateChallengeError) {
+    const challenged = err.cause.map((challenge) => challenge.parameters.error).find(Boolean) ?? null;
+    return classifyStatus(
+      status,
+      challenged ?? (status === 401 ? 'invalid_client' : null),
+      intuitTid,
+      retryAfterMs,
+    );
+  }
   if (status >= 200 && status < 300) {
     return new TokenError(
       'bad_response',

@@ -76,7 +76,7 @@ export function encryptionUnavailableReason(
   safeStorage: SafeStorageLike,
   platform: NodeJS.Platform,
 ): string | null {
-  let available = false;
+  let available: boolean;
   try {
     available = safeStorage.isEncryptionAvailable();
   } catch {
@@ -85,7 +85,7 @@ export function encryptionUnavailableReason(
   if (!available)
     return 'the operating system offers no encryption to this app (no keychain or secret service)';
   if (platform === 'linux') {
-    let backend = 'unknown';
+    let backend: string;
     try {
       backend = safeStorage.getSelectedStorageBackend?.() ?? 'unknown';
     } catch {

@@ -1,59 +1,53 @@
 // The loopback control API under /__control: the same operations as the in-process
 // EmulatorControl, for tests and tools that run the emulator as a separate process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import { parseJsonObject, readBody, sendJson } from './http-util';
-import { describeZodError, parseSettingsPatch } from './settings';
-import type { EmulatorControl } from './types';
+import { parseSettingsPatch } from './settings';
+import type { ApiFault, EmulatorControl, TokenFault } from './types';
+import { checkObject, type Rule, ValidationError } from './validate';
 
-const count = z.number().int().min(1).max(1_000_000).optional();
+const count: Rule = { type: 'int', min: 1, max: 1_000_000, optional: true };
+const ms: Rule = { type: 'int', min: 0, max: 600_000 };
 
-export const tokenFaultSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('status'),
-    status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(429)]),
-    retryAfterSeconds: z.number().int().min(0).optional(),
-  }),
-  z.object({ kind: z.literal('invalid_grant') }),
-  z.object({ kind: z.literal('invalid_client') }),
-  z.object({ kind: z.literal('html'), status: z.number().int().min(200).max(599).optional() }),
-  z.object({ kind: z.literal('malformed_json') }),
-  z.object({ kind: z.literal('delay'), ms: z.number().int().min(0).max(600_000) }),
-  z.object({ kind: z.literal('hang') }),
-  z.object({ kind: z.literal('reset') }),
-  z.object({ kind: z.literal('hang_after_processing') }),
-  z.object({ kind: z.literal('delay_after_processing'), ms: z.number().int().min(0).max(600_000) }),
-]);
-
-export const apiFaultSchema = z.object({
-  kind: z.literal('status'),
-  status: z.union([z.literal(401), z.literal(403), z.literal(429), z.literal(500), z.literal(503)]),
-  retryAfterSeconds: z.number().int().min(0).optional(),
-});
-
-const schemas = {
-  tokenFault: z.object({ fault: tokenFaultSchema, count }).strict(),
-  apiFault: z.object({ fault: apiFaultSchema, count }).strict(),
-  revokeAccess: z.object({ accessToken: z.string().min(1).optional() }).strict(),
-  clock: z.object({ advanceSeconds: z.number().finite() }).strict(),
-  authorization: z
-    .object({
-      realmId: z
-        .string()
-        .regex(/^\d{1,32}$/)
-        .optional(),
-    })
-    .strict(),
-  refreshTokenValid: z.object({ refreshToken: z.string().min(1) }).strict(),
+const TOKEN_FAULT_RULES: Record<TokenFault['kind'], Record<string, Rule>> = {
+  status: {
+    status: { type: 'enum', values: [500, 502, 503, 429] },
+    retryAfterSeconds: { type: 'int', min: 0, optional: true },
+  },
+  invalid_grant: {},
+  invalid_client: {},
+  html: { status: { type: 'int', min: 200, max: 599, optional: true } },
+  malformed_json: {},
+  delay: { ms },
+  hang: {},
+  reset: {},
+  hang_after_processing: {},
+  delay_after_processing: { ms },
 };
 
-class BadRequest extends Error {}
+const API_FAULT_RULES: Record<string, Rule> = {
+  kind: { type: 'enum', values: ['status'] },
+  status: { type: 'enum', values: [401, 403, 429, 500, 503] },
+  retryAfterSeconds: { type: 'int', min: 0, optional: true },
+};
 
-function parse<T>(schema: z.ZodType<T>, body: Record<string, unknown>): T {
-  const result = schema.safeParse(body);
-  if (!result.success) throw new BadRequest(describeZodError(result.error));
-  return result.data;
+/** Validates a token fault; throws a ValidationError naming the field. */
+export function parseTokenFault(input: unknown): TokenFault {
+  const kinds = Object.keys(TOKEN_FAULT_RULES);
+  const kind = checkObject(input, { kind: { type: 'enum', values: kinds } }, 'fault', true)
+    .kind as TokenFault['kind'];
+  return checkObject(
+    input,
+    { kind: { type: 'enum', values: kinds }, ...TOKEN_FAULT_RULES[kind] },
+    'fault',
+  ) as TokenFault;
 }
+
+export function parseApiFault(input: unknown): ApiFault {
+  return checkObject(input, API_FAULT_RULES, 'fault') as ApiFault;
+}
+
+const isDigits = /^\d{1,32}$/;
 
 export async function handleControl(
   control: EmulatorControl,
@@ -71,26 +65,26 @@ export async function handleControl(
   try {
     switch (route) {
       case 'POST /faults': {
-        const { fault, count: n } = parse(schemas.tokenFault, body);
-        control.injectTokenFault(fault, n ?? 1);
+        checkObject(body, { fault: { type: 'object' }, count }, 'body');
+        control.injectTokenFault(parseTokenFault(body.fault), (body.count as number | undefined) ?? 1);
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /api-faults': {
-        const { fault, count: n } = parse(schemas.apiFault, body);
-        control.injectApiFault(fault, n ?? 1);
+        checkObject(body, { fault: { type: 'object' }, count }, 'body');
+        control.injectApiFault(parseApiFault(body.fault), (body.count as number | undefined) ?? 1);
         return sendJson(res, 200, { ok: true });
       }
       case 'DELETE /faults':
         control.clearFaults();
         return sendJson(res, 200, { ok: true });
       case 'POST /revoke-access': {
-        const { accessToken } = parse(schemas.revokeAccess, body);
-        control.revokeAccessTokens(accessToken);
+        checkObject(body, { accessToken: { type: 'string', optional: true } }, 'body');
+        control.revokeAccessTokens(body.accessToken as string | undefined);
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /clock': {
-        const { advanceSeconds } = parse(schemas.clock, body);
-        control.advanceClock(advanceSeconds);
+        checkObject(body, { advanceSeconds: { type: 'number' } }, 'body');
+        control.advanceClock(body.advanceSeconds as number);
         return sendJson(res, 200, { now: control.now() });
       }
       case 'GET /clock':
@@ -101,25 +95,21 @@ export async function handleControl(
         control.resetCounters();
         return sendJson(res, 200, control.counters());
       case 'POST /configure':
-        try {
-          control.configure(parseSettingsPatch(body));
-        } catch (error) {
-          throw new BadRequest((error as Error).message);
-        }
+        control.configure(parseSettingsPatch(body));
         return sendJson(res, 200, { ok: true });
       case 'POST /authorizations': {
-        const { realmId } = parse(schemas.authorization, body);
-        return sendJson(res, 200, control.issueAuthorization(realmId));
+        checkObject(body, { realmId: { type: 'string', pattern: isDigits, optional: true } }, 'body');
+        return sendJson(res, 200, control.issueAuthorization(body.realmId as string | undefined));
       }
       case 'POST /refresh-token-valid': {
-        const { refreshToken } = parse(schemas.refreshTokenValid, body);
-        return sendJson(res, 200, { valid: control.isRefreshTokenValid(refreshToken) });
+        checkObject(body, { refreshToken: { type: 'string' } }, 'body');
+        return sendJson(res, 200, { valid: control.isRefreshTokenValid(body.refreshToken as string) });
       }
       default:
         return sendJson(res, 404, { error: 'not_found', error_description: `No control route ${route}` });
     }
   } catch (error) {
-    if (error instanceof BadRequest) {
+    if (error instanceof ValidationError) {
       sendJson(res, 400, { error: 'invalid_request', error_description: error.message });
       return;
     }

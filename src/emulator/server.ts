@@ -212,6 +212,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         res.destroy();
         return;
       }
+      if (error instanceof URIError) {
+        sendJson(res, 400, {
+          error: 'invalid_request',
+          error_description: 'Malformed percent-encoding in the URL',
+        });
+        return;
+      }
       if (error instanceof BodyTooLargeError) {
         sendJson(res, 413, { error: 'invalid_request', error_description: 'Request body too large' });
         return;

@@ -1,7 +1,7 @@
 // Run-time behaviour of the emulator: defaults from INTUIT.md, and the validation shared by
 // startEmulator(), configure(), the control endpoint and the CLI flags.
-import { z } from 'zod';
 import type { EmulatorOptions } from './types';
+import { checkObject, type Rule } from './validate';
 
 export interface Settings {
   accessTokenTtlSeconds: number;
@@ -37,46 +37,35 @@ export const DEFAULT_SETTINGS: Settings = {
 
 export const DEFAULT_REALM_ID = '9341453172571840';
 
-const seconds = z.number().int().min(0);
-const positive = z.number().int().min(1);
+const seconds: Rule = { type: 'int', min: 0, optional: true };
+const positive: Rule = { type: 'int', min: 1, optional: true };
 
-/** Every run-time option; unknown keys are rejected so a typo is not silently ignored. */
-export const settingsPatchSchema = z
-  .object({
-    accessTokenTtlSeconds: positive,
-    refreshTokenTtlSeconds: positive,
-    refreshTokenHardTtlSeconds: positive,
-    rotateAfterSeconds: seconds,
-    rotateEveryRefreshes: seconds,
-    oldRefreshTokenPolicy: z.enum(['immediate', 'grace']),
-    gracePeriodSeconds: seconds,
-    faultSpelling: z.enum(['lower', 'capital']),
-    autoApprove: z.boolean(),
-    maxConcurrentPerRealm: positive,
-    maxRequestsPerMinutePerRealm: positive,
-    apiLatencyMs: z.number().int().min(0).max(600_000),
-    companyName: z.string().min(1).max(200),
-  })
-  .partial()
-  .strict();
+/** Every run-time option and what it accepts. */
+export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
+  accessTokenTtlSeconds: positive,
+  refreshTokenTtlSeconds: positive,
+  refreshTokenHardTtlSeconds: positive,
+  rotateAfterSeconds: seconds,
+  rotateEveryRefreshes: seconds,
+  oldRefreshTokenPolicy: { type: 'enum', values: ['immediate', 'grace'], optional: true },
+  gracePeriodSeconds: seconds,
+  faultSpelling: { type: 'enum', values: ['lower', 'capital'], optional: true },
+  autoApprove: { type: 'bool', optional: true },
+  maxConcurrentPerRealm: positive,
+  maxRequestsPerMinutePerRealm: positive,
+  apiLatencyMs: { type: 'int', min: 0, max: 600_000, optional: true },
+  companyName: { type: 'string', maxLength: 200, optional: true },
+};
 
-export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+export type SettingsPatch = Partial<Settings>;
 
-/** Validates a patch; throws an Error naming the bad field and what was expected. */
+/** Validates a patch; throws a ValidationError naming the bad field and what was expected. */
 export function parseSettingsPatch(input: unknown): SettingsPatch {
-  const result = settingsPatchSchema.safeParse(input);
-  if (!result.success) throw new Error(`emulator options: ${describeZodError(result.error)}`);
-  return result.data;
+  return checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch;
 }
 
 export function settingsFromOptions(options: EmulatorOptions): Settings {
   const { port: _port, demo: _demo, logger: _logger, ...rest } = options;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   return { ...DEFAULT_SETTINGS, ...parseSettingsPatch(defined) };
-}
-
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
-    .join('; ');
 }

@@ -142,9 +142,17 @@ function answerFaultInstead(
         '{"x_refresh_token_expires_in":8726400,"refresh_token":"RT1-',
       );
       return true;
-    case 'delay':
-      ctx.later(fault.ms, () => send(ctx, res, process()));
+    case 'delay': {
+      // A slow network in front of Intuit: if the client gives up first, nothing was processed.
+      let gone = false;
+      res.on('close', () => {
+        gone = true;
+      });
+      ctx.later(fault.ms, () => {
+        if (!gone) send(ctx, res, process());
+      });
       return true;
+    }
     case 'hang':
       return true; // never answered; close() destroys the socket
     case 'reset':

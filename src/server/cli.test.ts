@@ -1,0 +1,114 @@
+// `npm run serve` as a real child process: the start-up line, demo mode, and shutdown in the
+// middle of a refresh. The emulator runs in this process so the test can inspect its state.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileTokenStore, STORE_FILE_NAME } from '../core/file-token-store';
+import { startEmulator } from '../emulator';
+import type { EmulatorHandle } from '../emulator/types';
+import { HTTP_PATHS, type ConnectionTestResult, type TokenStatus } from '../shared/contract';
+import { startServerProcess, serverEnvFor, type ServerProcess } from './process-support';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function emulator(): Promise<EmulatorHandle> {
+  const emu = await startEmulator({ rotateAfterSeconds: 0 });
+  cleanups.push(() => emu.close());
+  return emu;
+}
+
+async function server(env: Record<string, string>): Promise<ServerProcess> {
+  const proc = await startServerProcess(env);
+  cleanups.push(() => proc.stop({ signal: 'SIGKILL' }));
+  return proc;
+}
+
+describe('npm run serve', () => {
+  it('--json prints one line {url, port, adminToken}; the four endpoints answer with the Bearer secret', async () => {
+    const emu = await emulator();
+    const proc = await server(serverEnvFor(emu));
+    expect(Object.keys(proc.process.line).sort()).toEqual(['adminToken', 'port', 'url']);
+    expect(proc.port).toBeGreaterThan(0);
+    expect(proc.url.startsWith(`http://127.0.0.1:${proc.port}/?`)).toBe(true);
+    expect(proc.url).toContain(encodeURIComponent(proc.adminToken));
+    expect(proc.process.stdout().trim().split('\n')).toHaveLength(1);
+
+    const status = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken);
+    expect(status).toMatchObject({ status: 200, body: { ok: true } });
+    const refreshed = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
+    expect(refreshed).toMatchObject({
+      status: 200,
+      body: { ok: true, value: { lastRefresh: { ok: true } } },
+    });
+    const company = await proc.api<ConnectionTestResult>(HTTP_PATHS.companyInfo);
+    expect(company).toMatchObject({ status: 200, body: { ok: true, value: { realmId: emu.realmId } } });
+    const cleared = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'DELETE' });
+    expect(cleared).toMatchObject({ status: 200, body: { ok: true, value: { accessToken: null } } });
+
+    const unauthorized = await fetch(proc.baseUrl + HTTP_PATHS.refreshToken);
+    expect(unauthorized.status).toBe(401);
+    // The admin secret appears in the start-up line only, never in the log.
+    expect(proc.process.stderr()).not.toContain(proc.adminToken);
+    expect(proc.process.stderr()).not.toContain(emu.clientSecret);
+  });
+
+  it('QB_ADMIN_TOKEN sets the secret', async () => {
+    const emu = await emulator();
+    const adminToken = 'a-fixed-admin-secret-for-tests-0123456789';
+    const proc = await server({ ...serverEnvFor(emu), QB_ADMIN_TOKEN: adminToken });
+    expect(proc.adminToken).toBe(adminToken);
+    const wrong = await fetch(proc.baseUrl + HTTP_PATHS.refreshToken, {
+      headers: { authorization: `Bearer ${adminToken}x` },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('demo mode (no QB_CLIENT_ID) starts its own emulator and says demo in the status', async () => {
+    const proc = await server({});
+    const status = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken);
+    expect(status).toMatchObject({ status: 200, body: { ok: true, value: { demo: true } } });
+    const company = await proc.api<ConnectionTestResult>(HTTP_PATHS.companyInfo);
+    expect(company).toMatchObject({ status: 200, body: { ok: true } });
+  });
+
+  it('SIGTERM during a refresh exits cleanly and leaves a readable store whose refresh token works', async () => {
+    const emu = await emulator();
+    const proc = await server(serverEnvFor(emu));
+    // Let the start-up refresh settle, then make the next token call slow.
+    await waitFor(async () => {
+      const { body } = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken);
+      return body.ok && body.value.lastRefresh !== null && body.value.state !== 'refreshing';
+    });
+    const callsBefore = emu.control.counters().tokenCalls.refresh_token;
+    emu.control.injectTokenFault({ kind: 'delay', ms: 1500 });
+    const pending = proc
+      .api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' })
+      .catch((err: unknown) => err);
+    await waitFor(async () => emu.control.counters().tokenCalls.refresh_token > callsBefore);
+
+    const exit = await proc.stop({ signal: 'SIGTERM', keepData: true });
+    cleanups.push(() =>
+      import('node:fs/promises').then((fs) => fs.rm(proc.dataDir, { recursive: true, force: true })),
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    await pending;
+
+    const raw = await readFile(join(proc.dataDir, STORE_FILE_NAME), 'utf8');
+    expect(() => JSON.parse(raw)).not.toThrow();
+    const { tokens, warnings } = await new FileTokenStore({ dataDir: proc.dataDir, storeKey: null }).load();
+    expect(warnings.filter((w) => /moved aside|could not be read/i.test(w))).toEqual([]);
+    expect(tokens).not.toBeNull();
+    expect(emu.control.isRefreshTokenValid(tokens?.refreshToken ?? '')).toBe(true);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

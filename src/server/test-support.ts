@@ -1,0 +1,151 @@
+// What the server's tests share: the real engine (startDesk) against a real emulator, the
+// headless server on a free port, and a fetch helper. No mocked fetch anywhere.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDesk } from '../core/bootstrap';
+import { startEmulator } from '../emulator';
+import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
+import type { Result, TokenStatus } from '../shared/contract';
+import type { TokenDesk } from '../core/desk';
+import { generateAdminToken } from './access';
+import { startHeadlessServer, type HeadlessServer } from './server';
+
+/** The environment that points the engine at an emulator, as the CLI and the e2e fixture build it. */
+export function emulatorEnv(emulator: EmulatorHandle, dataDir: string): Record<string, string> {
+  return {
+    QB_CLIENT_ID: emulator.clientId,
+    QB_CLIENT_SECRET: emulator.clientSecret,
+    QB_REFRESH_TOKEN: emulator.refreshToken,
+    QB_REALM_ID: emulator.realmId,
+    QB_TOKEN_URL: emulator.tokenUrl,
+    QB_REVOKE_URL: emulator.revokeUrl,
+    QB_AUTHORIZE_URL: emulator.authorizeUrl,
+    QB_API_BASE_URL: emulator.apiBaseUrl,
+    QB_DATA_DIR: dataDir,
+  };
+}
+
+export interface Stack {
+  emulator: EmulatorHandle;
+  server: HeadlessServer;
+  desk: Awaited<ReturnType<typeof startDesk>>['desk'];
+  adminToken: string;
+  dataDir: string;
+  logLines: string[];
+  /** fetch against the server with the admin secret (unless `auth: false`). */
+  call(path: string, init?: RequestInit & { auth?: boolean }): Promise<Response>;
+  json<T>(
+    path: string,
+    init?: RequestInit & { auth?: boolean },
+  ): Promise<{ status: number; body: Result<T>; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startStack(
+  options: {
+    emulator?: EmulatorOptions;
+    env?: Record<string, string>;
+    staticDir?: string | null;
+    /** Wait for the engine's start-up refresh to finish, so tests see only their own refreshes (default true). */
+    settle?: boolean;
+  } = {},
+): Promise<Stack> {
+  const emulator = await startEmulator(options.emulator ?? {});
+  const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-server-test-'));
+  const logLines: string[] = [];
+  const log = (line: string) => logLines.push(line);
+  // cwd is the temp dir, so no developer's .env is read.
+  const started = await startDesk({
+    env: { ...emulatorEnv(emulator, dataDir), ...options.env },
+    cwd: dataDir,
+    log,
+  });
+  if (options.settle ?? true) {
+    await waitForStatus(
+      started.desk,
+      (status) => status.lastRefresh !== null && status.state !== 'refreshing',
+    );
+  }
+  const adminToken = generateAdminToken();
+  const server = await startHeadlessServer({
+    desk: started.desk,
+    adminToken,
+    port: 0,
+    staticDir: options.staticDir ?? null,
+    log,
+  });
+
+  const call = (path: string, init: RequestInit & { auth?: boolean } = {}) => {
+    const { auth = true, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (auth && !headers.has('authorization')) headers.set('authorization', `Bearer ${adminToken}`);
+    return fetch(server.baseUrl + path, { ...rest, headers, redirect: 'manual' });
+  };
+
+  return {
+    emulator,
+    server,
+    desk: started.desk,
+    adminToken,
+    dataDir,
+    logLines,
+    call,
+    async json<T>(path: string, init?: RequestInit & { auth?: boolean }) {
+      const response = await call(path, init);
+      const text = await response.text();
+      return { status: response.status, body: JSON.parse(text) as Result<T>, text };
+    },
+    async close() {
+      await server.close();
+      await started.close();
+      server.closeConnections();
+      await emulator.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads Server-Sent Events from a fetch body: yields each `status` event's parsed data. */
+export async function* readStatusEvents(response: Response): AsyncGenerator<unknown> {
+  if (!response.body) throw new Error('SSE response has no body');
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const lines = block.split('\n');
+      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+      const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+      if (event === 'status' && data !== undefined) yield JSON.parse(data);
+    }
+  }
+}
+
+/** Resolves with the first status (current or pushed) that satisfies `accept`. */
+export function waitForStatus(
+  desk: TokenDesk,
+  accept: (status: TokenStatus) => boolean,
+  timeoutMs = 10_000,
+): Promise<TokenStatus> {
+  return new Promise((resolve, reject) => {
+    const current = desk.getStatus();
+    if (accept(current)) {
+      resolve(current);
+      return;
+    }
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`status never matched within ${timeoutMs} ms; last state ${desk.getStatus().state}`));
+    }, timeoutMs);
+    const unsubscribe = desk.onStatusChanged((status) => {
+      if (!accept(status)) return;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(status);
+    });
+  });
+}

@@ -1,0 +1,334 @@
+// QuickBooksClient over real loopback HTTP against the emulator, with the real TokenManager (file
+// store, IntuitOAuth) refreshing at the emulator's token endpoint. Counters come from the emulator, not from the client.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../emulator/index';
+import { seededCustomers } from '../emulator/intuit-bodies';
+import type { EmulatorHandle } from '../emulator/types';
+import { describeApiFault, parseApiFault } from './api-faults';
+import { startDesk, type StartedDesk } from './bootstrap';
+import { ApiError } from './errors';
+import {
+  parseRetryAfter,
+  QuickBooksClient,
+  type AccessTokenSource,
+  type QuickBooksClientOptions,
+} from './quickbooks-client';
+import { RequestQueue } from './request-queue';
+
+let emulator: EmulatorHandle;
+let desk: StartedDesk;
+let tokens: AccessTokenSource;
+let dataDir: string;
+
+function client(options: Partial<QuickBooksClientOptions> = {}): QuickBooksClient {
+  return new QuickBooksClient({
+    tokens,
+    apiBaseUrl: emulator.apiBaseUrl,
+    realmId: emulator.realmId,
+    rateLimitBackoffMs: 10,
+    maxRetryAfterMs: 2_000,
+    ...options,
+  });
+}
+
+const refreshCalls = () => emulator.control.counters().tokenCalls.refresh_token;
+
+async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(ApiError);
+  return error as ApiError;
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({ apiLatencyMs: 5 });
+});
+
+afterAll(async () => {
+  await emulator?.close();
+});
+
+beforeEach(async () => {
+  emulator.control.clearFaults();
+  emulator.control.configure({ faultSpelling: 'lower', apiLatencyMs: 5 });
+  // The real engine: TokenManager over a FileTokenStore in a fresh directory, refreshing at the emulator.
+  dataDir = await mkdtemp(join(tmpdir(), 'qb-client-'));
+  desk = await startDesk({
+    env: {
+      QB_CLIENT_ID: emulator.clientId,
+      QB_CLIENT_SECRET: emulator.clientSecret,
+      QB_REFRESH_TOKEN: emulator.refreshToken,
+      QB_REALM_ID: emulator.realmId,
+      QB_TOKEN_URL: emulator.tokenUrl,
+      QB_REVOKE_URL: emulator.revokeUrl,
+      QB_API_BASE_URL: emulator.apiBaseUrl,
+      QB_DATA_DIR: dataDir,
+    },
+    cwd: dataDir,
+    log: () => {},
+    manager: { refreshOnStart: false },
+  });
+  tokens = desk.manager;
+  await tokens.getAccessToken();
+  emulator.control.resetCounters();
+});
+
+afterEach(async () => {
+  await desk?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('QuickBooksClient against the emulator', () => {
+  it('reads CompanyInfo and captures intuit_tid', async () => {
+    const info = await client().getCompanyInfo();
+    expect(info.realmId).toBe(emulator.realmId);
+    expect(info.companyName).toBeTruthy();
+    expect(info.intuitTid).toMatch(/\S+/);
+    expect(refreshCalls()).toBe(0);
+  });
+
+  it('query returns the seeded customers', async () => {
+    const result = await client().query<{ Id: string; DisplayName: string }>('select * from Customer');
+    expect(result.entity).toBe('Customer');
+    expect(result.intuitTid).toMatch(/\S+/);
+    const expected = seededCustomers().map((c) => c.DisplayName);
+    expect(result.rows.map((row) => row.DisplayName).sort()).toEqual([...expected].sort());
+  });
+
+  it('200 concurrent calls right after a server-side revoke: one refresh, all succeed, never more than 10 in flight', async () => {
+    emulator.control.configure({ apiLatencyMs: 20 });
+    const qb = client();
+    emulator.control.revokeAccessTokens();
+    const results = await Promise.all(Array.from({ length: 200 }, () => qb.getCompanyInfo()));
+    expect(results).toHaveLength(200);
+    expect(results.every((r) => r.realmId === emulator.realmId)).toBe(true);
+    const counters = emulator.control.counters();
+    expect(counters.tokenCalls.refresh_token).toBe(1);
+    expect(counters.api429s).toBe(0);
+    expect(counters.api401s).toBeGreaterThanOrEqual(1);
+    expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBeLessThanOrEqual(10);
+    expect(qb.load.peakInFlight).toBe(10);
+    expect(desk.manager.getStatus().stats.retriedOn401).toBe(1);
+    console.info(
+      `[figures] 200 calls after revoke: refreshes=${counters.tokenCalls.refresh_token}, 401s=${counters.api401s}, ` +
+        `apiCalls=${counters.apiCalls}, maxApiInFlight=${counters.maxApiInFlightByRealm[emulator.realmId]}`,
+    );
+  });
+
+  it('a 401 after the refresh surfaces as ApiError 401 instead of looping', async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 401 }, 2);
+    const error = await rejection(client().getCompanyInfo());
+    expect(error.status).toBe(401);
+    expect(error.code).toBe('unauthorized');
+    expect(error.faultCode).toBe('3200');
+    expect(error.intuitTid).toMatch(/\S+/);
+    expect(error.message).toMatch(/again after the access token was refreshed/);
+    expect(refreshCalls()).toBe(1);
+    expect(emulator.control.counters().apiCalls).toBe(2);
+  });
+
+  it('403 (code 3100) is reported and never triggers a refresh', async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    const error = await rejection(client().getCompanyInfo());
+    expect(error.status).toBe(403);
+    expect(error.code).toBe('forbidden');
+    expect(error.faultCode).toBe('3100');
+    expect(refreshCalls()).toBe(0);
+    expect(emulator.control.counters().apiCalls).toBe(1);
+  });
+
+  it('429 with Retry-After waits as asked and retries', async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const lines: string[] = [];
+    const info = await client({ log: (line) => lines.push(line) }).getCompanyInfo();
+    expect(info.realmId).toBe(emulator.realmId);
+    expect(emulator.control.counters().api429s).toBe(1);
+    expect(emulator.control.counters().apiCalls).toBe(2);
+    expect(lines.some((line) => /429 throttled, retry 1 in 1000 ms/.test(line))).toBe(true);
+  });
+
+  it('429 with a Retry-After beyond the bound is reported, not waited out', async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 429, retryAfterSeconds: 120 });
+    const error = await rejection(client().getCompanyInfo());
+    expect(error.code).toBe('rate_limited');
+    expect(error.faultCode).toBe('3001');
+    expect(error.retryAfterMs).toBe(120_000);
+    expect(error.message).toMatch(/retry after 120 s/);
+    expect(emulator.control.counters().apiCalls).toBe(1);
+  });
+
+  it('429 without Retry-After backs off and retries a bounded number of times', async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 429 }, 2);
+    await expect(client().getCompanyInfo()).resolves.toMatchObject({ realmId: emulator.realmId });
+    expect(emulator.control.counters().apiCalls).toBe(3);
+
+    emulator.control.resetCounters();
+    emulator.control.injectApiFault({ kind: 'status', status: 429 }, 10);
+    const error = await rejection(client({ maxRateLimitRetries: 3 }).getCompanyInfo());
+    expect(error.code).toBe('rate_limited');
+    expect(emulator.control.counters().apiCalls).toBe(4);
+    expect(refreshCalls()).toBe(0);
+  });
+
+  it('reads the capitalised fault spelling too (401 refreshes, 403 does not)', async () => {
+    emulator.control.configure({ faultSpelling: 'capital' });
+    emulator.control.revokeAccessTokens();
+    await expect(client().getCompanyInfo()).resolves.toMatchObject({ realmId: emulator.realmId });
+    expect(refreshCalls()).toBe(1);
+
+    emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    const error = await rejection(client().getCompanyInfo());
+    expect(error.faultCode).toBe('3100');
+    expect(error.code).toBe('forbidden');
+    expect(refreshCalls()).toBe(1);
+  });
+
+  it('no error message contains the access token', async () => {
+    const token = await tokens.getAccessToken();
+    emulator.control.injectApiFault({ kind: 'status', status: 401 }, 2);
+    const unauthorized = await rejection(client().getCompanyInfo());
+    emulator.control.injectApiFault({ kind: 'status', status: 503 });
+    const server = await rejection(client().getCompanyInfo());
+    expect(server.code).toBe('api_error');
+    expect(server.status).toBe(503);
+    for (const error of [unauthorized, server]) {
+      expect(error.message).not.toContain(token);
+      expect(JSON.stringify(error)).not.toContain(token);
+    }
+  });
+});
+
+describe('QuickBooksClient against a misbehaving server', () => {
+  let server: Server;
+  let baseUrl: string;
+  let answer: (res: ServerResponse, req: IncomingMessage) => void;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => answer(res, req));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  afterEach(() => server.closeAllConnections());
+
+  const fixedTokens: AccessTokenSource = {
+    getAccessToken: async () => 'fixed-access-token-value',
+    refreshAfter401: async () => 'fixed-access-token-value',
+  };
+
+  const misbehaving = (options: Partial<QuickBooksClientOptions> = {}) =>
+    new QuickBooksClient({ tokens: fixedTokens, apiBaseUrl: baseUrl, realmId: '42', ...options });
+
+  it('an HTML page instead of JSON gives a clear error with intuit_tid', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/html', intuit_tid: 'tid-html' });
+      res.end('<html><body>Service temporarily unavailable</body></html>');
+    };
+    const error = await rejection(misbehaving().getCompanyInfo());
+    expect(error.code).toBe('bad_response');
+    expect(error.intuitTid).toBe('tid-html');
+    expect(error.message).toMatch(/HTML page, not JSON/);
+  });
+
+  it('malformed JSON gives a clear error', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"CompanyInfo": {');
+    };
+    const error = await rejection(misbehaving().getCompanyInfo());
+    expect(error.code).toBe('bad_response');
+    expect(error.message).toMatch(/not valid JSON/);
+  });
+
+  it('a server that never answers times out via AbortSignal', async () => {
+    answer = () => {};
+    const error = await rejection(misbehaving({ fetchTimeoutMs: 200 }).getCompanyInfo());
+    expect(error.code).toBe('timeout');
+    expect(error.status).toBe(0);
+  });
+
+  it('sends the bearer token, Accept: application/json and minorversion=75', async () => {
+    let seen: { authorization?: string; accept?: string; url?: string } = {};
+    answer = (res, req) => {
+      seen = { authorization: req.headers.authorization, accept: req.headers.accept, url: req.url };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ CompanyInfo: { CompanyName: 'Acme' } }));
+    };
+    await expect(misbehaving().getCompanyInfo()).resolves.toMatchObject({ companyName: 'Acme' });
+    expect(seen.authorization).toBe('Bearer fixed-access-token-value');
+    expect(seen.accept).toBe('application/json');
+    expect(seen.url).toBe('/v3/company/42/companyinfo/42?minorversion=75');
+  });
+});
+
+describe('fault parsing and helpers', () => {
+  it('parses both fault spellings to the same shape', () => {
+    const lower = parseApiFault({
+      fault: {
+        error: [
+          { message: 'message=AuthenticationFailed', detail: 'Token expired', code: '3200', element: null },
+        ],
+        type: 'AUTHENTICATION',
+      },
+    });
+    const capital = parseApiFault({
+      Fault: {
+        Error: [{ Message: 'message=AuthenticationFailed', Detail: 'Token expired', code: '3200' }],
+        type: 'AuthenticationFault',
+      },
+    });
+    expect(lower?.errors[0]).toEqual({
+      code: '3200',
+      message: 'message=AuthenticationFailed',
+      detail: 'Token expired',
+      element: null,
+    });
+    expect(capital?.errors[0]).toEqual(lower?.errors[0]);
+    if (!capital) throw new Error('the capitalised fault did not parse');
+    expect(describeApiFault(capital)).toBe('message=AuthenticationFailed: Token expired (code 3200)');
+    expect(parseApiFault({ QueryResponse: {} })).toBeNull();
+    expect(parseApiFault('not an object')).toBeNull();
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(null)).toBeNull();
+    expect(parseRetryAfter('soon')).toBeNull();
+    const now = Date.parse('2026-11-27T12:00:00Z');
+    expect(parseRetryAfter('Fri, 27 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
+  });
+
+  it('RequestQueue serves waiters first in, first out and never exceeds its ceiling', async () => {
+    const queue = new RequestQueue(2);
+    const order: number[] = [];
+    const gates: (() => void)[] = [];
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      queue.run(async () => {
+        order.push(i);
+        await new Promise<void>((resolve) => gates.push(resolve));
+      }),
+    );
+    while (order.length < 6) {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(queue.inFlight).toBeLessThanOrEqual(2);
+      gates.shift()?.();
+    }
+    gates.forEach((open) => open());
+    await Promise.all(tasks);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(queue.peakInFlight).toBe(2);
+    expect(() => new RequestQueue(0)).toThrow(/maxConcurrent/);
+  });
+});

@@ -120,6 +120,22 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
+/** The Connect flow or Disconnect failed: the consent was refused or could not be completed, or Intuit did not revoke. */
+export class ConnectError extends Error {
+  override name = 'ConnectError';
+  readonly code: Extract<ResultErrorCode, 'connect_failed' | 'revoke_failed'>;
+  readonly intuitTid: string | null;
+  constructor(
+    code: Extract<ResultErrorCode, 'connect_failed' | 'revoke_failed'>,
+    message: string,
+    intuitTid: string | null = null,
+  ) {
+    super(message);
+    this.code = code;
+    this.intuitTid = intuitTid;
+  }
+}
+
 /** Maps any failure to the contract's ResultError. Unknown errors become a generic message (no stack, no details). */
 export function toResultError(err: unknown): ResultError {
   if (err instanceof TokenError) return { code: err.kind, message: err.message, intuitTid: err.intuitTid };
@@ -130,6 +146,7 @@ export function toResultError(err: unknown): ResultError {
   if (err instanceof NotConfiguredError) return { code: 'not_configured', message: err.message };
   if (err instanceof ConfigError) return { code: 'bad_request', message: err.message };
   if (err instanceof StoreError) return { code: 'internal', message: err.message };
+  if (err instanceof ConnectError) return { code: err.code, message: err.message, intuitTid: err.intuitTid };
   return { code: 'internal', message: 'Unexpected internal error; see the app log for details.' };
 }
 

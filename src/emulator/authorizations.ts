@@ -175,6 +175,11 @@ export class AuthorizationStore {
     return { ok: true, realmId: record.auth.realmId, scope: record.auth.scope };
   }
 
+  /** Every value handed out so far (refresh tokens, live access tokens, codes), for leak scans in tests. */
+  issuedValues(): string[] {
+    return [...this.refreshTokens.keys(), ...this.accessTokens.keys(), ...this.codes.keys()];
+  }
+
   /** Drops access tokens that expired long ago, so long benchmarks do not grow memory without bound. */
   prune(): void {
     const cutoff = this.now() - 24 * 3600 * 1000;

@@ -105,6 +105,8 @@ export async function handleControl(
         checkObject(body, { refreshToken: { type: 'string' } }, 'body');
         return sendJson(res, 200, { valid: control.isRefreshTokenValid(body.refreshToken as string) });
       }
+      case 'GET /issued-values':
+        return sendJson(res, 200, { values: control.issuedTokenValues() });
       default:
         return sendJson(res, 404, { error: 'not_found', error_description: `No control route ${route}` });
     }

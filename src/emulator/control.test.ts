@@ -41,6 +41,14 @@ describe('control handle', () => {
     expect(emu.control.counters().refreshTokensIssued).toBe(0);
   });
 
+  it('lists every value it handed out, for leak scans', async () => {
+    const first = await refresh(emu, emu.refreshToken);
+    const values = emu.control.issuedTokenValues();
+    expect(values).toContain(emu.clientSecret);
+    expect(values).toContain(emu.refreshToken);
+    expect(values).toContain(first.json?.access_token);
+  });
+
   it('moves the clock', () => {
     const before = emu.control.now();
     emu.control.advanceClock(3600);

@@ -32,6 +32,7 @@ export function sendJson(
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json;charset=UTF-8',
+    'content-length': String(Buffer.byteLength(text)),
     'cache-control': 'no-store',
     pragma: 'no-cache',
     ...headers,
@@ -46,7 +47,12 @@ export function sendText(
   body: string,
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(body);
 }
 

@@ -161,6 +161,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     isRefreshTokenValid(refreshToken: string) {
       return store.isRefreshTokenValid(refreshToken);
     },
+    issuedTokenValues() {
+      return [demo.clientSecret, ...store.issuedValues()];
+    },
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {

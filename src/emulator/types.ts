@@ -103,6 +103,8 @@ export interface EmulatorControl {
   issueAuthorization(realmId?: string): IssuedTokens;
   /** Whether a refresh token would be accepted right now (does not consume or rotate it). */
   isRefreshTokenValid(refreshToken: string): boolean;
+  /** Every secret value the emulator has handed out (refresh and access tokens, codes, the client secret), for leak scans. */
+  issuedTokenValues(): string[];
 }
 
 export interface EmulatorUrls {

@@ -9,17 +9,23 @@ export const defaultLog: LogFn = (line) => console.error(line);
 
 /** Keeps the set of secret values seen so far (tokens issued, configured secrets). */
 export class SecretRegistry {
-  private readonly values = new Set<string>();
+  private readonly known = new Set<string>();
 
   add(...values: Array<string | null | undefined>): void {
     // Very short values would make the redactor rewrite ordinary words; tokens are long.
-    for (const value of values) if (value && value.length >= 8) this.values.add(value);
+    for (const value of values) if (value && value.length >= 8) this.known.add(value);
+  }
+
+  /** The values themselves (for leak scans in tests). */
+  values(): string[] {
+    return [...this.known];
   }
 
   redact(text: string): string {
     let out = text;
-    for (const value of this.values)
+    for (const value of this.known) {
       if (out.includes(value)) out = out.split(value).join(previewToken(value));
+    }
     return out;
   }
 }

@@ -386,6 +386,11 @@ export class TokenManager {
     return this.getStatus();
   }
 
+  /** Resolves once no refresh is in flight (whatever its outcome). */
+  whenIdle(): Promise<void> {
+    return this.settle();
+  }
+
   /** Stops the timer, cuts a back-off wait short and waits for an in-flight refresh to settle. */
   async dispose(): Promise<void> {
     if (this.disposed) return;

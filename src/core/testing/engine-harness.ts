@@ -1,0 +1,132 @@
+// Test helper: a real emulator, a FileTokenStore in a temp dir, IntuitOAuth and a TokenManager
+// wired together over loopback HTTP, with every status, log line and error collected for the
+// leak scan. Several managers can share one harness's store directory (separate processes' view).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../emulator';
+import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
+import { FileTokenStore, STORE_FILE_NAME } from '../file-token-store';
+import { IntuitOAuth } from '../intuit-oauth';
+import { SecretRegistry } from '../log';
+import { TokenManager, type RetryPolicy, type Timers, type TokenManagerConfig } from '../token-manager';
+import type { StoredTokens, TokenStore } from '../token-store';
+import { LeakScan } from './leak-scan';
+
+export const FAST_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 };
+
+export interface ManagerSetup {
+  env?: Partial<Pick<TokenManagerConfig, 'refreshToken' | 'accessToken' | 'realmId' | 'refreshSkewSeconds'>>;
+  now?: () => number;
+  timers?: Timers;
+  retry?: Partial<RetryPolicy>;
+  refreshOnStart?: boolean;
+  storeKey?: string | null;
+  timeoutMs?: number;
+  /** Wrap the store (e.g. to observe save order). */
+  wrapStore?: (store: TokenStore) => TokenStore;
+  start?: boolean;
+}
+
+export class EngineHarness {
+  readonly scan = new LeakScan();
+  readonly logLines: string[] = [];
+  readonly secrets = new SecretRegistry();
+  private readonly managers: TokenManager[] = [];
+
+  private constructor(
+    readonly emulator: EmulatorHandle,
+    readonly dataDir: string,
+  ) {
+    this.scan.addEmulator(emulator);
+    this.scan.addSecretSource(() => this.secrets.values());
+  }
+
+  static async start(options: EmulatorOptions = {}): Promise<EngineHarness> {
+    const emulator = await startEmulator(options);
+    const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-core-test-'));
+    return new EngineHarness(emulator, dataDir);
+  }
+
+  get storePath(): string {
+    return join(this.dataDir, STORE_FILE_NAME);
+  }
+
+  oauth(timeoutMs = 2000): IntuitOAuth {
+    return new IntuitOAuth({
+      clientId: this.emulator.clientId,
+      clientSecret: this.emulator.clientSecret,
+      tokenUrl: this.emulator.tokenUrl,
+      revokeUrl: this.emulator.revokeUrl,
+      authorizeUrl: this.emulator.authorizeUrl,
+      timeoutMs,
+    });
+  }
+
+  store(storeKey: string | null = null): FileTokenStore {
+    return new FileTokenStore({ dataDir: this.dataDir, storeKey, log: this.log, lockWaitMs: 20_000 });
+  }
+
+  /**
+   * Lines are scanned before redaction: the redactor is only the second line of defence, so the
+   * messages themselves must already be free of token values.
+   */
+  readonly log = (line: string): void => {
+    this.logLines.push(line);
+  };
+
+  async manager(setup: ManagerSetup = {}): Promise<TokenManager> {
+    const baseStore = this.store(setup.storeKey ?? null);
+    const store = setup.wrapStore ? setup.wrapStore(baseStore) : baseStore;
+    const manager = new TokenManager({
+      config: {
+        refreshToken:
+          setup.env && 'refreshToken' in setup.env
+            ? (setup.env.refreshToken ?? null)
+            : this.emulator.refreshToken,
+        accessToken: setup.env?.accessToken ?? null,
+        realmId: setup.env?.realmId ?? this.emulator.realmId,
+        environment: 'sandbox',
+        refreshSkewSeconds: setup.env?.refreshSkewSeconds ?? 300,
+        demo: false,
+        canConnect: true,
+      },
+      store,
+      oauth: this.oauth(setup.timeoutMs),
+      now: setup.now,
+      timers: setup.timers,
+      log: this.log,
+      retry: { ...FAST_RETRY, ...setup.retry },
+      random: () => 0.5,
+      refreshOnStart: setup.refreshOnStart ?? false,
+      secrets: this.secrets,
+    });
+    manager.onStatusChanged((status) => this.scan.collect('status event', status));
+    this.managers.push(manager);
+    if (setup.start ?? true) await manager.start();
+    return manager;
+  }
+
+  /** The record on disk (plaintext stores only). */
+  async readStoredTokens(): Promise<StoredTokens | null> {
+    const { tokens } = await this.store().load();
+    return tokens;
+  }
+
+  async rawStoreFile(): Promise<string> {
+    return readFile(this.storePath, 'utf8');
+  }
+
+  /** Collects every manager's final status and the log, then asserts nothing leaked. */
+  assertNoLeaks(): void {
+    for (const manager of this.managers) this.scan.collect('final status', manager.getStatus());
+    for (const line of this.logLines) this.scan.collect('log line', line);
+    this.scan.assertClean();
+  }
+
+  async close(): Promise<void> {
+    for (const manager of this.managers) await manager.dispose();
+    await this.emulator.close();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,10 +1,14 @@
 // Electron main: lifecycle, the window, and the IPC answers. The only main-process module that
 // imports `electron`; everything it wires is injected, so the pieces are unit-tested on Node.
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electron';
+import ElectronStore from 'electron-store';
+import { startDesk } from '../core/bootstrap';
+import { toResultError } from '../core/errors';
 import { STATUS_CHANGED_CHANNEL, type TokenStatus } from '../shared/contract';
 import { dataDirFromEnv, locateApp } from './app-location';
-import { notConfiguredHandlers, notConfiguredStatus } from './handlers';
+import { startDeskHost, type DeskHost } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
+import { DESKTOP_STORE_NAME, DesktopTokenStore } from './store';
 import { externalHostsFor, hardenSession, hardenWebContents, isSameDocument, urlForLog } from './security';
 import { createMainWindow } from './window';
 
@@ -20,11 +24,18 @@ const location = locateApp({
 });
 
 let mainWindow: BrowserWindow | null = null;
+let deskHost: DeskHost | null = null;
+/** The newest status, so a window opened later (macOS activate) starts from it. */
+let lastStatus: TokenStatus | null = null;
 
 function openMainWindow(): BrowserWindow {
   mainWindow = createMainWindow(BrowserWindow, {
     ...location,
     onLoadError: (error) => console.error('[main] the app page failed to load:', describe(error)),
+  });
+  // A push sent before the page listened is lost; send the newest once the page has loaded.
+  mainWindow.webContents.on('did-finish-load', () => {
+    if (lastStatus) pushStatus(lastStatus);
   });
   mainWindow.on('closed', () => {
     mainWindow = null;
@@ -41,6 +52,7 @@ function focusMainWindow(): void {
 
 /** Pushes a status to every window showing the app's own page. */
 function pushStatus(status: TokenStatus): void {
+  lastStatus = status;
   for (const window of BrowserWindow.getAllWindows()) {
     const contents = window.webContents;
     if (contents.isDestroyed() || !isSameDocument(contents.getURL(), location.appUrl)) continue;
@@ -48,17 +60,43 @@ function pushStatus(status: TokenStatus): void {
   }
 }
 
+function startEngine(): DeskHost {
+  const userData = app.getPath('userData');
+  const log = (line: string): void => console.error(line);
+  return startDeskHost({
+    // The desktop default for the store is userData (QB_DATA_DIR already moved it there).
+    start: () =>
+      startDesk({
+        env: { ...process.env, QB_DATA_DIR: process.env.QB_DATA_DIR?.trim() || userData },
+        cwd: process.cwd(),
+        log,
+        store: (config) =>
+          new DesktopTokenStore({
+            directory: config.dataDir ?? userData,
+            openStore: (directory) =>
+              new ElectronStore<Record<string, unknown>>({
+                cwd: directory,
+                name: DESKTOP_STORE_NAME,
+                clearInvalidConfig: false,
+                configFileMode: 0o600,
+              }),
+            safeStorage,
+            log,
+          }),
+      }),
+    push: pushStatus,
+    log,
+  });
+}
+
 async function start(): Promise<void> {
   hardenSession(session.defaultSession);
-
-  const status = notConfiguredStatus(['The token engine is not running in this build yet.']);
-  registerIpcHandlers(
-    ipcMain,
-    notConfiguredHandlers(() => status),
-    trustedSenderFor(location.appUrl),
-  );
+  // Handlers first: the page asks for the status as soon as it loads; calls wait for the engine.
+  deskHost = startEngine();
+  registerIpcHandlers(ipcMain, deskHost.handlers, trustedSenderFor(location.appUrl), {
+    toError: toResultError,
+  });
   openMainWindow();
-  pushStatus(status);
 }
 
 function describe(error: unknown): string {
@@ -80,6 +118,20 @@ if (!app.requestSingleInstanceLock()) {
       externalHosts: externalHostsFor(process.env.QB_AUTHORIZE_URL),
       onDenied: (kind, url) => console.warn(`[main] refused ${kind}${url ? `: ${urlForLog(url)}` : ''}`),
     });
+  });
+
+  // Stop timers and let an in-flight refresh settle before exiting (the store is never left half-written).
+  let closing = false;
+  app.on('before-quit', (event) => {
+    if (closing || !deskHost) return;
+    closing = true;
+    event.preventDefault();
+    const host = deskHost;
+    deskHost = null;
+    host
+      .close()
+      .catch((error: unknown) => console.error('[main] shutting the engine down failed:', describe(error)))
+      .finally(() => app.quit());
   });
 
   app.on('window-all-closed', () => {

@@ -1,0 +1,133 @@
+// Main's wiring on Node, with real parts: startDesk in demo mode (the in-process Intuit emulator
+// over loopback HTTP), the desktop store on a real `conf` file with a safeStorage stand-in, and
+// the IPC layer through an ipcMain stand-in, exactly as index.ts connects them.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Conf from 'conf';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDesk } from '../core/bootstrap';
+import { toResultError } from '../core/errors';
+import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
+import { startDeskHost, type DeskHost } from './desk-host';
+import { registerIpcHandlers, trustedSenderFor } from './ipc';
+import { DESKTOP_STORE_NAME, DesktopTokenStore, type SafeStorageLike } from './store';
+import { frameEvent, IpcMainStandIn } from './testing/stand-ins';
+
+const APP_URL = 'file:///opt/qb/out/renderer/index.html';
+const fromApp = frameEvent(APP_URL);
+
+const safeStorage: SafeStorageLike = {
+  isEncryptionAvailable: () => true,
+  getSelectedStorageBackend: () => 'gnome_libsecret',
+  encryptString: (text) => Buffer.from(text, 'utf8').reverse(),
+  decryptString: (data) => Buffer.from(data).reverse().toString('utf8'),
+};
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qb-desk-host-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function host(env: Record<string, string>, dir: string) {
+  const pushes: TokenStatus[] = [];
+  const logs: string[] = [];
+  const deskHost: DeskHost = startDeskHost({
+    start: () =>
+      startDesk({
+        env: { QB_DATA_DIR: dir, ...env },
+        cwd: dir,
+        log: (line) => logs.push(line),
+        store: (config) =>
+          new DesktopTokenStore({
+            directory: config.dataDir ?? dir,
+            openStore: (directory) =>
+              new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
+            safeStorage,
+          }),
+      }),
+    push: (status) => pushes.push(status),
+    log: (line) => logs.push(line),
+  });
+  cleanups.push(() => deskHost.close());
+  const ipcMain = new IpcMainStandIn();
+  registerIpcHandlers(ipcMain, deskHost.handlers, trustedSenderFor(APP_URL), { toError: toResultError });
+  const call = async <T>(channel: string, ...args: unknown[]) =>
+    (await ipcMain.invoke(channel, fromApp, ...args)) as Result<T>;
+  return { deskHost, call, pushes, logs };
+}
+
+function value<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`expected ok, got ${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+describe('main process wiring (demo mode, real engine and emulator)', () => {
+  it('answers status, refresh and clear over IPC and pushes every change', async () => {
+    const dir = tempDir();
+    const { deskHost, call, pushes } = host({ QB_DEMO: '1' }, dir);
+
+    const first = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(first.demo).toBe(true);
+    expect(first.state).not.toBe('not_configured');
+    const { started } = await deskHost.ready;
+    expect(started).not.toBeNull();
+    expect(pushes.length).toBeGreaterThan(0);
+
+    const refreshed = value(await call<TokenStatus>(IPC_CHANNELS.refresh));
+    expect(refreshed.lastRefresh).toMatchObject({ ok: true, trigger: 'manual' });
+    expect(refreshed.accessToken?.preview).toMatch(/^…|^\.\.\./);
+    expect(pushes.at(-1)).toEqual(value(await call<TokenStatus>(IPC_CHANNELS.getStatus)));
+
+    const pushesBefore = pushes.length;
+    const cleared = value(await call<TokenStatus>(IPC_CHANNELS.clear));
+    expect(cleared.accessToken).toBeNull();
+    expect(cleared.refreshToken).not.toBeNull();
+    expect(pushes.length).toBeGreaterThan(pushesBefore);
+
+    const connection = value(await call<{ companyName: string }>(IPC_CHANNELS.testConnection));
+    expect(connection.companyName.length).toBeGreaterThan(0);
+
+    await expect(call(IPC_CHANNELS.connect)).resolves.toEqual({
+      ok: false,
+      error: { code: 'internal', message: 'not available yet' },
+    });
+
+    // The demo chain is in the desktop store (its demo folder), encrypted: no token value on disk.
+    const file = readFileSync(join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`), 'utf8');
+    const demoRefreshToken = started?.emulator?.refreshToken ?? '';
+    expect(demoRefreshToken.length).toBeGreaterThan(8);
+    expect(file).not.toContain(demoRefreshToken);
+    // ...and none in anything the renderer was sent.
+    expect(JSON.stringify(pushes)).not.toContain(demoRefreshToken);
+  });
+
+  it('a configuration error shows as not_configured with the variable named; nothing crashes', async () => {
+    const dir = tempDir();
+    const { deskHost, call, pushes } = host(
+      {
+        QB_CLIENT_ID: 'client-id',
+        QB_CLIENT_SECRET: 'client-secret-value',
+        QB_REFRESH_TOKEN: 'RT-value-0001',
+        QB_ENVIRONMENT: 'staging',
+      },
+      dir,
+    );
+    const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(/QB_ENVIRONMENT/);
+    expect(JSON.stringify(status)).not.toContain('client-secret-value');
+    expect(pushes).toEqual([status]);
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'not_configured' },
+    });
+    expect((await deskHost.ready).started).toBeNull();
+  });
+});

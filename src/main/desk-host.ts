@@ -1,0 +1,76 @@
+// Main's ownership of the one TokenDesk: starts it, answers IPC from it, pushes every status change
+// to the window, and shuts it down. A start-up failure (a bad variable, an unreadable store) never
+// crashes the app: the window shows not_configured with the reason as a warning. No electron
+// import: index.ts passes in how to start the desk and how to push a status.
+import type { StartedDesk } from '../core/bootstrap';
+import { ConfigError, toResultError } from '../core/errors';
+import type { TokenStatus } from '../shared/contract';
+import { deskHandlers, notConfiguredHandlers, notConfiguredStatus, type ConnectActions } from './handlers';
+import type { IpcHandlers } from './ipc';
+
+export interface DeskHostOptions {
+  start: () => Promise<StartedDesk>;
+  /** Sends a status to the renderer (tokens:status-changed). */
+  push: (status: TokenStatus) => void;
+  log?: (line: string) => void;
+  /** The Connect flow, once wired; until then connect/disconnect answer "not available yet". */
+  connectActions?: (started: StartedDesk) => ConnectActions | undefined;
+}
+
+export interface DeskHost {
+  /** Answers every channel; calls made while the desk is starting wait for it. */
+  readonly handlers: IpcHandlers;
+  /** Resolves once the desk is running or has failed to start (never rejects). */
+  readonly ready: Promise<{ started: StartedDesk | null; status: TokenStatus }>;
+  close(): Promise<void>;
+}
+
+/** The sentence shown in the window when the desk could not start. Never a stack trace or a token. */
+export function startupFailureWarning(error: unknown): string {
+  if (error instanceof ConfigError) return `Configuration error: ${error.message}`;
+  return `The token engine could not start: ${toResultError(error).message}`;
+}
+
+export function startDeskHost(options: DeskHostOptions): DeskHost {
+  const log = options.log ?? ((line: string) => console.error(line));
+  let unsubscribe: (() => void) | null = null;
+  let closed = false;
+
+  const ready = options.start().then(
+    (started) => {
+      const handlers = deskHandlers(started.desk, options.connectActions?.(started));
+      unsubscribe = started.desk.onStatusChanged((status) => options.push(status));
+      const status = started.desk.getStatus();
+      options.push(status);
+      return { started, handlers, status };
+    },
+    (error: unknown) => {
+      const warning = startupFailureWarning(error);
+      log(`[main] ${warning}`);
+      const status = notConfiguredStatus([warning]);
+      options.push(status);
+      return { started: null, handlers: notConfiguredHandlers(() => status), status };
+    },
+  );
+
+  const handlers: IpcHandlers = {
+    getStatus: async () => (await ready).handlers.getStatus(),
+    refresh: async () => (await ready).handlers.refresh(),
+    clear: async () => (await ready).handlers.clear(),
+    testConnection: async () => (await ready).handlers.testConnection(),
+    connect: async () => (await ready).handlers.connect(),
+    disconnect: async (disconnectOptions) => (await ready).handlers.disconnect(disconnectOptions),
+  };
+
+  return {
+    handlers,
+    ready: ready.then(({ started, status }) => ({ started, status })),
+    async close() {
+      if (closed) return;
+      closed = true;
+      const { started } = await ready;
+      unsubscribe?.();
+      await started?.close();
+    },
+  };
+}

@@ -14,6 +14,7 @@ import {
   loadConfig,
   type Config,
 } from './config';
+import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import { FileTokenStore } from './file-token-store';
@@ -50,6 +51,8 @@ export interface StartedDesk {
   /** The token/revoke/authorize protocol (for the Connect flow); null without client keys. */
   oauth: IntuitOAuth | null;
   emulator: EmulatorHandle | null;
+  /** Connect (authorization-code flow) and Disconnect (revoke, then forget) for every adapter. */
+  connectFlow: OAuthConnectFlow;
   /** Every token value seen so far; the log redacts them. */
   secrets: SecretRegistry;
   log: LogFn;
@@ -127,12 +130,22 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     throw err;
   }
   const desk = new ManagedDesk(manager, config, log);
+  const connectFlow = new OAuthConnectFlow({
+    oauth,
+    tokens: manager,
+    currentRefreshToken: () =>
+      refreshTokenInUse({ status: () => manager.getStatus(), store, envRefreshToken: config.refreshToken }),
+    scopes: config.scopes,
+    log,
+    secrets,
+  });
   return {
     desk,
     manager,
     config,
     oauth,
     emulator,
+    connectFlow,
     secrets,
     log,
     async close() {

@@ -1,0 +1,365 @@
+// The OAuth authorization-code flow behind Connect, and Disconnect. Shared by the desktop loopback
+// listener and the headless routes: each flow has a random `state` that must come back unchanged and
+// expires; the code is sent to Intuit at most once (a second exchange of the same code would make
+// Intuit revoke the tokens of the first); the realmId from the redirect is stored with the tokens, and
+// the store is written (TokenManager.adoptAuthorization) before any status says connected.
+// Disconnect revokes the refresh token at Intuit first and forgets the tokens only once that worked,
+// unless the user confirmed again (`force`).
+import { createHash, randomBytes } from 'node:crypto';
+import type { DisconnectOptions, TokenStatus } from '../shared/contract';
+import type { ConnectFlow } from './desk';
+import { ConnectError, NotConfiguredError, TokenError } from './errors';
+import type { IntuitTokenResponse } from './intuit-oauth';
+import { SecretRegistry, type LogFn } from './log';
+import type { AdoptAuthorizationInput } from './token-manager';
+import type { TokenStore } from './token-store';
+
+/** The protocol calls the flow needs (IntuitOAuth implements them). */
+export interface ConnectOAuth {
+  buildAuthorizeUrl(params: { state: string; redirectUri: string; scopes: string[] }): string;
+  exchangeCode(code: string, redirectUri: string): Promise<IntuitTokenResponse>;
+  revoke(token: string): Promise<{ intuitTid: string | null }>;
+}
+
+/** The engine calls the flow needs (TokenManager implements them). */
+export interface ConnectTokens {
+  adoptAuthorization(input: AdoptAuthorizationInput): Promise<TokenStatus>;
+  forget(): Promise<TokenStatus>;
+  getStatus(): TokenStatus;
+  onStatusChanged(listener: (status: TokenStatus) => void): () => void;
+}
+
+export interface ConnectFlowOptions {
+  /** Null without QB_CLIENT_ID/QB_CLIENT_SECRET: begin() then refuses, disconnect() cannot revoke. */
+  oauth: ConnectOAuth | null;
+  tokens: ConnectTokens;
+  /** The refresh token in use now (what Disconnect revokes), or null when there is none. */
+  currentRefreshToken: () => string | null | Promise<string | null>;
+  /** QB_SCOPES. */
+  scopes: readonly string[];
+  /** How long a started flow waits for its redirect, ms (default 10 minutes, Intuit's code lifetime). */
+  flowTtlMs?: number;
+  now?: () => number;
+  log?: LogFn;
+  /** The code is added here so the log redacts it. */
+  secrets?: SecretRegistry;
+}
+
+/** Why a redirect was refused; the pages and tests branch on it. */
+export type ConnectRefusalReason =
+  'state_mismatch' | 'replay' | 'expired' | 'denied' | 'bad_callback' | 'exchange_failed' | 'timeout';
+
+/** A refused or failed redirect (code `connect_failed`), with the reason for the page shown to the user. */
+export class ConnectRefusedError extends ConnectError {
+  override name = 'ConnectRefusedError';
+  constructor(
+    readonly reason: ConnectRefusalReason,
+    message: string,
+    intuitTid: string | null = null,
+  ) {
+    super('connect_failed', message, intuitTid);
+  }
+}
+
+export const DEFAULT_FLOW_TTL_MS = 10 * 60_000;
+/** Finished states and used codes are remembered this long, to name a replay as one. */
+const REMEMBER_MS = 60 * 60_000;
+/** Bounds on what is kept, so repeated /connect calls cannot grow memory without limit. */
+const MAX_PENDING = 20;
+const MAX_REMEMBERED = 200;
+
+interface PendingFlow {
+  redirectUri: string;
+  startedAt: number;
+  expiresAt: number;
+}
+
+export class OAuthConnectFlow implements ConnectFlow {
+  private readonly oauth: ConnectOAuth | null;
+  private readonly tokens: ConnectTokens;
+  private readonly currentRefreshToken: () => string | null | Promise<string | null>;
+  private readonly scopes: string[];
+  private readonly flowTtlMs: number;
+  private readonly now: () => number;
+  private readonly log: LogFn;
+  private readonly secrets: SecretRegistry;
+  private readonly pending = new Map<string, PendingFlow>();
+  /** state -> when it was used (or refused as expired). */
+  private readonly finishedStates = new Map<string, number>();
+  /** sha256(code) -> when it was sent to Intuit. The code itself is never kept. */
+  private readonly usedCodes = new Map<string, number>();
+
+  constructor(options: ConnectFlowOptions) {
+    this.oauth = options.oauth;
+    this.tokens = options.tokens;
+    this.currentRefreshToken = options.currentRefreshToken;
+    this.scopes = options.scopes.length > 0 ? [...options.scopes] : ['com.intuit.quickbooks.accounting'];
+    this.flowTtlMs = options.flowTtlMs ?? DEFAULT_FLOW_TTL_MS;
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+    this.secrets = options.secrets ?? new SecretRegistry();
+  }
+
+  /** Whether begin() can run (the app's keys are configured). */
+  get available(): boolean {
+    return this.oauth !== null;
+  }
+
+  /** Lifetime of a started flow, ms (the desktop listener's timeout never outlives it). */
+  get ttlMs(): number {
+    return this.flowTtlMs;
+  }
+
+  begin(redirectUri: string): { authorizeUrl: string; state: string } {
+    if (!this.oauth) {
+      throw new NotConfiguredError(
+        'Connecting needs the Intuit app keys: set QB_CLIENT_ID and QB_CLIENT_SECRET, then restart.',
+      );
+    }
+    checkRedirectUri(redirectUri);
+    this.prune();
+    // 256 random bits: unguessable, and URL-safe as is.
+    const state = randomBytes(32).toString('base64url');
+    const at = this.now();
+    this.pending.set(state, { redirectUri, startedAt: at, expiresAt: at + this.flowTtlMs });
+    while (this.pending.size > MAX_PENDING) {
+      const oldest = this.pending.keys().next().value as string;
+      this.pending.delete(oldest);
+      this.remember(this.finishedStates, oldest);
+    }
+    const authorizeUrl = this.oauth.buildAuthorizeUrl({ state, redirectUri, scopes: this.scopes });
+    this.log(`Connect started: waiting for Intuit's redirect to ${redirectUri}.`);
+    return { authorizeUrl, state };
+  }
+
+  /** Whether `state` belongs to a flow still waiting for its redirect. */
+  isPending(state: string): boolean {
+    return this.pending.has(state);
+  }
+
+  async complete(query: URLSearchParams): Promise<TokenStatus> {
+    const state = query.get('state') ?? '';
+    const flow = this.pending.get(state);
+    if (!flow) {
+      if (state !== '' && this.finishedStates.has(state)) {
+        throw new ConnectRefusedError(
+          'replay',
+          'This sign-in answer was already used (a reload, or a replayed link), so it was refused. An authorization code is exchanged once only; nothing was changed.',
+        );
+      }
+      throw new ConnectRefusedError(
+        'state_mismatch',
+        'The sign-in answer does not belong to a Connect attempt this app started (state mismatch), so it was refused. Nothing was changed; start Connect again from QB Token Desk.',
+      );
+    }
+    // Used from here on, before anything awaits: a second hit of the same redirect is a replay.
+    this.pending.delete(state);
+    this.remember(this.finishedStates, state);
+    if (this.now() >= flow.expiresAt) {
+      throw new ConnectRefusedError(
+        'expired',
+        `This Connect attempt expired (it waits ${Math.round(this.flowTtlMs / 60_000)} minutes for the answer from Intuit). Nothing was changed; start Connect again.`,
+      );
+    }
+    const error = query.get('error');
+    if (error !== null) {
+      const said = /^[a-z_]{1,64}$/.test(error) ? error : 'an unreadable error';
+      const cancelled = said === 'access_denied' ? ' (the request was declined or cancelled)' : '';
+      throw new ConnectRefusedError(
+        'denied',
+        `Intuit did not grant access: it answered ${said}${cancelled}. Nothing was changed; start Connect again to retry.`,
+      );
+    }
+    const code = query.get('code');
+    if (!code) {
+      throw new ConnectRefusedError(
+        'bad_callback',
+        'The redirect from Intuit carried no authorization code ("code" is missing). Nothing was changed; start Connect again.',
+      );
+    }
+    this.secrets.add(code);
+    const realmId = query.get('realmId');
+    if (!realmId || !/^\d{1,32}$/.test(realmId)) {
+      throw new ConnectRefusedError(
+        'bad_callback',
+        'The redirect from Intuit carried no usable company id ("realmId" must be digits). Nothing was changed; start Connect again.',
+      );
+    }
+    const fingerprint = createHash('sha256').update(code, 'utf8').digest('hex');
+    if (this.usedCodes.has(fingerprint)) {
+      throw new ConnectRefusedError(
+        'replay',
+        'This authorization code was already exchanged, so it was refused: sending it to Intuit again would revoke the connection it created. Nothing was changed.',
+      );
+    }
+    this.remember(this.usedCodes, fingerprint);
+    if (!this.oauth) throw new NotConfiguredError();
+
+    let answer: IntuitTokenResponse;
+    try {
+      answer = await this.oauth.exchangeCode(code, flow.redirectUri);
+    } catch (err) {
+      const failure = exchangeFailure(err);
+      this.log(`Connect failed: ${failure.message}`);
+      throw failure;
+    }
+    this.secrets.add(answer.accessToken, answer.refreshToken);
+    // adoptAuthorization writes the store before it emits the connected status.
+    const status = await this.tokens.adoptAuthorization({
+      accessToken: answer.accessToken,
+      refreshToken: answer.refreshToken,
+      expiresIn: answer.expiresIn,
+      refreshExpiresIn: answer.refreshExpiresIn,
+      hardExpiresIn: answer.hardExpiresIn,
+      realmId,
+    });
+    this.log(`Connected to company ${realmId}; intuit_tid ${answer.intuitTid ?? 'none'}.`);
+    return status;
+  }
+
+  async disconnect(options: DisconnectOptions = {}): Promise<TokenStatus> {
+    const force = options.force === true;
+    // A refresh in flight may rotate the refresh token: revoke the value that is current after it.
+    await this.untilNotRefreshing();
+    const token = await this.currentRefreshToken();
+    if (token !== null) {
+      if (!this.oauth) {
+        if (!force) {
+          throw new ConnectError(
+            'revoke_failed',
+            'The refresh token cannot be revoked at Intuit because QB_CLIENT_ID and QB_CLIENT_SECRET are not set.',
+          );
+        }
+        this.log('Disconnect: no app keys to revoke with; forgetting the tokens as confirmed.');
+      } else {
+        try {
+          const { intuitTid } = await this.oauth.revoke(token);
+          this.log(`Disconnect: Intuit revoked the refresh token; intuit_tid ${intuitTid ?? 'none'}.`);
+        } catch (err) {
+          const failure = revokeFailure(err);
+          if (!force) {
+            this.log(`Disconnect: ${failure.message} The tokens are kept.`);
+            throw failure;
+          }
+          this.log(`Disconnect: ${failure.message} Forgetting the tokens anyway, as confirmed.`);
+        }
+      }
+    }
+    return this.tokens.forget();
+  }
+
+  private untilNotRefreshing(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.tokens.getStatus().state !== 'refreshing') {
+        resolve();
+        return;
+      }
+      const off = this.tokens.onStatusChanged((status) => {
+        if (status.state === 'refreshing') return;
+        off();
+        resolve();
+      });
+    });
+  }
+
+  private remember(map: Map<string, number>, key: string): void {
+    map.delete(key);
+    map.set(key, this.now());
+    while (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
+  }
+
+  /** Drops flows long past their expiry (an expired one is still named as expired for a while). */
+  private prune(): void {
+    const now = this.now();
+    for (const [state, flow] of this.pending) {
+      if (now >= flow.expiresAt + REMEMBER_MS) this.pending.delete(state);
+    }
+    for (const map of [this.finishedStates, this.usedCodes]) {
+      for (const [key, at] of map) if (now >= at + REMEMBER_MS) map.delete(key);
+    }
+  }
+}
+
+function checkRedirectUri(redirectUri: string): void {
+  let url: URL;
+  try {
+    url = new URL(redirectUri);
+  } catch {
+    throw new ConnectError(
+      'connect_failed',
+      `The redirect URI must be an absolute URL such as http://localhost:8765/callback (check QB_REDIRECT_URI).`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConnectError(
+      'connect_failed',
+      'The redirect URI must be an http(s) URL (check QB_REDIRECT_URI).',
+    );
+  }
+}
+
+/** The exchange failed: a sentence about the code (TokenError's own messages speak of refresh tokens). */
+function exchangeFailure(err: unknown): ConnectRefusedError {
+  if (!(err instanceof TokenError)) {
+    return new ConnectRefusedError(
+      'exchange_failed',
+      'Exchanging the authorization code failed unexpectedly. Start Connect again.',
+    );
+  }
+  const tid = err.intuitTid;
+  const why: Record<TokenError['kind'], string> = {
+    invalid_grant:
+      'Intuit refused the authorization code (invalid_grant): it expired, was already used, or the redirect URI differs from the one used to ask for it',
+    invalid_client:
+      "Intuit refused the app's keys (invalid_client): check QB_CLIENT_ID, QB_CLIENT_SECRET and QB_ENVIRONMENT",
+    network: "Intuit's token endpoint could not be reached",
+    timeout: "Intuit's token endpoint did not answer in time",
+    server: `Intuit's token endpoint answered with a server error${err.status ? ` (HTTP ${err.status})` : ''}`,
+    rate_limited: "Intuit's token endpoint is throttling requests (HTTP 429)",
+    bad_response: "Intuit's token endpoint answered with something that is not a token response",
+  };
+  return new ConnectRefusedError(
+    'exchange_failed',
+    `${why[err.kind]}${tid ? ` (intuit_tid ${tid})` : ''}. A code is never sent twice, so nothing was changed; start Connect again.`,
+    tid,
+  );
+}
+
+function revokeFailure(err: unknown): ConnectError {
+  if (!(err instanceof TokenError)) {
+    return new ConnectError('revoke_failed', 'Revoking the refresh token at Intuit failed unexpectedly.');
+  }
+  const status = err.status ? ` (HTTP ${err.status})` : '';
+  const why: Record<TokenError['kind'], string> = {
+    invalid_grant: `Intuit refused the revoke request${status}`,
+    invalid_client: `Intuit refused the app's keys${status}: check QB_CLIENT_ID and QB_CLIENT_SECRET`,
+    network: 'Intuit could not be reached',
+    timeout: 'Intuit did not answer in time',
+    server: `Intuit answered with a server error${status}`,
+    rate_limited: 'Intuit is throttling requests (HTTP 429)',
+    bad_response: `Intuit answered unexpectedly${status}`,
+  };
+  const tid = err.intuitTid ? ` (intuit_tid ${err.intuitTid})` : '';
+  return new ConnectError(
+    'revoke_failed',
+    `Revoking the refresh token at Intuit failed: ${why[err.kind]}${tid}.`,
+    err.intuitTid,
+  );
+}
+
+/**
+ * The refresh token the engine is using, read without reaching into it: the stored chain when the
+ * status says the token in use is the stored one, else the environment's QB_REFRESH_TOKEN (a chain
+ * from the environment is stored on its first refresh, and from then on it is the stored one).
+ */
+export async function refreshTokenInUse(source: {
+  status: () => TokenStatus;
+  store: Pick<TokenStore, 'load'>;
+  envRefreshToken: string | null;
+}): Promise<string | null> {
+  const info = source.status().refreshToken;
+  if (!info) return null;
+  if (info.source === 'environment') return source.envRefreshToken;
+  const { tokens } = await source.store.load();
+  return tokens?.refreshToken ?? null;
+}

@@ -1,5 +1,6 @@
 // The state one running emulator shares between its endpoints.
 import type { AuthorizationStore } from './authorizations';
+import type { IdTokenSigner } from './id-token';
 import type { Settings } from './settings';
 import type { ApiFault, DemoCredentials, EmulatorCounters, EmulatorUrls, TokenFault } from './types';
 
@@ -44,6 +45,7 @@ export function emptyCounters(): EmulatorCounters {
 export interface EmulatorContext {
   settings: Settings;
   store: AuthorizationStore;
+  idTokens: IdTokenSigner;
   demo: DemoCredentials;
   urls: EmulatorUrls;
   counters: EmulatorCounters;

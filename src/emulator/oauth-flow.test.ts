@@ -1,3 +1,4 @@
+import { type JsonWebKey, createPublicKey, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
 import { apiGet, companyInfoPath, refresh, str, tokenCall } from './test-support';
@@ -96,6 +97,32 @@ describe('authorization code flow', () => {
     const location = new URL(res.headers.get('location') ?? '');
     expect(location.searchParams.get('realmId')).toBe(emu.realmId);
     expect((await exchange(str(location.searchParams.get('code')))).status).toBe(200);
+  });
+
+  it('adds a verifiable RS256 id_token only when the openid scope was granted', async () => {
+    emu.control.configure({ autoApprove: true });
+    const codeFor = async (scope: string): Promise<string> => {
+      const res = await fetch(authorizeUrl({ scope }), { redirect: 'manual' });
+      return str(new URL(res.headers.get('location') ?? '').searchParams.get('code'));
+    };
+    const plain = await exchange(await codeFor('com.intuit.quickbooks.accounting'));
+    expect(plain.json).not.toHaveProperty('id_token');
+    const withOpenId = await exchange(await codeFor('com.intuit.quickbooks.accounting openid'));
+    const idToken = str(withOpenId.json?.id_token);
+    const [header, payload, signature] = idToken.split('.');
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as Record<string, unknown>;
+    expect(claims.aud).toEqual([emu.clientId]);
+    expect(claims.realmid).toBe(emu.realmId);
+    expect(claims.iss).toBe(emu.url);
+    const jwks = (await (await fetch(`${emu.url}/op/v1/jwks`)).json()) as { keys: JsonWebKey[] };
+    const key = createPublicKey({ key: jwks.keys[0] as JsonWebKey, format: 'jwk' });
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${header}.${payload}`),
+      key,
+      Buffer.from(signature ?? '', 'base64url'),
+    );
+    expect(ok).toBe(true);
   });
 
   it('refuses a mismatched redirect_uri, an unknown code and an expired code', async () => {

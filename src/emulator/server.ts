@@ -8,6 +8,7 @@ import { AUTHORIZE_PATH, handleAuthorize } from './authorize-page';
 import { type EmulatorContext, FaultQueue, emptyCounters } from './context';
 import { handleControl } from './control-endpoint';
 import { BodyTooLargeError, bearerToken, sendJson } from './http-util';
+import { IdTokenSigner } from './id-token';
 import { newClientId, newClientSecret, newIntuitTid } from './ids';
 import { DEFAULT_REALM_ID, parseSettingsPatch, settingsFromOptions } from './settings';
 import { handleRevoke, handleToken } from './token-endpoint';
@@ -98,6 +99,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ctx: EmulatorContext = {
     settings,
     store,
+    idTokens: new IdTokenSigner(),
     demo,
     get urls() {
       return urls;
@@ -189,7 +191,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       );
     }
     if (req.method === 'GET' && DISCOVERY_PATHS.has(path)) return sendJson(res, 200, discoveryDocument(urls));
-    if (req.method === 'GET' && path === '/op/v1/jwks') return sendJson(res, 200, { keys: [] });
+    if (req.method === 'GET' && path === '/op/v1/jwks') return sendJson(res, 200, ctx.idTokens.jwks());
     if (req.method === 'GET' && path === '/v1/openid_connect/userinfo') {
       const token = bearerToken(req.headers.authorization);
       const check = token ? store.checkAccessToken(token) : null;

@@ -135,6 +135,58 @@ describe('rotation and the previous refresh token', () => {
   });
 });
 
+describe('concurrency and logs', () => {
+  it('of two concurrent refreshes with the same token at rotation time, one wins and one gets invalid_grant', async () => {
+    emu.control.configure({ rotateAfterSeconds: 0 });
+    const [a, b] = await Promise.all([refresh(emu, emu.refreshToken), refresh(emu, emu.refreshToken)]);
+    expect([a.status, b.status].sort()).toEqual([200, 400]);
+    expect([a.json?.error, b.json?.error]).toContain('invalid_grant');
+  });
+
+  it('logs method, path and status but never a token value', async () => {
+    const lines: string[] = [];
+    const logged = await startEmulator({ logger: (line) => lines.push(line), autoApprove: true });
+    try {
+      const first = await refresh(logged, logged.refreshToken);
+      await refresh(logged, 'RT1-bogus-value-123');
+      const url = new URL(logged.authorizeUrl);
+      url.searchParams.set('client_id', logged.clientId);
+      url.searchParams.set('redirect_uri', 'http://127.0.0.1:1/cb');
+      await fetch(url, { redirect: 'manual' });
+      await fetch(`${logged.url}/v3/company/${logged.realmId}/companyinfo/${logged.realmId}`, {
+        headers: { authorization: `Bearer ${str(first.json?.access_token)}` },
+      });
+      expect(lines.length).toBeGreaterThanOrEqual(4);
+      expect(lines).toContain('POST /oauth2/v1/tokens/bearer 200');
+      const text = lines.join('\n');
+      for (const secret of [...logged.control.issuedTokenValues(), 'RT1-bogus-value-123']) {
+        expect(text).not.toContain(secret);
+      }
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('starts from fixed demo credentials', async () => {
+    const fixed = await startEmulator({
+      demo: {
+        clientId: 'demo-client',
+        clientSecret: 'demo-secret',
+        refreshToken: 'RT1-fixed',
+        realmId: '42',
+      },
+    });
+    try {
+      expect(fixed.realmId).toBe('42');
+      const res = await refresh(fixed, 'RT1-fixed');
+      expect(res.status).toBe(200);
+      expect(res.json?.refresh_token).toBe('RT1-fixed');
+    } finally {
+      await fixed.close();
+    }
+  });
+});
+
 describe('bad input', () => {
   it('answers 401 invalid_client without client auth, with a wrong secret, or a malformed Basic header', async () => {
     for (const res of [

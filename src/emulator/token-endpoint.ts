@@ -84,7 +84,16 @@ function processToken(ctx: EmulatorContext, req: IncomingMessage, form: URLSearc
     if (!code) return oauthError(400, 'invalid_request', 'code is required');
     const outcome = ctx.store.exchangeCode(code, clientId, form.get('redirect_uri') ?? undefined);
     if (!outcome.ok) return oauthError(400, 'invalid_grant', outcome.description);
-    return { status: 200, body: successBody(outcome.grant, includeHard) };
+    const body = successBody(outcome.grant, includeHard);
+    if (outcome.grant.scope.split(/\s+/).includes('openid')) {
+      body.id_token = ctx.idTokens.sign({
+        issuer: ctx.urls.url,
+        clientId,
+        realmId: outcome.grant.realmId,
+        nowMs: ctx.now(),
+      });
+    }
+    return { status: 200, body };
   }
   return oauthError(400, 'unsupported_grant_type');
 }

@@ -6,6 +6,7 @@ import { RelativeTime } from './Time';
 
 export function AutoRefreshCard() {
   const auto = useDashboard((s) => s.status?.autoRefresh);
+  const hasToken = useDashboard((s) => Boolean(s.status?.accessToken));
   const now = useDashboard((s) => s.now);
   if (!auto) return null;
   return (
@@ -24,7 +25,7 @@ export function AutoRefreshCard() {
             <RelativeTime
               iso={auto.nextRefreshAt}
               now={now}
-              fallback="Not scheduled"
+              fallback={hasToken ? 'Not scheduled' : 'On the next call (no token cached)'}
               testId="next-refresh-at"
             />
           ) : (

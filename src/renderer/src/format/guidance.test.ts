@@ -27,6 +27,15 @@ describe('guidanceFor', () => {
     expect(g.text).toContain('attempt 2 of 5');
   });
 
+  it('says a back-off retry is under way when no time is scheduled yet', () => {
+    const g = guidanceFor(
+      { kind: 'timeout' },
+      { enabled: true, nextRefreshAt: null, retrying: { attempt: 3, maxAttempts: 4 } },
+      T0,
+    );
+    expect(g.text).toContain('Retrying now with back-off (attempt 3 of 4)');
+  });
+
   it('says retries stopped when nothing is scheduled', () => {
     const g = guidanceFor({ kind: 'network' }, { enabled: false, nextRefreshAt: null, retrying: null }, T0);
     expect(g.text).toMatch(/Refresh now/);

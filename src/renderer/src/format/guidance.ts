@@ -54,12 +54,16 @@ export function guidanceFor(
     default: {
       const next = parseTime(autoRefresh.nextRefreshAt);
       const attempt = autoRefresh.retrying
-        ? ` (attempt ${autoRefresh.retrying.attempt} of ${autoRefresh.retrying.maxAttempts})`
-        : '';
-      const when =
-        next !== null && autoRefresh.enabled
-          ? `Retrying ${formatRelative(next, nowMs)}, at ${formatAbsolute(next, nowMs)}${attempt}.`
-          : 'Automatic retries have stopped; use Refresh now to try again.';
+        ? `attempt ${autoRefresh.retrying.attempt} of ${autoRefresh.retrying.maxAttempts}`
+        : null;
+      let when: string;
+      if (next !== null && autoRefresh.enabled) {
+        when = `Retrying ${formatRelative(next, nowMs)}, at ${formatAbsolute(next, nowMs)}${attempt ? ` (${attempt})` : ''}.`;
+      } else if (attempt) {
+        when = `Retrying now with back-off (${attempt}).`;
+      } else {
+        when = 'Automatic retries have stopped; use Refresh now to try again.';
+      }
       return {
         action: 'wait',
         title: 'Temporary problem: retrying',

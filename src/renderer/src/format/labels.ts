@@ -94,10 +94,19 @@ export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
         headline: 'QuickBooks has stopped working: reconnect required',
         detail: 'Intuit rejected the refresh token. Reconnect to restore access.',
       };
-    case 'refreshing':
-      return { tone: 'busy', headline: 'Refreshing the access token…', detail: 'This takes a moment.' };
     default:
       break;
+  }
+  const retrying = status.autoRefresh.retrying;
+  if (retrying) {
+    return {
+      tone: 'warn',
+      headline: `Refresh failing: retrying (attempt ${retrying.attempt} of ${retrying.maxAttempts})`,
+      detail: status.lastRefresh?.error?.message ?? 'A temporary problem; the refresh token is kept.',
+    };
+  }
+  if (status.state === 'refreshing') {
+    return { tone: 'busy', headline: 'Refreshing the access token…', detail: 'This takes a moment.' };
   }
   if (status.lastRefresh && !status.lastRefresh.ok && status.lastRefresh.error) {
     return {

@@ -1,0 +1,258 @@
+// `qb-token` as users run it: real processes (bin/qb-token.js through tsx) against an emulator
+// started here, sharing a file store in a temp QB_DATA_DIR. Each spawn costs a second or two of
+// tsx start-up on a small machine, so the suite keeps the process count low and timeouts generous.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startEmulator } from '../emulator/index';
+import type { EmulatorHandle } from '../emulator/types';
+
+const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+let emulator: EmulatorHandle;
+let workDir: string;
+/** Every output except `token`'s stdout: none may carry a token value or the client secret. */
+const diagnostics: string[] = [];
+
+function cliEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: workDir,
+    QB_CLIENT_ID: emulator.clientId,
+    QB_CLIENT_SECRET: emulator.clientSecret,
+    QB_REFRESH_TOKEN: emulator.refreshToken,
+    QB_REALM_ID: emulator.realmId,
+    QB_TOKEN_URL: emulator.tokenUrl,
+    QB_REVOKE_URL: emulator.revokeUrl,
+    QB_AUTHORIZE_URL: emulator.authorizeUrl,
+    QB_API_BASE_URL: emulator.apiBaseUrl,
+    QB_DATA_DIR: dataDir,
+    ...extra,
+  };
+}
+
+function qbToken(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    // cwd is the temp dir so the repository's own .env files never leak into a test.
+    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: workDir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      diagnostics.push(stderr);
+      if (args[0] !== 'token') diagnostics.push(stdout);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+let dirCount = 0;
+async function freshDataDir(): Promise<string> {
+  dirCount += 1;
+  return join(workDir, `data-${dirCount}`);
+}
+
+const refreshCalls = () => emulator.control.counters().tokenCalls.refresh_token;
+
+const iso = z.iso.datetime({ offset: true });
+const tokenStatusSchema = z
+  .object({
+    state: z.enum([
+      'valid',
+      'expiring',
+      'expired',
+      'refreshing',
+      'reauthorization_required',
+      'not_configured',
+    ]),
+    source: z.enum(['cached', 'environment', 'none']),
+    environment: z.enum(['sandbox', 'production']),
+    realmId: z.string().nullable(),
+    demo: z.boolean(),
+    accessToken: z
+      .object({ preview: z.string().regex(/^….{4}$/), expiresAt: iso })
+      .strict()
+      .nullable(),
+    refreshToken: z
+      .object({
+        preview: z.string().regex(/^….{4}$/),
+        source: z.enum(['stored', 'environment']),
+        expiresAt: iso.nullable(),
+        hardExpiresAt: iso.nullable(),
+        lastRotatedAt: iso.nullable(),
+      })
+      .strict()
+      .nullable(),
+    autoRefresh: z.object({
+      enabled: z.boolean(),
+      nextRefreshAt: iso.nullable(),
+      skewSeconds: z.number(),
+      retrying: z.object({ attempt: z.number(), maxAttempts: z.number() }).nullable(),
+    }),
+    lastRefresh: z
+      .object({
+        at: iso,
+        ok: z.boolean(),
+        trigger: z.enum(['scheduled', 'manual', 'on-401', 'on-demand']),
+        durationMs: z.number(),
+        error: z
+          .object({ kind: z.string(), message: z.string(), intuitTid: z.string().nullable() })
+          .optional(),
+      })
+      .nullable(),
+    stats: z.object({ refreshes: z.number(), failures: z.number(), retriedOn401: z.number() }),
+    history: z.array(z.object({ at: iso, type: z.string(), message: z.string() })).max(50),
+    warnings: z.array(z.string()),
+    canConnect: z.boolean(),
+  })
+  .strict();
+
+beforeAll(async () => {
+  emulator = await startEmulator({});
+  workDir = await mkdtemp(join(tmpdir(), 'qb-token-cli-'));
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  emulator.control.clearFaults();
+  emulator.control.configure({ accessTokenTtlSeconds: 3600 });
+  emulator.control.resetCounters();
+});
+
+describe('qb-token', () => {
+  it('status --json prints a valid TokenStatus', async () => {
+    const run = await qbToken(['status', '--json'], cliEnv(await freshDataDir()));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const status = tokenStatusSchema.parse(JSON.parse(run.stdout));
+    expect(status.realmId).toBe(emulator.realmId);
+    expect(status.refreshToken?.preview).toBe(`…${emulator.refreshToken.slice(-4)}`);
+    console.info(`[figures] qb-token status --json: ${run.ms} ms`);
+  }, 60_000);
+
+  it('token twice in a row makes one token call; the second run reuses the stored access token', async () => {
+    const env = cliEnv(await freshDataDir());
+    const first = await qbToken(['token'], env);
+    const second = await qbToken(['token'], env);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const token = first.stdout.trim();
+    expect(token.length).toBeGreaterThan(20);
+    expect(second.stdout.trim()).toBe(token);
+    expect(refreshCalls()).toBe(1);
+    // The printed token really works against the API.
+    const api = await fetch(
+      `${emulator.apiBaseUrl}/v3/company/${emulator.realmId}/companyinfo/${emulator.realmId}`,
+      {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+      },
+    );
+    expect(api.status).toBe(200);
+    console.info(`[figures] qb-token token: first (refresh) ${first.ms} ms, second (cached) ${second.ms} ms`);
+  }, 60_000);
+
+  it('status, company-info, refresh and clear work and show previews only', async () => {
+    const env = cliEnv(await freshDataDir());
+    const info = await qbToken(['company-info'], env);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toContain(`realm ${emulator.realmId}`);
+    const refresh = await qbToken(['refresh'], env);
+    expect(refresh.code).toBe(0);
+    expect(refresh.stdout).toMatch(/^Refreshed\. Access token …\S{4} expires in \d+ min/);
+    const status = await qbToken(['status'], env);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/State:\s+valid/);
+    expect(status.stdout).toMatch(
+      /Access token:\s+…\S{4}, expires in \d+ min \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)/,
+    );
+    const clear = await qbToken(['clear'], env);
+    expect(clear.code).toBe(0);
+    expect(clear.stdout).toMatch(/refresh token \(…\S{4}\) is kept/);
+    expect(refreshCalls()).toBe(2);
+  }, 90_000);
+
+  it('20 concurrent token processes over one store at expiry cause exactly one refresh', async () => {
+    const env = cliEnv(await freshDataDir(), { QB_REFRESH_SKEW_SECONDS: '0' });
+    // A first run stores an access token that expires two seconds later ...
+    emulator.control.configure({ accessTokenTtlSeconds: 2 });
+    expect((await qbToken(['token'], env)).code).toBe(0);
+    const stale = emulator.control.now() + 2_000;
+    // ... and the next one will last, so every late starter must reuse it instead of refreshing again.
+    emulator.control.configure({ accessTokenTtlSeconds: 3600 });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, stale - emulator.control.now()) + 1_000));
+    emulator.control.resetCounters();
+
+    const started = Date.now();
+    const runs = await Promise.all(Array.from({ length: 20 }, () => qbToken(['token'], env)));
+    const wallMs = Date.now() - started;
+    expect(runs.map((run) => run.code)).toEqual(Array(20).fill(0));
+    const printed = new Set(runs.map((run) => run.stdout.trim()));
+    expect(printed.size).toBe(1);
+    expect(refreshCalls()).toBe(1);
+    const each = runs.map((run) => run.ms).sort((a, b) => a - b);
+    console.info(
+      `[figures] 20 concurrent qb-token token at expiry: refreshes=${refreshCalls()}, wall ${wallMs} ms, ` +
+        `per process min ${each[0]} / median ${each[10]} / max ${each[19]} ms`,
+    );
+  }, 180_000);
+
+  it('exit 2 for a bad configuration, naming the variable', async () => {
+    const run = await qbToken(['token'], cliEnv(await freshDataDir(), { QB_ENVIRONMENT: 'staging' }));
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('QB_ENVIRONMENT');
+    expect(refreshCalls()).toBe(0);
+  }, 60_000);
+
+  it('exit 3 when Intuit answers invalid_grant', async () => {
+    emulator.control.injectTokenFault({ kind: 'invalid_grant' }, 100);
+    const run = await qbToken(['token'], cliEnv(await freshDataDir()));
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/invalid_grant|reconnect/i);
+  }, 60_000);
+
+  it('exit 4 when the token endpoint keeps answering 503', async () => {
+    emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 100);
+    const run = await qbToken(['token'], cliEnv(await freshDataDir()));
+    expect(run.code).toBe(4);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toBe('');
+  }, 120_000);
+
+  it('exit 1 and usage for an unknown command; --help exits 0', async () => {
+    const env = cliEnv(await freshDataDir());
+    const bad = await qbToken(['frobnicate'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Usage: qb-token');
+    const help = await qbToken(['--help'], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes');
+  }, 60_000);
+
+  it('no output but token’s stdout carries a token value or the client secret', () => {
+    const text = diagnostics.join('\n');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain(emulator.clientSecret);
+    expect(text).not.toContain(emulator.refreshToken);
+    expect(text).not.toMatch(/RT1-\w{3}-H0-\d+-\w{20}/);
+    expect(text).not.toMatch(/eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0\.\./);
+  });
+});

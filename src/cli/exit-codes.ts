@@ -1,0 +1,38 @@
+// The CLI's exit codes are its contract with scripts: a cron job or CI step can tell "fix the
+// configuration" from "reconnect to QuickBooks" from "try again later" without parsing text.
+import {
+  ApiError,
+  ConfigError,
+  NotConfiguredError,
+  ReauthorizationRequiredError,
+  TokenError,
+} from '../core/errors';
+
+export const EXIT = {
+  ok: 0,
+  /** Usage errors, and failures that fit no other class. */
+  failure: 1,
+  configuration: 2,
+  reauthorizationRequired: 3,
+  transient: 4,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof ConfigError || error instanceof NotConfiguredError) return EXIT.configuration;
+  if (error instanceof ReauthorizationRequiredError) return EXIT.reauthorizationRequired;
+  if (error instanceof TokenError) {
+    if (error.kind === 'invalid_grant') return EXIT.reauthorizationRequired;
+    if (error.kind === 'invalid_client') return EXIT.configuration;
+    return EXIT.transient;
+  }
+  if (error instanceof ApiError) {
+    // A 401 that survived a fresh token means the authorization itself is gone.
+    if (error.code === 'unauthorized') return EXIT.reauthorizationRequired;
+    if (['network', 'timeout', 'rate_limited', 'bad_response'].includes(error.code)) return EXIT.transient;
+    if (error.code === 'api_error' && error.status >= 500) return EXIT.transient;
+    return EXIT.failure;
+  }
+  return EXIT.failure;
+}

@@ -1,0 +1,147 @@
+// `qb-token`: the same core as the desktop app and the headless server (startDesk), with the file
+// store in QB_DATA_DIR, so every process sharing that directory shares one token chain and one
+// refresh lock. stdout carries results; stderr carries diagnostics; only `token` prints a value.
+import { resolve } from 'node:path';
+import type { TokenStatus } from '../shared/contract';
+import { startDesk } from '../core/bootstrap';
+import { configSecrets, hasClientCredentials, loadConfig, type Config } from '../core/config';
+import { ApiError, ReauthorizationRequiredError, TokenError } from '../core/errors';
+import { SecretRegistry } from '../core/log';
+import { parseArgs, UsageError, USAGE, type Command } from './args';
+import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
+import { formatAbsolute, formatRelative, formatStatus } from './format-status';
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** The CLI's default store: beside the project, like `.env.local`, so a checkout keeps its own chain. */
+export const CLI_DEFAULT_DATA_DIR = '.qb-data';
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let command: Command | 'help';
+  let json: boolean;
+  let verbose: boolean;
+  try {
+    ({ command, json, verbose } = parseArgs(argv));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`qb-token: ${error.message}\n\n${USAGE}`);
+    return EXIT.failure;
+  }
+  if (command === 'help') {
+    io.stdout(USAGE);
+    return EXIT.ok;
+  }
+
+  // Diagnostics pass through the core's redactor: no configured secret reaches stderr, whatever produced the line.
+  const secrets = new SecretRegistry();
+  const diagnose = (line: string) => io.stderr(`${secrets.redact(line)}\n`);
+  try {
+    const config = loadConfig(io.env, io.cwd);
+    secrets.add(...configSecrets(config));
+    const refusal = demoRefusal(config, io.env);
+    if (refusal) {
+      diagnose(`qb-token: ${refusal}`);
+      return EXIT.configuration;
+    }
+    const env = { ...io.env, QB_DATA_DIR: config.dataDir ?? resolve(io.cwd, CLI_DEFAULT_DATA_DIR) };
+    // A CLI run only refreshes when its command needs a token: `status` observes, it does not act.
+    const started = await startDesk({
+      env,
+      cwd: io.cwd,
+      log: verbose ? diagnose : () => {},
+      manager: { refreshOnStart: false },
+    });
+    // The engine unrefs its timers so they never keep a process alive; a command awaiting a
+    // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      return await runCommand(command, json, started.desk, io);
+    } finally {
+      clearInterval(keepAlive);
+      await started.close();
+    }
+  } catch (error) {
+    diagnose(describeFailure(error));
+    return exitCodeFor(error);
+  }
+}
+
+async function runCommand(
+  command: Command,
+  json: boolean,
+  desk: Awaited<ReturnType<typeof startDesk>>['desk'],
+  io: CliIo,
+): Promise<ExitCode> {
+  switch (command) {
+    case 'status': {
+      const status = desk.getStatus();
+      io.stdout(json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+      if (status.state === 'not_configured') return EXIT.configuration;
+      if (status.state === 'reauthorization_required') return EXIT.reauthorizationRequired;
+      return EXIT.ok;
+    }
+    case 'refresh': {
+      const status = await desk.refresh('manual');
+      io.stdout(`Refreshed. ${describeAccess(status)}\n`);
+      return EXIT.ok;
+    }
+    case 'clear': {
+      const status = await desk.clear();
+      const kept = status.refreshToken ? ` the refresh token (${status.refreshToken.preview}) is kept` : '';
+      io.stdout(`Cleared the cached access token;${kept || ' no refresh token was stored'}.\n`);
+      return EXIT.ok;
+    }
+    case 'company-info': {
+      const result = await desk.testConnection();
+      io.stdout(
+        `${result.companyName} (realm ${result.realmId}), ${result.durationMs} ms, intuit_tid ${result.intuitTid ?? '-'}\n`,
+      );
+      return EXIT.ok;
+    }
+    case 'token': {
+      io.stdout(`${await desk.getAccessToken()}\n`);
+      return EXIT.ok;
+    }
+  }
+}
+
+function describeAccess(status: TokenStatus): string {
+  const access = status.accessToken;
+  if (!access) return 'No access token.';
+  const now = Date.now();
+  return `Access token ${access.preview} expires ${formatRelative(access.expiresAt, now)} (${formatAbsolute(access.expiresAt)}).`;
+}
+
+/**
+ * Demo mode starts a throwaway emulator inside the process; a CLI run would get fresh demo keys
+ * every time and its store would never match the next run's. Only an explicit QB_DEMO=1 allows it.
+ */
+function demoRefusal(config: Config, env: NodeJS.ProcessEnv): string | null {
+  if (hasClientCredentials(config) || env.QB_DEMO === '1') return null;
+  const missing = [
+    config.clientId === null ? 'QB_CLIENT_ID' : null,
+    config.clientSecret === null ? 'QB_CLIENT_SECRET' : null,
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  return `not configured: set ${missing} (and QB_REFRESH_TOKEN, QB_REALM_ID) in the environment, .env.local or .env. For the emulator, run \`npm run emulator\` and point QB_TOKEN_URL and QB_API_BASE_URL at it.`;
+}
+
+function describeFailure(error: unknown): string {
+  const hint =
+    error instanceof ReauthorizationRequiredError ||
+    (error instanceof TokenError && error.kind === 'invalid_grant')
+      ? ' Reconnect to QuickBooks (the desktop app or `npm run serve` has a Connect button), or set a new QB_REFRESH_TOKEN.'
+      : '';
+  const tid =
+    error instanceof TokenError || error instanceof ApiError || error instanceof ReauthorizationRequiredError
+      ? error.intuitTid
+      : null;
+  const text = error instanceof Error ? error.message : String(error);
+  return `qb-token: ${text}${tid ? ` [intuit_tid ${tid}]` : ''}${hint}`;
+}

@@ -1,0 +1,67 @@
+// This project's side of every scenario: the real engine (TokenManager + FileTokenStore in a temp
+// dir + IntuitOAuth) and the QuickBooksClient, wired to an emulator over loopback, with a clock the
+// benchmark can move forward so "the moment the token expires" happens on cue.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileTokenStore } from '../src/core/file-token-store';
+import { IntuitOAuth } from '../src/core/intuit-oauth';
+import { QuickBooksClient } from '../src/core/quickbooks-client';
+import { TokenManager } from '../src/core/token-manager';
+import type { EmulatorHandle } from '../src/emulator/types';
+
+export interface BenchEngine {
+  manager: TokenManager;
+  client: QuickBooksClient;
+  dataDir: string;
+  /** Moves the engine's clock (and the emulator's) forward. */
+  advance(seconds: number): void;
+  close(): Promise<void>;
+}
+
+export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-'));
+  let offsetMs = 0;
+  const now = () => Date.now() + offsetMs;
+  const manager = new TokenManager({
+    config: {
+      refreshToken: emulator.refreshToken,
+      accessToken: null,
+      realmId: emulator.realmId,
+      environment: 'sandbox',
+      refreshSkewSeconds: 300,
+      demo: false,
+      canConnect: true,
+    },
+    store: new FileTokenStore({ dataDir, storeKey: null }),
+    oauth: new IntuitOAuth({
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      tokenUrl: emulator.tokenUrl,
+      revokeUrl: emulator.revokeUrl,
+      authorizeUrl: emulator.authorizeUrl,
+      timeoutMs: 15_000,
+    }),
+    now,
+    refreshOnStart: false,
+  });
+  await manager.start();
+  const client = new QuickBooksClient({
+    tokens: manager,
+    apiBaseUrl: emulator.apiBaseUrl,
+    realmId: emulator.realmId,
+  });
+  return {
+    manager,
+    client,
+    dataDir,
+    advance(seconds) {
+      offsetMs += seconds * 1000;
+      emulator.control.advanceClock(seconds);
+    },
+    async close() {
+      await manager.dispose();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
+// loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
+// machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
+// --only=stampede,storm,hot,xproc,footprint.
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { machineInfo, type MachineInfo } from './machine';
+import { runCrossProcess } from './scenarios/cross-process';
+import { runFootprint } from './scenarios/footprint';
+import { runHotPath } from './scenarios/hot-path';
+import { runStampede } from './scenarios/stampede';
+import { runStorm } from './scenarios/storm401';
+import { formatTable } from './table';
+
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+interface Entry {
+  scenario: string;
+  machine: MachineInfo & { loadAverage1m: number };
+  ranAt: string;
+  durationMs: number;
+  [figure: string]: unknown;
+}
+
+function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName> } {
+  let quick = false;
+  let only = new Set<ScenarioName>(SCENARIOS);
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else if (arg.startsWith('--only=')) {
+      const names = arg.slice('--only='.length).split(',');
+      for (const name of names) {
+        if (!(SCENARIOS as readonly string[]).includes(name)) {
+          throw new Error(`--only: unknown scenario "${name}" (one of ${SCENARIOS.join(', ')})`);
+        }
+      }
+      only = new Set(names as ScenarioName[]);
+    } else throw new Error(`unknown argument ${arg}; use --quick or --only=${SCENARIOS.join(',')}`);
+  }
+  return { quick, only };
+}
+
+async function main(): Promise<void> {
+  const { quick, only } = parseArgs(process.argv.slice(2));
+  const machine = machineInfo();
+  console.log(
+    `QB Token Desk benchmark on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, load ${loadavg()[0]?.toFixed(1)}${quick ? ' [quick]' : ''}`,
+  );
+  const entries: Entry[] = [];
+  const record = async (name: ScenarioName, run: () => Promise<object | object[]>) => {
+    if (!only.has(name)) return;
+    process.stdout.write(`  running ${name} ...`);
+    const started = Date.now();
+    const result = await run();
+    const durationMs = Date.now() - started;
+    process.stdout.write(` ${(durationMs / 1000).toFixed(1)} s\n`);
+    for (const item of Array.isArray(result) ? result : [result]) {
+      entries.push({
+        ...(item as { scenario: string }),
+        machine: { ...machine, loadAverage1m: Math.round((loadavg()[0] ?? 0) * 10) / 10 },
+        ranAt: new Date(started).toISOString(),
+        durationMs,
+      });
+    }
+  };
+  await record('stampede', () => runStampede(quick ? 200 : 1000));
+  await record('storm', () => runStorm(quick ? 50 : 200));
+  await record('hot', () => runHotPath(quick ? 50_000 : 500_000, quick ? 100 : 1000));
+  await record('xproc', () => runCrossProcess(quick ? 5 : 20));
+  await record('footprint', () => runFootprint(quick ? [100, 1000] : [100, 10_000]));
+
+  console.log(`\n${formatTable(entries)}`);
+  if (quick || only.size < SCENARIOS.length) {
+    console.log('\n(partial or quick run: bench/results.json left unchanged)');
+  } else {
+    writeFileSync(RESULTS, `${JSON.stringify(entries, null, 2)}\n`);
+    console.log(`\nWrote ${RESULTS}`);
+  }
+  // The done-when figures: this project makes one token call per stampede and one refresh per 401 storm.
+  const failures = checkHeadlines(entries);
+  for (const failure of failures) console.error(`CHECK FAILED: ${failure}`);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+function checkHeadlines(entries: Entry[]): string[] {
+  const out: string[] = [];
+  for (const entry of entries) {
+    if (entry.scenario === 'expiry-stampede') {
+      const ours = (entry.sides as Array<{ tool: string; tokenCalls: number }>).find(
+        (side) => side.tool === 'qb-token-desk',
+      );
+      if (ours && ours.tokenCalls !== 1)
+        out.push(`stampede (${entry.variant}): ${ours.tokenCalls} token calls`);
+    }
+    if (entry.scenario === '401-storm') {
+      const ours = (entry.sides as Array<{ tool: string; refreshes: number }>).find(
+        (side) => side.tool === 'qb-token-desk',
+      );
+      if (ours && ours.refreshes !== 1) out.push(`401 storm: ${ours.refreshes} refreshes`);
+    }
+    if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
+      out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);
+    }
+  }
+  return out;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

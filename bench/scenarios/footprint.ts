@@ -1,0 +1,109 @@
+// Scenario 5, footprint: the renderer bundle's gzipped size (built by electron-vite), and the
+// engine's heap after 100 and after 10,000 refresh cycles, measured in a child process started
+// with --expose-gc so each figure follows a full collection.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { startEmulator } from '../../src/emulator';
+import { round } from '../stats';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ASSETS = join(ROOT, 'out', 'renderer', 'assets');
+const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+export interface FootprintResult {
+  scenario: 'footprint';
+  renderer: { files: number; rawBytes: number; gzipBytes: number; built: boolean };
+  heap: {
+    gcExposed: boolean;
+    store: string;
+    baselineBytes: number;
+    after: Record<string, number>;
+    growthRatio: number;
+    refreshCycles: number;
+    elapsedMs: number;
+  };
+}
+
+function rendererSize(): FootprintResult['renderer'] {
+  let built = false;
+  if (!existsSync(ASSETS)) {
+    const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0)
+      throw new Error('electron-vite build failed; the renderer size cannot be measured');
+    built = true;
+  }
+  const files = readdirSync(ASSETS).filter((name) => name.endsWith('.js'));
+  let rawBytes = 0;
+  let gzipBytes = 0;
+  for (const name of files) {
+    const content = readFileSync(join(ASSETS, name));
+    rawBytes += content.length;
+    gzipBytes += gzipSync(content, { level: 9 }).length;
+  }
+  return { files: files.length, rawBytes, gzipBytes, built };
+}
+
+async function heapAfterRefreshes(checkpoints: number[]): Promise<FootprintResult['heap']> {
+  const emulator = await startEmulator();
+  try {
+    const coordinates = {
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      refreshToken: emulator.refreshToken,
+      realmId: emulator.realmId,
+      tokenUrl: emulator.tokenUrl,
+      revokeUrl: emulator.revokeUrl,
+      authorizeUrl: emulator.authorizeUrl,
+    };
+    const line = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--expose-gc', '--import', TSX_LOADER, join(ROOT, 'bench', 'heap-child.ts')],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            QB_BENCH_EMULATOR: JSON.stringify(coordinates),
+            QB_BENCH_CHECKPOINTS: checkpoints.join(','),
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.once('error', reject);
+      child.once('exit', (code) =>
+        code === 0
+          ? resolve(out.trim().split('\n').pop() ?? '')
+          : reject(new Error(`heap child exited ${code}`)),
+      );
+    });
+    const parsed = JSON.parse(line) as {
+      gcExposed: boolean;
+      store: string;
+      baseline: number;
+      heap: Record<string, number>;
+      elapsedMs: number;
+    };
+    const first = parsed.heap[String(checkpoints[0])] ?? Number.NaN;
+    const last = parsed.heap[String(checkpoints[checkpoints.length - 1])] ?? Number.NaN;
+    return {
+      gcExposed: parsed.gcExposed,
+      store: parsed.store,
+      baselineBytes: parsed.baseline,
+      after: parsed.heap,
+      growthRatio: round(last / first, 3),
+      refreshCycles: checkpoints[checkpoints.length - 1] ?? 0,
+      elapsedMs: parsed.elapsedMs,
+    };
+  } finally {
+    await emulator.close();
+  }
+}
+
+export async function runFootprint(checkpoints = [100, 10_000]): Promise<FootprintResult> {
+  return { scenario: 'footprint', renderer: rendererSize(), heap: await heapAfterRefreshes(checkpoints) };
+}

@@ -1,0 +1,88 @@
+// Scenario 3, hot path: the cost of getAccessToken() while the token is valid (nanoseconds per call),
+// and of an authorized CompanyInfo request through the QuickBooksClient compared with a bare fetch
+// of the same emulator URL carrying the same Bearer token (a ratio of mean latencies; the two are
+// interleaved in rounds so drift in the machine's load hits both alike).
+import { startEmulator } from '../../src/emulator';
+import { startEngine } from '../engine';
+import { intuitClientFor } from '../intuit-oauth-client';
+import { mean, msSince, round } from '../stats';
+
+export interface HotPathResult {
+  scenario: 'hot-path';
+  getAccessToken: { iterations: number; nsPerCall: number };
+  intuitOauthValidityCheck: { iterations: number; nsPerCall: number };
+  request: {
+    requestsPerSide: number;
+    bareFetchMeanMs: number;
+    clientMeanMs: number;
+    overheadRatio: number;
+    intuitOauthMakeApiCallMeanMs: number;
+    intuitOauthRatio: number;
+  };
+}
+
+async function nsPerCall(iterations: number, call: () => unknown): Promise<number> {
+  for (let i = 0; i < Math.min(10_000, iterations); i += 1) await call();
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i += 1) await call();
+  return Number(process.hrtime.bigint() - start) / iterations;
+}
+
+export async function runHotPath(iterations = 500_000, requests = 1000): Promise<HotPathResult> {
+  const emulator = await startEmulator({ maxRequestsPerMinutePerRealm: 1_000_000 });
+  const engine = await startEngine(emulator);
+  try {
+    await engine.manager.refresh('manual');
+    const getNs = await nsPerCall(iterations, () => engine.manager.getAccessToken());
+
+    const sdk = intuitClientFor(emulator);
+    await sdk.refresh();
+    const sdkNs = await nsPerCall(iterations, () =>
+      sdk.isAccessTokenValid() ? sdk.getToken().access_token : null,
+    );
+
+    const url = `${emulator.apiBaseUrl}/v3/company/${emulator.realmId}/companyinfo/${emulator.realmId}?minorversion=75`;
+    const bare = async () => {
+      const token = await engine.manager.getAccessToken();
+      const response = await fetch(url, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      });
+      await response.json();
+    };
+    const viaClient = () => engine.client.getCompanyInfo();
+    const viaSdk = () => sdk.makeApiCall({ url });
+    const samples = { bare: [] as number[], client: [] as number[], sdk: [] as number[] };
+    const timeOne = async (fn: () => Promise<unknown>, into: number[]) => {
+      const start = process.hrtime.bigint();
+      await fn();
+      into.push(msSince(start));
+    };
+    for (let i = 0; i < 50; i += 1) {
+      await bare();
+      await viaClient();
+      await viaSdk();
+    }
+    for (let i = 0; i < requests; i += 1) {
+      await timeOne(bare, samples.bare);
+      await timeOne(viaClient, samples.client);
+      await timeOne(viaSdk, samples.sdk);
+    }
+    const bareMean = mean(samples.bare);
+    return {
+      scenario: 'hot-path',
+      getAccessToken: { iterations, nsPerCall: Math.round(getNs) },
+      intuitOauthValidityCheck: { iterations, nsPerCall: Math.round(sdkNs) },
+      request: {
+        requestsPerSide: requests,
+        bareFetchMeanMs: round(bareMean, 3),
+        clientMeanMs: round(mean(samples.client), 3),
+        overheadRatio: round(mean(samples.client) / bareMean, 3),
+        intuitOauthMakeApiCallMeanMs: round(mean(samples.sdk), 3),
+        intuitOauthRatio: round(mean(samples.sdk) / bareMean, 3),
+      },
+    };
+  } finally {
+    await engine.close();
+    await emulator.close();
+  }
+}

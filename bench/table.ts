@@ -1,0 +1,106 @@
+// Turns the results into one Markdown table (printed by `npm run bench`, pasted into bench/README.md).
+
+type Row = [scenario: string, figure: string, ours: string, theirs: string];
+
+interface Side {
+  tool: string;
+  [figure: string]: unknown;
+}
+
+const kb = (bytes: unknown) => `${((bytes as number) / 1024).toFixed(1)} KiB`;
+const mib = (bytes: unknown) => `${((bytes as number) / 2 ** 20).toFixed(1)} MiB`;
+
+function sides(entry: Record<string, unknown>): { ours?: Side; sdk?: Side; wrapper?: Side } {
+  const list = (entry.sides as Side[] | undefined) ?? [];
+  return {
+    ours: list.find((side) => side.tool === 'qb-token-desk'),
+    sdk: list.find((side) => side.tool === 'intuit-oauth'),
+    wrapper: list.find((side) => side.tool.startsWith('intuit-oauth +')),
+  };
+}
+
+function rowsFor(entry: Record<string, unknown>): Row[] {
+  switch (entry.scenario) {
+    case 'expiry-stampede': {
+      const { ours, sdk } = sides(entry);
+      const name = `1. Expiry stampede, K=${String(ours?.callers)} (${String(entry.variant)})`;
+      return [
+        [name, 'token-endpoint calls', String(ours?.tokenCalls), String(sdk?.tokenCalls)],
+        [name, 'callers that got no token', String(ours?.failed), String(sdk?.failed)],
+        [name, 'latency p50 / p99 (ms)', `${ours?.p50Ms} / ${ours?.p99Ms}`, `${sdk?.p50Ms} / ${sdk?.p99Ms}`],
+      ];
+    }
+    case '401-storm': {
+      const { ours, sdk, wrapper } = sides(entry);
+      const name = `2. 401 storm, ${String(entry.calls)} concurrent calls`;
+      const both = (key: string) =>
+        `${String(sdk?.[key])} (with a hand-written retry: ${String(wrapper?.[key])})`;
+      return [
+        [name, 'refreshes', String(ours?.refreshes), both('refreshes')],
+        [name, 'successful calls', String(ours?.succeeded), both('succeeded')],
+        [name, 'failed calls', String(ours?.failed), both('failed')],
+      ];
+    }
+    case 'hot-path': {
+      const get = entry.getAccessToken as { nsPerCall: number };
+      const sdkCheck = entry.intuitOauthValidityCheck as { nsPerCall: number };
+      const request = entry.request as Record<string, number>;
+      return [
+        [
+          '3. Hot path',
+          'ns per getAccessToken() (token valid)',
+          String(get.nsPerCall),
+          `${sdkCheck.nsPerCall} (isAccessTokenValid() + getToken())`,
+        ],
+        [
+          '3. Hot path',
+          'authorized request / bare fetch (mean latency ratio)',
+          `${request.overheadRatio} (${request.clientMeanMs} vs ${request.bareFetchMeanMs} ms)`,
+          `${request.intuitOauthRatio} (makeApiCall, ${request.intuitOauthMakeApiCallMeanMs} ms)`,
+        ],
+      ];
+    }
+    case 'cross-process':
+      return [
+        [
+          `4. Cross-process, ${String(entry.processes)} CLI processes at expiry`,
+          'token-endpoint calls',
+          `${String(entry.tokenCalls)} (${String(entry.succeeded)}/${String(entry.processes)} printed a token)`,
+          'n/a (no shared store or lock)',
+        ],
+      ];
+    case 'footprint': {
+      const renderer = entry.renderer as Record<string, number>;
+      const heap = entry.heap as {
+        after: Record<string, number>;
+        growthRatio: number;
+        refreshCycles: number;
+      };
+      const [first, last] = Object.keys(heap.after);
+      return [
+        ['5. Footprint', 'renderer bundle, gzipped', kb(renderer.gzipBytes), 'n/a'],
+        [
+          '5. Footprint',
+          `engine heap after ${first} / ${last} refreshes`,
+          `${mib(heap.after[first ?? ''])} / ${mib(heap.after[last ?? ''])} (x${heap.growthRatio})`,
+          'n/a',
+        ],
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+export function formatTable(entries: Array<Record<string, unknown>>): string {
+  const rows: Row[] = [
+    ['Scenario', 'Figure', 'QB Token Desk', 'intuit-oauth 4.2.5'],
+    ...entries.flatMap(rowsFor),
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (row: Row) => `| ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const [head, ...body] = rows;
+  return [line(head as Row), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join(
+    '\n',
+  );
+}

@@ -164,7 +164,9 @@ export class IntuitOAuth implements TokenEndpoint {
   private configuration(): { config: oidc.Configuration; exchange: Exchange } {
     const { clientId, clientSecret, tokenUrl, revokeUrl, authorizeUrl, timeoutMs } = this.options;
     const server: oidc.ServerMetadata = {
+      // Intuit's published issuer and keys: only used if an id_token arrives (the `openid` scope).
       issuer: 'https://oauth.platform.intuit.com/op/v1',
+      jwks_uri: 'https://oauth.platform.intuit.com/op/v1/jwks',
       authorization_endpoint: authorizeUrl,
       token_endpoint: tokenUrl,
       revocation_endpoint: revokeUrl,

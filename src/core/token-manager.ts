@@ -257,6 +257,13 @@ export class TokenManager {
       if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
       throw new ReauthorizationRequiredError(undefined, this.reauthError.intuitTid);
     }
+    // Keys Intuit rejected stay rejected until the configuration changes: no token call per caller.
+    if (this.clientError && !this.inflight) {
+      if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
+      throw new TokenError('invalid_client', this.clientError.message, {
+        intuitTid: this.clientError.intuitTid,
+      });
+    }
     try {
       return await this.refreshCoalesced('on-demand');
     } catch (err) {
@@ -453,6 +460,12 @@ export class TokenManager {
     const oauth = this.oauth;
     return this.store.withRefreshLock(async () => {
       const started = this.now();
+      // A chain we could not save earlier is newer than the store's: save it first, never adopt over it.
+      if (this.unsaved && this.chain) {
+        await this.store.save(this.chain);
+        this.unsaved = false;
+        this.persisted = true;
+      }
       const adopted = await this.adoptNewerStoredChain(trigger, staleAccessToken);
       if (adopted) return adopted;
       const chain = this.chain;

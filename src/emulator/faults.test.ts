@@ -13,25 +13,41 @@ afterEach(async () => {
   await emu.close();
 });
 
-/** A refresh that gives up after `ms` (the emulator may never answer). */
-async function refreshWithin(ms: number, refreshToken = emu.refreshToken) {
+type Outcome = { kind: 'answer'; status: number; text: string } | { kind: 'aborted' } | { kind: 'network' };
+
+/**
+ * Starts a refresh, waits until `ready()` says the emulator got that far (polling its counters, not the
+ * wall clock), then gives up as a client timeout would. Reports whether an answer came first.
+ */
+async function refreshUntil(ready: () => boolean, refreshToken = emu.refreshToken): Promise<Outcome> {
+  const controller = new AbortController();
   const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
-  try {
-    const res = await fetch(emu.tokenUrl, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${emu.clientId}:${emu.clientSecret}`).toString('base64')}`,
-      },
-      body: form.toString(),
-      signal: AbortSignal.timeout(ms),
-    });
-    return { kind: 'answer' as const, status: res.status, text: await res.text() };
-  } catch (error) {
-    const name = (error as Error).name;
-    return { kind: name === 'TimeoutError' ? ('timeout' as const) : ('network' as const), error };
-  }
+  const call = fetch(emu.tokenUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${emu.clientId}:${emu.clientSecret}`).toString('base64')}`,
+    },
+    body: form.toString(),
+    signal: controller.signal,
+  }).then(
+    async (res): Promise<Outcome> => ({ kind: 'answer', status: res.status, text: await res.text() }),
+    (error: Error): Outcome => (error.name === 'AbortError' ? { kind: 'aborted' } : { kind: 'network' }),
+  );
+  let settled: Outcome | null = null;
+  void call.then((outcome) => (settled = outcome));
+  while (!ready() && settled === null) await sleep(5);
+  await sleep(50); // room for a wrong early answer to arrive
+  controller.abort();
+  return call;
 }
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const received = (): boolean => emu.control.counters().tokenCalls.refresh_token >= 1;
+const processed = (): boolean => emu.control.counters().refreshTokensIssued >= 1;
 
 describe('token faults', () => {
   it.each([500, 502, 503, 429] as const)('answers %i for the next call only', async (status) => {
@@ -84,36 +100,44 @@ describe('token faults', () => {
 
   it('delays before processing: a client that gives up first leaves the refresh token as it was', async () => {
     emu.control.configure({ rotateAfterSeconds: 0 });
-    emu.control.injectTokenFault({ kind: 'delay', ms: 400 });
-    expect((await refreshWithin(100)).kind).toBe('timeout');
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    emu.control.injectTokenFault({ kind: 'delay', ms: 300 });
+    expect((await refreshUntil(received)).kind).toBe('aborted');
+    await sleep(600);
     expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(true);
     expect(emu.control.counters().refreshTokensIssued).toBe(0);
     emu.control.injectTokenFault({ kind: 'delay', ms: 50 });
-    const answered = await refreshWithin(10_000);
-    expect(answered.kind === 'answer' && answered.status).toBe(200);
+    const answered = await refresh(emu, emu.refreshToken);
+    expect(answered.status).toBe(200);
   });
 
   it('delays after processing: the token has rotated although the client saw nothing', async () => {
     emu.control.configure({ rotateAfterSeconds: 0 });
-    emu.control.injectTokenFault({ kind: 'delay_after_processing', ms: 5_000 });
-    expect((await refreshWithin(300)).kind).toBe('timeout');
+    emu.control.injectTokenFault({ kind: 'delay_after_processing', ms: 60_000 });
+    expect((await refreshUntil(processed)).kind).toBe('aborted');
     expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(false);
-    expect(emu.control.counters().refreshTokensIssued).toBe(1);
+    expect(emu.control.counters().tokenSuccesses).toBe(0);
+  });
+
+  it('delays after processing, then answers normally', async () => {
+    emu.control.configure({ rotateAfterSeconds: 0 });
+    emu.control.injectTokenFault({ kind: 'delay_after_processing', ms: 50 });
+    const res = await refresh(emu, emu.refreshToken);
+    expect(res.status).toBe(200);
+    expect(res.json?.refresh_token).not.toBe(emu.refreshToken);
   });
 
   it('hangs without processing (the client must time out; the token is unchanged)', async () => {
     emu.control.configure({ rotateAfterSeconds: 0 });
     emu.control.injectTokenFault({ kind: 'hang' });
-    expect((await refreshWithin(200)).kind).toBe('timeout');
+    expect((await refreshUntil(received)).kind).toBe('aborted');
     expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(true);
-    expect(emu.control.counters().tokenCalls.refresh_token).toBe(1);
+    expect(emu.control.counters().refreshTokensIssued).toBe(0);
   });
 
   it('hangs after processing: the outcome is unknown to the client, the old token is spent', async () => {
     emu.control.configure({ rotateAfterSeconds: 0 });
     emu.control.injectTokenFault({ kind: 'hang_after_processing' });
-    expect((await refreshWithin(200)).kind).toBe('timeout');
+    expect((await refreshUntil(processed)).kind).toBe('aborted');
     expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(false);
     expect((await refresh(emu, emu.refreshToken)).json?.error).toBe('invalid_grant');
   });
@@ -121,13 +145,13 @@ describe('token faults', () => {
   it('under the grace policy, a retry with the same token after hang_after_processing succeeds', async () => {
     emu.control.configure({ rotateAfterSeconds: 0, oldRefreshTokenPolicy: 'grace', gracePeriodSeconds: 60 });
     emu.control.injectTokenFault({ kind: 'hang_after_processing' });
-    expect((await refreshWithin(200)).kind).toBe('timeout');
+    expect((await refreshUntil(processed)).kind).toBe('aborted');
     expect((await refresh(emu, emu.refreshToken)).status).toBe(200);
   });
 
   it('resets the connection', async () => {
     emu.control.injectTokenFault({ kind: 'reset' });
-    const result = await refreshWithin(5_000);
+    const result = await refreshUntil(() => false);
     expect(result.kind).toBe('network');
     expect((await refresh(emu, emu.refreshToken)).status).toBe(200);
   });
@@ -144,7 +168,7 @@ describe('token faults', () => {
       req.on('error', (error) => resolve(`error: ${error.message}`));
       req.end('grant_type=refresh_token');
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    while (other.control.counters().tokenCalls.refresh_token < 1) await sleep(5);
     other.control.injectTokenFault({ kind: 'delay', ms: 60_000 });
     await other.close();
     expect(await pending).toMatch(/^error/);

@@ -73,7 +73,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
   const log = options.logger ?? ((): void => undefined);
   let clockOffsetMs = 0;
-  const now = (): number => Date.now() + clockOffsetMs;
+  const baseClock = options.clock ?? Date.now;
+  const now = (): number => baseClock() + clockOffsetMs;
   const store = new AuthorizationStore(settings, now);
   const demo: DemoCredentials = {
     clientId: options.demo?.clientId ?? newClientId(),
@@ -150,7 +151,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       issuedBaseline = store.refreshTokensIssued;
     },
     configure(patch) {
-      const { logger: _logger, ...rest } = patch as EmulatorOptions;
+      const { logger: _logger, clock: _clock, ...rest } = patch as EmulatorOptions;
       const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
       Object.assign(settings, parseSettingsPatch(defined));
     },

@@ -65,7 +65,7 @@ export function parseSettingsPatch(input: unknown): SettingsPatch {
 }
 
 export function settingsFromOptions(options: EmulatorOptions): Settings {
-  const { port: _port, demo: _demo, logger: _logger, ...rest } = options;
+  const { port: _port, demo: _demo, logger: _logger, clock: _clock, ...rest } = options;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   return { ...DEFAULT_SETTINGS, ...parseSettingsPatch(defined) };
 }

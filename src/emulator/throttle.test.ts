@@ -20,7 +20,7 @@ function faultCode(json: Record<string, unknown> | null): string | undefined {
 
 describe('throttling (fault 3001)', () => {
   it('answers 429 past 10 concurrent requests per company and records the peak in flight', async () => {
-    emu.control.configure({ apiLatencyMs: 300 });
+    emu.control.configure({ apiLatencyMs: 1000 });
     const answers = await Promise.all(
       Array.from({ length: 12 }, () => apiGet(emu, companyInfoPath(emu.realmId), token)),
     );
@@ -33,7 +33,7 @@ describe('throttling (fault 3001)', () => {
     expect(fault.error[0]?.message).toBe('message=ThrottleExceeded; errorCode=003001; statusCode=429');
     const counters = emu.control.counters();
     expect(counters.api429s).toBe(2);
-    // 10 held for 300 ms, so each throttled arrival overlaps them: the peak counts every arrival, not just those admitted
+    // 10 held for a second, so each throttled arrival overlaps them: the peak counts every arrival, not just those admitted
     expect(counters.maxApiInFlightByRealm[emu.realmId]).toBeGreaterThanOrEqual(11);
     // once they finish, the company is admitted again
     expect((await apiGet(emu, companyInfoPath(emu.realmId), token)).status).toBe(200);

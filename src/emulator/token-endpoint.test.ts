@@ -4,9 +4,11 @@ import { refresh, str, tokenCall } from './test-support';
 import type { EmulatorHandle } from './types';
 
 let emu: EmulatorHandle;
+// A frozen base clock: lifetimes below are compared to the second, whatever the machine's load.
+const frozen = (): number => Date.UTC(2026, 10, 27, 12, 0, 0);
 
 beforeEach(async () => {
-  emu = await startEmulator();
+  emu = await startEmulator({ clock: frozen });
 });
 afterEach(async () => {
   await emu.close();

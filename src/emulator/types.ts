@@ -39,6 +39,8 @@ export interface EmulatorOptions {
   rotateEveryRefreshes?: number;
   /** Every Accounting API answer waits this long first (default 0), so concurrency can be observed. */
   apiLatencyMs?: number;
+  /** The emulator's base clock, ms since epoch (default Date.now); advanceClock() shifts it. Lets tests share one fake clock. */
+  clock?: () => number;
   /** One line per request (method, path, status; never a token value). Default: silent. */
   logger?: (line: string) => void;
 }

@@ -504,3 +504,23 @@ describe('clear, connect and forget', () => {
     expect((error as Error).message).toMatch(/QB_REFRESH_TOKEN/);
   });
 });
+
+describe('history and events', () => {
+  it('keeps the last 50 events, newest first, and emits a status on every change', async () => {
+    // Rotation on every refresh: two events per refresh, 60 in all.
+    const h = await setup({ rotateAfterSeconds: 0 });
+    const manager = await h.manager();
+    const events: TokenStatus[] = [];
+    manager.onStatusChanged((status) => events.push(status));
+    for (let i = 0; i < 30; i += 1) await manager.refresh('manual');
+    const status = manager.getStatus();
+    expect(status.stats.refreshes).toBe(30);
+    expect(status.history).toHaveLength(50);
+    expect(Date.parse(status.history[0]?.at ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(status.history[49]?.at ?? ''),
+    );
+    // Each refresh shows as refreshing, then as its outcome.
+    expect(events.filter((event) => event.state === 'refreshing')).toHaveLength(30);
+    expect(events.at(-1)?.state).toBe('valid');
+  });
+});

@@ -9,7 +9,13 @@ let child: ChildProcess | null = null;
 
 afterEach(() => {
   // npm -> sh -> tsx -> node: end the whole group this test started.
-  if (child?.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+  if (child?.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // the group has already gone
+    }
+  }
   child = null;
 });
 

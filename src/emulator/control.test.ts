@@ -96,6 +96,23 @@ describe('control endpoint over HTTP', () => {
     expect(reset.json?.apiCalls).toBe(0);
   });
 
+  it('injects API faults, clears faults and lists issued values', async () => {
+    const issued = emu.control.issueAuthorization();
+    const injected = await control(emu, 'POST', '/api-faults', {
+      fault: { kind: 'status', status: 403 },
+      count: 2,
+    });
+    expect(injected.status).toBe(200);
+    expect((await apiGet(emu, companyInfoPath(emu.realmId), issued.accessToken)).status).toBe(403);
+    expect((await control(emu, 'DELETE', '/faults')).status).toBe(200);
+    expect((await apiGet(emu, companyInfoPath(emu.realmId), issued.accessToken)).status).toBe(200);
+    await control(emu, 'POST', '/faults', { fault: { kind: 'hang' }, count: 3 });
+    await control(emu, 'DELETE', '/faults');
+    expect((await refresh(emu, emu.refreshToken)).status).toBe(200);
+    const values = await control(emu, 'GET', '/issued-values');
+    expect(values.json?.values).toContain(issued.refreshToken);
+  });
+
   it('answers bad control input with 400 naming the field', async () => {
     const bad = await control(emu, 'POST', '/faults', { fault: { kind: 'explode' } });
     expect(bad.status).toBe(400);

@@ -183,7 +183,19 @@ test('shows the connection, a ticking countdown and the company from Test connec
   await expect(page.getByTestId('company-name')).toHaveText(COMPANY);
   await expect(test).toBeEnabled();
 
+  // Every control has an accessible name; state changes are announced.
+  const buttons = await page.getByRole('button').all();
+  expect(buttons.length).toBeGreaterThanOrEqual(4);
+  for (const button of buttons) {
+    await expect(button).toHaveAccessibleName(/\w/);
+  }
+  await expect(page.getByTestId('live-region')).toHaveAttribute('aria-live', 'polite');
+  await expect(page.getByTestId('live-region')).toContainText(COMPANY);
+  await expect(page.getByRole('meter', { name: 'Access token lifetime remaining' })).toBeVisible();
+
   await screenshot(page, testInfo);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(page, testInfo, 'dashboard-dark');
   await expectNoTokenValues(page, secrets);
 });
 
@@ -221,8 +233,10 @@ test('Refresh now increments the counter and moves the expiry', async ({
 
   const count = await refreshCount(page);
   const expiresAt = await accessExpiresAt(page);
+  // By keyboard: focus the button and press Enter.
   const button = page.getByRole('button', { name: 'Refresh now' });
-  await button.click();
+  await button.focus();
+  await page.keyboard.press('Enter');
   await expect(page.getByTestId('outcome-refresh')).toHaveAttribute('data-ok', 'true');
   await expect(button).toBeEnabled();
   await expect(page.getByTestId('count-refreshes')).toHaveText(String(count + 1));

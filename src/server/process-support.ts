@@ -117,11 +117,8 @@ export function spawnJsonLine<T>(
 /** What `tsx src/emulator/cli.ts --json` prints. */
 export type EmulatorLine = EmulatorUrls & DemoCredentials;
 
-/** Emulator options that `src/emulator/cli.ts` takes as flags. */
-export type EmulatorFlags = Partial<Omit<EmulatorOptions, 'port' | 'logger'>>;
-
 /** Option name -> flag of `npm run emulator` (src/emulator/cli-args.ts). */
-const EMULATOR_FLAGS: Record<Exclude<keyof EmulatorFlags, 'demo'>, string> = {
+const EMULATOR_FLAGS = {
   accessTokenTtlSeconds: '--access-ttl',
   refreshTokenTtlSeconds: '--refresh-ttl',
   refreshTokenHardTtlSeconds: '--hard-ttl',
@@ -135,7 +132,10 @@ const EMULATOR_FLAGS: Record<Exclude<keyof EmulatorFlags, 'demo'>, string> = {
   maxRequestsPerMinutePerRealm: '--max-per-minute',
   apiLatencyMs: '--api-latency-ms',
   companyName: '--company-name',
-};
+} as const satisfies Partial<Record<keyof EmulatorOptions, string>>;
+
+/** Emulator options that `src/emulator/cli.ts` takes as flags. */
+export type EmulatorFlags = Partial<Pick<EmulatorOptions, keyof typeof EMULATOR_FLAGS | 'demo'>>;
 
 const DEMO_FLAGS: Record<keyof DemoCredentials, string> = {
   clientId: '--client-id',
@@ -153,7 +153,7 @@ export function emulatorFlagArgs(flags: EmulatorFlags): string[] {
   };
   for (const [key, value] of Object.entries(flags)) {
     if (key === 'demo') continue;
-    const flag = EMULATOR_FLAGS[key as keyof typeof EMULATOR_FLAGS];
+    const flag: string | undefined = EMULATOR_FLAGS[key as keyof typeof EMULATOR_FLAGS];
     if (!flag) throw new Error(`The emulator CLI has no flag for option "${key}"`);
     push(flag, value);
   }

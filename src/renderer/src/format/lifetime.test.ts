@@ -13,10 +13,23 @@ const T0 = Date.parse('2026-11-27T12:00:00Z');
 describe('access token lifetime', () => {
   it('measures from the newest refresh that issued the token', () => {
     const status = statusAt(T0);
-    expect(accessTokenIssuedAt(status)).toBe(T0 - 30 * 60_000);
-    expect(accessTokenLifetimeMs(status)).toBe(60 * 60_000);
-    expect(accessTokenFraction(status, T0)).toBeCloseTo(0.5, 5);
-    expect(accessTokenFraction(status, T0 + 15 * 60_000)).toBeCloseTo(0.25, 5);
+    // The fixture's last refresh ended 30 min ago after 120 ms.
+    expect(accessTokenIssuedAt(status)).toBe(T0 - 30 * 60_000 - 120);
+    expect(accessTokenLifetimeMs(status)).toBe(60 * 60_000 + 120);
+    expect(accessTokenFraction(status, T0)).toBeCloseTo(0.5, 3);
+    expect(accessTokenFraction(status, T0 + 15 * 60_000)).toBeCloseTo(0.25, 3);
+  });
+
+  it('counts from when the refresh was sent, not when it finished', () => {
+    const status = statusAt(T0, {
+      lastRefresh: {
+        at: new Date(T0 - 30 * 60_000).toISOString(),
+        ok: true,
+        trigger: 'manual',
+        durationMs: 4_000,
+      },
+    });
+    expect(accessTokenLifetimeMs(status)).toBe(60 * 60_000 + 4_000);
   });
 
   it('is 0 once expired and when there is no token', () => {
@@ -42,6 +55,7 @@ describe('access token lifetime', () => {
   it('short demo lifetimes fill the bar from their own issue time', () => {
     const status = statusAt(T0, {
       accessToken: { preview: '…x', expiresAt: new Date(T0 + 10_000).toISOString() },
+      lastRefresh: null,
       history: [{ at: new Date(T0 - 10_000).toISOString(), type: 'refreshed', message: 'x' }],
     });
     expect(accessTokenLifetimeMs(status)).toBe(20_000);

@@ -10,14 +10,18 @@ export const REFRESH_TOKEN_LIFETIME_DAYS = 100;
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-/** When the access token in use was issued, when the status says so (a refresh whose result it is). */
+/**
+ * When the access token in use was issued: the start of the last successful refresh (its expiry is
+ * counted from when the request was sent), else the newest "refreshed" event in the history.
+ */
 export function accessTokenIssuedAt(status: TokenStatus): number | null {
   const expiresAt = parseTime(status.accessToken?.expiresAt);
   if (expiresAt === null || status.source !== 'cached') return null;
-  const refreshed = status.history.find((event) => event.type === 'refreshed');
-  const candidates = [refreshed?.at, status.lastRefresh?.ok ? status.lastRefresh.at : undefined];
-  for (const iso of candidates) {
-    const at = parseTime(iso);
+  const last = status.lastRefresh;
+  const lastStart = last?.ok ? parseTime(last.at) : null;
+  const refreshed = parseTime(status.history.find((event) => event.type === 'refreshed')?.at);
+  const candidates = [lastStart !== null && last ? lastStart - last.durationMs : null, refreshed];
+  for (const at of candidates) {
     if (at !== null && at < expiresAt) return at;
   }
   return null;

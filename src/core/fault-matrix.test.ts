@@ -1,0 +1,314 @@
+// The fault matrix: every token-endpoint fault the emulator can inject, against the three ways a
+// refresh starts (the timer, a caller on demand, an API 401), plus every Accounting API fault against
+// an authorized request. For each cell: the status reached, the token calls made (retries), the time
+// to recovery once the fault clears, and that the stored refresh token is still valid at "Intuit".
+// The figures are printed as a table; the assertions are about outcomes, never about timing.
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ApiFault, EmulatorOptions, TokenFault } from '../emulator/types';
+import type { TokenStatus } from '../shared/contract';
+import { QuickBooksClient } from './quickbooks-client';
+import { EngineHarness, FAST_RETRY } from './testing/engine-harness';
+import type { TokenManager } from './token-manager';
+
+type Trigger = 'scheduled' | 'on-demand' | 'on-401';
+type Expect = 'recovers' | 'reauthorization' | 'client-error' | 'lost';
+
+interface Cell {
+  fault: string;
+  trigger: Trigger;
+  state: string;
+  errorKind: string;
+  tokenCalls: number;
+  recoveryMs: number | null;
+  storedTokenValid: boolean;
+}
+
+const TIMEOUT_MS = 300;
+/** A fault "persists" for this many calls, i.e. until the test clears it. */
+const PERSISTING = 1000;
+const cells: Cell[] = [];
+
+const TOKEN_FAULTS: Array<[string, TokenFault, Expect]> = [
+  ['status 500', { kind: 'status', status: 500 }, 'recovers'],
+  ['status 502', { kind: 'status', status: 502 }, 'recovers'],
+  ['status 503 + Retry-After 0', { kind: 'status', status: 503, retryAfterSeconds: 0 }, 'recovers'],
+  ['status 429', { kind: 'status', status: 429 }, 'recovers'],
+  ['html error page', { kind: 'html' }, 'recovers'],
+  ['malformed json', { kind: 'malformed_json' }, 'recovers'],
+  ['delay 50 ms', { kind: 'delay', ms: 50 }, 'recovers'],
+  ['hang', { kind: 'hang' }, 'recovers'],
+  ['connection reset', { kind: 'reset' }, 'recovers'],
+  ['hang after processing', { kind: 'hang_after_processing' }, 'recovers'],
+  ['delay after processing 50 ms', { kind: 'delay_after_processing', ms: 50 }, 'recovers'],
+  ['invalid_grant', { kind: 'invalid_grant' }, 'reauthorization'],
+  ['invalid_client', { kind: 'invalid_client' }, 'client-error'],
+];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(probe: () => T | null | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+interface Rig {
+  harness: EngineHarness;
+  manager: TokenManager;
+  client: QuickBooksClient;
+  /** Moves the engine's clock forward (the emulator's clock is left alone). */
+  jump(seconds: number): void;
+}
+
+async function rig(trigger: Trigger, emulator: EmulatorOptions = {}): Promise<Rig> {
+  // The timer case uses 1-second tokens: the schedule (skew capped at half the lifetime) fires ~0.5 s on.
+  const harness = await EngineHarness.start({
+    accessTokenTtlSeconds: trigger === 'scheduled' ? 1 : 3600,
+    ...emulator,
+  });
+  let offsetMs = 0;
+  const manager = await harness.manager({
+    now: () => Date.now() + offsetMs,
+    timeoutMs: TIMEOUT_MS,
+    retry: FAST_RETRY,
+  });
+  await manager.refresh('manual');
+  const client = new QuickBooksClient({
+    tokens: manager,
+    apiBaseUrl: harness.emulator.apiBaseUrl,
+    realmId: harness.emulator.realmId,
+    fetchTimeoutMs: 5000,
+  });
+  return { harness, manager, client, jump: (seconds) => (offsetMs += seconds * 1000) };
+}
+
+/** Starts a refresh the way `trigger` does; resolves once the engine has given up or succeeded. */
+async function provoke(r: Rig, trigger: Trigger): Promise<void> {
+  const settled = (s: TokenStatus) => s.state !== 'refreshing' && s.lastRefresh?.trigger === trigger;
+  switch (trigger) {
+    case 'scheduled':
+      await until(() => {
+        const s = r.manager.getStatus();
+        return settled(s) && r.harness.emulator.control.counters().tokenCalls.refresh_token > 0 ? s : null;
+      }, 'the scheduled refresh to settle');
+      return;
+    case 'on-demand':
+      r.jump(3600);
+      await r.manager.getAccessToken().catch(() => undefined);
+      return;
+    case 'on-401':
+      r.harness.emulator.control.revokeAccessTokens();
+      await r.client.getCompanyInfo().catch(() => undefined);
+      return;
+  }
+}
+
+/** After the fault clears: the time until a refresh (started the trigger's way) succeeds. */
+async function recover(r: Rig, trigger: Trigger): Promise<number> {
+  const started = Date.now();
+  switch (trigger) {
+    case 'scheduled':
+      // The schedule retries by itself after its cooldown.
+      await until(() => {
+        const s = r.manager.getStatus();
+        return s.lastRefresh?.ok && s.state !== 'refreshing' ? true : null;
+      }, 'the schedule to recover');
+      break;
+    case 'on-demand':
+      await r.manager.getAccessToken();
+      break;
+    case 'on-401':
+      await r.client.getCompanyInfo();
+      break;
+  }
+  return Date.now() - started;
+}
+
+async function storedTokenValid(r: Rig): Promise<boolean> {
+  const stored = await r.harness.readStoredTokens();
+  return stored !== null && r.harness.emulator.control.isRefreshTokenValid(stored.refreshToken);
+}
+
+async function runCell(name: string, fault: TokenFault, expected: Expect, trigger: Trigger, emulator = {}) {
+  const r = await rig(trigger, emulator);
+  try {
+    const control = r.harness.emulator.control;
+    control.resetCounters();
+    control.injectTokenFault(fault, PERSISTING);
+    await provoke(r, trigger);
+    const during = r.manager.getStatus();
+    const tokenCalls = control.counters().tokenCalls.refresh_token;
+    control.clearFaults();
+
+    let recoveryMs: number | null = null;
+    if (expected === 'recovers') recoveryMs = await recover(r, trigger);
+    const after = r.manager.getStatus();
+    const cell: Cell = {
+      fault: name,
+      trigger,
+      state: expected === 'recovers' ? `${during.state} -> ${after.state}` : during.state,
+      errorKind: during.lastRefresh?.error?.kind ?? (during.lastRefresh?.ok ? 'none' : '-'),
+      tokenCalls,
+      recoveryMs,
+      storedTokenValid: await storedTokenValid(r),
+    };
+    cells.push(cell);
+
+    switch (expected) {
+      case 'recovers':
+        expect(after.lastRefresh?.ok).toBe(true);
+        expect(['valid', 'expiring']).toContain(after.state);
+        expect(cell.storedTokenValid).toBe(true);
+        break;
+      case 'reauthorization':
+        expect(during.state).toBe('reauthorization_required');
+        expect(during.autoRefresh.enabled).toBe(false);
+        // A terminal answer is never retried, and the engine never drops the refresh token it holds.
+        expect(tokenCalls).toBe(1);
+        expect(await r.harness.readStoredTokens()).not.toBeNull();
+        break;
+      case 'client-error':
+        expect(during.lastRefresh?.error?.kind).toBe('invalid_client');
+        expect(during.autoRefresh.enabled).toBe(false);
+        expect(tokenCalls).toBe(1);
+        expect(cell.storedTokenValid).toBe(true);
+        break;
+      case 'lost':
+        break;
+    }
+    r.harness.assertNoLeaks();
+    return cell;
+  } finally {
+    await r.harness.close();
+  }
+}
+
+describe('fault matrix: token-endpoint faults x refresh triggers', () => {
+  afterAll(() => {
+    const header = [
+      'fault',
+      'trigger',
+      'status reached',
+      'error',
+      'token calls',
+      'recovery ms',
+      'stored RT valid',
+    ];
+    const rows = cells.map((c) => [
+      c.fault,
+      c.trigger,
+      c.state,
+      c.errorKind,
+      String(c.tokenCalls),
+      c.recoveryMs === null ? '-' : String(c.recoveryMs),
+      c.storedTokenValid ? 'yes' : 'NO',
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));
+    const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ');
+    console.log(['[fault-matrix]', line(header), ...rows.map(line)].join('\n'));
+  });
+
+  for (const trigger of ['scheduled', 'on-demand', 'on-401'] as const) {
+    for (const [name, fault, expected] of TOKEN_FAULTS) {
+      it(`${name} / ${trigger}`, async () => {
+        const cell = await runCell(name, fault, expected, trigger);
+        // A persisting transient fault is retried up to the policy's limit (the schedule keeps trying later).
+        if (expected === 'recovers' && !name.startsWith('delay')) {
+          expect(cell.tokenCalls).toBeGreaterThanOrEqual(FAST_RETRY.maxAttempts);
+        }
+      });
+    }
+  }
+
+  // An answer lost after Intuit rotated the refresh token: the engine retries with the same value
+  // (never a guess). With a grace period that succeeds; when the old value dies at once it cannot.
+  it('hang after processing, rotating, grace policy / on-demand: recovers with the same refresh token', async () => {
+    await runCell(
+      'hang after processing, rotating (grace)',
+      { kind: 'hang_after_processing' },
+      'recovers',
+      'on-demand',
+      { rotateAfterSeconds: 0, oldRefreshTokenPolicy: 'grace' },
+    );
+  });
+
+  it('hang after processing, rotating, immediate policy / on-demand: says reauthorization is required', async () => {
+    const r = await rig('on-demand', { rotateAfterSeconds: 0, oldRefreshTokenPolicy: 'immediate' });
+    try {
+      r.harness.emulator.control.resetCounters();
+      r.harness.emulator.control.injectTokenFault({ kind: 'hang_after_processing' }, 1);
+      r.jump(3600);
+      await expect(r.manager.getAccessToken()).rejects.toThrow(/rotated away|reconnect/i);
+      const status = r.manager.getStatus();
+      cells.push({
+        fault: 'hang after processing, rotating (immediate)',
+        trigger: 'on-demand',
+        state: status.state,
+        errorKind: status.lastRefresh?.error?.kind ?? '-',
+        tokenCalls: r.harness.emulator.control.counters().tokenCalls.refresh_token,
+        recoveryMs: null,
+        storedTokenValid: await storedTokenValid(r),
+      });
+      expect(status.state).toBe('reauthorization_required');
+      expect(status.warnings.join(' ')).toMatch(/reconnect/i);
+      r.harness.assertNoLeaks();
+    } finally {
+      await r.harness.close();
+    }
+  });
+});
+
+const API_FAULTS: Array<[ApiFault, { ok: boolean; refreshes: number }]> = [
+  [
+    { kind: 'status', status: 401 },
+    { ok: true, refreshes: 1 },
+  ],
+  [
+    { kind: 'status', status: 403 },
+    { ok: false, refreshes: 0 },
+  ],
+  [
+    { kind: 'status', status: 429, retryAfterSeconds: 0 },
+    { ok: true, refreshes: 0 },
+  ],
+  [
+    { kind: 'status', status: 500 },
+    { ok: false, refreshes: 0 },
+  ],
+  [
+    { kind: 'status', status: 503 },
+    { ok: false, refreshes: 0 },
+  ],
+];
+
+describe('fault matrix: Accounting API faults against an authorized request', () => {
+  for (const [fault, expected] of API_FAULTS) {
+    it(`API ${fault.status}: ${expected.ok ? 'succeeds' : 'fails clearly'} with ${expected.refreshes} refresh(es)`, async () => {
+      const r = await rig('on-401');
+      try {
+        const control = r.harness.emulator.control;
+        control.resetCounters();
+        control.injectApiFault(fault, 1);
+        const outcome = await r.client.getCompanyInfo().then(
+          () => null,
+          (error: Error) => error,
+        );
+        expect(outcome === null).toBe(expected.ok);
+        if (outcome) {
+          // A clear error: the status and Intuit's words, never a token value.
+          expect(outcome.message).toMatch(new RegExp(String(fault.status)));
+          r.harness.scan.collect('api error', outcome);
+        }
+        expect(control.counters().tokenCalls.refresh_token).toBe(expected.refreshes);
+        expect(await storedTokenValid(r)).toBe(true);
+        r.harness.assertNoLeaks();
+      } finally {
+        await r.harness.close();
+      }
+    });
+  }
+});

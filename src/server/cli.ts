@@ -6,6 +6,7 @@ import { startDesk } from '../core/bootstrap';
 import { ConfigError } from '../core/errors';
 import { defaultLog, type LogFn } from '../core/log';
 import { generateAdminToken } from './access';
+import { registerConnectRoutes } from './connect-routes';
 import { startHeadlessServer, type HeadlessServer } from './server';
 
 export const DEFAULT_PORT = 4317;
@@ -58,6 +59,12 @@ async function main(argv: string[]): Promise<void> {
       port,
       staticDir: resolve(import.meta.dirname, '../../out/renderer'),
       log,
+      routes: (router) =>
+        registerConnectRoutes(router, {
+          flow: started.connectFlow,
+          redirectUri: started.config.redirectUri,
+          log,
+        }),
     });
   } catch (err) {
     await started.close();

@@ -1,30 +1,45 @@
 // OpenID id_token for the `openid` scope: RS256-signed with a key made on first use, its public
 // half served at the discovery document's jwks_uri.
-import { type KeyObject, createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { type KeyObject, createHash, generateKeyPair, randomUUID, sign } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const generateRsa = promisify(generateKeyPair);
+
+interface SigningKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  kid: string;
+}
 
 function b64url(value: string | Buffer): string {
   return Buffer.from(value).toString('base64url');
 }
 
 export class IdTokenSigner {
-  private key: { privateKey: KeyObject; publicKey: KeyObject; kid: string } | null = null;
+  // Made on first use, off the event loop: RSA key generation costs real CPU and most runs never need it.
+  private key: Promise<SigningKey> | null = null;
 
-  private ensureKey(): { privateKey: KeyObject; publicKey: KeyObject; kid: string } {
-    if (!this.key) {
-      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  private ensureKey(): Promise<SigningKey> {
+    this.key ??= generateRsa('rsa', { modulusLength: 2048 }).then(({ privateKey, publicKey }) => {
       const der = publicKey.export({ type: 'spki', format: 'der' });
-      this.key = { privateKey, publicKey, kid: createHash('sha256').update(der).digest('hex').slice(0, 16) };
-    }
+      return { privateKey, publicKey, kid: createHash('sha256').update(der).digest('hex').slice(0, 16) };
+    });
     return this.key;
   }
 
-  jwks(): { keys: Record<string, unknown>[] } {
-    const { publicKey, kid } = this.ensureKey();
+  async jwks(): Promise<{ keys: Record<string, unknown>[] }> {
+    const { publicKey, kid } = await this.ensureKey();
     return { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] };
   }
 
-  sign(claims: { issuer: string; clientId: string; realmId: string; nowMs: number; nonce?: string }): string {
-    const { privateKey, kid } = this.ensureKey();
+  async sign(claims: {
+    issuer: string;
+    clientId: string;
+    realmId: string;
+    nowMs: number;
+    nonce?: string;
+  }): Promise<string> {
+    const { privateKey, kid } = await this.ensureKey();
     const iat = Math.floor(claims.nowMs / 1000);
     const header = { alg: 'RS256', kid };
     const payload: Record<string, unknown> = {

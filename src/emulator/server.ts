@@ -192,7 +192,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       );
     }
     if (req.method === 'GET' && DISCOVERY_PATHS.has(path)) return sendJson(res, 200, discoveryDocument(urls));
-    if (req.method === 'GET' && path === '/op/v1/jwks') return sendJson(res, 200, ctx.idTokens.jwks());
+    if (req.method === 'GET' && path === '/op/v1/jwks') return sendJson(res, 200, await ctx.idTokens.jwks());
     if (req.method === 'GET' && path === '/v1/openid_connect/userinfo') {
       const token = bearerToken(req.headers.authorization);
       const check = token ? store.checkAccessToken(token) : null;

@@ -62,7 +62,12 @@ function successBody(grant: TokenGrant, includeHard: boolean): Record<string, un
   return body;
 }
 
-function processToken(ctx: EmulatorContext, req: IncomingMessage, form: URLSearchParams | null): Answer {
+// Async only for the id_token signature; each grant's state change happens synchronously, before any await.
+async function processToken(
+  ctx: EmulatorContext,
+  req: IncomingMessage,
+  form: URLSearchParams | null,
+): Promise<Answer> {
   if (!form) {
     return oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
   }
@@ -86,7 +91,7 @@ function processToken(ctx: EmulatorContext, req: IncomingMessage, form: URLSearc
     if (!outcome.ok) return oauthError(400, 'invalid_grant', outcome.description);
     const body = successBody(outcome.grant, includeHard);
     if (outcome.grant.scope.split(/\s+/).includes('openid')) {
-      body.id_token = ctx.idTokens.sign({
+      body.id_token = await ctx.idTokens.sign({
         issuer: ctx.urls.url,
         clientId,
         realmId: outcome.grant.realmId,
@@ -117,7 +122,7 @@ function answerFaultInstead(
   ctx: EmulatorContext,
   res: ServerResponse,
   fault: TokenFault,
-  process: () => Answer,
+  process: () => Promise<Answer>,
 ): boolean {
   switch (fault.kind) {
     case 'status': {
@@ -158,7 +163,7 @@ function answerFaultInstead(
         gone = true;
       });
       ctx.later(fault.ms, () => {
-        if (!gone) send(ctx, res, process());
+        if (!gone) void process().then((answer) => send(ctx, res, answer));
       });
       return true;
     }
@@ -168,13 +173,11 @@ function answerFaultInstead(
       resetConnection(res);
       return true;
     case 'hang_after_processing':
-      process();
+      void process();
       return true;
-    case 'delay_after_processing': {
-      const answer = process();
-      ctx.later(fault.ms, () => send(ctx, res, answer));
+    case 'delay_after_processing':
+      void process().then((answer) => ctx.later(fault.ms, () => send(ctx, res, answer)));
       return true;
-    }
   }
 }
 
@@ -199,10 +202,10 @@ export async function handleToken(
     ctx.counters.tokenCalls[grantType] += 1;
   else ctx.counters.tokenCalls.other += 1;
 
-  const process = (): Answer => processToken(ctx, req, form);
+  const process = (): Promise<Answer> => processToken(ctx, req, form);
   const fault = ctx.tokenFaults.take();
   if (fault && answerFaultInstead(ctx, res, fault, process)) return;
-  send(ctx, res, process());
+  send(ctx, res, await process());
 }
 
 export async function handleRevoke(

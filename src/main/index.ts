@@ -6,6 +6,7 @@ import { startDesk } from '../core/bootstrap';
 import { toResultError } from '../core/errors';
 import { STATUS_CHANGED_CHANNEL, type TokenStatus } from '../shared/contract';
 import { dataDirFromEnv, locateApp } from './app-location';
+import { desktopConnectActions } from './connect-desktop';
 import { startDeskHost, type DeskHost } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
 import { DESKTOP_STORE_NAME, DesktopTokenStore } from './store';
@@ -86,6 +87,14 @@ function startEngine(): DeskHost {
       }),
     push: pushStatus,
     log,
+    // Connect opens Intuit's consent page in the system browser and waits on the loopback listener.
+    connectActions: (started) =>
+      desktopConnectActions({
+        flow: started.connectFlow,
+        redirectUri: started.config.redirectUri,
+        openExternal: (url) => shell.openExternal(url),
+        log: started.log,
+      }),
   });
 }
 

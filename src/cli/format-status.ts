@@ -30,7 +30,8 @@ function when(iso: string | null, now: number): string {
 
 export function formatStatus(status: TokenStatus, now = Date.now()): string {
   const lines: string[] = [];
-  const row = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(15)}${value}`);
+  const row = (label: string, value: string) =>
+    lines.push(`${(label ? `${label}:` : '').padEnd(15)}${value}`);
 
   const where = [
     status.environment,
@@ -46,7 +47,10 @@ export function formatStatus(status: TokenStatus, now = Date.now()): string {
 
   const refresh = status.refreshToken;
   if (refresh) {
-    row('Refresh token', `${refresh.preview} (${refresh.source}), expires ${when(refresh.expiresAt, now)}`);
+    const expiry = refresh.expiresAt
+      ? `expires ${when(refresh.expiresAt, now)}`
+      : 'expiry unknown until the first refresh';
+    row('Refresh token', `${refresh.preview} (${refresh.source}), ${expiry}`);
     if (refresh.hardExpiresAt) row('', `hard limit ${when(refresh.hardExpiresAt, now)}`);
     if (refresh.lastRotatedAt) row('', `last rotated ${when(refresh.lastRotatedAt, now)}`);
   } else {
@@ -72,7 +76,8 @@ export function formatStatus(status: TokenStatus, now = Date.now()): string {
       row('', last.error.message + (last.error.intuitTid ? ` [intuit_tid ${last.error.intuitTid}]` : ''));
     }
   } else {
-    row('Last refresh', 'never (in this store)');
+    // The engine keeps refresh history per process; a CLI run starts with none.
+    row('Last refresh', 'none by this process');
   }
 
   const { refreshes, failures, retriedOn401 } = status.stats;

@@ -140,6 +140,8 @@ async function openDashboard(page: Page, headless: { uiUrl: string }): Promise<v
 }
 
 async function screenshot(page: Page, testInfo: TestInfo, name = 'dashboard'): Promise<void> {
+  // From the top: a full-page capture of a scrolled page repeats the sticky header mid-page.
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
 }
 
@@ -419,6 +421,57 @@ test.describe('with QB_ACCESS_TOKEN set', () => {
       page.locator('[data-testid=history-list] li[data-type=fell_back_to_environment]'),
     ).toHaveCount(1);
     await expect(page.getByTestId('guidance')).toHaveAttribute('data-action', 'reconnect');
+
+    await screenshot(page, testInfo);
+    await expectNoTokenValues(page, secrets);
+  });
+});
+
+// ------------------------------------------------------------------ Disconnect and Connect
+
+test.describe('Disconnect and Connect', () => {
+  test.use({ headlessOptions: { emulator: { companyName: COMPANY, autoApprove: true } } });
+
+  test('Disconnect asks in the page, then Connect brings the tokens back', async ({
+    page,
+    headlessServer,
+  }, testInfo) => {
+    const secrets = new SecretWatch(headlessServer);
+    secrets.start();
+    await openDashboard(page, headlessServer);
+    await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+
+    await page.getByRole('button', { name: 'Disconnect…' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm disconnect' });
+    await expect(confirm).toContainText('revokes the refresh token');
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await expect(confirm).toHaveCount(0);
+    await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+
+    await page.getByRole('button', { name: 'Disconnect…' }).click();
+    await confirm.getByRole('button', { name: 'Disconnect' }).click();
+    await expect(pill(page)).toHaveAttribute('data-state', 'not_configured');
+    await expect(page.getByTestId('verdict')).toContainText('Not connected');
+    await expect(page.getByTestId('access-none')).toBeVisible();
+    await expect(page.getByTestId('disconnect-outcome')).toContainText('Disconnected');
+    await expect(page.getByRole('button', { name: 'Refresh now' })).toBeDisabled();
+    await expect(page.locator('[data-testid=history-list] li[data-type=disconnected]')).toHaveCount(1);
+    expect((await headlessServer.emulator?.counters())?.revokeCalls).toBe(1);
+    await screenshot(page, testInfo, 'disconnected');
+
+    // The emulator approves at once; the callback page leads back to the dashboard.
+    await page.getByRole('button', { name: 'Connect to QuickBooks' }).click();
+    await page
+      .waitForURL((url) => url.origin === headlessServer.baseUrl && url.pathname !== '/callback', {
+        timeout: 30_000,
+      })
+      .catch(async () => {
+        // A callback page that offers a link back rather than redirecting by itself.
+        await page.getByRole('link', { name: /dashboard/i }).click();
+      });
+    await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+    await expect(page.getByTestId('access-source')).toHaveText('Cached');
+    await expect(page.locator('[data-testid=history-list] li[data-type=connected]')).toHaveCount(1);
 
     await screenshot(page, testInfo);
     await expectNoTokenValues(page, secrets);

@@ -70,7 +70,9 @@ export function AccessTokenCard() {
         </>
       ) : (
         <p className="empty" data-testid="access-none">
-          No access token {status.source === 'none' ? 'in use' : ''}. The next refresh issues one.
+          {status.refreshToken
+            ? 'No access token cached. The next refresh or API call issues one.'
+            : 'No access token: connect to QuickBooks first.'}
         </p>
       )}
     </Card>

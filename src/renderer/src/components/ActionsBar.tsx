@@ -16,6 +16,8 @@ const ACTIONS: {
 export function ActionsBar() {
   const pending = useDashboard((s) => s.pending);
   const ready = useDashboard((s) => s.status !== null);
+  // Refreshing and clearing need a refresh token; Test connection may still use QB_ACCESS_TOKEN.
+  const connected = useDashboard((s) => Boolean(s.status?.refreshToken));
   const refresh = useDashboard((s) => s.refresh);
   const clear = useDashboard((s) => s.clear);
   const testConnection = useDashboard((s) => s.testConnection);
@@ -29,7 +31,7 @@ export function ActionsBar() {
             type="button"
             className={`button ${action.name === 'refresh' ? 'primary' : ''}`}
             data-testid={action.testId}
-            disabled={!ready || pending[action.name]}
+            disabled={!ready || pending[action.name] || (action.name !== 'testConnection' && !connected)}
             aria-busy={pending[action.name]}
             onClick={() => void handlers[action.name]()}
           >

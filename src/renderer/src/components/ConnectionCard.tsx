@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
+import { ActionOutcomeNote } from './ActionOutcomeNote';
 import { ConnectButton } from './ConnectButton';
 
 /** Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. */
@@ -115,8 +116,11 @@ export function ConnectionCard() {
       </dl>
       {connected ? (
         <DisconnectControl />
-      ) : reconnectShownElsewhere ? null : (
-        <ConnectButton testId="connect-button" />
+      ) : (
+        <>
+          <ActionOutcomeNote action="disconnect" testId="disconnect-outcome" />
+          {reconnectShownElsewhere ? null : <ConnectButton testId="connect-button" />}
+        </>
       )}
     </Card>
   );

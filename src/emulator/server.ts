@@ -91,6 +91,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   ).refreshToken;
 
   const timers = new Set<NodeJS.Timeout>();
+  let closing: Promise<void> | null = null;
   const sockets = new Set<Socket>();
   let counters = emptyCounters();
   // The demo authorization made at start-up is not a token the client was issued.
@@ -112,6 +113,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     apiFaults: new FaultQueue<ApiFault>(),
     now,
     later(ms, run) {
+      if (closing) return; // a delay that outlived close() would hold the process open
       const timer = setTimeout(() => {
         timers.delete(timer);
         run();
@@ -256,7 +258,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const pruner = setInterval(() => store.prune(), 60_000);
   pruner.unref();
 
-  let closing: Promise<void> | null = null;
   return {
     ...urls,
     ...demo,

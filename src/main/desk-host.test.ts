@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
 import { toResultError } from '../core/errors';
 import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
-import { startDeskHost, type DeskHost } from './desk-host';
+import { startDeskHost, type DeskHost, type DeskHostOptions } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
 import { DESKTOP_STORE_NAME, DesktopTokenStore, type SafeStorageLike } from './store';
 import { frameEvent, IpcMainStandIn } from './testing/stand-ins';
@@ -35,7 +35,7 @@ function tempDir(): string {
   return dir;
 }
 
-function host(env: Record<string, string>, dir: string) {
+function host(env: Record<string, string>, dir: string, connectActions?: DeskHostOptions['connectActions']) {
   const pushes: TokenStatus[] = [];
   const logs: string[] = [];
   const deskHost: DeskHost = startDeskHost({
@@ -54,6 +54,7 @@ function host(env: Record<string, string>, dir: string) {
       }),
     push: (status) => pushes.push(status),
     log: (line) => logs.push(line),
+    connectActions,
   });
   cleanups.push(() => deskHost.close());
   const ipcMain = new IpcMainStandIn();
@@ -129,5 +130,23 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
       error: { code: 'not_configured' },
     });
     expect((await deskHost.ready).started).toBeNull();
+  });
+
+  it('hands connect/disconnect to the Connect flow and cancels a waiting attempt on close', async () => {
+    const dir = tempDir();
+    const calls: string[] = [];
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, (started) => ({
+      connect: async () => (calls.push('connect'), started.desk.getStatus()),
+      disconnect: async (options) => (
+        calls.push(`disconnect:${JSON.stringify(options)}`),
+        started.desk.getStatus()
+      ),
+      cancel: async () => void calls.push('cancel'),
+    }));
+    await expect(call(IPC_CHANNELS.connect)).resolves.toMatchObject({ ok: true });
+    await expect(call(IPC_CHANNELS.disconnect, { force: true })).resolves.toMatchObject({ ok: true });
+    await deskHost.close();
+    await deskHost.close();
+    expect(calls).toEqual(['connect', 'disconnect:{"force":true}', 'cancel']);
   });
 });

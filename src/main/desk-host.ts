@@ -34,11 +34,13 @@ export function startupFailureWarning(error: unknown): string {
 export function startDeskHost(options: DeskHostOptions): DeskHost {
   const log = options.log ?? ((line: string) => console.error(line));
   let unsubscribe: (() => void) | null = null;
+  let connectActions: ConnectActions | undefined;
   let closed = false;
 
   const ready = options.start().then(
     (started) => {
-      const handlers = deskHandlers(started.desk, options.connectActions?.(started));
+      connectActions = options.connectActions?.(started);
+      const handlers = deskHandlers(started.desk, connectActions);
       unsubscribe = started.desk.onStatusChanged((status) => options.push(status));
       const status = started.desk.getStatus();
       options.push(status);
@@ -70,6 +72,10 @@ export function startDeskHost(options: DeskHostOptions): DeskHost {
       closed = true;
       const { started } = await ready;
       unsubscribe?.();
+      // A Connect still waiting for the browser holds a loopback listener open.
+      await connectActions
+        ?.cancel?.()
+        .catch((error: unknown) => log(`[main] cancelling Connect failed: ${String(error)}`));
       await started?.close();
     },
   };

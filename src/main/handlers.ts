@@ -46,6 +46,8 @@ export function notConfiguredHandlers(status: () => TokenStatus): IpcHandlers {
 export interface ConnectActions {
   connect(): Promise<TokenStatus>;
   disconnect(options?: { force?: boolean }): Promise<TokenStatus>;
+  /** Stops an attempt still waiting for the browser (called when the app quits). */
+  cancel?(): Promise<void>;
 }
 
 /** Answers from the running engine. Rejections become `{ ok: false }` in ipc.ts. */

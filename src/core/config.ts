@@ -188,7 +188,12 @@ export function collectVariables(
   const sources: Partial<Record<ConfigVariable, ConfigSource>> = {};
   for (const name of CONFIG_VARIABLES) {
     for (const [source, layer] of layers) {
-      const value = layer[name]?.trim();
+      const raw: unknown = layer[name];
+      // process.env holds only strings, but programmatic callers (startDesk({ env })) may pass anything.
+      if (raw !== undefined && typeof raw !== 'string') {
+        throw new ConfigError(`${name} must be a string, got ${typeof raw}`, name);
+      }
+      const value = raw?.trim();
       if (value) {
         values[name] = value;
         sources[name] = source;
@@ -214,7 +219,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
     ];
-    const got = raw === undefined || secret.includes(variable) ? '' : `, got ${JSON.stringify(raw)}`;
+    // Echo at most a short prefix: a megabyte of junk in a variable should not become a megabyte of error.
+    const shown = raw !== undefined && raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+    const got = raw === undefined || secret.includes(variable) ? '' : `, got ${JSON.stringify(shown)}`;
     const from = sources[variable as ConfigVariable];
     const where = from && from !== 'environment' ? ` (from ${from})` : '';
     throw new ConfigError(`${issue?.message ?? 'invalid configuration'}${got}${where}`, variable || null);

@@ -117,6 +117,7 @@ describe('headless API', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events = readStatusEvents(response);
     const first = (await events.next()).value as TokenStatus;
+    bodies.push(JSON.stringify(first));
     expect(first.realmId).toBe(stack.emulator.realmId);
     const refreshesBefore = first.stats.refreshes;
 

@@ -1,13 +1,15 @@
 // `npm run serve` as a real child process: the start-up line, demo mode, and shutdown in the
 // middle of a refresh. The emulator runs in this process so the test can inspect its state.
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileTokenStore, STORE_FILE_NAME } from '../core/file-token-store';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type ConnectionTestResult, type TokenStatus } from '../shared/contract';
-import { startServerProcess, serverEnvFor, type ServerProcess } from './process-support';
+import { cleanEnv, REPO_ROOT, serverEnvFor, startServerProcess, type ServerProcess } from './process-support';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -66,6 +68,19 @@ describe('npm run serve', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('names the port and QB_PORT when the port is taken, and rejects unknown arguments', async () => {
+    const emu = await emulator();
+    const first = await server(serverEnvFor(emu));
+    const second = await spawnToExit(['--json'], { ...serverEnvFor(emu), QB_PORT: String(first.port) });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`127.0.0.1:${first.port}`);
+    expect(second.stderr).toContain('QB_PORT');
+    expect(second.stdout).toBe('');
+    const bad = await spawnToExit(['--jsno'], serverEnvFor(emu));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--jsno');
+  });
+
   it('demo mode (no QB_CLIENT_ID) starts its own emulator and says demo in the status', async () => {
     const proc = await server({});
     const status = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken);
@@ -84,17 +99,23 @@ describe('npm run serve', () => {
     });
     const callsBefore = emu.control.counters().tokenCalls.refresh_token;
     emu.control.injectTokenFault({ kind: 'delay', ms: 1500 });
+    const stream = await fetch(proc.baseUrl + HTTP_PATHS.events, {
+      headers: { authorization: `Bearer ${proc.adminToken}` },
+    });
+    const streamEnded = stream.text().then(
+      () => 'ended',
+      () => 'ended',
+    );
     const pending = proc
       .api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' })
       .catch((err: unknown) => err);
     await waitFor(async () => emu.control.counters().tokenCalls.refresh_token > callsBefore);
 
     const exit = await proc.stop({ signal: 'SIGTERM', keepData: true });
-    cleanups.push(() =>
-      import('node:fs/promises').then((fs) => fs.rm(proc.dataDir, { recursive: true, force: true })),
-    );
+    cleanups.push(() => rm(proc.dataDir, { recursive: true, force: true }));
     expect(exit).toEqual({ code: 0, signal: null });
     await pending;
+    expect(await streamEnded).toBe('ended');
 
     const raw = await readFile(join(proc.dataDir, STORE_FILE_NAME), 'utf8');
     expect(() => JSON.parse(raw)).not.toThrow();
@@ -104,6 +125,26 @@ describe('npm run serve', () => {
     expect(emu.control.isRefreshTokenValid(tokens?.refreshToken ?? '')).toBe(true);
   });
 });
+
+/** Runs the server CLI to completion (for start-up failures). */
+async function spawnToExit(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-cli-test-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/server/cli.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: cleanEnv({ ...env, QB_DATA_DIR: dataDir }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -113,8 +113,9 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
         await match.route.handler(ctx);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
+        // After an oversized body, stop the rest from arriving once the answer is out.
+        if (err.headers.Connection === 'close') res.once('finish', () => req.destroy());
         sendHttpError(res, err);
-        if (err.headers.Connection === 'close') req.destroy();
       }
       return;
     }

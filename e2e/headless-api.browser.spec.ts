@@ -193,3 +193,18 @@ test('a foreign page cannot change the token state, even though the browser send
     body: { ok: true, value: { accessToken: { preview: expect.any(String) } } },
   });
 });
+
+test.describe('demo mode', () => {
+  test.use({ headlessOptions: { demo: true } });
+
+  test('with no QB_CLIENT_ID the server runs its own emulator and the UI shows the Demo badge', async ({
+    page,
+    headlessServer,
+  }) => {
+    expect(headlessServer.emulator).toBeNull();
+    const status = await headlessServer.api<{ demo: boolean }>(HTTP_PATHS.refreshToken);
+    expect(status).toMatchObject({ status: 200, body: { ok: true, value: { demo: true } } });
+    await page.goto(headlessServer.uiUrl);
+    await expect(page.getByTestId('demo-badge')).toBeVisible();
+  });
+});

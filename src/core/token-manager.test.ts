@@ -524,3 +524,22 @@ describe('history and events', () => {
     expect(events.at(-1)?.state).toBe('valid');
   });
 });
+
+describe('time-driven status events', () => {
+  it('emits expiring and expired when no refresh is scheduled to act (keys rejected)', async () => {
+    const h = await setup();
+    const clock = new ManualClock();
+    const manager = await h.manager({ now: clock.now, timers: clock.timers, retry: { maxAttempts: 1 } });
+    await manager.getAccessToken();
+    h.emulator.control.injectTokenFault({ kind: 'invalid_client' });
+    await manager.refresh('manual').catch(() => undefined);
+    const states: string[] = [];
+    manager.onStatusChanged((status) => states.push(status.state));
+    expect(manager.getStatus().autoRefresh.enabled).toBe(false);
+    clock.advance(3600_000 - 300_000 + 1);
+    expect(states).toEqual(['expiring']);
+    clock.advance(300_000);
+    expect(states).toEqual(['expiring', 'expired']);
+    expect(clock.pendingCount).toBe(0);
+  });
+});

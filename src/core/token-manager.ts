@@ -130,6 +130,8 @@ export class TokenManager {
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
   private timer: unknown = null;
+  /** Fires when the state would change by time alone (valid -> expiring -> expired) and nothing else acts then. */
+  private boundaryTimer: unknown = null;
   private nextRefreshAt: number | null = null;
   private backoffWake: (() => void) | null = null;
   private backoffTimer: unknown = null;
@@ -234,6 +236,7 @@ export class TokenManager {
 
   onStatusChanged(listener: StatusListener): () => void {
     this.listeners.add(listener);
+    this.armBoundaryTimer();
     return () => this.listeners.delete(listener);
   }
 
@@ -403,6 +406,7 @@ export class TokenManager {
     if (this.disposed) return;
     this.disposed = true;
     this.clearTimer();
+    this.clearBoundaryTimer();
     this.wakeBackoff();
     await this.settle();
     this.listeners.clear();
@@ -822,6 +826,7 @@ export class TokenManager {
   }
 
   private emit(): void {
+    this.armBoundaryTimer();
     if (this.listeners.size === 0) return;
     const status = this.getStatus();
     for (const listener of this.listeners) {
@@ -831,6 +836,38 @@ export class TokenManager {
         this.log(`A status listener threw: ${(err as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Status listeners hear about every change, including the ones time makes on its own. The refresh
+   * timer covers the usual case (it fires at the skew boundary); this one covers the rest (no keys,
+   * rejected keys, the environment's token, a failed refresh waiting out its cooldown past expiry).
+   */
+  private armBoundaryTimer(): void {
+    this.clearBoundaryTimer();
+    if (this.disposed || this.listeners.size === 0 || this.inflight || this.reauthError) return;
+    const now = this.now();
+    const serving = this.servedToken(now);
+    if (!serving) return;
+    const skew =
+      serving.source === 'cached' && this.chain
+        ? this.skewMs(this.chain)
+        : this.config.refreshSkewSeconds * 1000;
+    const next = [serving.expiresAt - skew, serving.expiresAt].find((at) => at > now);
+    if (next === undefined) return;
+    if (this.nextRefreshAt !== null && this.nextRefreshAt <= next) return;
+    this.boundaryTimer = this.timers.setTimeout(
+      () => {
+        this.boundaryTimer = null;
+        this.emit();
+      },
+      Math.min(MAX_TIMER_MS, next - now + 1),
+    );
+  }
+
+  private clearBoundaryTimer(): void {
+    if (this.boundaryTimer !== null) this.timers.clearTimeout(this.boundaryTimer);
+    this.boundaryTimer = null;
   }
 
   private assertOpen(): void {

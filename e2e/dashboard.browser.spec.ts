@@ -126,13 +126,27 @@ async function expectNoTokenValues(page: Page, secrets: SecretWatch): Promise<vo
   expect(secrets.find(shown), 'token values shown at some point').toEqual([]);
   expect(secrets.find(html), 'token values in the HTML').toEqual([]);
   expect(secrets.find(text), 'token values in the page text').toEqual([]);
+  expect(pageProblems.get(page) ?? [], 'page errors, CSP refusals or dialogs').toEqual([]);
 }
 
 // ------------------------------------------------------------------ page helpers
 
+/** Uncaught page errors and CSP refusals, per page: the checks at the end expect none. */
+const pageProblems = new WeakMap<Page, string[]>();
+
 async function openDashboard(page: Page, headless: { uiUrl: string }): Promise<void> {
+  const problems: string[] = [];
+  pageProblems.set(page, problems);
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    const text = message.text();
+    // The meta CSP names frame-ancestors too (the server also sends it as a header), which Chromium notes.
+    if (/Content Security Policy|Refused to/.test(text) && !/frame-ancestors' is ignored/.test(text))
+      problems.push(`csp: ${text}`);
+  });
   page.on('dialog', (dialog) => {
-    throw new Error(`The dashboard opened a ${dialog.type()} dialog: errors belong in the page`);
+    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
+    void dialog.dismiss();
   });
   await recordEverythingShown(page);
   await page.goto(headless.uiUrl);

@@ -1,4 +1,5 @@
-import { formatSkew } from '../format/time';
+import { accessTokenLifetimeMs } from '../format/lifetime';
+import { formatDuration, formatSkew } from '../format/time';
 import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
@@ -7,6 +8,10 @@ import { RelativeTime } from './Time';
 export function AutoRefreshCard() {
   const auto = useDashboard((s) => s.status?.autoRefresh);
   const hasToken = useDashboard((s) => Boolean(s.status?.accessToken));
+  // The engine never refreshes earlier than half a token's lifetime (short demo tokens).
+  const cachedLifetimeMs = useDashboard((s) =>
+    s.status?.source === 'cached' ? accessTokenLifetimeMs(s.status) : null,
+  );
   const now = useDashboard((s) => s.now);
   if (!auto) return null;
   return (
@@ -34,6 +39,13 @@ export function AutoRefreshCard() {
         </Field>
         <Field label="Skew" testId="skew">
           {formatSkew(auto.skewSeconds)}
+          {cachedLifetimeMs !== null && auto.skewSeconds * 1000 > cachedLifetimeMs / 2 ? (
+            <span className="muted">
+              {' '}
+              (shortened to {formatDuration(Math.round(cachedLifetimeMs / 2000) * 1000)}, half the token’s
+              lifetime)
+            </span>
+          ) : null}
         </Field>
         {auto.retrying ? (
           <Field label="Retrying" testId="retrying">

@@ -63,6 +63,7 @@ export class FileTokenStore implements TokenStore {
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
   private readonly keys = new Map<string, Buffer>();
+  private writeSalt: Buffer | null = null;
   private standing: string[];
 
   constructor(options: FileTokenStoreOptions) {
@@ -177,7 +178,10 @@ export class FileTokenStore implements TokenStore {
 
   private encode(tokens: StoredTokens): object {
     if (!this.storeKey) return { format: FORMAT, encrypted: false, tokens };
-    const salt = randomBytes(16);
+    // One salt (so one scrypt derivation) per store instance, a fresh IV per write: deriving a key on
+    // every save would put ~100 ms of scrypt between Intuit's answer and the durable write.
+    this.writeSalt ??= randomBytes(16);
+    const salt = this.writeSalt;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
     cipher.setAAD(Buffer.from(FORMAT));
@@ -208,6 +212,7 @@ export class FileTokenStore implements TokenStore {
       if (!this.storeKey) throw new UnreadableStore('it is encrypted and QB_STORE_KEY is not set');
       try {
         const e = envelope.data;
+        this.writeSalt ??= Buffer.from(e.salt, 'base64');
         const decipher = createDecipheriv(
           'aes-256-gcm',
           this.key(Buffer.from(e.salt, 'base64')),

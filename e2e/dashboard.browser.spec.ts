@@ -343,6 +343,20 @@ test('an injected 500 shows retrying, then recovery', async ({ page, headlessSer
   await expectNoTokenValues(page, secrets);
 });
 
+test('the token check catches a value that only flashed by', async ({ page, headlessServer }) => {
+  const secrets = new SecretWatch(headlessServer);
+  secrets.start();
+  await openDashboard(page, headlessServer);
+  const leaked = headlessServer.emulator?.refreshToken ?? '';
+  expect(leaked.length).toBeGreaterThan(8);
+  // Shown for a moment, then removed: the page is clean now, but it was not always.
+  await page.evaluate(
+    `(() => { const p = document.createElement('p'); p.textContent = ${JSON.stringify(leaked)}; document.body.append(p); setTimeout(() => p.remove(), 50); })()`,
+  );
+  await expect(page.locator('body')).not.toContainText(leaked);
+  await expect(expectNoTokenValues(page, secrets)).rejects.toThrow(/token values shown at some point/);
+});
+
 // ------------------------------------------------------------------ QB_ACCESS_TOKEN from the environment
 
 interface EnvTokenStack extends StackSecrets {

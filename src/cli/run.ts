@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { TokenStatus } from '../shared/contract';
 import { startDesk } from '../core/bootstrap';
+import type { TokenDesk } from '../core/desk';
 import { configSecrets, hasClientCredentials, loadConfig, type Config } from '../core/config';
 import { ApiError, ReauthorizationRequiredError, TokenError } from '../core/errors';
 import { SecretRegistry } from '../core/log';
@@ -60,7 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
     const keepAlive = setInterval(() => {}, 60_000);
     try {
-      return await runCommand(command, json, started.desk, io);
+      return await runCommand(command, json, started.desk, io, diagnose);
     } finally {
       clearInterval(keepAlive);
       await started.close();
@@ -74,8 +75,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
 async function runCommand(
   command: Command,
   json: boolean,
-  desk: Awaited<ReturnType<typeof startDesk>>['desk'],
+  desk: TokenDesk,
   io: CliIo,
+  diagnose: (line: string) => void,
 ): Promise<ExitCode> {
   switch (command) {
     case 'status': {
@@ -104,10 +106,27 @@ async function runCommand(
       return EXIT.ok;
     }
     case 'token': {
-      io.stdout(`${await desk.getAccessToken()}\n`);
+      io.stdout(`${await tokenForScripts(desk, diagnose)}\n`);
       return EXIT.ok;
     }
   }
+}
+
+/**
+ * Like `gcloud auth print-access-token`: inside the skew window the token is refreshed first, so a
+ * script never gets one about to lapse. If that early refresh fails, the current token is still
+ * valid and is printed all the same (the failure goes to stderr).
+ */
+export async function tokenForScripts(
+  desk: Pick<TokenDesk, 'getStatus' | 'refresh' | 'getAccessToken'>,
+  diagnose: (line: string) => void,
+): Promise<string> {
+  if (desk.getStatus().state === 'expiring') {
+    await desk.refresh('on-demand').catch((error: unknown) => {
+      diagnose(`${describeFailure(error)} Printing the current access token, which is still valid.`);
+    });
+  }
+  return desk.getAccessToken();
 }
 
 function describeAccess(status: TokenStatus): string {

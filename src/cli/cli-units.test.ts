@@ -1,0 +1,163 @@
+// The CLI's pure parts in-process: argument parsing, exit-code mapping and the human status.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TokenStatus } from '../shared/contract';
+import {
+  ApiError,
+  ConfigError,
+  NotConfiguredError,
+  ReauthorizationRequiredError,
+  TokenError,
+} from '../core/errors';
+import { parseArgs, UsageError } from './args';
+import { EXIT, exitCodeFor } from './exit-codes';
+import { formatRelative, formatStatus } from './format-status';
+import { runCli, tokenForScripts } from './run';
+
+const NOW = Date.parse('2026-11-27T12:00:00Z');
+const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
+
+const status: TokenStatus = {
+  state: 'expiring',
+  source: 'cached',
+  environment: 'sandbox',
+  realmId: '9341453172571840',
+  demo: false,
+  accessToken: { preview: '…abcd', expiresAt: at(4 * 60_000) },
+  refreshToken: {
+    preview: '…wxyz',
+    source: 'stored',
+    expiresAt: at(10 * 86_400_000),
+    hardExpiresAt: at(900 * 86_400_000),
+    lastRotatedAt: at(-3 * 3_600_000),
+  },
+  autoRefresh: {
+    enabled: true,
+    nextRefreshAt: at(0),
+    skewSeconds: 300,
+    retrying: { attempt: 2, maxAttempts: 4 },
+  },
+  lastRefresh: {
+    at: at(-60_000),
+    ok: false,
+    trigger: 'scheduled',
+    durationMs: 120,
+    error: { kind: 'server', message: 'HTTP 503 from the token endpoint.', intuitTid: '1-abc' },
+  },
+  stats: { refreshes: 3, failures: 1, retriedOn401: 2 },
+  history: [],
+  warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
+  canConnect: true,
+};
+
+describe('qb-token units', () => {
+  it('parses commands and flags, and rejects what it does not know', () => {
+    expect(parseArgs(['status', '--json'])).toEqual({ command: 'status', json: true, verbose: false });
+    expect(parseArgs(['-v', 'token'])).toEqual({ command: 'token', json: false, verbose: true });
+    expect(parseArgs(['--help']).command).toBe('help');
+    expect(() => parseArgs([])).toThrow(UsageError);
+    expect(() => parseArgs(['tokens'])).toThrow(/unknown command "tokens"/);
+    expect(() => parseArgs(['token', '--json'])).toThrow(/--json applies to status only/);
+    expect(() => parseArgs(['status', 'extra'])).toThrow(/unexpected argument/);
+    expect(() => parseArgs(['status', '--force'])).toThrow(/unknown option --force/);
+  });
+
+  it('maps failures to the documented exit codes', () => {
+    expect(
+      exitCodeFor(new ConfigError('QB_ENVIRONMENT must be sandbox or production', 'QB_ENVIRONMENT')),
+    ).toBe(EXIT.configuration);
+    expect(exitCodeFor(new NotConfiguredError())).toBe(EXIT.configuration);
+    expect(exitCodeFor(new TokenError('invalid_client', 'bad keys'))).toBe(EXIT.configuration);
+    expect(exitCodeFor(new ReauthorizationRequiredError())).toBe(EXIT.reauthorizationRequired);
+    expect(exitCodeFor(new TokenError('invalid_grant', 'dead'))).toBe(EXIT.reauthorizationRequired);
+    expect(exitCodeFor(new ApiError({ status: 401, code: 'unauthorized', message: 'x' }))).toBe(
+      EXIT.reauthorizationRequired,
+    );
+    for (const kind of ['network', 'timeout', 'server', 'rate_limited', 'bad_response'] as const) {
+      expect(exitCodeFor(new TokenError(kind, kind))).toBe(EXIT.transient);
+    }
+    expect(exitCodeFor(new ApiError({ status: 503, code: 'api_error', message: 'x' }))).toBe(EXIT.transient);
+    expect(exitCodeFor(new ApiError({ status: 429, code: 'rate_limited', message: 'x' }))).toBe(
+      EXIT.transient,
+    );
+    expect(exitCodeFor(new ApiError({ status: 403, code: 'forbidden', message: 'x' }))).toBe(EXIT.failure);
+    expect(exitCodeFor(new Error('boom'))).toBe(EXIT.failure);
+  });
+
+  it('shows times relative and absolute', () => {
+    expect(formatRelative(at(52 * 60_000 + 5_000), NOW)).toBe('in 52 min');
+    expect(formatRelative(at(-3 * 3_600_000), NOW)).toBe('3 h ago');
+    expect(formatRelative(at(100 * 86_400_000), NOW)).toBe('in 100 d');
+    expect(formatRelative(at(200), NOW)).toBe('now');
+  });
+
+  it('prints a compact status with expiry, refresh token, last refresh and warnings', () => {
+    const text = formatStatus(status, NOW);
+    expect(text).toContain('State:         expiring (source: cached; sandbox, realm 9341453172571840)');
+    expect(text).toContain('Access token:  …abcd, expires in 4 min (2026-11-27 12:04:00 UTC)');
+    expect(text).toContain('Refresh token: …wxyz (stored), expires in 10 d (2026-12-07 12:00:00 UTC)');
+    expect(text).toContain('               hard limit in 900 d');
+    expect(text).toContain('               last rotated 3 h ago');
+    expect(text).toContain('retrying (attempt 2 of 4)');
+    expect(text).toContain('Last refresh:  FAILED (server), 1 min ago');
+    expect(text).toContain('HTTP 503 from the token endpoint. [intuit_tid 1-abc]');
+    expect(text).toContain('Stats:         3 refreshes, 1 failures, 2 retried after 401');
+    expect(text).toContain('  - The refresh token expires in 10 days');
+  });
+
+  it('token refreshes first inside the skew window, and still prints a valid token when that fails', async () => {
+    const calls: string[] = [];
+    const lines: string[] = [];
+    const deskIn = (state: TokenStatus['state'], refresh: () => Promise<TokenStatus>) => ({
+      getStatus: () => ({ ...status, state }),
+      refresh: (trigger?: string) => {
+        calls.push(`refresh:${trigger}`);
+        return refresh();
+      },
+      getAccessToken: async () => {
+        calls.push('get');
+        return 'access-token-value';
+      },
+    });
+    await tokenForScripts(
+      deskIn('valid', async () => status),
+      (line) => lines.push(line),
+    );
+    expect(calls).toEqual(['get']);
+    calls.length = 0;
+    await tokenForScripts(
+      deskIn('expiring', async () => status),
+      (line) => lines.push(line),
+    );
+    expect(calls).toEqual(['refresh:on-demand', 'get']);
+    expect(lines).toEqual([]);
+    calls.length = 0;
+    const failing = deskIn('expiring', () => Promise.reject(new TokenError('server', 'HTTP 503.')));
+    await expect(tokenForScripts(failing, (line) => lines.push(line))).resolves.toBe('access-token-value');
+    expect(lines).toEqual(['qb-token: HTTP 503. Printing the current access token, which is still valid.']);
+  });
+
+  it('refuses to start a throwaway demo emulator when the client keys are missing (exit 2, names them)', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'qb-token-units-'));
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { cwd, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
+      expect(await runCli(['status'], { ...io, env: { QB_REFRESH_TOKEN: 'RT1-some-refresh-token' } })).toBe(
+        2,
+      );
+      expect(err.join('')).toMatch(/not configured: set QB_CLIENT_ID and QB_CLIENT_SECRET/);
+      expect(err.join('')).not.toContain('RT1-some-refresh-token');
+      err.length = 0;
+      expect(
+        await runCli(['token'], { ...io, env: { QB_CLIENT_ID: 'id', QB_REFRESH_SKEW_SECONDS: 'soon' } }),
+      ).toBe(2);
+      expect(err.join('')).toContain('QB_REFRESH_SKEW_SECONDS');
+      expect(out).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+});

@@ -351,6 +351,15 @@ describe('browser sign-in and the UI', () => {
     expect(api.status).toBe(200);
   });
 
+  it('the sign-in redirect stays on this server', async () => {
+    const token = encodeURIComponent(stack.adminToken);
+    const response = await fetch(`${stack.server.baseUrl}//evil.example/x?auth=${token}&tab=1`, {
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/evil.example/x?tab=1');
+  });
+
   it('a wrong sign-in link and an unsigned browser are refused', async () => {
     const wrong = await fetch(`${stack.server.baseUrl}/?auth=wrong`, { redirect: 'manual' });
     expect(wrong.status).toBe(401);

@@ -90,7 +90,11 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     }
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', self);
+      // Origin-form only ("/path?query"). Concatenating keeps "//x/y" a path instead of letting
+      // the URL parser read it as another host.
+      const target = req.url ?? '';
+      if (!target.startsWith('/')) throw new TypeError('not origin-form');
+      url = new URL(self + target);
     } catch {
       sendError(res, 400, { code: 'bad_request', message: 'The request URL is malformed.' });
       return;
@@ -150,7 +154,8 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     res.writeHead(303, {
       ...securityHeaders('ui'),
       'Set-Cookie': policy.sessionCookie(),
-      Location: clean.pathname + clean.search,
+      // Relative, and never "//host": the redirect stays on this server.
+      Location: `/${clean.pathname.replace(/^\/+/, '')}${clean.search}`,
       'Cache-Control': 'no-store',
       'Content-Length': 0,
     });

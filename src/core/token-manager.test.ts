@@ -543,3 +543,38 @@ describe('time-driven status events', () => {
     expect(clock.pendingCount).toBe(0);
   });
 });
+
+describe('a store that cannot be written', () => {
+  it('keeps the new chain in memory, says so, hands nothing out until it is saved', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    let failSaves = 0;
+    const flaky = (store: TokenStore): TokenStore => ({
+      load: () => store.load(),
+      forget: () => store.forget(),
+      withRefreshLock: (fn) => store.withRefreshLock(fn),
+      get warnings() {
+        return store.warnings;
+      },
+      async save(tokens: StoredTokens) {
+        if (failSaves > 0) {
+          failSaves -= 1;
+          throw new Error('ENOSPC: no space left on device');
+        }
+        await store.save(tokens);
+      },
+    });
+    const manager = await h.manager({ wrapStore: flaky });
+    await manager.getAccessToken();
+    failSaves = 1;
+    const error = await manager.refresh('manual').catch((err: unknown) => err);
+    h.scan.collect('error', error);
+    expect((error as Error).message).toMatch(/could not be saved/);
+    expect(manager.getStatus().warnings.join(' ')).toMatch(/could not be saved/);
+    // The rotated token lives only in memory now; the next call saves it before handing anything out.
+    const token = await manager.getAccessToken();
+    const stored = await h.readStoredTokens();
+    expect(stored?.accessToken).toBe(token);
+    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
+    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
+  });
+});

@@ -438,7 +438,10 @@ export class TokenManager {
         return token;
       } catch (err) {
         const error = asTokenError(err);
-        if (error === null) throw err;
+        if (error === null) {
+          if (err instanceof StoreError) this.record('failed', err.message, { trigger });
+          throw err;
+        }
         this.onFailure(trigger, error, started);
         if (!error.transient || attempt >= this.retry.maxAttempts || this.disposed) throw error;
         const delay = this.backoffDelay(attempt, error);

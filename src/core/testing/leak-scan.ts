@@ -30,16 +30,10 @@ export class LeakScan {
     return this;
   }
 
-  /**
-   * The emulator's demo credentials, plus every token it issued when the emulator exposes them
-   * (`control.issuedTokenValues()`, optional).
-   */
+  /** The emulator's demo credentials and every token and code it has issued (read at assertion time). */
   addEmulator(emulator: EmulatorHandle): this {
     this.addSecrets(emulator.clientSecret, emulator.refreshToken);
-    const control = emulator.control as { issuedTokenValues?: () => Iterable<string> };
-    if (typeof control.issuedTokenValues === 'function') {
-      this.addSecretSource(() => control.issuedTokenValues?.() ?? []);
-    }
+    this.addSecretSource(() => emulator.control.issuedTokenValues());
     return this;
   }
 

@@ -249,11 +249,18 @@ test('Refresh now increments the counter and moves the expiry', async ({
 
   const count = await refreshCount(page);
   const expiresAt = await accessExpiresAt(page);
+  // The token endpoint takes 4 s this time, so the pending state can be seen.
+  await headlessServer.emulator?.injectTokenFault({ kind: 'delay', ms: 4_000 });
   // By keyboard: focus the button and press Enter.
-  const button = page.getByRole('button', { name: 'Refresh now' });
+  const button = page.getByTestId('action-refresh');
+  await expect(button).toHaveAccessibleName('Refresh now');
   await button.focus();
   await page.keyboard.press('Enter');
+  await expect(button).toBeDisabled();
+  await expect(button).toHaveText('Refreshing…');
+  await expect(button).toHaveAttribute('aria-busy', 'true');
   await expect(page.getByTestId('outcome-refresh')).toHaveAttribute('data-ok', 'true');
+  await expect(button).toHaveText('Refresh now');
   await expect(button).toBeEnabled();
   await expect(page.getByTestId('count-refreshes')).toHaveText(String(count + 1));
   expect(await accessExpiresAt(page)).toBeGreaterThan(expiresAt);
@@ -309,7 +316,9 @@ test('an injected invalid_grant shows the reconnect guidance and the intuit_tid'
   await expect(page.getByRole('button', { name: 'Reconnect to QuickBooks' })).toBeVisible();
   await expect(page.getByTestId('last-refresh-error-kind')).toContainText('invalid_grant');
   await expect(page.getByTestId('intuit-tid')).toHaveText(/^\S{6,}$/);
-  await expect(page.getByRole('button', { name: 'Copy intuit_tid' })).toBeVisible();
+  const copy = page.getByRole('button', { name: 'Copy intuit_tid' });
+  await copy.click();
+  await expect(copy).toHaveText('Copied');
   await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'bad');
 
   await screenshot(page, testInfo);

@@ -65,3 +65,18 @@ describe('startDesk', () => {
     expect(status.canConnect).toBe(false);
   });
 });
+
+describe('startDesk without client keys', () => {
+  it('a refresh token without QB_CLIENT_SECRET is not_configured, with a reason', async () => {
+    started = await startDesk({
+      env: { QB_CLIENT_ID: 'id-only', QB_REFRESH_TOKEN: 'a-refresh-token-value-1234', QB_DATA_DIR: dir },
+      cwd: dir,
+      log: () => undefined,
+    });
+    const status = started.desk.getStatus();
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(/QB_CLIENT_SECRET/);
+    await expect(started.desk.getAccessToken()).rejects.toThrow(/QB_CLIENT_SECRET/);
+    expect(JSON.stringify(status)).not.toContain('a-refresh-token-value-1234');
+  });
+});

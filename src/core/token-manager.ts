@@ -195,6 +195,8 @@ export class TokenManager {
       chain && serving?.source === 'cached' ? this.skewMs(chain) : this.config.refreshSkewSeconds * 1000;
     let state: TokenState;
     if (!chain && !this.envTokenUsable(now)) state = 'not_configured';
+    // A refresh token without the client keys to use it: nothing can be renewed.
+    else if (!this.oauth && !(serving && now < serving.expiresAt)) state = 'not_configured';
     else if (this.reauthError) state = 'reauthorization_required';
     else if (this.inflight) state = 'refreshing';
     else if (!serving) state = 'expired';
@@ -459,9 +461,8 @@ export class TokenManager {
   /** One token-endpoint attempt inside the cross-process lock. Returns the access token to hand out. */
   private async attempt(trigger: RefreshTrigger, staleAccessToken: string | null): Promise<string> {
     if (!this.oauth) {
-      throw new TokenError(
-        'invalid_client',
-        'QB_CLIENT_ID and QB_CLIENT_SECRET are not set: the token cannot be refreshed.',
+      throw new NotConfiguredError(
+        'QB_CLIENT_ID and QB_CLIENT_SECRET are not set: the refresh token cannot be used.',
       );
     }
     const oauth = this.oauth;

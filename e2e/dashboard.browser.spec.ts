@@ -352,6 +352,48 @@ test('an injected 500 shows retrying, then recovery', async ({ page, headlessSer
   await expectNoTokenValues(page, secrets);
 });
 
+test('a rotated refresh token with under 14 days left shows the warning', async ({
+  page,
+  headlessServer,
+}, testInfo) => {
+  const secrets = new SecretWatch(headlessServer);
+  secrets.start();
+  // From now on every refresh rotates, and new refresh tokens live 10 days.
+  await headlessServer.emulator?.configure({ rotateAfterSeconds: 0, refreshTokenTtlSeconds: 10 * 86_400 });
+  await openDashboard(page, headlessServer);
+  await expect(page.getByTestId('refresh-token-warning')).toHaveCount(0);
+  const preview = await page.getByTestId('refresh-token-card').locator('code').first().innerText();
+
+  await page.getByRole('button', { name: 'Refresh now' }).click();
+  await expect(page.getByTestId('refresh-token-warning')).toBeVisible();
+  await expect(page.getByTestId('refresh-days-left')).toContainText(/^(9|10) days/);
+  await expect(page.getByTestId('refresh-token-card').locator('code').first()).not.toHaveText(preview);
+  await expect(page.getByTestId('refresh-last-rotated')).not.toContainText('Not since start');
+  await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'warn');
+  await expect(page.getByRole('meter', { name: 'Refresh token rolling lifetime remaining' })).toBeVisible();
+
+  await screenshot(page, testInfo);
+  await expectNoTokenValues(page, secrets);
+});
+
+test.describe('demo mode', () => {
+  test.use({ headlessOptions: { demo: true } });
+
+  test('shows the Demo badge and short-lived demo tokens', async ({ page, headlessServer }, testInfo) => {
+    const secrets = new SecretWatch(headlessServer);
+    secrets.start();
+    await openDashboard(page, headlessServer);
+    await expect(page.getByTestId('demo-badge')).toHaveText('Demo');
+    await expect(pill(page)).toHaveAttribute('data-state', /valid|expiring|refreshing/);
+    await expect(page.getByTestId('access-source')).toHaveText('Cached');
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await expect(page.getByTestId('outcome-testConnection')).toHaveAttribute('data-ok', 'true');
+
+    await screenshot(page, testInfo);
+    await expectNoTokenValues(page, secrets);
+  });
+});
+
 test('the token check catches a value that only flashed by', async ({ page, headlessServer }) => {
   const secrets = new SecretWatch(headlessServer);
   secrets.start();

@@ -38,9 +38,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     return EXIT.ok;
   }
 
-  // Diagnostics pass through the core's redactor: no configured secret reaches stderr, whatever produced the line.
+  // Diagnostics pass through the core's redactor: no configured secret, and no token the engine has
+  // seen, reaches stderr, whatever produced the line.
   const secrets = new SecretRegistry();
-  const diagnose = (line: string) => io.stderr(`${secrets.redact(line)}\n`);
+  let engineSecrets: SecretRegistry | null = null;
+  // The engine's registry starts with the same configured secrets and adds every token it sees.
+  const diagnose = (line: string) => io.stderr(`${(engineSecrets ?? secrets).redact(line)}\n`);
   try {
     const config = loadConfig(io.env, io.cwd);
     secrets.add(...configSecrets(config));
@@ -57,6 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       log: verbose ? diagnose : () => {},
       manager: { refreshOnStart: false },
     });
+    engineSecrets = started.secrets;
     // The engine unrefs its timers so they never keep a process alive; a command awaiting a
     // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
     const keepAlive = setInterval(() => {}, 60_000);

@@ -73,22 +73,38 @@ export interface Config {
 
 const optionalText = z.string().optional();
 
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * An absolute https URL; plain http only to loopback (the emulator, a local proxy). Tokens and the
+ * client secret travel to these URLs, so they never go unencrypted over a network.
+ */
 function urlVar(name: string) {
   return z
     .string()
     .optional()
-    .refine(
-      (value) => {
-        if (value === undefined) return true;
-        try {
-          const url = new URL(value);
-          return url.protocol === 'https:' || url.protocol === 'http:';
-        } catch {
-          return false;
-        }
-      },
-      { message: `${name} must be an absolute http(s) URL such as https://example.com/path` },
-    );
+    .superRefine((value, ctx) => {
+      if (value === undefined) return;
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an absolute https URL such as https://example.com/path`,
+        });
+        return;
+      }
+      if (url.protocol === 'https:') return;
+      if (url.protocol === 'http:' && LOOPBACK_HOSTS.includes(url.hostname)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          url.protocol === 'http:'
+            ? `${name} must use https (plain http is allowed only to 127.0.0.1 or localhost)`
+            : `${name} must be an absolute https URL such as https://example.com/path`,
+      });
+    });
 }
 
 function intVar(name: string, min: number, max: number, what: string) {

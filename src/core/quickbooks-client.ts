@@ -2,7 +2,7 @@
 // safe lives here: a per-realm concurrency ceiling (Intuit allows 10 in flight per company),
 // one refresh and one retry after a 401, Retry-After-aware back-off on 429, timeouts, and errors
 // that carry intuit_tid and never a token value.
-import { describeApiFault, parseApiFault, type ApiFault } from './api-faults';
+import { describeApiFault, parseApiFault } from './api-faults';
 import { ApiError, type ApiErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
 import { previewToken } from '../shared/preview';
@@ -185,14 +185,13 @@ export class QuickBooksClient {
     for (;;) {
       // The slot is held only while a request is on the wire: refreshes and back-off waits happen outside it.
       const attempt = await this.queue.run(() => this.send(url, label, options.signal));
-      const { status, headers, text, tokenUsed } = attempt;
+      const { status, headers, tokenUsed } = attempt;
       const intuitTid = headers.get('intuit_tid');
 
       if (status >= 200 && status < 300) {
         return { status, body: parseJsonBody(attempt, intuitTid, label) as T, intuitTid };
       }
 
-      const fault = parseApiFault(tryParseJson(text));
       if (status === 401 && !retriedAfter401) {
         retriedAfter401 = true;
         this.log(`GET ${label}: 401, refreshing the access token once and retrying`);
@@ -208,7 +207,7 @@ export class QuickBooksClient {
           continue;
         }
       }
-      throw this.errorFor(attempt, fault, intuitTid, label, retriedAfter401);
+      throw this.errorFor(attempt, intuitTid, label, retriedAfter401);
     }
   }
 
@@ -264,12 +263,12 @@ export class QuickBooksClient {
 
   private errorFor(
     attempt: Attempt,
-    fault: ApiFault | null,
     intuitTid: string | null,
     label: string,
     retriedAfter401: boolean,
   ): ApiError {
     const { status, tokenUsed } = attempt;
+    const fault = parseApiFault(tryParseJson(attempt.text));
     const said = fault ? describeApiFault(fault) : describeNonFaultBody(attempt);
     const retryAfterMs = parseRetryAfter(attempt.headers.get('retry-after'));
     let code: ApiErrorCode;

@@ -11,6 +11,7 @@ import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
 import { runStampede } from './scenarios/stampede';
 import { runStorm } from './scenarios/storm401';
+import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
     console.log('\n(partial or quick run: bench/results.json left unchanged)');
   } else {
     writeFileSync(RESULTS, `${JSON.stringify(entries, null, 2)}\n`);
-    console.log(`\nWrote ${RESULTS}`);
+    updateReadme(entries);
+    console.log(`\nWrote ${RESULTS} and the figures in bench/README.md`);
   }
   // The done-when figures: this project makes one token call per stampede and one refresh per 401 storm.
   const failures = checkHeadlines(entries);

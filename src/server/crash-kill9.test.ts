@@ -193,33 +193,36 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
   return report;
 }
 
-describe(`kill -9 at ${KILLS} random moments while refreshing (seed ${SEED}; replay with CRASH_SEED=${SEED})`, () => {
-  afterAll(() => {
-    for (const r of reports) {
-      console.log(
-        `[kill-9] policy=${r.policy} seed=${r.seed} kills=${r.kills} refreshes=${r.refreshesSeen} lost=${r.lost} ` +
-          `locksLeft=${r.locksLeft} tempFilesLeft=${r.tempFilesLeft}` +
-          (r.lossMessages[0] ? ` status message on loss: "${r.lossMessages[0]}"` : ''),
-      );
-    }
-  });
+describe.concurrent(
+  `kill -9 at ${KILLS} random moments while refreshing (seed ${SEED}; replay with CRASH_SEED=${SEED})`,
+  () => {
+    afterAll(() => {
+      for (const r of reports) {
+        console.log(
+          `[kill-9] policy=${r.policy} seed=${r.seed} kills=${r.kills} refreshes=${r.refreshesSeen} lost=${r.lost} ` +
+            `locksLeft=${r.locksLeft} tempFilesLeft=${r.tempFilesLeft}` +
+            (r.lossMessages[0] ? ` status message on loss: "${r.lossMessages[0]}"` : ''),
+        );
+      }
+    });
 
-  it('grace policy: no kill costs the refresh token', { timeout: 300_000 }, async () => {
-    const report = await runPolicy('grace');
-    expect(report.kills).toBe(KILLS);
-    expect(report.lost).toBe(0);
-  });
+    it('grace policy: no kill costs the refresh token', { timeout: 300_000 }, async () => {
+      const report = await runPolicy('grace');
+      expect(report.kills).toBe(KILLS);
+      expect(report.lost).toBe(0);
+    });
 
-  it(
-    'immediate policy: losses happen only in the answer-to-write window, and the status says so',
-    { timeout: 300_000 },
-    async () => {
-      const report = await runPolicy('immediate');
-      // Every cycle ends either in a kill the next start survived or in a loss the status reported
-      // (asserted inside runPolicy). The count itself depends on how much of its time the process
-      // spends between Intuit's answer and the rename of the store file, so it is reported, not bounded.
-      expect(report.kills + report.lost).toBeGreaterThanOrEqual(KILLS);
-      expect(report.kills, 'some kills must land outside the window').toBeGreaterThan(0);
-    },
-  );
-});
+    it(
+      'immediate policy: losses happen only in the answer-to-write window, and the status says so',
+      { timeout: 300_000 },
+      async () => {
+        const report = await runPolicy('immediate');
+        // Every cycle ends either in a kill the next start survived or in a loss the status reported
+        // (asserted inside runPolicy). The count itself depends on how much of its time the process
+        // spends between Intuit's answer and the rename of the store file, so it is reported, not bounded.
+        expect(report.kills + report.lost).toBeGreaterThanOrEqual(KILLS);
+        expect(report.kills, 'some kills must land outside the window').toBeGreaterThan(0);
+      },
+    );
+  },
+);

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { serverEnvFor, startEmulatorProcess, startServerProcess } from '../src/server/process-support';
 import { expect, test, type Headless } from './support/headless';
 
 test.describe.configure({ mode: 'parallel', timeout: 120_000 });
@@ -195,5 +196,36 @@ test.describe('when Intuit cannot revoke', () => {
 
     await page.getByTestId('disconnect-force').click();
     await expect(pill(page)).toHaveAttribute('data-state', 'not_configured');
+  });
+});
+
+test.describe('after a restart', () => {
+  test('the chain Connect stored (with its realmId) is used without QB_REFRESH_TOKEN or QB_REALM_ID', async ({
+    page,
+  }) => {
+    const emulator = await startEmulatorProcess({ companyName: COMPANY });
+    const env = { ...serverEnvFor(emulator), QB_REFRESH_TOKEN: '', QB_REALM_ID: '' };
+    let server = await startServerProcess(env);
+    try {
+      await page.goto(server.url);
+      await page.getByTestId('connect-button').click();
+      await page.waitForURL((url) => url.href.startsWith(emulator.authorizeUrl));
+      await page.locator('#connect').click();
+      await page.waitForURL(`${server.baseUrl}/`);
+      await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+
+      const dataDir = server.dataDir;
+      await server.stop({ keepData: true });
+      server = await startServerProcess({ ...env, QB_DATA_DIR: dataDir });
+      await page.goto(server.url);
+      await expect(pill(page)).not.toHaveAttribute('data-state', 'not_configured');
+      await expect(page.getByTestId('realm-id')).toHaveText(emulator.realmId);
+      await page.getByRole('button', { name: 'Test connection' }).click();
+      await expect(page.getByTestId('company-name')).toHaveText(COMPANY);
+      expect((await emulator.control.counters()).tokenCalls.authorization_code).toBe(1);
+    } finally {
+      await server.stop();
+      await emulator.stop();
+    }
   });
 });

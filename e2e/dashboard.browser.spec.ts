@@ -151,6 +151,10 @@ async function openDashboard(page: Page, headless: { uiUrl: string }): Promise<v
   await recordEverythingShown(page);
   await page.goto(headless.uiUrl);
   await expect(page.getByTestId('verdict')).toBeVisible();
+  // Every stack here starts from a refresh token and refreshes at once: let that settle first, so
+  // counters read and faults injected afterwards belong to the test's own actions.
+  await expect(page.getByTestId('count-refreshes')).not.toHaveText('0', { timeout: 30_000 });
+  await expect(page.getByTestId('state-pill')).not.toHaveAttribute('data-state', 'refreshing');
 }
 
 async function screenshot(page: Page, testInfo: TestInfo, name = 'dashboard'): Promise<void> {
@@ -358,10 +362,13 @@ test('a rotated refresh token with under 14 days left shows the warning', async 
 }, testInfo) => {
   const secrets = new SecretWatch(headlessServer);
   secrets.start();
+  await openDashboard(page, headlessServer);
+  // The start-up refresh is done (with the default 100-day refresh token) before the change below.
+  await expect(page.getByTestId('access-source')).toHaveText('Cached');
+  await expect(page.getByTestId('refresh-days-left')).toBeVisible();
+  await expect(page.getByTestId('refresh-token-warning')).toHaveCount(0);
   // From now on every refresh rotates, and new refresh tokens live 10 days.
   await headlessServer.emulator?.configure({ rotateAfterSeconds: 0, refreshTokenTtlSeconds: 10 * 86_400 });
-  await openDashboard(page, headlessServer);
-  await expect(page.getByTestId('refresh-token-warning')).toHaveCount(0);
   const preview = await page.getByTestId('refresh-token-card').locator('code').first().innerText();
 
   await page.getByRole('button', { name: 'Refresh now' }).click();

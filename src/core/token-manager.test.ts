@@ -578,3 +578,16 @@ describe('a store that cannot be written', () => {
     expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
   });
 });
+
+describe('expiry warnings', () => {
+  it('warns when the refresh token or the 5-year cap is under 14 days away, with absolute times', async () => {
+    const h = await setup({ refreshTokenTtlSeconds: 10 * 86_400, refreshTokenHardTtlSeconds: 12 * 86_400 });
+    const manager = await h.manager();
+    await manager.getAccessToken();
+    const status = manager.getStatus();
+    const warnings = status.warnings.join(' ');
+    expect(warnings).toContain(`The refresh token expires on ${status.refreshToken?.expiresAt}`);
+    expect(warnings).toContain(`5-year limit on ${status.refreshToken?.hardExpiresAt}`);
+    expect(warnings).toMatch(/reconnect/i);
+  });
+});

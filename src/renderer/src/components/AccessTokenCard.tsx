@@ -1,4 +1,4 @@
-import { accessTokenFraction, accessTokenLifetimeMs } from '../format/lifetime';
+import { accessTokenFraction, accessTokenLifetimeMs, roundedLifetimeMs } from '../format/lifetime';
 import { SOURCE_LABELS, STATE_LABELS, STATE_TONES } from '../format/labels';
 import { formatAbsolute, formatDuration, parseTime } from '../format/time';
 import { useDashboard } from '../use-dashboard';
@@ -52,7 +52,7 @@ export function AccessTokenCard() {
             testId="access-bar"
           />
           <p className="bar-caption muted">
-            of {formatDuration(Math.round(accessTokenLifetimeMs(status) / 1000) * 1000)} · expires at{' '}
+            of {formatDuration(roundedLifetimeMs(accessTokenLifetimeMs(status)))} · expires at{' '}
             <time dateTime={token.expiresAt} data-testid="access-expires-at">
               {formatAbsolute(expiresAt, now)}
             </time>

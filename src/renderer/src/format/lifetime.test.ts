@@ -5,6 +5,7 @@ import {
   accessTokenLifetimeMs,
   DEFAULT_ACCESS_LIFETIME_MS,
   refreshTokenDays,
+  roundedLifetimeMs,
 } from './lifetime';
 import { statusAt } from './fixtures';
 
@@ -60,6 +61,15 @@ describe('access token lifetime', () => {
     });
     expect(accessTokenLifetimeMs(status)).toBe(20_000);
     expect(accessTokenFraction(status, T0)).toBeCloseTo(0.5, 5);
+  });
+});
+
+describe('roundedLifetimeMs', () => {
+  it('rounds long lifetimes to the minute and short ones to the second', () => {
+    expect(roundedLifetimeMs(3_599_000)).toBe(3_600_000);
+    expect(roundedLifetimeMs(3_604_000)).toBe(3_600_000);
+    expect(roundedLifetimeMs(5_600)).toBe(6_000);
+    expect(roundedLifetimeMs(119_400)).toBe(119_000);
   });
 });
 

@@ -55,3 +55,12 @@ export function refreshTokenDays(
   const fraction = clamp01((expiresAt - nowMs) / (REFRESH_TOKEN_LIFETIME_DAYS * TIME_UNITS.DAY));
   return { days, fraction };
 }
+
+/**
+ * The lifetime as a caption shows it: the issue time is known only to within a refresh's duration,
+ * so long lifetimes round to the minute (3,599 s reads "1h 00m") and short ones to the second.
+ */
+export function roundedLifetimeMs(ms: number): number {
+  const unit = ms >= 10 * TIME_UNITS.MINUTE ? TIME_UNITS.MINUTE : TIME_UNITS.SECOND;
+  return Math.round(ms / unit) * unit;
+}

@@ -3,6 +3,9 @@
 // an authorized request. For each cell: the status reached, the token calls made (retries), the time
 // to recovery once the fault clears, and that the stored refresh token is still valid at "Intuit".
 // The figures are printed as a table; the assertions are about outcomes, never about timing.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ApiFault, EmulatorOptions, TokenFault } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
@@ -189,6 +192,10 @@ async function runCell(name: string, fault: TokenFault, expected: Expect, trigge
 
 describe('fault matrix: token-endpoint faults x refresh triggers', () => {
   afterAll(() => {
+    // The figures, for CI artifacts (test-results/ is not committed).
+    const dir = fileURLToPath(new URL('../../test-results', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'fault-matrix.json'), `${JSON.stringify(cells, null, 2)}\n`);
     const header = [
       'fault',
       'trigger',

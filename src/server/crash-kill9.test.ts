@@ -4,7 +4,7 @@
 // `immediate`, a kill that lands after Intuit rotated the token but before the new one is on disk
 // loses the chain: the suite counts those and checks the status then says so plainly.
 // Replay a failure with CRASH_SEED=<printed seed>.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fingerprintToken } from '../core/token-store';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type TokenStatus } from '../shared/contract';
-import { startServerProcess, type ServerProcess } from './process-support';
+import { REPO_ROOT, startServerProcess, type ServerProcess } from './process-support';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 30);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
@@ -197,6 +197,10 @@ describe.concurrent(
   `kill -9 at ${KILLS} random moments while refreshing (seed ${SEED}; replay with CRASH_SEED=${SEED})`,
   () => {
     afterAll(() => {
+      // The figures, for CI artifacts (test-results/ is not committed).
+      const dir = join(REPO_ROOT, 'test-results');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'kill9-report.json'), `${JSON.stringify(reports, null, 2)}\n`);
       for (const r of reports) {
         console.log(
           `[kill-9] policy=${r.policy} seed=${r.seed} kills=${r.kills} refreshes=${r.refreshesSeen} lost=${r.lost} ` +

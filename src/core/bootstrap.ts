@@ -3,7 +3,6 @@
 // one TokenDesk. In demo mode (no QB_CLIENT_ID, or QB_DEMO=1) it first starts the Intuit emulator
 // in-process with short lifetimes and points the configuration at it.
 import { join } from 'node:path';
-import { startEmulator } from '../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
 import type { ConnectionTestResult, RefreshTrigger, TokenStatus } from '../shared/contract';
 import {
@@ -67,6 +66,8 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
 
   let emulator: EmulatorHandle | null = null;
   if (config.demo) {
+    // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
+    const { startEmulator } = await import('../emulator');
     emulator = await startEmulator({ ...DEMO_EMULATOR_OPTIONS, ...options.demoEmulatorOptions });
     secrets.add(emulator.clientSecret, emulator.refreshToken);
     config = {

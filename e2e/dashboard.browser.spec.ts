@@ -334,17 +334,21 @@ test('an injected 500 shows retrying, then recovery', async ({ page, headlessSer
   secrets.start();
   await openDashboard(page, headlessServer);
   const count = await refreshCount(page);
-  // One 500 asking for 8 s: the engine backs off that long, then retries with the same refresh token.
-  await headlessServer.emulator?.injectTokenFault({ kind: 'status', status: 500, retryAfterSeconds: 8 });
+  // One 500 asking for 20 s: the engine backs off that long (a window wide enough to look at on a
+  // busy machine), then retries with the same refresh token.
+  await headlessServer.emulator?.injectTokenFault({ kind: 'status', status: 500, retryAfterSeconds: 20 });
 
   await page.getByRole('button', { name: 'Refresh now' }).click();
+  await expect(page.getByTestId('retrying')).toBeVisible();
+  await screenshot(page, testInfo, 'retrying');
   await expect(page.getByTestId('guidance')).toHaveAttribute('data-action', 'wait');
   await expect(page.getByTestId('guidance')).toContainText('retrying');
-  await expect(page.getByTestId('retrying')).toBeVisible();
+  await expect(page.getByTestId('verdict')).toContainText('retrying (attempt 2 of');
   await expect(page.getByTestId('last-refresh-error-kind')).toHaveText('Intuit server error');
-  await screenshot(page, testInfo, 'retrying');
+  // The manual refresh is still in flight (backing off), so its button stays busy.
+  await expect(page.getByTestId('action-refresh')).toHaveText('Refreshing…');
 
-  await expect(page.getByTestId('last-refresh-outcome')).toHaveText('Succeeded', { timeout: 20_000 });
+  await expect(page.getByTestId('last-refresh-outcome')).toHaveText('Succeeded', { timeout: 40_000 });
   await expect(page.getByTestId('outcome-refresh')).toHaveAttribute('data-ok', 'true');
   await expect(page.getByTestId('guidance')).toHaveCount(0);
   await expect(page.getByTestId('retrying')).toHaveCount(0);

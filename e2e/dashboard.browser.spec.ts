@@ -473,33 +473,22 @@ test.describe('with QB_ACCESS_TOKEN set', () => {
     await stack.stop();
   });
 
-  // Declared fixme (not skipped from inside) so no stack is started for it.
-  test.fixme(
-    'Clear cache shows the environment token in place of the cached one',
-    {
-      annotation: {
-        type: 'fixme',
-        description:
-          'The engine (src/core/token-manager.ts servedToken) serves QB_ACCESS_TOKEN after Clear only once a refresh has failed; after a plain Clear the status has no access token.',
-      },
-    },
-    async ({ page }, testInfo) => {
-      await openDashboard(page, stack);
-      await expect(page.getByTestId('access-source')).toHaveText('Cached');
+  test('Clear cache shows the environment token in place of the cached one', async ({ page }, testInfo) => {
+    await openDashboard(page, stack);
+    await expect(page.getByTestId('access-source')).toHaveText('Cached');
 
-      await page.getByRole('button', { name: 'Clear cache' }).click();
-      await expect(page.getByTestId('outcome-clear')).toHaveAttribute('data-ok', 'true');
-      await expect(page.getByTestId('access-source')).toHaveText('Environment');
-      await expect(page.getByTestId('access-preview')).toHaveText(`…${stack.envToken.slice(-4)}`);
-      await screenshot(page, testInfo, 'cleared');
+    await page.getByRole('button', { name: 'Clear cache' }).click();
+    await expect(page.getByTestId('outcome-clear')).toHaveAttribute('data-ok', 'true');
+    await expect(page.getByTestId('access-source')).toHaveText('Environment');
+    await expect(page.getByTestId('access-preview')).toHaveText(`…${stack.envToken.slice(-4)}`);
+    await screenshot(page, testInfo, 'cleared');
 
-      await page.getByRole('button', { name: 'Refresh now' }).click();
-      await expect(page.getByTestId('access-source')).toHaveText('Cached');
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await expect(page.getByTestId('access-source')).toHaveText('Cached');
 
-      await screenshot(page, testInfo);
-      await expectNoTokenValues(page, secrets);
-    },
-  );
+    await screenshot(page, testInfo);
+    await expectNoTokenValues(page, secrets);
+  });
 
   test('the environment fallback shows the environment badge', async ({ page }, testInfo) => {
     await openDashboard(page, stack);

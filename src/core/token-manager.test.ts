@@ -299,6 +299,41 @@ describe('failures', () => {
     expect(seen).toContainEqual({ attempt: 3, maxAttempts: 4 });
   });
 
+  it('shows when a back-off retry will happen as the next refresh time', async () => {
+    const h = await setup();
+    const manager = await h.manager({ retry: { maxAttempts: 2, baseDelayMs: 400 } });
+    await manager.getAccessToken();
+    const during: Array<{ retrying: boolean; next: string | null }> = [];
+    manager.onStatusChanged((status) =>
+      during.push({ retrying: status.autoRefresh.retrying !== null, next: status.autoRefresh.nextRefreshAt }),
+    );
+    h.emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 1);
+    const startedAt = Date.now();
+    await manager.refresh('manual');
+    const retryTimes = during.filter((s) => s.retrying).map((s) => s.next);
+    expect(retryTimes.length).toBeGreaterThan(0);
+    for (const at of retryTimes) {
+      expect(at).not.toBeNull();
+      expect(Date.parse(at ?? '')).toBeGreaterThanOrEqual(startedAt);
+    }
+  });
+
+  it('after Clear, QB_ACCESS_TOKEN stands in with the environment badge until the next refresh', async () => {
+    const h = await setup();
+    const seeded = h.emulator.control.issueAuthorization(h.emulator.realmId);
+    h.scan.addSecrets(seeded.accessToken, seeded.refreshToken);
+    const manager = await h.manager({ env: { accessToken: seeded.accessToken } });
+    await manager.refresh('manual');
+    expect(manager.getStatus().source).toBe('cached');
+    const cleared = await manager.clear();
+    expect(cleared.source).toBe('environment');
+    expect(cleared.accessToken?.preview).toBe(`…${seeded.accessToken.slice(-4)}`);
+    expect(cleared.refreshToken?.source).toBe('stored');
+    const refreshed = await manager.refresh('manual');
+    expect(refreshed.source).toBe('cached');
+    expect(refreshed.accessToken?.preview).not.toBe(`…${seeded.accessToken.slice(-4)}`);
+  });
+
   it('retries a refresh whose answer never came with the same refresh token', async () => {
     const h = await setup();
     const manager = await h.manager({ timeoutMs: 300 });

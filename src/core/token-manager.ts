@@ -129,6 +129,8 @@ export class TokenManager {
   private forgotten = false;
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
+  /** When the back-off wait of a failing refresh ends (shown as the next refresh time). */
+  private retryAt: number | null = null;
   private timer: unknown = null;
   /** Fires when the state would change by time alone (valid -> expiring -> expired) and nothing else acts then. */
   private boundaryTimer: unknown = null;
@@ -224,7 +226,7 @@ export class TokenManager {
         : null,
       autoRefresh: {
         enabled: this.scheduleAllowed(),
-        nextRefreshAt: iso(this.nextRefreshAt),
+        nextRefreshAt: iso(this.retryAt ?? this.nextRefreshAt),
         skewSeconds: this.config.refreshSkewSeconds,
         retrying: this.retrying ? { ...this.retrying } : null,
       },
@@ -294,7 +296,9 @@ export class TokenManager {
     const now = this.now();
     if (staleAccessToken === this.config.accessToken) this.envTokenRejected = true;
     const current = this.servedToken(now);
-    if (current && current.token !== staleAccessToken && now < current.expiresAt - MIN_USABLE_MS)
+    // A different token answers the 401 only if callers are really being given it (not a stand-in).
+    const handedOut = current?.source === 'cached' || this.envFallbackActive;
+    if (current && handedOut && current.token !== staleAccessToken && now < current.expiresAt - MIN_USABLE_MS)
       return current.token;
     if (this.inflight) return this.inflight;
     if (!this.chain) throw new NotConfiguredError();
@@ -448,11 +452,16 @@ export class TokenManager {
         if (!error.transient || attempt >= this.retry.maxAttempts || this.disposed) throw error;
         const delay = this.backoffDelay(attempt, error);
         this.retrying = { attempt: attempt + 1, maxAttempts: this.retry.maxAttempts };
+        this.retryAt = this.now() + delay;
         this.log(
           `Refresh attempt ${attempt} failed (${error.kind}); retrying in ${delay} ms with the same refresh token.`,
         );
         this.emit();
-        await this.sleep(delay);
+        try {
+          await this.sleep(delay);
+        } finally {
+          this.retryAt = null;
+        }
         if (this.disposed) throw error;
       }
     }
@@ -769,7 +778,12 @@ export class TokenManager {
     if (!this.envFallbackActive && chain?.accessToken && chain.accessTokenExpiresAt !== null) {
       return { token: chain.accessToken, expiresAt: chain.accessTokenExpiresAt, source: 'cached' };
     }
-    if ((this.envFallbackActive || !chain) && this.config.accessToken && this.envTokenUsable(now)) {
+    // With no cached access token (none yet, or Clear dropped it) QB_ACCESS_TOKEN stands in, as in the seed.
+    if (
+      (this.envFallbackActive || !chain?.accessToken) &&
+      this.config.accessToken &&
+      this.envTokenUsable(now)
+    ) {
       return { token: this.config.accessToken, expiresAt: this.envTokenExpiresAt(), source: 'environment' };
     }
     if (chain?.accessToken && chain.accessTokenExpiresAt !== null) {

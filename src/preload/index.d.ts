@@ -3,7 +3,8 @@ import type { QbTokensBridge } from '../shared/contract';
 
 declare global {
   interface Window {
-    qbTokens: QbTokensBridge;
+    // Undefined in headless mode, where the renderer uses the HTTP bridge instead.
+    qbTokens?: QbTokensBridge;
   }
 }
 

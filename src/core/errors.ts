@@ -157,11 +157,11 @@ export const LIKELY_CAUSE: Record<RefreshErrorKind, string> = {
   invalid_client:
     'the client id or secret is wrong, or sandbox keys are used against production; check QB_CLIENT_ID, QB_CLIENT_SECRET and QB_ENVIRONMENT',
   network:
-    'the token endpoint could not be reached (connection refused or reset); will retry with the same refresh token',
-  timeout: 'the token endpoint did not answer in time; will retry with the same refresh token',
-  server: 'Intuit answered with a server error; will retry with the same refresh token',
+    'the token endpoint could not be reached (connection refused or reset); the same refresh token stays valid and is retried',
+  timeout: 'the token endpoint did not answer in time; the same refresh token stays valid and is retried',
+  server: 'Intuit answered with a server error; the same refresh token stays valid and is retried',
   rate_limited:
-    'Intuit is throttling requests (HTTP 429); will retry after a pause with the same refresh token',
+    'Intuit is throttling requests (HTTP 429); the same refresh token stays valid and is retried after a pause',
   bad_response:
-    'the token endpoint answered with something that is not a valid token response (HTML or malformed JSON, often a proxy or outage page); will retry',
+    'the token endpoint answered with something that is not a valid token response (HTML or malformed JSON, often a proxy or outage page); the refresh token is kept and retried',
 };

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../emulator/index';
 import type { EmulatorHandle } from '../emulator/types';
+import { emulatorEnv } from '../emulator/app-env';
 
 const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
 
@@ -26,20 +27,7 @@ let workDir: string;
 const diagnostics: string[] = [];
 
 function cliEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: workDir,
-    QB_CLIENT_ID: emulator.clientId,
-    QB_CLIENT_SECRET: emulator.clientSecret,
-    QB_REFRESH_TOKEN: emulator.refreshToken,
-    QB_REALM_ID: emulator.realmId,
-    QB_TOKEN_URL: emulator.tokenUrl,
-    QB_REVOKE_URL: emulator.revokeUrl,
-    QB_AUTHORIZE_URL: emulator.authorizeUrl,
-    QB_API_BASE_URL: emulator.apiBaseUrl,
-    QB_DATA_DIR: dataDir,
-    ...extra,
-  };
+  return { PATH: process.env.PATH, HOME: workDir, ...emulatorEnv(emulator, dataDir), ...extra };
 }
 
 function qbToken(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {

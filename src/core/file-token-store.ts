@@ -6,9 +6,9 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import type { LogFn } from './log';
+import { withFileLock } from './refresh-lock';
 import type { StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
@@ -136,21 +136,11 @@ export class FileTokenStore implements TokenStore {
 
   async withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
     await fs.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
-    const retries = Math.max(1, Math.ceil(this.lockWaitMs / 200));
-    const release = await lockfile.lock(this.location, {
-      realpath: false,
-      stale: this.lockStaleMs,
-      update: Math.max(1000, Math.floor(this.lockStaleMs / 2)),
-      retries: { retries, minTimeout: 20, maxTimeout: 200, factor: 1.5 },
-      // The default throws from a timer (crashing the process); a compromised lock only means
-      // another process may refresh at the same time, which the re-read inside the lock limits.
-      onCompromised: (err) => this.log(`Refresh lock was compromised: ${err.message}`),
-    });
-    try {
-      return await fn();
-    } finally {
-      await release().catch((err: Error) => this.log(`Could not release the refresh lock: ${err.message}`));
-    }
+    return withFileLock(
+      this.location,
+      { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
+      fn,
+    );
   }
 
   private async syncDir(): Promise<void> {

@@ -9,9 +9,9 @@
 // logic is tested on Node (with `conf`, which electron-store extends, and a stand-in safeStorage).
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import type { LogFn } from '../core/log';
+import { withFileLock } from '../core/refresh-lock';
 import type { StoredTokens, TokenStore, TokenStoreLoadResult } from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
@@ -177,23 +177,11 @@ export class DesktopTokenStore implements TokenStore {
 
   private async crossProcessLock<T>(fn: () => Promise<T>): Promise<T> {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    const retries = Math.max(1, Math.ceil(this.lockWaitMs / 200));
-    const release = await lockfile.lock(this.location, {
-      realpath: false,
-      stale: this.lockStaleMs,
-      update: Math.max(1000, Math.floor(this.lockStaleMs / 2)),
-      retries: { retries, minTimeout: 20, maxTimeout: 200, factor: 1.5 },
-      // The default throws from a timer and would take the app down; a compromised lock only means
-      // another process may refresh at the same time, which the re-read inside the lock limits.
-      onCompromised: (error) => this.log(`Refresh lock was compromised: ${error.message}`),
-    });
-    try {
-      return await fn();
-    } finally {
-      await release().catch((error: Error) =>
-        this.log(`Could not release the refresh lock: ${error.message}`),
-      );
-    }
+    return withFileLock(
+      this.location,
+      { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
+      fn,
+    );
   }
 
   private loadInMemoryMode(): TokenStoreLoadResult {

@@ -16,6 +16,7 @@ import type {
   TokenFault,
 } from '../emulator/types';
 import type { Result } from '../shared/contract';
+import { emulatorEnv } from '../emulator/app-env';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
@@ -244,19 +245,7 @@ export interface ServerLine {
 
 /** The variables that point the server at an emulator. */
 export function serverEnvFor(emulator: EmulatorLine, dataDir?: string): Record<string, string> {
-  const env: Record<string, string> = {
-    QB_CLIENT_ID: emulator.clientId,
-    QB_CLIENT_SECRET: emulator.clientSecret,
-    QB_REFRESH_TOKEN: emulator.refreshToken,
-    QB_REALM_ID: emulator.realmId,
-    QB_TOKEN_URL: emulator.tokenUrl,
-    QB_REVOKE_URL: emulator.revokeUrl,
-    QB_AUTHORIZE_URL: emulator.authorizeUrl,
-    QB_API_BASE_URL: emulator.apiBaseUrl,
-    QB_PORT: '0',
-  };
-  if (dataDir !== undefined) env.QB_DATA_DIR = dataDir;
-  return env;
+  return { ...emulatorEnv(emulator, dataDir), QB_PORT: '0' };
 }
 
 /** The parent's environment without any QB_ setting a developer may have exported. */

@@ -6,25 +6,11 @@ import { join } from 'node:path';
 import { startDesk } from '../core/bootstrap';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
+import { emulatorEnv } from '../emulator/app-env';
 import type { Result, TokenStatus } from '../shared/contract';
 import type { TokenDesk } from '../core/desk';
 import { generateAdminToken } from './access';
 import { startHeadlessServer, type HeadlessServer } from './server';
-
-/** The environment that points the engine at an emulator, as the CLI and the e2e fixture build it. */
-export function emulatorEnv(emulator: EmulatorHandle, dataDir: string): Record<string, string> {
-  return {
-    QB_CLIENT_ID: emulator.clientId,
-    QB_CLIENT_SECRET: emulator.clientSecret,
-    QB_REFRESH_TOKEN: emulator.refreshToken,
-    QB_REALM_ID: emulator.realmId,
-    QB_TOKEN_URL: emulator.tokenUrl,
-    QB_REVOKE_URL: emulator.revokeUrl,
-    QB_AUTHORIZE_URL: emulator.authorizeUrl,
-    QB_API_BASE_URL: emulator.apiBaseUrl,
-    QB_DATA_DIR: dataDir,
-  };
-}
 
 export interface Stack {
   emulator: EmulatorHandle;

@@ -223,7 +223,8 @@ describe.concurrent(
         // runPolicy). How many kills land in the window depends on how much of its time the process
         // spends between Intuit's answer and the rename of the store file, so it is reported, not bounded.
         expect(report.kills).toBe(KILLS);
-        expect(report.lost, 'some kills must land outside the window').toBeLessThan(KILLS);
+        // With ~half of a back-to-back refresh inside the window, 30 kills all landing in it is a 1-in-10^9 event.
+        if (KILLS >= 10) expect(report.lost, 'some kills must land outside the window').toBeLessThan(KILLS);
       },
     );
   },

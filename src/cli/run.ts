@@ -46,7 +46,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   const diagnose = (line: string) => io.stderr(`${(engineSecrets ?? secrets).redact(line)}\n`);
   try {
     const config = loadConfig(io.env, io.cwd);
-    secrets.add(...configSecrets(config));
+    secrets.pin(...configSecrets(config));
     const refusal = demoRefusal(config, io.env);
     if (refusal) {
       diagnose(`qb-token: ${refusal}`);

@@ -62,14 +62,14 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   const secrets = new SecretRegistry();
   const log = redactingLog(options.log ?? defaultLog, secrets);
   let config = loadConfig(options.env ?? process.env, options.cwd ?? process.cwd());
-  secrets.add(...configSecrets(config));
+  secrets.pin(...configSecrets(config));
 
   let emulator: EmulatorHandle | null = null;
   if (config.demo) {
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');
     emulator = await startEmulator({ ...DEMO_EMULATOR_OPTIONS, ...options.demoEmulatorOptions });
-    secrets.add(emulator.clientSecret, emulator.refreshToken);
+    secrets.pin(emulator.clientSecret, emulator.refreshToken);
     config = {
       ...config,
       clientId: emulator.clientId,

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,19 @@ const tokens = (refreshToken = 'RT-value-0123456789-abcd'): StoredTokens => ({
 });
 
 describe('FileTokenStore', () => {
+  it('removes temp files orphaned by a crash mid-save (they hold token values), but not young ones', async () => {
+    const orphan = join(dir, `.${STORE_FILE_NAME}.4242.abcdef.tmp`);
+    const young = join(dir, `.${STORE_FILE_NAME}.4343.fedcba.tmp`);
+    await writeFile(orphan, JSON.stringify(tokens()));
+    await writeFile(young, JSON.stringify(tokens()));
+    const old = new Date(Date.now() - 5 * 60_000);
+    await utimes(orphan, old, old);
+    await new FileTokenStore({ dataDir: dir, storeKey: null }).load();
+    const left = await readdir(dir);
+    expect(left).not.toContain(`.${STORE_FILE_NAME}.4242.abcdef.tmp`);
+    expect(left).toContain(`.${STORE_FILE_NAME}.4343.fedcba.tmp`);
+  });
+
   it('round-trips in plaintext with a warning, mode 0600, no temp files left', async () => {
     const store = new FileTokenStore({ dataDir: dir, storeKey: null });
     expect(store.warnings.join(' ')).toMatch(/unencrypted.*QB_STORE_KEY/);

@@ -12,6 +12,8 @@ import { withFileLock } from './refresh-lock';
 import type { StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
+/** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
+const ORPHANED_TEMP_AGE_MS = 60_000;
 const FORMAT = 'qb-token-desk/tokens-v1';
 
 export interface FileTokenStoreOptions {
@@ -65,6 +67,7 @@ export class FileTokenStore implements TokenStore {
   private readonly keys = new Map<string, Buffer>();
   private writeSalt: Buffer | null = null;
   private standing: string[];
+  private swept = false;
 
   constructor(options: FileTokenStoreOptions) {
     this.dataDir = options.dataDir;
@@ -83,6 +86,10 @@ export class FileTokenStore implements TokenStore {
   }
 
   async load(): Promise<TokenStoreLoadResult> {
+    if (!this.swept) {
+      this.swept = true;
+      await this.sweepOrphanedTempFiles();
+    }
     let text: string;
     try {
       text = await fs.readFile(this.location, 'utf8');
@@ -116,17 +123,42 @@ export class FileTokenStore implements TokenStore {
     const handle = await fs.open(temp, 'w', 0o600);
     try {
       await handle.writeFile(body, 'utf8');
+      // Rename first, fsync after: once the rename returns, a freshly rotated refresh token survives
+      // the process being killed (the page cache holds it), so the window in which a crash loses it
+      // shrinks from an fsync (~8 ms) to a write (~0.1 ms). The fsyncs that follow, before save()
+      // resolves, make it survive a power loss too.
+      try {
+        await fs.rename(temp, this.location);
+      } catch (err) {
+        await fs.rm(temp, { force: true });
+        throw err;
+      }
       await handle.sync();
     } finally {
       await handle.close();
     }
-    try {
-      await fs.rename(temp, this.location);
-    } catch (err) {
-      await fs.rm(temp, { force: true });
-      throw err;
-    }
     await this.syncDir();
+  }
+
+  /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */
+  private async sweepOrphanedTempFiles(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dataDir);
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - ORPHANED_TEMP_AGE_MS;
+    for (const name of names) {
+      if (!name.startsWith(`.${STORE_FILE_NAME}.`) || !name.endsWith('.tmp')) continue;
+      const path = join(this.dataDir, name);
+      try {
+        // A younger one may be another process's save in progress.
+        if ((await fs.stat(path)).mtimeMs < cutoff) await fs.rm(path, { force: true });
+      } catch {
+        // Gone already, or not ours to remove: either way nothing to do.
+      }
+    }
   }
 
   async forget(): Promise<void> {

@@ -155,7 +155,7 @@ export class TokenManager {
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
     this.secrets = options.secrets ?? new SecretRegistry();
-    this.secrets.add(this.config.refreshToken, this.config.accessToken);
+    this.secrets.pin(this.config.refreshToken, this.config.accessToken);
     this.startedAt = this.now();
   }
 

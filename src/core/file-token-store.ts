@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
+import { markRefreshStep } from './refresh-markers';
 import type { StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
@@ -133,11 +134,13 @@ export class FileTokenStore implements TokenStore {
         await fs.rm(temp, { force: true });
         throw err;
       }
+      markRefreshStep('renamed');
       await handle.sync();
     } finally {
       await handle.close();
     }
     await this.syncDir();
+    markRefreshStep('saved');
   }
 
   /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */

@@ -6,6 +6,7 @@
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { LIKELY_CAUSE, TokenError } from './errors';
+import { markRefreshStep } from './refresh-markers';
 
 export interface IntuitOAuthOptions {
   clientId: string;
@@ -81,7 +82,7 @@ export class IntuitOAuth implements TokenEndpoint {
 
   /** `grant_type=refresh_token`. Rejects with a classified TokenError. */
   async refresh(refreshToken: string): Promise<IntuitTokenResponse> {
-    const { config, exchange } = this.configuration();
+    const { config, exchange } = this.configuration(() => markRefreshStep('answer-received'));
     return this.tokenCall(exchange, () => oidc.refreshTokenGrant(config, refreshToken));
   }
 
@@ -161,7 +162,7 @@ export class IntuitOAuth implements TokenEndpoint {
    * are fixed, and tests point them at the emulator), plus a fetch that records this one exchange.
    * One per call so concurrent calls never share their captured response details.
    */
-  private configuration(): { config: oidc.Configuration; exchange: Exchange } {
+  private configuration(onAnswer?: () => void): { config: oidc.Configuration; exchange: Exchange } {
     const { clientId, clientSecret, tokenUrl, revokeUrl, authorizeUrl, timeoutMs } = this.options;
     const server: oidc.ServerMetadata = {
       // Intuit's published issuer and keys: only used if an id_token arrives (the `openid` scope).
@@ -200,6 +201,7 @@ export class IntuitOAuth implements TokenEndpoint {
         exchange.retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
         // Read the body now, under our timeout, so a stalled body also counts as a timeout.
         const body = await response.arrayBuffer();
+        onAnswer?.();
         return new Response(body, {
           status: response.status,
           statusText: response.statusText,

@@ -21,6 +21,7 @@ import { previewToken } from '../shared/preview';
 import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
+import { markRefreshStep } from './refresh-markers';
 import { fingerprintToken, type StoredTokens, type TokenStore } from './token-store';
 
 export interface Timers {
@@ -488,7 +489,9 @@ export class TokenManager {
       const chain = this.chain;
       if (!chain) throw new NotConfiguredError();
       const sentAt = this.now();
+      markRefreshStep('token-call');
       const answer = await oauth.refresh(chain.refreshToken);
+      markRefreshStep('answer-parsed');
       this.secrets.add(answer.accessToken, answer.refreshToken);
       const next = this.chainFromAnswer(chain, answer, sentAt);
       // Rule 3: the new refresh token is durable before the new access token goes to anyone.

@@ -3,13 +3,20 @@
 // and restarted over the same store. Under the emulator's `grace` policy nothing may be lost. Under
 // `immediate`, a kill that lands after Intuit rotated the token but before the new one is on disk
 // loses the chain: the suite counts those and checks the status then says so plainly.
+// With QB_DEBUG_REFRESH_MARKERS=1 the child prints a marker line per refresh step (no token values),
+// so each loss is put in one of two places: (a) in flight at Intuit (the emulator had processed the
+// refresh, and so killed the old token, but the answer was not yet in our process: Intuit's design,
+// no client can avoid it) or (b) the answer-to-write window (our process had the answer, the new
+// chain was not yet renamed into place: ours to keep tiny).
 // Replay a failure with CRASH_SEED=<printed seed>.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileTokenStore, STORE_FILE_NAME } from '../core/file-token-store';
+import { REFRESH_MARKER_PREFIX, REFRESH_MARKERS_VARIABLE, type RefreshStep } from '../core/refresh-markers';
 import { fingerprintToken } from '../core/token-store';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
@@ -35,12 +42,87 @@ function seededRandom(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+interface Marker {
+  step: RefreshStep;
+  sequence: number;
+  /** ms since the child started */
+  at: number;
+}
+
+/** The marker lines a child printed to stderr, in order. */
+function parseMarkers(stderr: string): Marker[] {
+  const markers: Marker[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith(`${REFRESH_MARKER_PREFIX} `)) continue;
+    const [, step, sequence, at] = line.split(' ');
+    markers.push({ step: step as RefreshStep, sequence: Number(sequence), at: Number(at) });
+  }
+  return markers;
+}
+
+/** Where a kill landed, from the last marker the killed process printed. */
+type KillPlace = 'idle' | RefreshStep;
+
+/** Per refresh of one process: how long each stretch took, ms. */
+interface StepTimes {
+  /** token-call -> answer-received: the request's trip to Intuit and back. */
+  roundTrip: number[];
+  /** answer-received -> renamed: the answer-to-write window. */
+  answerToWrite: number[];
+  /** Its two parts: answer-received -> answer-parsed (protocol checks) and answer-parsed -> renamed (the save). */
+  parse: number[];
+  write: number[];
+  /** token-call -> next token-call: one whole refresh cycle. */
+  cycle: number[];
+}
+
+function collectStepTimes(markers: Marker[], into: StepTimes): void {
+  const bySequence = new Map<number, Partial<Record<RefreshStep, number>>>();
+  for (const m of markers) {
+    const steps = bySequence.get(m.sequence) ?? {};
+    // The first time of each step: a later save in the same sequence (Clear) is not this refresh's.
+    steps[m.step] ??= m.at;
+    bySequence.set(m.sequence, steps);
+  }
+  for (const [sequence, steps] of bySequence) {
+    if (steps['token-call'] === undefined) continue;
+    if (steps['answer-received'] !== undefined) {
+      into.roundTrip.push(steps['answer-received'] - steps['token-call']);
+      if (steps.renamed !== undefined) into.answerToWrite.push(steps.renamed - steps['answer-received']);
+      if (steps['answer-parsed'] !== undefined) {
+        into.parse.push(steps['answer-parsed'] - steps['answer-received']);
+        if (steps.renamed !== undefined) into.write.push(steps.renamed - steps['answer-parsed']);
+      }
+    }
+    const next = bySequence.get(sequence + 1)?.['token-call'];
+    if (next !== undefined) into.cycle.push(next - steps['token-call']);
+  }
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Number(sorted[Math.floor(sorted.length / 2)].toFixed(3));
+}
+
 interface PolicyReport {
   policy: 'grace' | 'immediate';
   seed: number;
   kills: number;
   /** Restarts whose stored refresh token was already dead at Intuit (the chain was lost). */
   lost: number;
+  /** (a) Lost while the refresh was in flight at Intuit: processed there, the answer not yet in our process. */
+  lostInFlightAtIntuit: number;
+  /** Of those, how many the emulator processed only after the killed process had exited (the request was on the wire). */
+  lostProcessedAfterExit: number;
+  /** (b) Lost in the answer-to-write window: the answer was in our process, the new chain not yet renamed into place. */
+  lostAnswerToWrite: number;
+  /** Lost with the last marker outside both windows: must not happen. */
+  lostUnexplained: number;
+  /** Every kill, by the last refresh step the killed process had reached. */
+  killsByLastStep: Partial<Record<KillPlace, number>>;
+  /** Medians over all refreshes the children made, ms (from the markers). */
+  medianMs: Record<keyof StepTimes, number | null>;
   /** Kills that left the refresh lock behind (the next start waits for it to go stale). */
   locksLeft: number;
   /** Temp files of an interrupted atomic write left in the data dir. */
@@ -64,6 +146,7 @@ function serverEnv(emulator: EmulatorHandle, refreshToken: string, dataDir: stri
     QB_DATA_DIR: dataDir,
     QB_REFRESH_SKEW_SECONDS: '0',
     QB_HTTP_TIMEOUT_MS: '3000',
+    [REFRESH_MARKERS_VARIABLE]: '1',
   };
 }
 
@@ -116,9 +199,18 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
     lost: 0,
     locksLeft: 0,
     tempFilesLeft: 0,
+    lostInFlightAtIntuit: 0,
+    lostProcessedAfterExit: 0,
+    lostAnswerToWrite: 0,
+    lostUnexplained: 0,
+    killsByLastStep: {},
+    medianMs: { roundTrip: null, answerToWrite: null, parse: null, write: null, cycle: null },
     refreshesSeen: 0,
     lossMessages: [],
   };
+  const times: StepTimes = { roundTrip: [], answerToWrite: [], parse: [], write: [], cycle: [] };
+  // Where the previous kill landed, and how many refresh tokens the emulator had issued once its process was gone.
+  let previousKill: { place: KillPlace; issuedAtExit: number } | null = null;
   // The environment's refresh token; replaced by a new authorization after a loss (the user reconnects).
   let envToken = emulator.refreshToken;
   let keptOneStaleLock = false;
@@ -135,6 +227,13 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
           'immediate',
         );
         report.lost += 1;
+        const place = previousKill?.place ?? 'idle';
+        if (place === 'token-call') {
+          report.lostInFlightAtIntuit += 1;
+          if (emulator.control.counters().refreshTokensIssued > (previousKill?.issuedAtExit ?? 0))
+            report.lostProcessedAfterExit += 1;
+        } else if (place === 'answer-received' || place === 'answer-parsed') report.lostAnswerToWrite += 1;
+        else report.lostUnexplained += 1;
         const refresh = await server.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
         expect(refresh.body.ok).toBe(false);
         const after = await status(server);
@@ -164,9 +263,18 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
       const driver = driveRefreshes(server);
       await sleep(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
       await server.stop({ signal: 'SIGKILL', keepData: true });
+      const issuedAtExit = emulator.control.counters().refreshTokensIssued;
       report.kills += 1;
       driver.stop();
       report.refreshesSeen += 1 + (await driver.done);
+      // Everything the child wrote before the kill is in the pipe: read to its end.
+      const stderr = server.process.child.stderr;
+      if (stderr) await finished(stderr).catch(() => undefined);
+      const markers = parseMarkers(server.process.stderr());
+      collectStepTimes(markers, times);
+      const place: KillPlace = markers.at(-1)?.step ?? 'idle';
+      report.killsByLastStep[place] = (report.killsByLastStep[place] ?? 0) + 1;
+      previousKill = { place, issuedAtExit };
 
       const lock = join(dataDir, `${STORE_FILE_NAME}.lock`);
       if (existsSync(lock)) {
@@ -187,6 +295,13 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
     await emulator.close();
     await rm(dataDir, { recursive: true, force: true });
   }
+  report.medianMs = {
+    roundTrip: median(times.roundTrip),
+    answerToWrite: median(times.answerToWrite),
+    parse: median(times.parse),
+    write: median(times.write),
+    cycle: median(times.cycle),
+  };
   reports.push(report);
   return report;
 }
@@ -202,6 +317,9 @@ describe.concurrent(
       for (const r of reports) {
         console.log(
           `[kill-9] policy=${r.policy} seed=${r.seed} kills=${r.kills} refreshes=${r.refreshesSeen} lost=${r.lost} ` +
+            `(a: in flight at Intuit ${r.lostInFlightAtIntuit}, of them processed after exit ${r.lostProcessedAfterExit}; ` +
+            `b: answer-to-write window ${r.lostAnswerToWrite}; unexplained ${r.lostUnexplained}) ` +
+            `killsByLastStep=${JSON.stringify(r.killsByLastStep)} medianMs=${JSON.stringify(r.medianMs)} ` +
             `locksLeft=${r.locksLeft} tempFilesLeft=${r.tempFilesLeft}` +
             (r.lossMessages[0] ? ` status message on loss: "${r.lossMessages[0]}"` : ''),
         );

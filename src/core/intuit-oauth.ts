@@ -28,9 +28,20 @@ export interface IntuitTokenResponse {
   intuitTid: string | null;
 }
 
+export interface RefreshOptions {
+  /**
+   * Called synchronously the moment a 200 answer that passes the same validation as refresh()'s result
+   * is in this process, before the OAuth library's own processing (microtasks that a busy process can
+   * stretch to milliseconds). The engine saves the rotated refresh token from here: Intuit has already
+   * retired the old one, so every moment before the save is a moment in which a crash loses the
+   * connection. Implementations may not call it; refresh() still resolves with the answer either way.
+   */
+  onAnswer?: (answer: IntuitTokenResponse) => void;
+}
+
 /** What the TokenManager needs from the protocol (tests and benchmarks may pass their own). */
 export interface TokenEndpoint {
-  refresh(refreshToken: string): Promise<IntuitTokenResponse>;
+  refresh(refreshToken: string, options?: RefreshOptions): Promise<IntuitTokenResponse>;
 }
 
 const tokenResponseSchema = z.object({
@@ -81,8 +92,20 @@ export class IntuitOAuth implements TokenEndpoint {
   }
 
   /** `grant_type=refresh_token`. Rejects with a classified TokenError. */
-  async refresh(refreshToken: string): Promise<IntuitTokenResponse> {
-    const { config, exchange } = this.configuration(() => markRefreshStep('answer-received'));
+  async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<IntuitTokenResponse> {
+    const { config, exchange } = this.configuration((status, body) => {
+      markRefreshStep('answer-received');
+      const onAnswer = options.onAnswer;
+      if (status !== 200 || !onAnswer) return;
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder().decode(body));
+      } catch {
+        return; // openid-client reports it
+      }
+      const parsed = tokenResponseSchema.safeParse(json);
+      if (parsed.success) onAnswer(toTokenResponse(parsed.data, exchange.intuitTid));
+    });
     return this.tokenCall(exchange, () => oidc.refreshTokenGrant(config, refreshToken));
   }
 
@@ -162,7 +185,10 @@ export class IntuitOAuth implements TokenEndpoint {
    * are fixed, and tests point them at the emulator), plus a fetch that records this one exchange.
    * One per call so concurrent calls never share their captured response details.
    */
-  private configuration(onAnswer?: () => void): { config: oidc.Configuration; exchange: Exchange } {
+  private configuration(onAnswer?: (status: number, body: ArrayBuffer) => void): {
+    config: oidc.Configuration;
+    exchange: Exchange;
+  } {
     const { clientId, clientSecret, tokenUrl, revokeUrl, authorizeUrl, timeoutMs } = this.options;
     const server: oidc.ServerMetadata = {
       // Intuit's published issuer and keys: only used if an id_token arrives (the `openid` scope).
@@ -201,7 +227,11 @@ export class IntuitOAuth implements TokenEndpoint {
         exchange.retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
         // Read the body now, under our timeout, so a stalled body also counts as a timeout.
         const body = await response.arrayBuffer();
-        onAnswer?.();
+        try {
+          onAnswer?.(response.status, body);
+        } catch {
+          // An observer's failure is not the exchange's: openid-client still processes the answer.
+        }
         return new Response(body, {
           status: response.status,
           statusText: response.statusText,
@@ -222,29 +252,33 @@ export class IntuitOAuth implements TokenEndpoint {
       throw classifyOidcError(err, exchange);
     }
     const parsed = tokenResponseSchema.safeParse(raw);
-    if (!parsed.success) {
-      const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(
-        ', ',
-      );
-      throw new TokenError(
-        'bad_response',
-        `Token endpoint answer is missing or has invalid fields (${fields}): ${LIKELY_CAUSE.bad_response}.`,
-        {
-          intuitTid: exchange.intuitTid,
-          status: exchange.status,
-        },
-      );
-    }
-    const body = parsed.data;
-    return {
-      accessToken: body.access_token,
-      refreshToken: body.refresh_token,
-      expiresIn: body.expires_in,
-      refreshExpiresIn: body.x_refresh_token_expires_in,
-      hardExpiresIn: body.x_refresh_token_hard_expires_in ?? null,
-      intuitTid: exchange.intuitTid,
-    };
+    if (parsed.success) return toTokenResponse(parsed.data, exchange.intuitTid);
+    const fields = [...new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? 'body')))].join(
+      ', ',
+    );
+    throw new TokenError(
+      'bad_response',
+      `Token endpoint answer is missing or has invalid fields (${fields}): ${LIKELY_CAUSE.bad_response}.`,
+      {
+        intuitTid: exchange.intuitTid,
+        status: exchange.status,
+      },
+    );
   }
+}
+
+function toTokenResponse(
+  body: z.infer<typeof tokenResponseSchema>,
+  intuitTid: string | null,
+): IntuitTokenResponse {
+  return {
+    accessToken: body.access_token,
+    refreshToken: body.refresh_token,
+    expiresIn: body.expires_in,
+    refreshExpiresIn: body.x_refresh_token_expires_in,
+    hardExpiresIn: body.x_refresh_token_hard_expires_in ?? null,
+    intuitTid,
+  };
 }
 
 function classifyStatus(

@@ -1,18 +1,31 @@
 // The Node token store (CLI, headless server): one JSON file in QB_DATA_DIR, written atomically
-// (temp file, fsync, rename, fsync of the directory) with mode 0600, AES-256-GCM encrypted with a
+// (temp file, rename, fsync of the file and the directory) with mode 0600, AES-256-GCM encrypted with a
 // key derived from QB_STORE_KEY when set. A file that cannot be read is moved aside, never deleted:
 // it may hold the only valid refresh token. Refreshes across processes are serialised with
-// proper-lockfile on the same file.
+// proper-lockfile on the same file. While a token call is in flight, `qb-tokens.json.refreshing`
+// (start time and the refresh token's sha256, no token value) says so: a process killed before it
+// saved the answer leaves it behind, and the next start can explain the invalid_grant that follows.
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import {
+  closeSync,
+  fsync,
+  mkdirSync,
+  openSync,
+  promises as fs,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
 import { markRefreshStep } from './refresh-markers';
-import type { StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
+import type { RefreshInFlightNote, StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
+/** Present while a token call is in flight: `{ startedAt, refreshTokenSha256 }`, never a token value. */
+export const REFRESHING_NOTE_SUFFIX = '.refreshing';
 /** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
 const ORPHANED_TEMP_AGE_MS = 60_000;
 const FORMAT = 'qb-token-desk/tokens-v1';
@@ -40,6 +53,11 @@ const storedTokensSchema = z.object({
   refreshedAt: z.number().nullable(),
   realmId: z.string().nullable(),
   origin: z.object({ envRefreshTokenSha256: z.string().nullable() }),
+});
+
+const refreshNoteSchema = z.object({
+  startedAt: z.number(),
+  refreshTokenSha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
 const envelopeSchema = z.discriminatedUnion('encrypted', [
@@ -113,34 +131,76 @@ export class FileTokenStore implements TokenStore {
     }
   }
 
+  /**
+   * Atomic: a temp file, renamed over the store. Everything up to and including the rename is
+   * synchronous, so it is done before save() returns its promise: a save started the moment Intuit's
+   * answer is in (the engine does that) puts the rotated refresh token in place without one event-loop
+   * turn in between for a SIGKILL to land in. Async writes cost four thread-pool hops there (1.7 ms
+   * median on a busy machine, the biggest part of that window); the sync calls block for ~0.1 ms.
+   * The fsyncs that follow, before the promise resolves, make it survive a power loss too.
+   */
   async save(tokens: StoredTokens): Promise<void> {
     storedTokensSchema.parse(tokens);
-    await fs.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
     const body = JSON.stringify(this.encode(tokens));
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
     const temp = join(
       this.dataDir,
       `.${STORE_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
     );
-    const handle = await fs.open(temp, 'w', 0o600);
+    const fd = openSync(temp, 'w', 0o600);
     try {
-      await handle.writeFile(body, 'utf8');
-      // Rename first, fsync after: once the rename returns, a freshly rotated refresh token survives
-      // the process being killed (the page cache holds it), so the window in which a crash loses it
-      // shrinks from an fsync (~8 ms) to a write (~0.1 ms). The fsyncs that follow, before save()
-      // resolves, make it survive a power loss too.
       try {
-        await fs.rename(temp, this.location);
+        writeFileSync(fd, body, 'utf8');
+        renameSync(temp, this.location);
       } catch (err) {
-        await fs.rm(temp, { force: true });
+        rmSync(temp, { force: true });
         throw err;
       }
       markRefreshStep('renamed');
-      await handle.sync();
+      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     await this.syncDir();
     markRefreshStep('saved');
+  }
+
+  // The note is written and removed synchronously: a few µs, and it cannot trail behind a kill.
+  beginRefresh(note: RefreshInFlightNote): void {
+    try {
+      mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(this.noteLocation, JSON.stringify(note), { mode: 0o600 });
+    } catch (err) {
+      // Only a diagnosis aid: a refresh never fails for want of it.
+      this.log(`Could not write ${this.noteLocation}: ${(err as Error).message}`);
+    }
+  }
+
+  endRefresh(): void {
+    try {
+      rmSync(this.noteLocation, { force: true });
+    } catch (err) {
+      this.log(`Could not remove ${this.noteLocation}: ${(err as Error).message}`);
+    }
+  }
+
+  async interruptedRefresh(): Promise<RefreshInFlightNote | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.noteLocation, 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const note = refreshNoteSchema.parse(JSON.parse(text));
+      return { startedAt: note.startedAt, refreshTokenSha256: note.refreshTokenSha256 };
+    } catch {
+      return null;
+    }
+  }
+
+  private get noteLocation(): string {
+    return `${this.location}${REFRESHING_NOTE_SUFFIX}`;
   }
 
   /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */

@@ -9,7 +9,9 @@ import { ReauthorizationRequiredError, TokenError } from './errors';
 import { QuickBooksClient } from './quickbooks-client';
 import { EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
-import type { StoredTokens, TokenStore } from './token-store';
+import { existsSync } from 'node:fs';
+import { REFRESHING_NOTE_SUFFIX } from './file-token-store';
+import { fingerprintToken, type StoredTokens, type TokenStore } from './token-store';
 
 let harness: EngineHarness | null = null;
 
@@ -227,6 +229,62 @@ describe('rotation and restarts', () => {
     expect(refreshCalls(h)).toBe(1);
     expect(a.getStatus().state).toBe('valid');
     expect(b.getStatus().state).toBe('valid');
+  });
+});
+
+describe('a refresh interrupted by a stop (kill -9 between Intuit answering and the save)', () => {
+  /** A stored chain, then what a process killed mid-refresh leaves: the in-flight note, and (optionally) a token Intuit retired. */
+  async function interruptedChain(h: EngineHarness, options: { answered: boolean; noteFor?: string }) {
+    const first = await h.manager();
+    await first.getAccessToken();
+    await first.dispose();
+    const stored = await h.readStoredTokens();
+    if (!stored) throw new Error('no stored chain');
+    h.store().beginRefresh({
+      startedAt: Date.parse('2026-11-27T10:00:00Z'),
+      refreshTokenSha256: fingerprintToken(options.noteFor ?? stored.refreshToken),
+    });
+    // Intuit processed the call and rotated the token; its answer died with the process.
+    if (options.answered) await h.oauth().refresh(stored.refreshToken);
+    return stored;
+  }
+
+  it('says the app was stopped mid-refresh when the next refresh is refused (kind still invalid_grant)', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    await interruptedChain(h, { answered: true });
+    const manager = await h.manager();
+    await expect(manager.refresh('manual')).rejects.toThrow(/stopped during a refresh/);
+    const status = manager.getStatus();
+    expect(status.state).toBe('reauthorization_required');
+    expect(status.lastRefresh?.error?.kind).toBe('invalid_grant');
+    expect(status.lastRefresh?.error?.message).toMatch(
+      /stopped during a refresh \(started 2026-11-27T10:00:00.000Z\) after Intuit had issued a new refresh token, before it could be saved.*Reconnect to QuickBooks/,
+    );
+    expect(status.warnings.join(' ')).toMatch(/stopped during a refresh.*Reconnect to QuickBooks/);
+    expect(status.history[0]).toMatchObject({ type: 'failed' });
+    expect(status.history[0].message).toMatch(/stopped during a refresh/);
+  });
+
+  it('keeps the plain invalid_grant message when the note is about another refresh token', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    await interruptedChain(h, { answered: true, noteFor: 'some-other-refresh-token-value' });
+    const manager = await h.manager();
+    await expect(manager.refresh('manual')).rejects.toThrow(/invalid_grant/);
+    const status = manager.getStatus();
+    expect(status.lastRefresh?.error?.kind).toBe('invalid_grant');
+    expect(status.lastRefresh?.error?.message).not.toMatch(/stopped during a refresh/);
+    expect(status.warnings.join(' ')).not.toMatch(/stopped during a refresh/);
+  });
+
+  it('a stop before Intuit processed the call costs nothing: the refresh works and the note is gone', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    await interruptedChain(h, { answered: false });
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(true);
+    const manager = await h.manager();
+    await manager.refresh('manual');
+    expect(manager.getStatus().lastRefresh?.ok).toBe(true);
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(false);
+    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/stopped during a refresh/);
   });
 });
 

@@ -22,7 +22,12 @@ import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenErro
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
-import { fingerprintToken, type StoredTokens, type TokenStore } from './token-store';
+import {
+  fingerprintToken,
+  type RefreshInFlightNote,
+  type StoredTokens,
+  type TokenStore,
+} from './token-store';
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -126,6 +131,8 @@ export class TokenManager {
   private envTokenRejected = false;
   private envFallbackActive = false;
   private reauthError: RefreshErrorInfo | null = null;
+  /** A previous process was stopped with a token call in flight using the chain's refresh token. */
+  private interrupted: RefreshInFlightNote | null = null;
   private clientError: RefreshErrorInfo | null = null;
   private forgotten = false;
   private inflight: Promise<string> | null = null;
@@ -182,6 +189,13 @@ export class TokenManager {
           `QB_REFRESH_TOKEN (${previewToken(envToken)}) differs from the one the stored chain started from: the environment wins (you reconnected).`,
         );
       }
+    }
+    const note = (await this.store.interruptedRefresh?.()) ?? null;
+    if (note && this.chain && fingerprintToken(this.chain.refreshToken) === note.refreshTokenSha256) {
+      this.interrupted = note;
+      this.log(
+        `A refresh started at ${iso(note.startedAt)} never finished (the app was stopped during it); if Intuit rotated the refresh token then, the next refresh is refused.`,
+      );
     }
     this.reschedule(true);
     this.emit();
@@ -375,6 +389,7 @@ export class TokenManager {
     this.persisted = true;
     this.unsaved = false;
     this.forgotten = false;
+    this.interrupted = null;
     this.reauthError = null;
     this.clientError = null;
     this.envFallbackActive = false;
@@ -393,6 +408,7 @@ export class TokenManager {
     this.persisted = false;
     this.unsaved = false;
     this.forgotten = true;
+    this.interrupted = null;
     this.reauthError = null;
     this.clientError = null;
     this.envFallbackActive = false;
@@ -444,7 +460,13 @@ export class TokenManager {
         this.retrying = null;
         return token;
       } catch (err) {
-        const error = asTokenError(err);
+        let error = asTokenError(err);
+        if (error?.kind === 'invalid_grant' && this.interrupted) {
+          error = new TokenError('invalid_grant', interruptedRefreshMessage(this.interrupted), {
+            intuitTid: error.intuitTid,
+            status: error.status,
+          });
+        }
         if (error === null) {
           if (err instanceof StoreError) this.record('failed', err.message, { trigger });
           throw err;
@@ -489,29 +511,84 @@ export class TokenManager {
       const chain = this.chain;
       if (!chain) throw new NotConfiguredError();
       const sentAt = this.now();
-      markRefreshStep('token-call');
-      const answer = await oauth.refresh(chain.refreshToken);
-      markRefreshStep('answer-parsed');
-      this.secrets.add(answer.accessToken, answer.refreshToken);
-      const next = this.chainFromAnswer(chain, answer, sentAt);
-      // Rule 3: the new refresh token is durable before the new access token goes to anyone.
+      // Evidence for the next start, should this process be stopped before the answer is saved.
+      this.store.beginRefresh?.({
+        startedAt: sentAt,
+        refreshTokenSha256: fingerprintToken(chain.refreshToken),
+      });
       try {
-        await this.store.save(next);
-      } catch (err) {
-        this.chain = next;
-        this.persisted = false;
-        this.unsaved = true;
-        this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
-        throw new StoreError(
-          'The new tokens could not be saved to the token store; they are kept in memory and saving is retried.',
-        );
+        return await this.exchangeAndSave(trigger, chain, oauth, started, sentAt);
+      } finally {
+        // An unsaved chain keeps the note: a stop before the retried save loses it just the same.
+        if (!this.unsaved) this.store.endRefresh?.();
       }
+    });
+  }
+
+  /** The token call and the save of its answer (rule 3), inside the lock. */
+  private async exchangeAndSave(
+    trigger: RefreshTrigger,
+    chain: StoredTokens,
+    oauth: TokenEndpoint,
+    started: number,
+    sentAt: number,
+  ): Promise<string> {
+    // Rule 3, as early as it can be: the rotated chain is saved from inside the token call, the moment
+    // a valid answer is in (Intuit has retired the old refresh token by then). FileTokenStore renames
+    // it into place before save() returns, so no event-loop turn separates the answer from the write.
+    let early = null as { next: StoredTokens; saved: Promise<void> } | null;
+    const onAnswer = (raw: IntuitTokenResponse) => {
+      this.secrets.add(raw.accessToken, raw.refreshToken);
+      const next = this.chainFromAnswer(chain, raw, sentAt);
+      const saved = this.store.save(next);
+      saved.catch(() => undefined); // awaited below
+      early = { next, saved };
+    };
+    markRefreshStep('token-call');
+    let answer: IntuitTokenResponse;
+    try {
+      answer = await oauth.refresh(chain.refreshToken, { onAnswer });
+    } catch (err) {
+      // The answer passed our checks and was saved, but the OAuth library rejected it: its refresh
+      // token is still the one Intuit now accepts, so the chain moves on to it; the error stands.
+      if (early) await this.keepEarlyChain(early);
+      throw err;
+    }
+    markRefreshStep('answer-parsed');
+    this.secrets.add(answer.accessToken, answer.refreshToken);
+    const next = this.chainFromAnswer(chain, answer, sentAt);
+    // Rule 3: the new refresh token is durable before the new access token goes to anyone.
+    try {
+      if (early && sameChain(early.next, next)) await early.saved;
+      else await this.store.save(next);
+    } catch (err) {
       this.chain = next;
+      this.persisted = false;
+      this.unsaved = true;
+      this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
+      throw new StoreError(
+        'The new tokens could not be saved to the token store; they are kept in memory and saving is retried.',
+      );
+    }
+    this.chain = next;
+    this.persisted = true;
+    this.unsaved = false;
+    this.onSuccess(trigger, chain, next, answer, started);
+    return answer.accessToken;
+  }
+
+  /** After an early save whose answer the protocol layer then rejected: the saved chain is the live one. */
+  private async keepEarlyChain(early: { next: StoredTokens; saved: Promise<void> }): Promise<void> {
+    this.chain = early.next;
+    try {
+      await early.saved;
       this.persisted = true;
       this.unsaved = false;
-      this.onSuccess(trigger, chain, next, answer, started);
-      return answer.accessToken;
-    });
+    } catch (err) {
+      this.persisted = false;
+      this.unsaved = true;
+      this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -581,6 +658,7 @@ export class TokenManager {
   ): void {
     const wasFallback = this.envFallbackActive;
     this.envFallbackActive = false;
+    this.interrupted = null;
     this.clientError = null;
     this.reauthError = null;
     this.stats.refreshes += 1;
@@ -654,6 +732,7 @@ export class TokenManager {
     await this.store.withRefreshLock(() => this.store.save(chain));
     this.unsaved = false;
     this.persisted = true;
+    this.store.endRefresh?.();
   }
 
   /** Waits for an in-flight refresh, ignoring its outcome. */
@@ -805,7 +884,8 @@ export class TokenManager {
     if (this.clientError) {
       out.push(`Configuration error: ${this.clientError.message}`);
     }
-    if (this.reauthError) {
+    if (this.reauthError && this.interrupted) out.push(interruptedRefreshMessage(this.interrupted));
+    else if (this.reauthError) {
       out.push('QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.');
     }
     if (this.unsaved) {
@@ -900,8 +980,22 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** Why the refresh token is refused after a restart that found a refresh left in flight. */
+export function interruptedRefreshMessage(note: RefreshInFlightNote): string {
+  return (
+    `QB Token Desk was stopped during a refresh (started ${new Date(note.startedAt).toISOString()}) after Intuit ` +
+    'had issued a new refresh token, before it could be saved: that token is lost, and Intuit no longer accepts ' +
+    'the previous one (invalid_grant). Reconnect to QuickBooks.'
+  );
+}
+
 function asTokenError(err: unknown): TokenError | null {
   return err instanceof TokenError ? err : null;
+}
+
+/** The same tokens and times (the early save and the library's answer built the same chain). */
+function sameChain(a: StoredTokens, b: StoredTokens): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Both chains descend from the same starting point (the same environment token, or the same Connect). */

@@ -41,6 +41,14 @@ export interface TokenStoreLoadResult {
   warnings: string[];
 }
 
+/** The note a process leaves while a token call is in flight (no token value in it). */
+export interface RefreshInFlightNote {
+  /** When the token call started, ms since epoch. */
+  startedAt: number;
+  /** fingerprintToken() of the refresh token it sent. */
+  refreshTokenSha256: string;
+}
+
 export interface TokenStore {
   /** Reads the chain. A corrupt or undecryptable store is moved aside (never deleted) and reported in `warnings`. */
   load(): Promise<TokenStoreLoadResult>;
@@ -53,6 +61,15 @@ export interface TokenStore {
    * (CLI, headless server, desktop app). Stores without a shared location may use an in-process lock.
    */
   withRefreshLock<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Optional: notes, before a token call, that a refresh with this refresh token is in flight; dropped by
+   * `endRefresh` once its outcome is handled (the new chain saved, or a failure). A process stopped in
+   * between leaves the note, so the next start can tell the user why the stored token is rejected.
+   */
+  beginRefresh?(note: RefreshInFlightNote): void;
+  endRefresh?(): void;
+  /** Optional: the note a previous process left (a refresh it never finished), or null. */
+  interruptedRefresh?(): Promise<RefreshInFlightNote | null>;
   /** Standing warnings about the store itself ("kept in plaintext", "memory only"). */
   readonly warnings: readonly string[];
   /** Optional: a human description of where the tokens live (path), for status/CLI. */

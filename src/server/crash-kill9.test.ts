@@ -60,8 +60,22 @@ function parseMarkers(stderr: string): Marker[] {
   return markers;
 }
 
-/** Where a kill landed, from the last marker the killed process printed. */
-type KillPlace = 'idle' | RefreshStep;
+/**
+ * Where a kill landed, from the steps the killed process's last refresh had reached: `idle` (no refresh
+ * yet, or the last one finished), `in-flight` (sent, no answer in the process yet), `answer-to-write`
+ * (the answer was in, the new chain not yet renamed into place), `written` (renamed: safe).
+ */
+type KillPlace = 'idle' | 'in-flight' | 'answer-to-write' | 'written';
+
+function killPlace(markers: Marker[]): KillPlace {
+  const last = markers.at(-1);
+  if (!last) return 'idle';
+  const reached = new Set(markers.filter((m) => m.sequence === last.sequence).map((m) => m.step));
+  if (reached.has('renamed')) return 'written';
+  if (reached.has('answer-received')) return 'answer-to-write';
+  if (reached.has('token-call')) return 'in-flight';
+  return 'idle';
+}
 
 /** Per refresh of one process: how long each stretch took, ms. */
 interface StepTimes {
@@ -69,9 +83,6 @@ interface StepTimes {
   roundTrip: number[];
   /** answer-received -> renamed: the answer-to-write window. */
   answerToWrite: number[];
-  /** Its two parts: answer-received -> answer-parsed (protocol checks) and answer-parsed -> renamed (the save). */
-  parse: number[];
-  write: number[];
   /** token-call -> next token-call: one whole refresh cycle. */
   cycle: number[];
 }
@@ -89,10 +100,6 @@ function collectStepTimes(markers: Marker[], into: StepTimes): void {
     if (steps['answer-received'] !== undefined) {
       into.roundTrip.push(steps['answer-received'] - steps['token-call']);
       if (steps.renamed !== undefined) into.answerToWrite.push(steps.renamed - steps['answer-received']);
-      if (steps['answer-parsed'] !== undefined) {
-        into.parse.push(steps['answer-parsed'] - steps['answer-received']);
-        if (steps.renamed !== undefined) into.write.push(steps.renamed - steps['answer-parsed']);
-      }
     }
     const next = bySequence.get(sequence + 1)?.['token-call'];
     if (next !== undefined) into.cycle.push(next - steps['token-call']);
@@ -119,8 +126,8 @@ interface PolicyReport {
   lostAnswerToWrite: number;
   /** Lost with the last marker outside both windows: must not happen. */
   lostUnexplained: number;
-  /** Every kill, by the last refresh step the killed process had reached. */
-  killsByLastStep: Partial<Record<KillPlace, number>>;
+  /** Every kill, by where it landed in the killed process's last refresh. */
+  killsByPlace: Partial<Record<KillPlace, number>>;
   /** Medians over all refreshes the children made, ms (from the markers). */
   medianMs: Record<keyof StepTimes, number | null>;
   /** Kills that left the refresh lock behind (the next start waits for it to go stale). */
@@ -203,12 +210,12 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
     lostProcessedAfterExit: 0,
     lostAnswerToWrite: 0,
     lostUnexplained: 0,
-    killsByLastStep: {},
-    medianMs: { roundTrip: null, answerToWrite: null, parse: null, write: null, cycle: null },
+    killsByPlace: {},
+    medianMs: { roundTrip: null, answerToWrite: null, cycle: null },
     refreshesSeen: 0,
     lossMessages: [],
   };
-  const times: StepTimes = { roundTrip: [], answerToWrite: [], parse: [], write: [], cycle: [] };
+  const times: StepTimes = { roundTrip: [], answerToWrite: [], cycle: [] };
   // Where the previous kill landed, and how many refresh tokens the emulator had issued once its process was gone.
   let previousKill: { place: KillPlace; issuedAtExit: number } | null = null;
   // The environment's refresh token; replaced by a new authorization after a loss (the user reconnects).
@@ -228,18 +235,22 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
         );
         report.lost += 1;
         const place = previousKill?.place ?? 'idle';
-        if (place === 'token-call') {
+        if (place === 'in-flight') {
           report.lostInFlightAtIntuit += 1;
           if (emulator.control.counters().refreshTokensIssued > (previousKill?.issuedAtExit ?? 0))
             report.lostProcessedAfterExit += 1;
-        } else if (place === 'answer-received' || place === 'answer-parsed') report.lostAnswerToWrite += 1;
+        } else if (place === 'answer-to-write') report.lostAnswerToWrite += 1;
         else report.lostUnexplained += 1;
         const refresh = await server.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
         expect(refresh.body.ok).toBe(false);
         const after = await status(server);
         expect(after.state).toBe('reauthorization_required');
         expect(after.lastRefresh?.error?.kind).toBe('invalid_grant');
-        expect(after.warnings.join(' ')).toMatch(/reconnect/i);
+        // The kill left the in-flight note (qb-tokens.json.refreshing): the status says what happened.
+        expect(after.lastRefresh?.error?.message, `cycle ${cycle} (seed ${SEED})`).toMatch(
+          /stopped during a refresh .* after Intuit had issued a new refresh token, before it could be saved/,
+        );
+        expect(after.warnings.join(' ')).toMatch(/stopped during a refresh.*Reconnect to QuickBooks/);
         report.lossMessages.push(after.lastRefresh?.error?.message ?? '');
         await server.stop({ signal: 'SIGKILL', keepData: true });
         if (last) break;
@@ -272,8 +283,8 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
       if (stderr) await finished(stderr).catch(() => undefined);
       const markers = parseMarkers(server.process.stderr());
       collectStepTimes(markers, times);
-      const place: KillPlace = markers.at(-1)?.step ?? 'idle';
-      report.killsByLastStep[place] = (report.killsByLastStep[place] ?? 0) + 1;
+      const place = killPlace(markers);
+      report.killsByPlace[place] = (report.killsByPlace[place] ?? 0) + 1;
       previousKill = { place, issuedAtExit };
 
       const lock = join(dataDir, `${STORE_FILE_NAME}.lock`);
@@ -298,8 +309,6 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
   report.medianMs = {
     roundTrip: median(times.roundTrip),
     answerToWrite: median(times.answerToWrite),
-    parse: median(times.parse),
-    write: median(times.write),
     cycle: median(times.cycle),
   };
   reports.push(report);
@@ -319,7 +328,7 @@ describe.concurrent(
           `[kill-9] policy=${r.policy} seed=${r.seed} kills=${r.kills} refreshes=${r.refreshesSeen} lost=${r.lost} ` +
             `(a: in flight at Intuit ${r.lostInFlightAtIntuit}, of them processed after exit ${r.lostProcessedAfterExit}; ` +
             `b: answer-to-write window ${r.lostAnswerToWrite}; unexplained ${r.lostUnexplained}) ` +
-            `killsByLastStep=${JSON.stringify(r.killsByLastStep)} medianMs=${JSON.stringify(r.medianMs)} ` +
+            `killsByPlace=${JSON.stringify(r.killsByPlace)} medianMs=${JSON.stringify(r.medianMs)} ` +
             `locksLeft=${r.locksLeft} tempFilesLeft=${r.tempFilesLeft}` +
             (r.lossMessages[0] ? ` status message on loss: "${r.lossMessages[0]}"` : ''),
         );
@@ -333,16 +342,20 @@ describe.concurrent(
     });
 
     it(
-      'immediate policy: losses happen only in the answer-to-write window, and the status says so',
+      'immediate policy: kills in the answer-to-write window are rare, and the status says what happened',
       { timeout: 300_000 },
       async () => {
         const report = await runPolicy('immediate');
         // After every kill the next start either refreshed or reported the loss plainly (asserted inside
-        // runPolicy). How many kills land in the window depends on how much of its time the process
-        // spends between Intuit's answer and the rename of the store file, so it is reported, not bounded.
+        // runPolicy). Losses in flight at Intuit (processed there, answer not yet here) are Intuit's design
+        // and only reported. The answer-to-write window is ours: the save starts from inside the token call
+        // and its rename is synchronous (~0.4 ms against a ~12 ms refresh cycle; about 0.5 to 1 of 30 kills).
         expect(report.kills).toBe(KILLS);
-        // With ~half of a back-to-back refresh inside the window, 30 kills all landing in it is a 1-in-10^9 event.
-        if (KILLS >= 10) expect(report.lost, 'some kills must land outside the window').toBeLessThan(KILLS);
+        expect(report.lostUnexplained, 'a loss after the rename, or with no refresh in flight').toBe(0);
+        expect(
+          report.lostAnswerToWrite,
+          'kills that cost the chain in the answer-to-write window',
+        ).toBeLessThanOrEqual(2);
       },
     );
   },

@@ -461,8 +461,15 @@ export class TokenManager {
         return token;
       } catch (err) {
         let error = asTokenError(err);
-        if (error?.kind === 'invalid_grant' && this.interrupted) {
-          error = new TokenError('invalid_grant', interruptedRefreshMessage(this.interrupted), {
+        // Only while the refused token is the one the interrupted refresh sent (not one adopted since).
+        const interrupted =
+          this.interrupted &&
+          this.chain &&
+          fingerprintToken(this.chain.refreshToken) === this.interrupted.refreshTokenSha256
+            ? this.interrupted
+            : null;
+        if (error?.kind === 'invalid_grant' && interrupted) {
+          error = new TokenError('invalid_grant', interruptedRefreshMessage(interrupted), {
             intuitTid: error.intuitTid,
             status: error.status,
           });
@@ -884,9 +891,14 @@ export class TokenManager {
     if (this.clientError) {
       out.push(`Configuration error: ${this.clientError.message}`);
     }
-    if (this.reauthError && this.interrupted) out.push(interruptedRefreshMessage(this.interrupted));
-    else if (this.reauthError) {
-      out.push('QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.');
+    if (this.reauthError) {
+      const why = this.interrupted ? interruptedRefreshMessage(this.interrupted) : null;
+      // The refusal that followed an interrupted refresh says so; any other keeps the plain sentence.
+      out.push(
+        why !== null && this.reauthError.message === why
+          ? why
+          : 'QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.',
+      );
     }
     if (this.unsaved) {
       out.push(

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileTokenStore, STORE_FILE_NAME } from './file-token-store';
+import { FileTokenStore, REFRESHING_NOTE_SUFFIX, STORE_FILE_NAME } from './file-token-store';
 import { fingerprintToken, type StoredTokens } from './token-store';
 
 let dir: string;
@@ -130,5 +130,23 @@ describe('FileTokenStore', () => {
     await store.save(tokens());
     await store.forget();
     expect((await store.load()).tokens).toBeNull();
+  });
+
+  it('keeps a refresh-in-flight note (no token value) until the refresh ends; a garbled note reads as none', async () => {
+    const store = new FileTokenStore({ dataDir: dir, storeKey: null });
+    const note = {
+      startedAt: 1_700_000_000_000,
+      refreshTokenSha256: fingerprintToken('RT-value-0123456789-abcd'),
+    };
+    expect(await store.interruptedRefresh()).toBeNull();
+    store.beginRefresh(note);
+    const path = join(dir, STORE_FILE_NAME + REFRESHING_NOTE_SUFFIX);
+    expect(await readFile(path, 'utf8')).not.toContain('RT-value');
+    // What the next process finds after this one was killed mid-refresh.
+    expect(await new FileTokenStore({ dataDir: dir, storeKey: null }).interruptedRefresh()).toEqual(note);
+    store.endRefresh();
+    expect(await store.interruptedRefresh()).toBeNull();
+    await writeFile(path, '{"startedAt":');
+    expect(await store.interruptedRefresh()).toBeNull();
   });
 });

@@ -87,6 +87,8 @@ export class FileTokenStore implements TokenStore {
   private writeSalt: Buffer | null = null;
   private standing: string[];
   private swept = false;
+  /** An empty temp file opened for the save a refresh in flight will make. */
+  private prepared: { temp: string; fd: number } | null = null;
 
   constructor(options: FileTokenStoreOptions) {
     this.dataDir = options.dataDir;
@@ -142,12 +144,11 @@ export class FileTokenStore implements TokenStore {
   async save(tokens: StoredTokens): Promise<void> {
     storedTokensSchema.parse(tokens);
     const body = JSON.stringify(this.encode(tokens));
-    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
-    const temp = join(
-      this.dataDir,
-      `.${STORE_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    );
-    const fd = openSync(temp, 'w', 0o600);
+    // A temp file opened before the token call (beginRefresh) spares this moment the open: creating a
+    // file waits on the filesystem journal, milliseconds when the disk is busy, and a kill then loses.
+    const prepared = this.prepared;
+    this.prepared = null;
+    const { temp, fd } = prepared ?? this.openTemp();
     try {
       try {
         writeFileSync(fd, body, 'utf8');
@@ -174,9 +175,16 @@ export class FileTokenStore implements TokenStore {
       // Only a diagnosis aid: a refresh never fails for want of it.
       this.log(`Could not write ${this.noteLocation}: ${(err as Error).message}`);
     }
+    this.discardPrepared();
+    try {
+      this.prepared = this.openTemp();
+    } catch {
+      // save() opens its own.
+    }
   }
 
   endRefresh(): void {
+    this.discardPrepared();
     try {
       rmSync(this.noteLocation, { force: true });
     } catch (err) {
@@ -196,6 +204,27 @@ export class FileTokenStore implements TokenStore {
       return { startedAt: note.startedAt, refreshTokenSha256: note.refreshTokenSha256 };
     } catch {
       return null;
+    }
+  }
+
+  private openTemp(): { temp: string; fd: number } {
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    const temp = join(
+      this.dataDir,
+      `.${STORE_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
+    return { temp, fd: openSync(temp, 'w', 0o600) };
+  }
+
+  private discardPrepared(): void {
+    const prepared = this.prepared;
+    this.prepared = null;
+    if (!prepared) return;
+    try {
+      closeSync(prepared.fd);
+      rmSync(prepared.temp, { force: true });
+    } catch {
+      // Swept on a later start.
     }
   }
 

@@ -9,6 +9,8 @@
 // no client can avoid it) or (b) the answer-to-write window (our process had the answer, the new
 // chain was not yet renamed into place: ours to keep tiny).
 // Replay a failure with CRASH_SEED=<printed seed>.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,7 +42,21 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * SIGKILLs the server `ms` from now, from a separate process. A timer in this process would fire in
+ * the event loop that also runs the emulator, right after it answered a token call (timers due while
+ * it was busy run when it yields): kills would bunch just after Intuit's answer, inflating both loss
+ * windows. A real crash has nothing to do with Intuit's timing.
+ */
+async function killLater(server: ServerProcess, ms: number): Promise<void> {
+  const pid = server.process.child.pid;
+  if (pid === undefined) throw new Error('the server process has no pid');
+  const killer = spawn('/bin/sh', ['-c', `sleep ${(ms / 1000).toFixed(3)}; kill -KILL ${pid}`], {
+    stdio: 'ignore',
+  });
+  await once(killer, 'exit');
+  await server.process.exited;
+}
 
 interface Marker {
   step: RefreshStep;
@@ -272,7 +288,7 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
       }
 
       const driver = driveRefreshes(server);
-      await sleep(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
+      await killLater(server, KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
       await server.stop({ signal: 'SIGKILL', keepData: true });
       const issuedAtExit = emulator.control.counters().refreshTokensIssued;
       report.kills += 1;

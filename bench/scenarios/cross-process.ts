@@ -12,6 +12,7 @@ import { fingerprintToken } from '../../src/core/token-store';
 import { startEmulator } from '../../src/emulator';
 import type { EmulatorHandle } from '../../src/emulator/types';
 import { msSince, round } from '../stats';
+import { emulatorEnv } from '../../src/emulator/app-env';
 
 const CLI = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
 
@@ -55,18 +56,7 @@ function runCli(env: NodeJS.ProcessEnv, cwd: string): Promise<CliRun> {
 function cliEnv(emulator: EmulatorHandle, dataDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('QB_')) env[key] = value;
-  return {
-    ...env,
-    QB_CLIENT_ID: emulator.clientId,
-    QB_CLIENT_SECRET: emulator.clientSecret,
-    QB_REFRESH_TOKEN: emulator.refreshToken,
-    QB_REALM_ID: emulator.realmId,
-    QB_TOKEN_URL: emulator.tokenUrl,
-    QB_REVOKE_URL: emulator.revokeUrl,
-    QB_AUTHORIZE_URL: emulator.authorizeUrl,
-    QB_API_BASE_URL: emulator.apiBaseUrl,
-    QB_DATA_DIR: dataDir,
-  };
+  return { ...env, ...emulatorEnv(emulator, dataDir) };
 }
 
 export async function runCrossProcess(processes = 20): Promise<CrossProcessResult> {

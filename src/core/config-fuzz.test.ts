@@ -12,6 +12,7 @@ import { CONFIG_VARIABLES, loadConfig, type ConfigVariable } from './config';
 import { ConfigError } from './errors';
 import { FileTokenStore, STORE_FILE_NAME } from './file-token-store';
 import { fingerprintToken } from './token-store';
+import { seededRandom } from './testing/seeded-random';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 const SECRET_VARIABLES: ConfigVariable[] = [
@@ -21,17 +22,6 @@ const SECRET_VARIABLES: ConfigVariable[] = [
   'QB_ADMIN_TOKEN',
   'QB_STORE_KEY',
 ];
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ODD_VALUES = [
   '-1',

@@ -21,7 +21,13 @@ import { z } from 'zod';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
 import { markRefreshStep } from './refresh-markers';
-import type { RefreshInFlightNote, StoredTokens, TokenStore, TokenStoreLoadResult } from './token-store';
+import {
+  storedTokensSchema,
+  type RefreshInFlightNote,
+  type StoredTokens,
+  type TokenStore,
+  type TokenStoreLoadResult,
+} from './token-store';
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
 /** Present while a token call is in flight: `{ startedAt, refreshTokenSha256 }`, never a token value. */
@@ -40,20 +46,6 @@ export interface FileTokenStoreOptions {
   /** A lock not updated for this long is taken over (its holder crashed), ms (default 10 s). */
   lockStaleMs?: number;
 }
-
-const storedTokensSchema = z.object({
-  version: z.literal(1),
-  refreshToken: z.string().min(1),
-  refreshTokenIssuedAt: z.number(),
-  lastRotatedAt: z.number().nullable(),
-  refreshTokenExpiresAt: z.number().nullable(),
-  refreshTokenHardExpiresAt: z.number().nullable(),
-  accessToken: z.string().min(1).nullable(),
-  accessTokenExpiresAt: z.number().nullable(),
-  refreshedAt: z.number().nullable(),
-  realmId: z.string().nullable(),
-  origin: z.object({ envRefreshTokenSha256: z.string().nullable() }),
-});
 
 const refreshNoteSchema = z.object({
   startedAt: z.number(),

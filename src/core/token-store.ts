@@ -2,6 +2,7 @@
 // interface; FileTokenStore (Node: CLI, headless) and the desktop store (electron-store +
 // safeStorage, src/main/store.ts) implement it.
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 
 /** The persisted token chain. Times are ms since epoch. Never log this object. */
 export interface StoredTokens {
@@ -75,3 +76,18 @@ export interface TokenStore {
   /** Optional: a human description of where the tokens live (path), for status/CLI. */
   readonly location?: string;
 }
+
+/** Validates a record read back from any store before it is trusted. */
+export const storedTokensSchema = z.object({
+  version: z.literal(1),
+  refreshToken: z.string().min(1),
+  refreshTokenIssuedAt: z.number(),
+  lastRotatedAt: z.number().nullable(),
+  refreshTokenExpiresAt: z.number().nullable(),
+  refreshTokenHardExpiresAt: z.number().nullable(),
+  accessToken: z.string().min(1).nullable(),
+  accessTokenExpiresAt: z.number().nullable(),
+  refreshedAt: z.number().nullable(),
+  realmId: z.string().nullable(),
+  origin: z.object({ envRefreshTokenSha256: z.string().nullable() }),
+}) satisfies z.ZodType<StoredTokens>;

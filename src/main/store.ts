@@ -12,7 +12,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
-import type { StoredTokens, TokenStore, TokenStoreLoadResult } from '../core/token-store';
+import {
+  storedTokensSchema,
+  type StoredTokens,
+  type TokenStore,
+  type TokenStoreLoadResult,
+} from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
 export interface KeyValueStore {
@@ -48,20 +53,6 @@ export interface DesktopTokenStoreOptions {
 export const DESKTOP_STORE_NAME = 'desktop-tokens';
 export const TOKENS_KEY = 'tokens';
 const FORMAT = 'qb-token-desk/desktop-v1';
-
-const storedTokensSchema = z.object({
-  version: z.literal(1),
-  refreshToken: z.string().min(1),
-  refreshTokenIssuedAt: z.number(),
-  lastRotatedAt: z.number().nullable(),
-  refreshTokenExpiresAt: z.number().nullable(),
-  refreshTokenHardExpiresAt: z.number().nullable(),
-  accessToken: z.string().min(1).nullable(),
-  accessTokenExpiresAt: z.number().nullable(),
-  refreshedAt: z.number().nullable(),
-  realmId: z.string().nullable(),
-  origin: z.object({ envRefreshTokenSha256: z.string().nullable() }),
-}) satisfies z.ZodType<StoredTokens>;
 
 const envelopeSchema = z.object({
   format: z.literal(FORMAT),

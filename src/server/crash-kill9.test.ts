@@ -24,6 +24,7 @@ import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type TokenStatus } from '../shared/contract';
 import { REPO_ROOT, startServerProcess, type ServerProcess } from './process-support';
+import { seededRandom } from '../core/testing/seeded-random';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 30);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
@@ -31,16 +32,6 @@ const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
 const KILL_AFTER_MS: [number, number] = [30, 700];
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * SIGKILLs the server `ms` from now, from a separate process. A timer in this process would fire in

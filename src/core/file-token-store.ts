@@ -20,6 +20,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
+import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from './refresh-note';
+
+export { REFRESHING_NOTE_SUFFIX };
 import { markRefreshStep } from './refresh-markers';
 import {
   storedTokensSchema,
@@ -31,7 +34,6 @@ import {
 
 export const STORE_FILE_NAME = 'qb-tokens.json';
 /** Present while a token call is in flight: `{ startedAt, refreshTokenSha256 }`, never a token value. */
-export const REFRESHING_NOTE_SUFFIX = '.refreshing';
 /** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
 const ORPHANED_TEMP_AGE_MS = 60_000;
 const FORMAT = 'qb-token-desk/tokens-v1';
@@ -46,11 +48,6 @@ export interface FileTokenStoreOptions {
   /** A lock not updated for this long is taken over (its holder crashed), ms (default 10 s). */
   lockStaleMs?: number;
 }
-
-const refreshNoteSchema = z.object({
-  startedAt: z.number(),
-  refreshTokenSha256: z.string().regex(/^[0-9a-f]{64}$/),
-});
 
 const envelopeSchema = z.discriminatedUnion('encrypted', [
   z.object({ format: z.literal(FORMAT), encrypted: z.literal(false), tokens: z.unknown() }),
@@ -73,6 +70,7 @@ export class FileTokenStore implements TokenStore {
   private readonly dataDir: string;
   private readonly storeKey: string | null;
   private readonly log: LogFn;
+  private readonly note: RefreshNoteFile;
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
   private readonly keys = new Map<string, Buffer>();
@@ -87,6 +85,7 @@ export class FileTokenStore implements TokenStore {
     this.location = join(options.dataDir, STORE_FILE_NAME);
     this.storeKey = options.storeKey;
     this.log = options.log ?? (() => undefined);
+    this.note = new RefreshNoteFile(`${this.location}${REFRESHING_NOTE_SUFFIX}`, this.log);
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.standing = this.storeKey
@@ -158,15 +157,8 @@ export class FileTokenStore implements TokenStore {
     markRefreshStep('saved');
   }
 
-  // The note is written and removed synchronously: a few µs, and it cannot trail behind a kill.
   beginRefresh(note: RefreshInFlightNote): void {
-    try {
-      mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(this.noteLocation, JSON.stringify(note), { mode: 0o600 });
-    } catch (err) {
-      // Only a diagnosis aid: a refresh never fails for want of it.
-      this.log(`Could not write ${this.noteLocation}: ${(err as Error).message}`);
-    }
+    this.note.write(note);
     this.discardPrepared();
     try {
       this.prepared = this.openTemp();
@@ -177,26 +169,11 @@ export class FileTokenStore implements TokenStore {
 
   endRefresh(): void {
     this.discardPrepared();
-    try {
-      rmSync(this.noteLocation, { force: true });
-    } catch (err) {
-      this.log(`Could not remove ${this.noteLocation}: ${(err as Error).message}`);
-    }
+    this.note.remove();
   }
 
-  async interruptedRefresh(): Promise<RefreshInFlightNote | null> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.noteLocation, 'utf8');
-    } catch {
-      return null;
-    }
-    try {
-      const note = refreshNoteSchema.parse(JSON.parse(text));
-      return { startedAt: note.startedAt, refreshTokenSha256: note.refreshTokenSha256 };
-    } catch {
-      return null;
-    }
+  interruptedRefresh(): Promise<RefreshInFlightNote | null> {
+    return this.note.read();
   }
 
   private openTemp(): { temp: string; fd: number } {
@@ -218,10 +195,6 @@ export class FileTokenStore implements TokenStore {
     } catch {
       // Swept on a later start.
     }
-  }
-
-  private get noteLocation(): string {
-    return `${this.location}${REFRESHING_NOTE_SUFFIX}`;
   }
 
   /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */

@@ -241,3 +241,19 @@ describe('DesktopTokenStore refresh lock', () => {
     expect(order).toEqual(['a-start', 'a-end', 'b']);
   });
 });
+
+describe('DesktopTokenStore refresh-in-flight note', () => {
+  it('tells the next start that a refresh was interrupted, and forgets it once the refresh is handled', async () => {
+    const directory = tempDir();
+    const make = () =>
+      new DesktopTokenStore({ directory, openStore: openConf, safeStorage: new SafeStorageStandIn() });
+    const note = { startedAt: 1_700_000_000_000, refreshTokenSha256: 'a'.repeat(64) };
+    make().beginRefresh(note);
+    // A new process (the app restarted after being stopped mid-refresh) finds it.
+    expect(await make().interruptedRefresh()).toEqual(note);
+    const noteFile = readdirSync(directory).find((name) => name.endsWith('.refreshing')) ?? '';
+    expect(readFileSync(join(directory, noteFile), 'utf8')).not.toContain(REFRESH);
+    make().endRefresh();
+    expect(await make().interruptedRefresh()).toBeNull();
+  });
+});

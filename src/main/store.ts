@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
+import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
 import {
   storedTokensSchema,
+  type RefreshInFlightNote,
   type StoredTokens,
   type TokenStore,
   type TokenStoreLoadResult,
@@ -105,6 +107,7 @@ export class DesktopTokenStore implements TokenStore {
   private kv: KeyValueStore | null = null;
   /** In-process queue in front of the cross-process lock (proper-lockfile is not re-entrant). */
   private lockQueue: Promise<unknown> = Promise.resolve();
+  private readonly note: RefreshNoteFile;
 
   constructor(options: DesktopTokenStoreOptions) {
     this.directory = options.directory;
@@ -115,6 +118,7 @@ export class DesktopTokenStore implements TokenStore {
     this.now = options.now ?? (() => new Date());
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
+    this.note = new RefreshNoteFile(`${this.location}${REFRESHING_NOTE_SUFFIX}`, this.log);
     const reason = encryptionUnavailableReason(options.safeStorage, options.platform ?? process.platform);
     this.memoryOnly = reason !== null;
     this.warnings = reason
@@ -158,6 +162,20 @@ export class DesktopTokenStore implements TokenStore {
   async forget(): Promise<void> {
     this.memory = null;
     if (!this.memoryOnly) this.store([]).delete(TOKENS_KEY);
+  }
+
+  // The refresh-in-flight note (no token value): lets the next start explain an invalid_grant
+  // after the app was stopped between Intuit's rotation and the save.
+  beginRefresh(note: RefreshInFlightNote): void {
+    this.note.write(note);
+  }
+
+  endRefresh(): void {
+    this.note.remove();
+  }
+
+  interruptedRefresh(): Promise<RefreshInFlightNote | null> {
+    return this.note.read();
   }
 
   withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {

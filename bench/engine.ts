@@ -8,7 +8,8 @@ import { FileTokenStore } from '../src/core/file-token-store';
 import { IntuitOAuth } from '../src/core/intuit-oauth';
 import { QuickBooksClient } from '../src/core/quickbooks-client';
 import { TokenManager } from '../src/core/token-manager';
-import type { EmulatorHandle } from '../src/emulator/types';
+import type { TokenStore } from '../src/core/token-store';
+import type { DemoCredentials, EmulatorHandle, EmulatorUrls } from '../src/emulator/types';
 
 export interface BenchEngine {
   manager: TokenManager;
@@ -19,11 +20,13 @@ export interface BenchEngine {
   close(): Promise<void>;
 }
 
-export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-'));
-  let offsetMs = 0;
-  const now = () => Date.now() + offsetMs;
-  const manager = new TokenManager({
+/** The engine as every scenario runs it: the emulator's demo chain, no refresh on start. */
+export function benchManager(
+  emulator: DemoCredentials & Pick<EmulatorUrls, 'tokenUrl' | 'revokeUrl' | 'authorizeUrl'>,
+  store: TokenStore,
+  now?: () => number,
+): TokenManager {
+  return new TokenManager({
     config: {
       refreshToken: emulator.refreshToken,
       accessToken: null,
@@ -33,7 +36,7 @@ export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine
       demo: false,
       canConnect: true,
     },
-    store: new FileTokenStore({ dataDir, storeKey: null }),
+    store,
     oauth: new IntuitOAuth({
       clientId: emulator.clientId,
       clientSecret: emulator.clientSecret,
@@ -42,9 +45,16 @@ export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine
       authorizeUrl: emulator.authorizeUrl,
       timeoutMs: 15_000,
     }),
-    now,
+    ...(now ? { now } : {}),
     refreshOnStart: false,
   });
+}
+
+export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-'));
+  let offsetMs = 0;
+  const now = () => Date.now() + offsetMs;
+  const manager = benchManager(emulator, new FileTokenStore({ dataDir, storeKey: null }), now);
   await manager.start();
   const client = new QuickBooksClient({
     tokens: manager,

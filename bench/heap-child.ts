@@ -6,9 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTokenStore } from '../src/core/file-token-store';
-import { IntuitOAuth } from '../src/core/intuit-oauth';
-import { TokenManager } from '../src/core/token-manager';
 import type { StoredTokens, TokenStore } from '../src/core/token-store';
+import { benchManager } from './engine';
 
 interface Coordinates {
   clientId: string;
@@ -59,23 +58,12 @@ async function main(): Promise<void> {
   const emulator = JSON.parse(process.env.QB_BENCH_EMULATOR ?? '{}') as Coordinates;
   const checkpoints = (process.env.QB_BENCH_CHECKPOINTS ?? '100,10000').split(',').map(Number);
   const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-heap-'));
-  const manager = new TokenManager({
-    config: {
-      refreshToken: emulator.refreshToken,
-      accessToken: null,
-      realmId: emulator.realmId,
-      environment: 'sandbox',
-      refreshSkewSeconds: 300,
-      demo: false,
-      canConnect: true,
-    },
-    store:
-      process.env.QB_BENCH_STORE === 'file'
-        ? new FileTokenStore({ dataDir, storeKey: null })
-        : new MemoryStore(),
-    oauth: new IntuitOAuth({ ...emulator, timeoutMs: 15_000 }),
-    refreshOnStart: false,
-  });
+  const manager = benchManager(
+    emulator,
+    process.env.QB_BENCH_STORE === 'file'
+      ? new FileTokenStore({ dataDir, storeKey: null })
+      : new MemoryStore(),
+  );
   await manager.start();
   const baseline = heapUsed();
   const heap: Record<string, number> = {};

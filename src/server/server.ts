@@ -247,6 +247,12 @@ function safePath(url: string | undefined): string {
   return (url ?? '').split('?')[0];
 }
 
+/**
+ * The error's name and errno code, not its message: the log is promised never to carry a secret,
+ * and an unexpected error's text (a library's, a parser's) could quote anything it was handed.
+ */
 function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : 'non-error value thrown';
+  if (!(err instanceof Error)) return 'non-error value thrown';
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? `${err.name} (${code})` : err.name;
 }

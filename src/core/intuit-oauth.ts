@@ -288,7 +288,11 @@ function classifyStatus(
   retryAfterMs: number | null,
 ): TokenError {
   const details = { intuitTid, status, retryAfterMs };
-  const said = oauthError ? ` (${oauthError})` : '';
+  // The error code is the server's text and lands in messages shown unredacted (lastRefresh, API
+  // answers): only a plain OAuth code (lowercase and underscores, as Intuit sends) is echoed.
+  const said = oauthError
+    ? ` (${/^[a-z_]{1,64}$/.test(oauthError) ? oauthError : 'unreadable error code'})`
+    : '';
   if (status === 429)
     return new TokenError('rate_limited', `HTTP 429${said}: ${LIKELY_CAUSE.rate_limited}.`, details);
   if (status >= 500)

@@ -60,11 +60,6 @@ export class Router {
     return this.add('DELETE', path, handler, options);
   }
 
-  /** Whether any method is registered for the path. */
-  has(path: string): boolean {
-    return this.routes.has(path);
-  }
-
   match(method: string, path: string): RouteMatch {
     const byMethod = this.routes.get(path);
     if (!byMethod) return { kind: 'not_found' };

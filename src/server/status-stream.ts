@@ -38,10 +38,6 @@ export class StatusStream {
     this.heartbeat.unref();
   }
 
-  get size(): number {
-    return this.clients.size;
-  }
-
   /** Takes over the response: headers, the current status, then changes until either side closes. */
   open(res: ServerResponse): void {
     if (this.closed) {

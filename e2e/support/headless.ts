@@ -75,7 +75,7 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
     throw err;
   }
   let stopped: Promise<void> | null = null;
-  const emulatorAccess = emulator ? Object.assign(emulator.control, lineOf(emulator)) : null;
+  const emulatorAccess = emulator ? Object.assign(emulator.control, emulator.process.line) : null;
   return {
     uiUrl: server.url,
     baseUrl: server.baseUrl,
@@ -92,33 +92,6 @@ export async function startHeadless(options: HeadlessOptions = {}): Promise<Head
       })();
       return stopped;
     },
-  };
-}
-
-function lineOf(emulator: EmulatorProcess): EmulatorLine {
-  const {
-    url,
-    tokenUrl,
-    revokeUrl,
-    authorizeUrl,
-    apiBaseUrl,
-    controlUrl,
-    clientId,
-    clientSecret,
-    refreshToken,
-    realmId,
-  } = emulator;
-  return {
-    url,
-    tokenUrl,
-    revokeUrl,
-    authorizeUrl,
-    apiBaseUrl,
-    controlUrl,
-    clientId,
-    clientSecret,
-    refreshToken,
-    realmId,
   };
 }
 

@@ -670,6 +670,35 @@ describe('a store that cannot be written', () => {
     expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
     expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
   });
+
+  it('Clear keeps the unsaved rotated chain: the older stored one never replaces it', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    let failSaves = 0;
+    const flaky = (store: TokenStore): TokenStore => ({
+      load: () => store.load(),
+      forget: () => store.forget(),
+      withRefreshLock: (fn) => store.withRefreshLock(fn),
+      get warnings() {
+        return store.warnings;
+      },
+      async save(tokens: StoredTokens) {
+        if (failSaves > 0) {
+          failSaves -= 1;
+          throw new Error('ENOSPC: no space left on device');
+        }
+        await store.save(tokens);
+      },
+    });
+    const manager = await h.manager({ wrapStore: flaky });
+    await manager.getAccessToken();
+    failSaves = 1;
+    await manager.refresh('manual').catch(() => undefined);
+    await manager.clear();
+    const stored = await h.readStoredTokens();
+    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
+    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
+    await expect(manager.getAccessToken()).resolves.toBeTruthy();
+  });
 });
 
 describe('expiry warnings', () => {

@@ -339,13 +339,18 @@ export class TokenManager {
     if (this.chain?.accessToken) {
       await this.store.withRefreshLock(async () => {
         // Re-read first: another process may have rotated the refresh token, which must not be overwritten.
+        // An unsaved chain is newer than the store's (its refresh token replaced the stored one): it stays.
         const { tokens: latest } = await this.store.load();
-        const base = this.chain && latest && sameLineage(latest, this.chain) ? latest : this.chain;
+        const base =
+          !this.unsaved && this.chain && latest && sameLineage(latest, this.chain) ? latest : this.chain;
         if (!base) return;
         const next: StoredTokens = { ...base, accessToken: null, accessTokenExpiresAt: null };
-        if (this.persisted || base === latest) {
+        if (this.persisted || this.unsaved || base === latest) {
           await this.store.save(next);
           this.persisted = true;
+          // The refresh-in-flight note outlives an unsaved chain (attempt()); it is saved now.
+          if (this.unsaved) this.store.endRefresh?.();
+          this.unsaved = false;
         }
         this.chain = next;
       });

@@ -157,6 +157,17 @@ async function openDashboard(page: Page, headless: { uiUrl: string }): Promise<v
   await expect(page.getByTestId('state-pill')).not.toHaveAttribute('data-state', 'refreshing');
 }
 
+/** Starts watching the stack's token values from before the first paint, then opens the dashboard. */
+async function openWatchedDashboard(
+  page: Page,
+  headless: StackSecrets & { uiUrl: string },
+): Promise<SecretWatch> {
+  const secrets = new SecretWatch(headless);
+  secrets.start();
+  await openDashboard(page, headless);
+  return secrets;
+}
+
 async function screenshot(page: Page, testInfo: TestInfo, name = 'dashboard'): Promise<void> {
   // From the top: a full-page capture of a scrolled page repeats the sticky header mid-page.
   await page.evaluate('window.scrollTo(0, 0)');
@@ -181,9 +192,7 @@ test('shows the connection, a ticking countdown and the company from Test connec
   page,
   headlessServer,
 }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
 
   await expect(pill(page)).toHaveAttribute('data-state', 'valid');
   await expect(page.getByTestId('environment-badge')).toHaveText('Sandbox');
@@ -246,9 +255,7 @@ test('Refresh now increments the counter and moves the expiry', async ({
   page,
   headlessServer,
 }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   await expect(page.getByTestId('access-expires-at')).toBeVisible();
 
   const count = await refreshCount(page);
@@ -279,9 +286,7 @@ test('Clear cache removes the cached token and the next refresh brings one back'
   page,
   headlessServer,
 }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   const preview = await page.getByTestId('access-preview').innerText();
 
   await page.getByRole('button', { name: 'Clear cache' }).click();
@@ -306,9 +311,7 @@ test('an injected invalid_grant shows the reconnect guidance and the intuit_tid'
   page,
   headlessServer,
 }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   await headlessServer.emulator?.injectTokenFault({ kind: 'invalid_grant' });
 
   await page.getByRole('button', { name: 'Refresh now' }).click();
@@ -330,9 +333,7 @@ test('an injected invalid_grant shows the reconnect guidance and the intuit_tid'
 });
 
 test('an injected 500 shows retrying, then recovery', async ({ page, headlessServer }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   const count = await refreshCount(page);
   // One 500 asking for 20 s: the engine backs off that long (a window wide enough to look at on a
   // busy machine), then retries with the same refresh token.
@@ -364,9 +365,7 @@ test('a rotated refresh token with under 14 days left shows the warning', async 
   page,
   headlessServer,
 }, testInfo) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   // The start-up refresh is done (with the default 100-day refresh token) before the change below.
   await expect(page.getByTestId('access-source')).toHaveText('Cached');
   await expect(page.getByTestId('refresh-days-left')).toBeVisible();
@@ -391,9 +390,7 @@ test.describe('demo mode', () => {
   test.use({ headlessOptions: { demo: true } });
 
   test('shows the Demo badge and short-lived demo tokens', async ({ page, headlessServer }, testInfo) => {
-    const secrets = new SecretWatch(headlessServer);
-    secrets.start();
-    await openDashboard(page, headlessServer);
+    const secrets = await openWatchedDashboard(page, headlessServer);
     await expect(page.getByTestId('demo-badge')).toHaveText('Demo');
     await expect(pill(page)).toHaveAttribute('data-state', /valid|expiring|refreshing/);
     await expect(page.getByTestId('access-source')).toHaveText('Cached');
@@ -406,9 +403,7 @@ test.describe('demo mode', () => {
 });
 
 test('the token check catches a value that only flashed by', async ({ page, headlessServer }) => {
-  const secrets = new SecretWatch(headlessServer);
-  secrets.start();
-  await openDashboard(page, headlessServer);
+  const secrets = await openWatchedDashboard(page, headlessServer);
   const leaked = headlessServer.emulator?.refreshToken ?? '';
   expect(leaked.length).toBeGreaterThan(8);
   // Shown for a moment, then removed: the page is clean now, but it was not always.
@@ -522,9 +517,7 @@ test.describe('Disconnect and Connect', () => {
     page,
     headlessServer,
   }, testInfo) => {
-    const secrets = new SecretWatch(headlessServer);
-    secrets.start();
-    await openDashboard(page, headlessServer);
+    const secrets = await openWatchedDashboard(page, headlessServer);
     await expect(pill(page)).toHaveAttribute('data-state', 'valid');
 
     await page.getByRole('button', { name: 'Disconnect…' }).click();

@@ -699,6 +699,36 @@ describe('a store that cannot be written', () => {
     expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
     await expect(manager.getAccessToken()).resolves.toBeTruthy();
   });
+
+  it('a pending save that waited for the lock does not write back the chain a refresh rotated past', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    let failSaves = 0;
+    const flaky = (store: TokenStore): TokenStore => ({
+      load: () => store.load(),
+      forget: () => store.forget(),
+      withRefreshLock: (fn) => store.withRefreshLock(fn),
+      get warnings() {
+        return store.warnings;
+      },
+      async save(tokens: StoredTokens) {
+        if (failSaves > 0) {
+          failSaves -= 1;
+          throw new Error('ENOSPC: no space left on device');
+        }
+        await store.save(tokens);
+      },
+    });
+    const manager = await h.manager({ wrapStore: flaky });
+    await manager.getAccessToken();
+    failSaves = 1;
+    await manager.refresh('manual').catch(() => undefined);
+    // The refresh takes the lock first; the caller's pending save waits behind it.
+    const refreshed = manager.refresh('manual');
+    const token = manager.getAccessToken();
+    await Promise.all([refreshed, token]);
+    const stored = await h.readStoredTokens();
+    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
+  });
 });
 
 describe('expiry warnings', () => {

@@ -740,11 +740,16 @@ export class TokenManager {
 
   private async persistPending(): Promise<void> {
     if (!this.chain || !this.unsaved) return;
-    const chain = this.chain;
-    await this.store.withRefreshLock(() => this.store.save(chain));
-    this.unsaved = false;
-    this.persisted = true;
-    this.store.endRefresh?.();
+    await this.store.withRefreshLock(async () => {
+      // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
+      // and the chain read before waiting would overwrite the newer refresh token in the store.
+      const chain = this.chain;
+      if (!chain || !this.unsaved) return;
+      await this.store.save(chain);
+      this.unsaved = false;
+      this.persisted = true;
+      this.store.endRefresh?.();
+    });
   }
 
   /** Waits for an in-flight refresh, ignoring its outcome. */

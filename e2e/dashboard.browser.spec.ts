@@ -221,6 +221,7 @@ test('shows the connection, a ticking countdown and the company from Test connec
   await expect(page.getByTestId('live-region')).toHaveAttribute('aria-live', 'polite');
   await expect(page.getByTestId('live-region')).toContainText(COMPANY);
   await expect(page.getByRole('meter', { name: 'Access token lifetime remaining' })).toBeVisible();
+  await expect(page.getByRole('timer', { name: 'Time until the access token expires' })).toBeVisible();
 
   await screenshot(page, testInfo);
   await page.emulateMedia({ colorScheme: 'dark' });

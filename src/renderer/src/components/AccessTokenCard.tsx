@@ -31,6 +31,7 @@ export function AccessTokenCard() {
           <p
             className="countdown"
             data-testid="access-countdown"
+            role="timer"
             aria-label="Time until the access token expires"
           >
             {left > 0 ? (

@@ -327,6 +327,7 @@ test('an injected invalid_grant shows the reconnect guidance and the intuit_tid'
   const copy = page.getByRole('button', { name: 'Copy intuit_tid' });
   await copy.click();
   await expect(copy).toHaveText('Copied');
+  await expect(copy).toHaveAccessibleName('Copy intuit_tid: Copied');
   await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'bad');
 
   await screenshot(page, testInfo);

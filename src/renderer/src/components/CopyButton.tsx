@@ -30,11 +30,13 @@ export function CopyButton(props: { value: string; label: string; testId?: strin
     const timer = setTimeout(() => setState('idle'), 2500);
     return () => clearTimeout(timer);
   }, [state]);
+  const text = state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed: select and copy' : 'Copy';
   return (
     <button
       type="button"
       className="button small"
-      aria-label={props.label}
+      // The label names what is copied; the outcome joins it, as the label alone would hide it.
+      aria-label={state === 'idle' ? props.label : `${props.label}: ${text}`}
       data-testid={props.testId}
       onClick={() => {
         copyText(props.value).then(
@@ -43,7 +45,7 @@ export function CopyButton(props: { value: string; label: string; testId?: strin
         );
       }}
     >
-      {state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed: select and copy' : 'Copy'}
+      {text}
     </button>
   );
 }

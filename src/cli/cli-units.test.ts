@@ -20,6 +20,7 @@ const NOW = Date.parse('2026-11-27T12:00:00Z');
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
 
 const status: TokenStatus = {
+  connection: { id: 'default', name: 'QuickBooks sandbox', companyName: null },
   state: 'expiring',
   source: 'cached',
   environment: 'sandbox',
@@ -32,6 +33,7 @@ const status: TokenStatus = {
     expiresAt: at(10 * 86_400_000),
     hardExpiresAt: at(900 * 86_400_000),
     lastRotatedAt: at(-3 * 3_600_000),
+    rejectedAt: null,
   },
   autoRefresh: {
     enabled: true,
@@ -50,6 +52,7 @@ const status: TokenStatus = {
   history: [],
   warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
   canConnect: true,
+  store: { kind: 'file', location: '/tmp/qb-tokens.json', encrypted: false, reachable: true },
 };
 
 describe('qb-token units', () => {

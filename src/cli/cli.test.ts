@@ -59,10 +59,12 @@ const refreshCalls = () => emulator.control.counters().tokenCalls.refresh_token;
 const iso = z.iso.datetime({ offset: true });
 const tokenStatusSchema = z
   .object({
+    connection: z.object({ id: z.string(), name: z.string(), companyName: z.string().nullable() }).strict(),
     state: z.enum([
       'valid',
       'expiring',
       'expired',
+      'no_token',
       'refreshing',
       'reauthorization_required',
       'not_configured',
@@ -82,6 +84,7 @@ const tokenStatusSchema = z
         expiresAt: iso.nullable(),
         hardExpiresAt: iso.nullable(),
         lastRotatedAt: iso.nullable(),
+        rejectedAt: iso.nullable(),
       })
       .strict()
       .nullable(),
@@ -106,6 +109,15 @@ const tokenStatusSchema = z
     history: z.array(z.object({ at: iso, type: z.string(), message: z.string() })).max(50),
     warnings: z.array(z.string()),
     canConnect: z.boolean(),
+    store: z
+      .object({
+        kind: z.enum(['file', 'postgres', 'desktop']),
+        location: z.string(),
+        encrypted: z.boolean(),
+        reachable: z.boolean(),
+      })
+      .strict()
+      .nullable(),
   })
   .strict();
 

@@ -120,6 +120,29 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
+/** The store cannot be reached right now (PostgreSQL down, a lost connection). Transient. */
+export class StoreUnavailableError extends StoreError {
+  override name = 'StoreUnavailableError';
+}
+
+/** Another holder kept the connection's lock longer than the wait allows. Transient. */
+export class StoreLockTimeoutError extends StoreError {
+  override name = 'StoreLockTimeoutError';
+}
+
+/**
+ * A record could not be decrypted: QB_STORE_KEY is wrong or missing. Not corruption: the record is
+ * left as it is and nothing is refreshed until the key is right.
+ */
+export class StoreKeyError extends StoreError {
+  override name = 'StoreKeyError';
+}
+
+/** The store's own configuration is unusable (QB_STORE_URL, QB_DATA_DIR); the message names the variable. */
+export class StoreConfigError extends StoreError {
+  override name = 'StoreConfigError';
+}
+
 /** The Connect flow or Disconnect failed: the consent was refused or could not be completed, or Intuit did not revoke. */
 export class ConnectError extends Error {
   override name = 'ConnectError';

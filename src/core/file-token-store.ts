@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { ConnectionStoreDescription } from './connection-store';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from './refresh-note';
@@ -95,6 +96,10 @@ export class FileTokenStore implements TokenStore {
 
   get warnings(): readonly string[] {
     return this.standing;
+  }
+
+  get description(): ConnectionStoreDescription {
+    return { kind: 'file', location: this.location, encrypted: this.storeKey !== null };
   }
 
   async load(): Promise<TokenStoreLoadResult> {

@@ -5,6 +5,7 @@
 // from terminal ones (invalid_grant, invalid_client). Token values live only in `chain` and
 // `config`; everything the outside sees is built from previews.
 import {
+  DEFAULT_CONNECTION_ID,
   HISTORY_LIMIT,
   REFRESH_TOKEN_WARNING_DAYS,
   type HistoryEvent,
@@ -222,6 +223,11 @@ export class TokenManager {
     else state = 'valid';
 
     return {
+      connection: {
+        id: DEFAULT_CONNECTION_ID,
+        name: defaultConnectionName(this.config.environment),
+        companyName: null,
+      },
       state,
       source: serving ? serving.source : 'none',
       environment: this.config.environment,
@@ -237,6 +243,7 @@ export class TokenManager {
             expiresAt: iso(chain.refreshTokenExpiresAt),
             hardExpiresAt: iso(chain.refreshTokenHardExpiresAt),
             lastRotatedAt: iso(chain.lastRotatedAt),
+            rejectedAt: this.reauthError ? (this.lastRefresh?.at ?? null) : null,
           }
         : null,
       autoRefresh: {
@@ -250,6 +257,7 @@ export class TokenManager {
       history: this.history.map((event) => ({ ...event })),
       warnings: this.warnings(now),
       canConnect: this.config.canConnect,
+      store: this.store.description ? { ...this.store.description, reachable: true } : null,
     };
   }
 
@@ -996,6 +1004,11 @@ export class TokenManager {
   private assertOpen(): void {
     if (this.disposed) throw new Error('The token manager has been disposed.');
   }
+}
+
+/** The default connection's display name until the admin names it. */
+export function defaultConnectionName(environment: QbEnvironment): string {
+  return `QuickBooks ${environment}`;
 }
 
 function iso(ms: number | null): string | null {

@@ -3,6 +3,7 @@
 // safeStorage, src/main/store.ts) implement it.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { ConnectionStoreDescription } from './connection-store';
 
 /** The persisted token chain. Times are ms since epoch. Never log this object. */
 export interface StoredTokens {
@@ -75,6 +76,8 @@ export interface TokenStore {
   readonly warnings: readonly string[];
   /** Optional: a human description of where the tokens live (path), for status/CLI. */
   readonly location?: string;
+  /** Optional: what kind of store this is and where, for TokenStatus.store. */
+  readonly description?: ConnectionStoreDescription;
 }
 
 /** Validates a record read back from any store before it is trusted. */

@@ -2,7 +2,7 @@
 // fixed not_configured status when it is not (start-up failed, or no engine yet). Handlers may
 // throw; ipc.ts turns that into a Result with the error mapper it was given.
 import type { TokenDesk } from '../core/desk';
-import type { ResultError, TokenStatus } from '../shared/contract';
+import { DEFAULT_CONNECTION_ID, type ResultError, type TokenStatus } from '../shared/contract';
 import type { IpcHandlers } from './ipc';
 
 export const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not available yet' };
@@ -10,6 +10,7 @@ export const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not 
 /** The status shown when there is no engine to ask: nothing stored, nothing scheduled, the reason in `warnings`. */
 export function notConfiguredStatus(warnings: readonly string[] = []): TokenStatus {
   return {
+    connection: { id: DEFAULT_CONNECTION_ID, name: 'QuickBooks', companyName: null },
     state: 'not_configured',
     source: 'none',
     environment: 'sandbox',
@@ -23,6 +24,7 @@ export function notConfiguredStatus(warnings: readonly string[] = []): TokenStat
     history: [],
     warnings: [...warnings],
     canConnect: false,
+    store: null,
   };
 }
 

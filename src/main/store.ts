@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { ConnectionStoreDescription } from '../core/connection-store';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
@@ -94,6 +95,7 @@ export function encryptionUnavailableReason(
 export class DesktopTokenStore implements TokenStore {
   readonly location: string;
   readonly warnings: readonly string[];
+  readonly description: ConnectionStoreDescription;
   private readonly directory: string;
   private readonly openStore: (directory: string) => KeyValueStore;
   private readonly safeStorage: SafeStorageLike;
@@ -112,6 +114,12 @@ export class DesktopTokenStore implements TokenStore {
   constructor(options: DesktopTokenStoreOptions) {
     this.directory = options.directory;
     this.location = join(options.directory, `${DESKTOP_STORE_NAME}.json`);
+    this.description = {
+      kind: 'desktop',
+      location: this.location,
+      encrypted:
+        encryptionUnavailableReason(options.safeStorage, options.platform ?? process.platform) === null,
+    };
     this.openStore = options.openStore;
     this.safeStorage = options.safeStorage;
     this.log = options.log ?? (() => undefined);

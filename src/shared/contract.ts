@@ -6,9 +6,39 @@ export type TokenState =
   | 'valid'
   | 'expiring'
   | 'expired'
+  /** A refresh token is in hand but no access token is cached (none fetched yet, or Clear dropped it): the next call fetches one. Neutral, not an alarm. */
+  | 'no_token'
   | 'refreshing'
   | 'reauthorization_required'
   | 'not_configured';
+
+/** Names one QuickBooks connection (one company's token chain) in a desk, a store and every surface. */
+export type ConnectionId = string;
+
+/** The connection the QB_* environment defines; every action without a connection id acts on it. */
+export const DEFAULT_CONNECTION_ID: ConnectionId = 'default';
+
+/** Which connection a status belongs to. */
+export interface ConnectionRef {
+  id: ConnectionId;
+  /** Display name chosen by the admin (or derived: "QuickBooks sandbox"). */
+  name: string;
+  /** The company's name once CompanyInfo was read; null until then. */
+  companyName: string | null;
+}
+
+export type StoreKind = 'file' | 'postgres' | 'desktop';
+
+/** Where the connection's record lives, as shown to admins. Never a password or key. */
+export interface StoreInfo {
+  kind: StoreKind;
+  /** A file path, or `host:port/database` for PostgreSQL (never the password). */
+  location: string;
+  /** Token values are encrypted at rest (QB_STORE_KEY, or the OS keychain on the desktop). */
+  encrypted: boolean;
+  /** False while the store cannot be reached (e.g. PostgreSQL is down); a still-valid access token keeps being served from memory. */
+  reachable: boolean;
+}
 
 export type TokenSource = 'cached' | 'environment' | 'none';
 
@@ -66,6 +96,8 @@ export interface RefreshTokenInfo {
   /** Absolute 5-year cap; null when Intuit has not told us. */
   hardExpiresAt: string | null;
   lastRotatedAt: string | null;
+  /** When Intuit refused this refresh token (invalid_grant): it is dead, reconnect. Null while it is accepted. */
+  rejectedAt: string | null;
 }
 
 export interface AutoRefreshInfo {
@@ -82,6 +114,8 @@ export interface LastRefreshInfo {
   trigger: RefreshTrigger;
   durationMs: number;
   error?: RefreshErrorInfo;
+  /** Which process made the refresh, when it named itself (a library client name, `qb-token`, a server). */
+  client?: string;
 }
 
 export interface TokenStats {
@@ -109,11 +143,17 @@ export interface HistoryEvent {
   message: string;
   trigger?: RefreshTrigger;
   intuitTid?: string | null;
+  /** Which process recorded the event, when it named itself (a library client name, `qb-token`, a server). */
+  client?: string;
+  /** For `refreshed`: when the access token it issued expires (the token timeline draws it as a bar). */
+  accessTokenExpiresAt?: string;
 }
 
 export const HISTORY_LIMIT = 50;
 
 export interface TokenStatus {
+  /** The connection this status describes. */
+  connection: ConnectionRef;
   state: TokenState;
   source: TokenSource;
   environment: QbEnvironment;
@@ -130,6 +170,8 @@ export interface TokenStatus {
   warnings: string[];
   /** Whether the Connect flow can run (client id and secret are configured). */
   canConnect: boolean;
+  /** Where the record lives; null when no store could be opened. */
+  store: StoreInfo | null;
 }
 
 /** What Test connection reports: the company behind the realm, read through the auto-refreshing client. */
@@ -211,6 +253,12 @@ export const HTTP_PATHS = {
   disconnect: '/api/integrations/quickbooks/disconnect',
   connect: '/connect',
   callback: '/callback',
+  /** Liveness: no auth, no details. */
+  healthz: '/healthz',
+  /** Readiness: engine started and store reachable; 503 with a one-line reason otherwise. No auth. */
+  readyz: '/readyz',
+  /** Prometheus text format; the admin secret or QB_METRICS_TOKEN. */
+  metrics: '/metrics',
 } as const;
 
 /** The SSE event name carrying a TokenStatus. */

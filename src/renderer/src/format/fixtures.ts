@@ -4,6 +4,7 @@ import type { TokenStatus } from '../../../shared/contract';
 export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): TokenStatus {
   const iso = (offsetMs: number): string => new Date(nowMs + offsetMs).toISOString();
   return {
+    connection: { id: 'default', name: 'QuickBooks sandbox', companyName: null },
     state: 'valid',
     source: 'cached',
     environment: 'sandbox',
@@ -16,6 +17,7 @@ export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): T
       expiresAt: iso(50 * 86_400_000),
       hardExpiresAt: null,
       lastRotatedAt: null,
+      rejectedAt: null,
     },
     autoRefresh: { enabled: true, nextRefreshAt: iso(25 * 60_000), skewSeconds: 300, retrying: null },
     lastRefresh: { at: iso(-30 * 60_000), ok: true, trigger: 'scheduled', durationMs: 120 },
@@ -23,6 +25,7 @@ export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): T
     history: [{ at: iso(-30 * 60_000), type: 'refreshed', message: 'Access token refreshed.' }],
     warnings: [],
     canConnect: true,
+    store: { kind: 'file', location: '/tmp/qb-tokens.json', encrypted: false, reachable: true },
     ...overrides,
   };
 }

@@ -37,6 +37,7 @@ describe('verdictFor', () => {
         expiresAt: new Date(T0 + 13.5 * 86_400_000).toISOString(),
         hardExpiresAt: null,
         lastRotatedAt: null,
+        rejectedAt: null,
       },
     });
     const verdict = verdictFor(status, T0);

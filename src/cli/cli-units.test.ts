@@ -48,7 +48,7 @@ const status: TokenStatus = {
     durationMs: 120,
     error: { kind: 'server', message: 'HTTP 503 from the token endpoint.', intuitTid: '1-abc' },
   },
-  stats: { refreshes: 3, failures: 1, retriedOn401: 2 },
+  stats: { refreshes: 3, failures: 1, retriedOn401: 2, consecutiveFailures: 0, failingSince: null },
   history: [],
   warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
   canConnect: true,

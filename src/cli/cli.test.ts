@@ -105,7 +105,13 @@ const tokenStatusSchema = z
           .optional(),
       })
       .nullable(),
-    stats: z.object({ refreshes: z.number(), failures: z.number(), retriedOn401: z.number() }),
+    stats: z.object({
+      refreshes: z.number(),
+      failures: z.number(),
+      retriedOn401: z.number(),
+      consecutiveFailures: z.number(),
+      failingSince: iso.nullable(),
+    }),
     history: z.array(z.object({ at: iso, type: z.string(), message: z.string() })).max(50),
     warnings: z.array(z.string()),
     canConnect: z.boolean(),

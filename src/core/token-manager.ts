@@ -148,7 +148,13 @@ export class TokenManager {
   private backoffTimer: unknown = null;
   private disposed = false;
   private lastRefresh: LastRefreshInfo | null = null;
-  private readonly stats: TokenStats = { refreshes: 0, failures: 0, retriedOn401: 0 };
+  private readonly stats: TokenStats = {
+    refreshes: 0,
+    failures: 0,
+    retriedOn401: 0,
+    consecutiveFailures: 0,
+    failingSince: null,
+  };
   private history: HistoryEvent[] = [];
   private loadWarnings: string[] = [];
   private readonly listeners = new Set<StatusListener>();
@@ -682,6 +688,8 @@ export class TokenManager {
     this.clientError = null;
     this.reauthError = null;
     this.stats.refreshes += 1;
+    this.stats.consecutiveFailures = 0;
+    this.stats.failingSince = null;
     const at = this.now();
     this.lastRefresh = { at: new Date(at).toISOString(), ok: true, trigger, durationMs: at - started };
     if (next.refreshToken !== previous.refreshToken) {
@@ -702,6 +710,8 @@ export class TokenManager {
   private onFailure(trigger: RefreshTrigger, error: TokenError, started: number): void {
     const at = this.now();
     this.stats.failures += 1;
+    this.stats.consecutiveFailures += 1;
+    this.stats.failingSince ??= new Date(at).toISOString();
     const info = error.toInfo();
     this.lastRefresh = {
       at: new Date(at).toISOString(),

@@ -20,7 +20,7 @@ export function notConfiguredStatus(warnings: readonly string[] = []): TokenStat
     refreshToken: null,
     autoRefresh: { enabled: false, nextRefreshAt: null, skewSeconds: 300, retrying: null },
     lastRefresh: null,
-    stats: { refreshes: 0, failures: 0, retriedOn401: 0 },
+    stats: { refreshes: 0, failures: 0, retriedOn401: 0, consecutiveFailures: 0, failingSince: null },
     history: [],
     warnings: [...warnings],
     canConnect: false,

@@ -47,13 +47,7 @@ export type QbEnvironment = 'sandbox' | 'production';
 export type RefreshTrigger = 'scheduled' | 'manual' | 'on-401' | 'on-demand';
 
 export type RefreshErrorKind =
-  | 'invalid_grant'
-  | 'invalid_client'
-  | 'network'
-  | 'timeout'
-  | 'server'
-  | 'rate_limited'
-  | 'bad_response';
+  'invalid_grant' | 'invalid_client' | 'network' | 'timeout' | 'server' | 'rate_limited' | 'bad_response';
 
 export const REFRESH_ERROR_KINDS: readonly RefreshErrorKind[] = [
   'invalid_grant',
@@ -122,6 +116,10 @@ export interface TokenStats {
   refreshes: number;
   failures: number;
   retriedOn401: number;
+  /** Failed refresh attempts in a row; a success resets it. */
+  consecutiveFailures: number;
+  /** When the current run of failed refreshes began; null after a success. */
+  failingSince: string | null;
 }
 
 export type HistoryEventType =

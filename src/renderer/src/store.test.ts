@@ -3,7 +3,7 @@
 // exercised end to end by the browser specs.
 import { describe, expect, it } from 'vitest';
 import type { QbTokensBridge, Result, TokenStatus } from '../../shared/contract';
-import { statusAt } from './format/fixtures';
+import { statusAt } from '../../shared/testing/status-fixture';
 import { createDashboardStore } from './store';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
@@ -42,7 +42,9 @@ describe('dashboard store', () => {
     const store = createDashboardStore(standInBridge({ refresh: () => answer.promise }), () => T0);
     const running = store.getState().refresh();
     expect(store.getState().pending.refresh).toBe(true);
-    const refreshed = statusAt(T0, { stats: { refreshes: 2, failures: 0, retriedOn401: 0 } });
+    const refreshed = statusAt(T0, {
+      stats: { refreshes: 2, failures: 0, retriedOn401: 0, consecutiveFailures: 0, failingSince: null },
+    });
     answer.resolve({ ok: true, value: refreshed });
     await running;
     const state = store.getState();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { verdictFor } from './labels';
-import { statusAt } from './fixtures';
+import { statusAt } from '../../../shared/testing/status-fixture';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 

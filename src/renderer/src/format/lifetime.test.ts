@@ -7,7 +7,7 @@ import {
   refreshTokenDays,
   roundedLifetimeMs,
 } from './lifetime';
-import { statusAt } from './fixtures';
+import { statusAt } from '../../../shared/testing/status-fixture';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 

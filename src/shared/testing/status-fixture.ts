@@ -1,5 +1,5 @@
 // A TokenStatus to vary in the formatting tests (no token values: previews only).
-import type { TokenStatus } from '../../../shared/contract';
+import type { TokenStatus } from '../contract';
 
 export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): TokenStatus {
   const iso = (offsetMs: number): string => new Date(nowMs + offsetMs).toISOString();
@@ -21,7 +21,7 @@ export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): T
     },
     autoRefresh: { enabled: true, nextRefreshAt: iso(25 * 60_000), skewSeconds: 300, retrying: null },
     lastRefresh: { at: iso(-30 * 60_000), ok: true, trigger: 'scheduled', durationMs: 120 },
-    stats: { refreshes: 1, failures: 0, retriedOn401: 0 },
+    stats: { refreshes: 1, failures: 0, retriedOn401: 0, consecutiveFailures: 0, failingSince: null },
     history: [{ at: iso(-30 * 60_000), type: 'refreshed', message: 'Access token refreshed.' }],
     warnings: [],
     canConnect: true,

@@ -38,6 +38,11 @@ export interface StartDeskOptions {
   /** The token store; default a FileTokenStore in QB_DATA_DIR (demo mode: its `demo` subfolder). */
   store?: (config: Config) => TokenStore;
   demoEmulatorOptions?: EmulatorOptions;
+  /**
+   * False: without client keys the desk starts unconfigured (status `not_configured`) instead of
+   * starting a demo emulator. The CLI: a throwaway emulator per process would be useless.
+   */
+  allowDemo?: boolean;
   log?: LogFn;
   /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
   manager?: Pick<TokenManagerOptions, 'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart'>;
@@ -65,6 +70,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   secrets.pin(...configSecrets(config));
 
   let emulator: EmulatorHandle | null = null;
+  if (config.demo && options.allowDemo === false) config = { ...config, demo: false };
   if (config.demo) {
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');

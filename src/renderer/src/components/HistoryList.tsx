@@ -28,6 +28,12 @@ export function HistoryList() {
                 <span className="history-message">
                   <HistoryMessage message={event.message} now={now} />
                   {event.trigger ? <span className="muted"> · {TRIGGER_LABELS[event.trigger]}</span> : null}
+                  {event.client ? (
+                    <span className="muted" data-testid="history-client">
+                      {' '}
+                      · by {event.client}
+                    </span>
+                  ) : null}
                   {event.intuitTid ? (
                     <span className="muted">
                       {' '}

@@ -82,6 +82,23 @@ export default tseslint.config(
     },
   },
   {
+    // The library entry (`qb-token-desk`) runs inside the user's app: no desktop, UI or emulator code,
+    // and not bootstrap.ts, whose demo mode loads the emulator.
+    files: ['src/lib/**/*.ts'],
+    ignores: ['src/lib/**/*.test.ts', 'src/lib/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron', 'electron-store', 'react', 'react-dom', 'next', 'next/*'], message: 'The library imports no Electron, React or Next.js.' },
+            { group: ['**/main/**', '**/renderer/**', '**/preload/**', '**/emulator/**', '**/emulator', '**/core/bootstrap'], message: 'The library reaches neither an adapter nor the emulator (bootstrap.ts starts it in demo mode).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/preload/**/*.ts'],
     rules: {
       'no-restricted-imports': [

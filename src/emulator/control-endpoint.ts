@@ -111,7 +111,11 @@ export async function handleControl(
         checkObject(body, { redirectUri: { type: 'string', maxLength: 2000 } }, 'body');
         const problem = redirectUriProblem(body.redirectUri as string);
         if (problem) throw new ValidationError(`body.redirectUri: ${problem}`);
-        control.registerRedirectUri(body.redirectUri as string);
+        try {
+          control.registerRedirectUri(body.redirectUri as string);
+        } catch (error) {
+          throw new ValidationError(`body.redirectUri: ${(error as Error).message}`, { cause: error });
+        }
         return sendJson(res, 200, { redirectUris: registeredRedirectUris() });
       }
       case 'GET /redirect-uris':

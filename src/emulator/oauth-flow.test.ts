@@ -200,6 +200,25 @@ describe('registered redirect URIs', () => {
     }
   });
 
+  it("keeps its own list (never the caller's array) and a bounded one", async () => {
+    const mine = ['http://localhost:9000/cb'];
+    const own = await startEmulator({ redirectUris: mine });
+    try {
+      own.control.registerRedirectUri('http://localhost:9001/cb');
+      expect(mine).toEqual(['http://localhost:9000/cb']);
+      for (let port = 9002; port < 9100; port += 1)
+        own.control.registerRedirectUri(`http://localhost:${port}/cb`);
+      expect(() => own.control.registerRedirectUri('http://localhost:9100/cb')).toThrow(/at most 100/);
+      const refused = await control(own, 'POST', '/redirect-uris', {
+        redirectUri: 'http://localhost:9101/cb',
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.json?.error_description).toMatch(/at most 100/);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('registers more URIs in process, over the control API and through configure', async () => {
     emu.control.configure({ autoApprove: true });
     emu.control.registerRedirectUri('http://127.0.0.1:8765/oauth/intuit');

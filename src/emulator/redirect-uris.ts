@@ -9,6 +9,9 @@ export const DEFAULT_REDIRECT_URIS: readonly string[] = [
   'http://127.0.0.1:*/callback',
 ];
 
+/** As many as anyone registers by hand; the list is searched on every consent request. */
+export const MAX_REDIRECT_URIS = 100;
+
 const ANY_PORT = /^http:\/\/(localhost|127\.0\.0\.1):\*(\/[^?#\s]*)$/;
 
 /** Why a registration is refused, or null when it is acceptable. */

@@ -11,7 +11,7 @@ import { handleControl } from './control-endpoint';
 import { BodyTooLargeError, bearerToken, sendJson } from './http-util';
 import { INTUIT_ISSUER, IdTokenSigner } from './id-token';
 import { newClientId, newClientSecret, newIntuitTid } from './ids';
-import { redirectUriProblem } from './redirect-uris';
+import { MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
 import { DEFAULT_REALM_ID, parseSettingsPatch, settingsFromOptions } from './settings';
 import { Throttle } from './throttle';
 import { handleRevoke, handleToken } from './token-endpoint';
@@ -166,7 +166,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     registerRedirectUri(redirectUri: string) {
       const problem = redirectUriProblem(redirectUri);
       if (problem) throw new Error(`registerRedirectUri: ${problem}`);
-      if (!settings.redirectUris.includes(redirectUri)) settings.redirectUris.push(redirectUri);
+      if (settings.redirectUris.includes(redirectUri)) return;
+      if (settings.redirectUris.length >= MAX_REDIRECT_URIS)
+        throw new Error(`registerRedirectUri: at most ${MAX_REDIRECT_URIS} redirect URIs can be registered`);
+      settings.redirectUris.push(redirectUri);
     },
     issueAuthorization(realmId?: string) {
       const realm = realmId ?? demo.realmId;

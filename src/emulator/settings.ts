@@ -1,6 +1,6 @@
 // Run-time behaviour of the emulator: defaults from INTUIT.md, and the validation shared by
 // startEmulator(), configure(), the control endpoint and the CLI flags.
-import { DEFAULT_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
+import { DEFAULT_REDIRECT_URIS, MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
 import type { EmulatorOptions, FaultSpelling } from './types';
 import { checkObject, type Rule } from './validate';
 
@@ -56,7 +56,7 @@ export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
   gracePeriodSeconds: seconds,
   faultSpelling: { type: 'enum', values: ['intuit', 'lower', 'capital'], optional: true },
   autoApprove: { type: 'bool', optional: true },
-  redirectUris: { type: 'strings', check: redirectUriProblem, maxItems: 100, optional: true },
+  redirectUris: { type: 'strings', check: redirectUriProblem, maxItems: MAX_REDIRECT_URIS, optional: true },
   maxConcurrentPerRealm: positive,
   maxRequestsPerSecondPerRealm: positive,
   maxRequestsPerMinutePerRealm: positive,
@@ -68,7 +68,10 @@ export type SettingsPatch = Partial<Settings>;
 
 /** Validates a patch; throws a ValidationError naming the bad field and what was expected. */
 export function parseSettingsPatch(input: unknown): SettingsPatch {
-  return checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch;
+  const patch = { ...(checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch) };
+  // A copy: registerRedirectUri() appends to the list, which must not be the caller's array.
+  if (patch.redirectUris) patch.redirectUris = [...patch.redirectUris];
+  return patch;
 }
 
 export function settingsFromOptions(options: EmulatorOptions): Settings {

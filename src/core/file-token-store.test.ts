@@ -87,10 +87,23 @@ describe('FileTokenStore', () => {
     expect(files).not.toContain(STORE_FILE_NAME);
   });
 
-  it('moves aside an encrypted store when the key is missing', async () => {
+  it('leaves a store it cannot decrypt in place (no key, wrong key): StoreKeyError names QB_STORE_KEY', async () => {
     await new FileTokenStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' }).save(tokens());
-    const { warnings } = await new FileTokenStore({ dataDir: dir, storeKey: null }).load();
-    expect(warnings.join(' ')).toMatch(/QB_STORE_KEY is not set/);
+    const before = await readFile(join(dir, STORE_FILE_NAME), 'utf8');
+    await expect(new FileTokenStore({ dataDir: dir, storeKey: null }).load()).rejects.toMatchObject({
+      name: 'StoreKeyError',
+      message: expect.stringMatching(/encrypted and QB_STORE_KEY is not set.*left as it is/),
+    });
+    await expect(
+      new FileTokenStore({ dataDir: dir, storeKey: 'another-long-enough-key' }).load(),
+    ).rejects.toMatchObject({
+      name: 'StoreKeyError',
+      message: expect.stringMatching(/could not be decrypted with this QB_STORE_KEY/),
+    });
+    expect(await readdir(dir)).toEqual([STORE_FILE_NAME]);
+    expect(await readFile(join(dir, STORE_FILE_NAME), 'utf8')).toBe(before);
+    const right = new FileTokenStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' });
+    expect((await right.load()).tokens).toEqual(tokens());
   });
 
   it('serialises lock holders across store instances (as across processes)', async () => {

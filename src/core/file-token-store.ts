@@ -1,24 +1,20 @@
-// The Node token store (CLI, headless server): one JSON file in QB_DATA_DIR, written atomically
-// (temp file, rename, fsync of the file and the directory) with mode 0600, AES-256-GCM encrypted with a
-// key derived from QB_STORE_KEY when set. A file that cannot be read is moved aside, never deleted:
-// it may hold the only valid refresh token. Refreshes across processes are serialised with
-// proper-lockfile on the same file. While a token call is in flight, `qb-tokens.json.refreshing`
-// (start time and the refresh token's sha256, no token value) says so: a process killed before it
-// saved the answer leaves it behind, and the next start can explain the invalid_grant that follows.
+// The Node token store (CLI, headless server): one JSON file in QB_DATA_DIR with mode 0600,
+// AES-256-GCM encrypted with a key derived from QB_STORE_KEY when set. The file work (checked
+// directory, no links, atomic writes into space reserved before the token call, bounded retries
+// and a rescue file when a save keeps failing) is fs/durable-record-file.ts. A file that cannot be
+// parsed is moved aside, never deleted: it may hold the only valid refresh token. A file that cannot
+// be decrypted is not corrupt: it stays as it is and StoreKeyError names QB_STORE_KEY. Refreshes
+// across processes are serialised by a lock that knows its holder (refresh-lock.ts). While a token
+// call is in flight, `qb-tokens.json.refreshing` (start time and the refresh token's sha256, no
+// token value) says so: a process killed before it saved the answer leaves it behind, and the next
+// start can explain the invalid_grant that follows.
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import {
-  closeSync,
-  fsync,
-  mkdirSync,
-  openSync,
-  promises as fs,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionStoreDescription } from './connection-store';
+import { StoreKeyError } from './errors';
+import { DurableRecordFile } from './fs/durable-record-file';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from './refresh-note';
@@ -48,6 +44,10 @@ export interface FileTokenStoreOptions {
   lockWaitMs?: number;
   /** A lock not updated for this long is taken over (its holder crashed), ms (default 10 s). */
   lockStaleMs?: number;
+  /** How long a failing save is retried before the tokens go to a rescue file, ms (default 10 s). */
+  saveRetryMs?: number;
+  /** Where rescue files go (default: ~/.qb-token-desk/rescue, then the temp directory). */
+  rescueDirs?: readonly string[];
 }
 
 const envelopeSchema = z.discriminatedUnion('encrypted', [
@@ -68,25 +68,30 @@ class UnreadableStore extends Error {}
 
 export class FileTokenStore implements TokenStore {
   readonly location: string;
-  private readonly dataDir: string;
+  private readonly file: DurableRecordFile;
   private readonly storeKey: string | null;
   private readonly log: LogFn;
-  private readonly note: RefreshNoteFile;
+  private note: RefreshNoteFile | null = null;
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
   private readonly keys = new Map<string, Buffer>();
   private writeSalt: Buffer | null = null;
   private standing: string[];
   private swept = false;
-  /** An empty temp file opened for the save a refresh in flight will make. */
-  private prepared: { temp: string; fd: number } | null = null;
+  /** >0 while this instance holds the refresh lock (a rescued chain is moved back only then). */
+  private lockDepth = 0;
 
   constructor(options: FileTokenStoreOptions) {
-    this.dataDir = options.dataDir;
     this.location = join(options.dataDir, STORE_FILE_NAME);
     this.storeKey = options.storeKey;
     this.log = options.log ?? (() => undefined);
-    this.note = new RefreshNoteFile(`${this.location}${REFRESHING_NOTE_SUFFIX}`, this.log);
+    this.file = new DurableRecordFile({
+      dir: options.dataDir,
+      fileName: STORE_FILE_NAME,
+      log: this.log,
+      saveRetryMs: options.saveRetryMs,
+      rescueDirs: options.rescueDirs,
+    });
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.standing = this.storeKey
@@ -103,151 +108,160 @@ export class FileTokenStore implements TokenStore {
   }
 
   async load(): Promise<TokenStoreLoadResult> {
+    this.file.realDir();
     if (!this.swept) {
       this.swept = true;
-      await this.sweepOrphanedTempFiles();
+      await this.file.sweepTemps(ORPHANED_TEMP_AGE_MS);
     }
-    let text: string;
+    // A chain a failed save left in a rescue file is moved back under the lock, so no refresh races it.
+    if (this.lockDepth === 0 && this.file.findRescued() && this.file.writableProblem() === null) {
+      return this.withRefreshLock(() => this.loadCurrent());
+    }
+    return this.loadCurrent();
+  }
+
+  private async loadCurrent(): Promise<TokenStoreLoadResult> {
+    const warnings: string[] = [];
+    const unwritable = this.file.writableProblem();
+    if (unwritable) warnings.push(`${unwritable} Refreshing is not possible until it is.`);
+    let tokens: StoredTokens | null = null;
+    const text = this.file.read()?.toString('utf8') ?? null;
+    if (text !== null) {
+      try {
+        const decoded = this.decode(text);
+        tokens = decoded.tokens;
+        // A plaintext file found while a key is configured is encrypted at once (when it can be written).
+        if (decoded.wasPlaintext && this.storeKey && !unwritable) {
+          await this.file.writeOnce(this.body(tokens)).catch((err: NodeJS.ErrnoException) => {
+            warnings.push(
+              `The token store could not be encrypted yet (${err.code ?? 'error'}); it stays in plaintext for now.`,
+            );
+          });
+        }
+      } catch (err) {
+        if (!(err instanceof UnreadableStore)) throw err;
+        const aside = `${this.file.realPath()}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        await fs.rename(this.file.realPath(), aside);
+        const warning = `The token store could not be read (${err.message}) and was moved aside to ${aside}; carrying on from the environment's token.`;
+        this.log(warning);
+        warnings.push(warning);
+      }
+    }
+    const rescued = this.takeRescued(tokens, warnings);
+    if (rescued) tokens = await this.moveBack(rescued, warnings);
+    return { tokens, warnings };
+  }
+
+  /** The rescued chain when it is newer than the stored one; an older rescue file is dropped. */
+  private takeRescued(
+    stored: StoredTokens | null,
+    warnings: string[],
+  ): { tokens: StoredTokens; path: string } | null {
+    const found = this.file.findRescued();
+    if (!found) return null;
+    let rescued: StoredTokens;
     try {
-      text = await fs.readFile(this.location, 'utf8');
+      rescued = this.decode(found.body.toString('utf8')).tokens;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { tokens: null, warnings: [] };
-      throw err;
+      warnings.push(
+        `A rescued copy of the tokens in ${found.path} could not be read (${(err as Error).message}); it was left as it is.`,
+      );
+      return null;
     }
-    try {
-      const { tokens, wasPlaintext } = this.decode(text);
-      // A plaintext file found while a key is configured is encrypted at once.
-      if (wasPlaintext && this.storeKey) await this.save(tokens);
-      return { tokens, warnings: [] };
-    } catch (err) {
-      if (!(err instanceof UnreadableStore)) throw err;
-      const aside = `${this.location}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      await fs.rename(this.location, aside);
-      const warning = `The token store could not be read (${err.message}) and was moved aside to ${aside}; carrying on from the environment's token.`;
-      this.log(warning);
-      return { tokens: null, warnings: [warning] };
+    if (stored && issuedAt(stored) >= issuedAt(rescued)) {
+      if (this.lockDepth > 0) this.file.clearRescued();
+      return null;
     }
+    return { tokens: rescued, path: found.path };
+  }
+
+  private async moveBack(
+    rescued: { tokens: StoredTokens; path: string },
+    warnings: string[],
+  ): Promise<StoredTokens> {
+    if (this.lockDepth > 0) {
+      try {
+        await this.file.writeOnce(this.body(rescued.tokens));
+        this.file.clearRescued();
+        const line = `The latest tokens had been saved to ${rescued.path} because ${this.location} could not be written; they are back in ${this.location}.`;
+        this.log(line);
+        warnings.push(line);
+        return rescued.tokens;
+      } catch (err) {
+        this.log(
+          `Moving the rescued tokens back failed (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+        );
+      }
+    }
+    warnings.push(
+      `The latest tokens are in ${rescued.path} (${this.location} could not be written when they were issued); they are moved back once it can be.`,
+    );
+    return rescued.tokens;
   }
 
   /**
-   * Atomic: a temp file, renamed over the store. Everything up to and including the rename is
-   * synchronous, so it is done before save() returns its promise: a save started the moment Intuit's
-   * answer is in (the engine does that) puts the rotated refresh token in place without one event-loop
-   * turn in between for a SIGKILL to land in. Async writes cost four thread-pool hops there (1.7 ms
-   * median on a busy machine, the biggest part of that window); the sync calls block for ~0.1 ms.
-   * The fsyncs that follow, before the promise resolves, make it survive a power loss too.
+   * Atomic: a temp file (the one reserved when the refresh began), renamed over the store.
+   * Everything up to and including the rename is synchronous, so it is done before save() returns
+   * its promise: a save started the moment Intuit's answer is in (the engine does that) puts the
+   * rotated refresh token in place without one event-loop turn in between for a SIGKILL to land in.
+   * The fsyncs that follow, before the promise resolves, make it survive a power loss too. A save
+   * that fails is retried, then rescued (StoreSaveRescuedError says where).
    */
   async save(tokens: StoredTokens): Promise<void> {
     storedTokensSchema.parse(tokens);
-    const body = JSON.stringify(this.encode(tokens));
-    // A temp file opened before the token call (beginRefresh) spares this moment the open: creating a
-    // file waits on the filesystem journal, milliseconds when the disk is busy, and a kill then loses.
-    const prepared = this.prepared;
-    this.prepared = null;
-    const { temp, fd } = prepared ?? this.openTemp();
-    try {
-      try {
-        writeFileSync(fd, body, 'utf8');
-        renameSync(temp, this.location);
-      } catch (err) {
-        rmSync(temp, { force: true });
-        throw err;
-      }
-      markRefreshStep('renamed');
-      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-    } finally {
-      closeSync(fd);
-    }
-    await this.syncDir();
+    await this.file.write(this.body(tokens), () => markRefreshStep('renamed'));
     markRefreshStep('saved');
+    // A rescued copy this save supersedes is dropped.
+    const rescued = this.file.findRescued();
+    if (rescued && this.lockDepth > 0) this.file.clearRescued();
   }
 
+  /**
+   * Before the token call: reserves the space the answer's save needs (throws a store error naming
+   * QB_DATA_DIR when it is not there: the call must then not start), then leaves the note.
+   */
   beginRefresh(note: RefreshInFlightNote): void {
-    this.note.write(note);
-    this.discardPrepared();
-    try {
-      this.prepared = this.openTemp();
-    } catch {
-      // save() opens its own.
-    }
+    this.file.reserve();
+    this.refreshNote().write(note);
   }
 
   endRefresh(): void {
-    this.discardPrepared();
-    this.note.remove();
+    this.file.discardReservation();
+    this.refreshNote().remove();
   }
 
   interruptedRefresh(): Promise<RefreshInFlightNote | null> {
-    return this.note.read();
+    return this.refreshNote().read();
   }
 
-  private openTemp(): { temp: string; fd: number } {
-    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
-    const temp = join(
-      this.dataDir,
-      `.${STORE_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    );
-    return { temp, fd: openSync(temp, 'w', 0o600) };
-  }
-
-  private discardPrepared(): void {
-    const prepared = this.prepared;
-    this.prepared = null;
-    if (!prepared) return;
-    try {
-      closeSync(prepared.fd);
-      rmSync(prepared.temp, { force: true });
-    } catch {
-      // Swept on a later start.
-    }
-  }
-
-  /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */
-  private async sweepOrphanedTempFiles(): Promise<void> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dataDir);
-    } catch {
-      return;
-    }
-    const cutoff = Date.now() - ORPHANED_TEMP_AGE_MS;
-    for (const name of names) {
-      if (!name.startsWith(`.${STORE_FILE_NAME}.`) || !name.endsWith('.tmp')) continue;
-      const path = join(this.dataDir, name);
-      try {
-        // A younger one may be another process's save in progress.
-        if ((await fs.stat(path)).mtimeMs < cutoff) await fs.rm(path, { force: true });
-      } catch {
-        // Gone already, or not ours to remove: either way nothing to do.
-      }
-    }
+  private refreshNote(): RefreshNoteFile {
+    this.note ??= new RefreshNoteFile(`${this.file.realPath()}${REFRESHING_NOTE_SUFFIX}`, this.log);
+    return this.note;
   }
 
   async forget(): Promise<void> {
-    await fs.rm(this.location, { force: true });
-    await this.syncDir();
+    await this.file.remove();
   }
 
   async withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
-    await fs.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    // Fails at once (naming QB_DATA_DIR) on a directory this process cannot write to or must not trust.
+    this.file.assertWritable();
     return withFileLock(
-      this.location,
+      this.file.realPath(),
       { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
-      fn,
+      async () => {
+        this.lockDepth += 1;
+        try {
+          return await fn();
+        } finally {
+          this.lockDepth -= 1;
+        }
+      },
     );
   }
 
-  private async syncDir(): Promise<void> {
-    // Makes the rename itself durable. Not every platform can open a directory (Windows): skip there.
-    let dir: fs.FileHandle | undefined;
-    try {
-      dir = await fs.open(this.dataDir, 'r');
-      await dir.sync();
-    } catch {
-      // best effort
-    } finally {
-      await dir?.close().catch(() => undefined);
-    }
+  private body(tokens: StoredTokens): Buffer {
+    return Buffer.from(JSON.stringify(this.encode(tokens)), 'utf8');
   }
 
   private key(salt: Buffer): Buffer {
@@ -293,7 +307,12 @@ export class FileTokenStore implements TokenStore {
     if (!envelope.success) throw new UnreadableStore('not a token store file of this version');
     let inner: unknown;
     if (envelope.data.encrypted) {
-      if (!this.storeKey) throw new UnreadableStore('it is encrypted and QB_STORE_KEY is not set');
+      if (!this.storeKey) {
+        throw new StoreKeyError(
+          `The token store ${this.location} is encrypted and QB_STORE_KEY is not set. Set QB_STORE_KEY to the ` +
+            'key it was written with; the store was left as it is and nothing was refreshed.',
+        );
+      }
       try {
         const e = envelope.data;
         this.writeSalt ??= Buffer.from(e.salt, 'base64');
@@ -307,7 +326,11 @@ export class FileTokenStore implements TokenStore {
         const plain = Buffer.concat([decipher.update(Buffer.from(e.data, 'base64')), decipher.final()]);
         inner = JSON.parse(plain.toString('utf8'));
       } catch {
-        throw new UnreadableStore('it could not be decrypted with QB_STORE_KEY');
+        throw new StoreKeyError(
+          `The token store ${this.location} could not be decrypted with this QB_STORE_KEY (a different key ` +
+            'than it was written with, or a damaged file). Set QB_STORE_KEY to the key it was written with; ' +
+            'the store was left as it is and nothing was refreshed.',
+        );
       }
     } else {
       inner = envelope.data.tokens;
@@ -316,4 +339,9 @@ export class FileTokenStore implements TokenStore {
     if (!tokens.success) throw new UnreadableStore('its token record is incomplete');
     return { tokens: tokens.data as StoredTokens, wasPlaintext: !envelope.data.encrypted };
   }
+}
+
+/** When a chain's latest refresh happened (the newer of two copies wins). */
+function issuedAt(tokens: StoredTokens): number {
+  return Math.max(tokens.refreshedAt ?? 0, tokens.refreshTokenIssuedAt);
 }

@@ -217,7 +217,10 @@ describe('DesktopTokenStore refresh lock', () => {
       return 'first';
     });
     await inside;
-    await expect(impatient.withRefreshLock(async () => 'second')).rejects.toMatchObject({ code: 'ELOCKED' });
+    await expect(impatient.withRefreshLock(async () => 'second')).rejects.toMatchObject({
+      name: 'StoreLockTimeoutError',
+      message: expect.stringMatching(new RegExp(`process ${process.pid} on .* holds the refresh lock`)),
+    });
     release();
     await expect(holding).resolves.toBe('first');
     await expect(impatient.withRefreshLock(async () => 'second')).resolves.toBe('second');

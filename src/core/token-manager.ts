@@ -73,6 +73,8 @@ export interface TokenManagerConfig {
   demo: boolean;
   /** Client id and secret present (the Connect flow can run, refreshes can be attempted). */
   canConnect: boolean;
+  /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
+  warnings?: readonly string[];
 }
 
 export interface TokenManagerOptions {
@@ -592,6 +594,8 @@ export class TokenManager {
       this.persisted = false;
       this.unsaved = true;
       this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
+      // A store's own error says what is wrong and where the chain is (a rescue file, say): keep it.
+      if (err instanceof StoreError) throw err;
       throw new StoreError(
         'The new tokens could not be saved to the token store; they are kept in memory and saving is retried.',
       );
@@ -910,7 +914,7 @@ export class TokenManager {
   }
 
   private warnings(now: number): string[] {
-    const out = [...this.store.warnings, ...this.loadWarnings];
+    const out = [...(this.config.warnings ?? []), ...this.store.warnings, ...this.loadWarnings];
     if (this.envFallbackActive) {
       out.push(
         'Refreshing failed, so calls use QB_ACCESS_TOKEN from the environment; it cannot be renewed and expires within the hour.',

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionStoreDescription } from '../core/connection-store';
 import type { LogFn } from '../core/log';
+import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
 import {
@@ -193,7 +194,8 @@ export class DesktopTokenStore implements TokenStore {
   }
 
   private async crossProcessLock<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    // Checked like ~/.ssh, and a directory this user cannot write to fails at once (not after the wait).
+    assertWritableDir(prepareDataDir(this.directory));
     return withFileLock(
       this.location,
       { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },

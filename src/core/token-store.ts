@@ -52,7 +52,10 @@ export interface RefreshInFlightNote {
 }
 
 export interface TokenStore {
-  /** Reads the chain. A corrupt or undecryptable store is moved aside (never deleted) and reported in `warnings`. */
+  /**
+   * Reads the chain. A corrupt store is moved aside (never deleted) and reported in `warnings`; one that
+   * cannot be decrypted (QB_STORE_KEY wrong or missing) is left in place and StoreKeyError thrown.
+   */
   load(): Promise<TokenStoreLoadResult>;
   /** Durable before it resolves (atomic write + fsync, or the platform's equivalent). */
   save(tokens: StoredTokens): Promise<void>;

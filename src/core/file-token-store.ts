@@ -8,10 +8,8 @@
 // call is in flight, `qb-tokens.json.refreshing` (start time and the refresh token's sha256, no
 // token value) says so: a process killed before it saved the answer leaves it behind, and the next
 // start can explain the invalid_grant that follows.
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { ConnectionStoreDescription } from './connection-store';
 import { StoreKeyError } from './errors';
 import { DurableRecordFile } from './fs/durable-record-file';
@@ -21,6 +19,7 @@ import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from './refresh-note';
 
 export { REFRESHING_NOTE_SUFFIX };
 import { markRefreshStep } from './refresh-markers';
+import { TokenEnvelopeCodec, UnreadableEnvelopeError } from './token-envelope';
 import {
   storedTokensSchema,
   type RefreshInFlightNote,
@@ -33,7 +32,6 @@ export const STORE_FILE_NAME = 'qb-tokens.json';
 /** Present while a token call is in flight: `{ startedAt, refreshTokenSha256 }`, never a token value. */
 /** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
 const ORPHANED_TEMP_AGE_MS = 60_000;
-const FORMAT = 'qb-token-desk/tokens-v1';
 
 export interface FileTokenStoreOptions {
   dataDir: string;
@@ -50,20 +48,6 @@ export interface FileTokenStoreOptions {
   rescueDirs?: readonly string[];
 }
 
-const envelopeSchema = z.discriminatedUnion('encrypted', [
-  z.object({ format: z.literal(FORMAT), encrypted: z.literal(false), tokens: z.unknown() }),
-  z.object({
-    format: z.literal(FORMAT),
-    encrypted: z.literal(true),
-    cipher: z.literal('aes-256-gcm'),
-    kdf: z.literal('scrypt'),
-    salt: z.string(),
-    iv: z.string(),
-    tag: z.string(),
-    data: z.string(),
-  }),
-]);
-
 class UnreadableStore extends Error {}
 
 export class FileTokenStore implements TokenStore {
@@ -74,8 +58,7 @@ export class FileTokenStore implements TokenStore {
   private note: RefreshNoteFile | null = null;
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
-  private readonly keys = new Map<string, Buffer>();
-  private writeSalt: Buffer | null = null;
+  private readonly codec: TokenEnvelopeCodec;
   private standing: string[];
   private swept = false;
   /** >0 while this instance holds the refresh lock (a rescued chain is moved back only then). */
@@ -84,6 +67,7 @@ export class FileTokenStore implements TokenStore {
   constructor(options: FileTokenStoreOptions) {
     this.location = join(options.dataDir, STORE_FILE_NAME);
     this.storeKey = options.storeKey;
+    this.codec = new TokenEnvelopeCodec(options.storeKey);
     this.log = options.log ?? (() => undefined);
     this.file = new DurableRecordFile({
       dir: options.dataDir,
@@ -264,36 +248,8 @@ export class FileTokenStore implements TokenStore {
     return Buffer.from(JSON.stringify(this.encode(tokens)), 'utf8');
   }
 
-  private key(salt: Buffer): Buffer {
-    const id = salt.toString('hex');
-    let key = this.keys.get(id);
-    if (!key) {
-      key = scryptSync(this.storeKey ?? '', salt, 32);
-      this.keys.set(id, key);
-    }
-    return key;
-  }
-
   private encode(tokens: StoredTokens): object {
-    if (!this.storeKey) return { format: FORMAT, encrypted: false, tokens };
-    // One salt (so one scrypt derivation) per store instance, a fresh IV per write: deriving a key on
-    // every save would put ~100 ms of scrypt between Intuit's answer and the durable write.
-    this.writeSalt ??= randomBytes(16);
-    const salt = this.writeSalt;
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
-    cipher.setAAD(Buffer.from(FORMAT));
-    const data = Buffer.concat([cipher.update(JSON.stringify(tokens), 'utf8'), cipher.final()]);
-    return {
-      format: FORMAT,
-      encrypted: true,
-      cipher: 'aes-256-gcm',
-      kdf: 'scrypt',
-      salt: salt.toString('base64'),
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
-    };
+    return this.codec.seal(tokens);
   }
 
   private decode(text: string): { tokens: StoredTokens; wasPlaintext: boolean } {
@@ -303,41 +259,23 @@ export class FileTokenStore implements TokenStore {
     } catch {
       throw new UnreadableStore('not valid JSON');
     }
-    const envelope = envelopeSchema.safeParse(json);
-    if (!envelope.success) throw new UnreadableStore('not a token store file of this version');
-    let inner: unknown;
-    if (envelope.data.encrypted) {
-      if (!this.storeKey) {
+    try {
+      return this.codec.open(json);
+    } catch (err) {
+      if (!(err instanceof UnreadableEnvelopeError)) throw err;
+      // Not corruption: the right key opens it. Left exactly as it is; nothing is refreshed.
+      if (err.reason === 'key') {
         throw new StoreKeyError(
-          `The token store ${this.location} is encrypted and QB_STORE_KEY is not set. Set QB_STORE_KEY to the ` +
-            'key it was written with; the store was left as it is and nothing was refreshed.',
+          this.storeKey
+            ? `The token store ${this.location} could not be decrypted with this QB_STORE_KEY (a different key ` +
+                'than it was written with, or a damaged file). Set QB_STORE_KEY to the key it was written with; ' +
+                'the store was left as it is and nothing was refreshed.'
+            : `The token store ${this.location} is encrypted and QB_STORE_KEY is not set. Set QB_STORE_KEY to the ` +
+                'key it was written with; the store was left as it is and nothing was refreshed.',
         );
       }
-      try {
-        const e = envelope.data;
-        this.writeSalt ??= Buffer.from(e.salt, 'base64');
-        const decipher = createDecipheriv(
-          'aes-256-gcm',
-          this.key(Buffer.from(e.salt, 'base64')),
-          Buffer.from(e.iv, 'base64'),
-        );
-        decipher.setAAD(Buffer.from(FORMAT));
-        decipher.setAuthTag(Buffer.from(e.tag, 'base64'));
-        const plain = Buffer.concat([decipher.update(Buffer.from(e.data, 'base64')), decipher.final()]);
-        inner = JSON.parse(plain.toString('utf8'));
-      } catch {
-        throw new StoreKeyError(
-          `The token store ${this.location} could not be decrypted with this QB_STORE_KEY (a different key ` +
-            'than it was written with, or a damaged file). Set QB_STORE_KEY to the key it was written with; ' +
-            'the store was left as it is and nothing was refreshed.',
-        );
-      }
-    } else {
-      inner = envelope.data.tokens;
+      throw new UnreadableStore(err.message);
     }
-    const tokens = storedTokensSchema.safeParse(inner);
-    if (!tokens.success) throw new UnreadableStore('its token record is incomplete');
-    return { tokens: tokens.data as StoredTokens, wasPlaintext: !envelope.data.encrypted };
   }
 }
 

@@ -539,18 +539,22 @@ describe('store recovery', () => {
     expect(manager.getStatus().state).toBe('valid');
   });
 
-  it('moves aside a store it cannot decrypt (wrong QB_STORE_KEY), keeping the file', async () => {
+  it('leaves a store it cannot decrypt (wrong QB_STORE_KEY) in place, refreshes nothing, names QB_STORE_KEY', async () => {
     const h = await setup();
     const first = await h.manager({ storeKey: 'the-first-key-0123456789' });
     await first.getAccessToken();
     await first.dispose();
     const raw = await h.rawStoreFile();
     expect(raw).not.toContain(h.emulator.refreshToken);
-    const second = await h.manager({ storeKey: 'a-different-key-0123456789' });
-    expect(second.getStatus().warnings.join(' ')).toMatch(/could not be decrypted/);
-    const { readdir, readFile } = await import('node:fs/promises');
-    const aside = (await readdir(h.dataDir)).find((name) => /\.corrupt-/.test(name)) ?? '';
-    expect(await readFile(`${h.dataDir}/${aside}`, 'utf8')).toBe(raw);
+    const calls = h.emulator.control.counters().tokenCalls.refresh_token;
+    await expect(h.manager({ storeKey: 'a-different-key-0123456789' })).rejects.toMatchObject({
+      name: 'StoreKeyError',
+      message: expect.stringMatching(/could not be decrypted with this QB_STORE_KEY/),
+    });
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(h.dataDir)).filter((name) => /\.corrupt-/.test(name))).toEqual([]);
+    expect(await h.rawStoreFile()).toBe(raw);
+    expect(h.emulator.control.counters().tokenCalls.refresh_token).toBe(calls);
   });
 });
 

@@ -39,6 +39,11 @@ export interface StartDeskOptions {
   /** Counters and durations for operators (default: none). */
   telemetry?: EngineTelemetry;
   demoEmulatorOptions?: EmulatorOptions;
+  /**
+   * False: without client keys the desk starts unconfigured (status `not_configured`) instead of
+   * starting a demo emulator. The CLI: a throwaway emulator per process would be useless.
+   */
+  allowDemo?: boolean;
   log?: LogFn;
   /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
   manager?: Pick<
@@ -71,6 +76,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   secrets.pin(...configSecrets(config));
 
   let emulator: EmulatorHandle | null = null;
+  if (config.demo && options.allowDemo === false) config = { ...config, demo: false };
   if (config.demo) {
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');

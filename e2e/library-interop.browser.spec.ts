@@ -18,7 +18,7 @@ import {
 } from '../src/server/process-support';
 import { expect, test } from './support/headless';
 
-const TTL_SECONDS = 14;
+const TTL_SECONDS = 20;
 const CLIENT_NAME = 'billing-app';
 
 test.describe.configure({ timeout: 120_000 });
@@ -40,8 +40,9 @@ test('at expiry the app and the server make one token call, and the dashboard na
   const app = { lines: [] as AppLine[], stderr: '', stop: async () => {} };
   try {
     emulator = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
-    // The server refreshes 2 s before expiry; the app hands out no token with under 5 s left, so
-    // its calls reach the expiry first, and the server's schedule then finds the app's new token.
+    // The server's schedule refreshes 2 s before expiry, the app's 6 s before (and its next one 14 s
+    // later, after the test): the app gets there first, and the server's schedule then finds the
+    // app's new token in the store.
     const desk = await startServerProcess({
       ...serverEnvFor(emulator, dataDir),
       QB_REFRESH_SKEW_SECONDS: '2',
@@ -58,7 +59,7 @@ test('at expiry the app and the server make one token call, and the dashboard na
     // The app: another process, the built package, the same QB_* settings and store.
     const appEnv = {
       ...serverEnvFor(emulator, dataDir),
-      QB_REFRESH_SKEW_SECONDS: '0',
+      QB_REFRESH_SKEW_SECONDS: '6',
       LIB_CLIENT_NAME: CLIENT_NAME,
     };
     delete (appEnv as Record<string, string | undefined>).QB_PORT;
@@ -107,8 +108,16 @@ test('at expiry the app and the server make one token call, and the dashboard na
     expect(calls.length).toBeGreaterThan(10);
     expect(calls.filter((line) => line.error)).toEqual([]);
 
-    // The dashboard's history names the app (HistoryEvent.client): added with the engine's shared history.
+    // The server's status comes from the shared record: the refresh is the app's, under its name.
+    const { body } = await desk.api<TokenStatus>('/api/integrations/quickbooks/refresh-token');
+    if (!body.ok) throw new Error(body.error.message);
+    expect(body.value.lastRefresh).toMatchObject({ ok: true, trigger: 'scheduled', client: CLIENT_NAME });
+
+    // And the dashboard says so in its history.
     await page.goto(desk.url);
+    const refreshed = page.getByTestId('history-list').locator('li[data-type="refreshed"]');
+    await expect(refreshed.first().getByTestId('history-client')).toHaveText(`· by ${CLIENT_NAME}`);
+    await expect(refreshed.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
     await page.screenshot({ path: testInfo.outputPath('dashboard-history.png'), fullPage: true });
   } finally {
     await app.stop();

@@ -158,12 +158,8 @@ function answerResource(
   if (entity && id !== undefined && resource.length === 2 && req.method === 'GET') {
     const rows = entity.rows(realmId, ctx.settings.companyName);
     // CompanyInfo is read by the company's own id (Intuit also answers its entity Id, 1).
-    const row =
-      name.toLowerCase() === 'companyinfo'
-        ? id === realmId
-          ? rows[0]
-          : rows.find((r) => r.Id === id)
-        : rows.find((r) => r.Id === id);
+    const byRealmId = entity.name === 'CompanyInfo' && id === realmId;
+    const row = byRealmId ? rows[0] : rows.find((r) => r.Id === id);
     if (!row) return sendFault(ctx, req, res, OBJECT_NOT_FOUND);
     return sendIntuitResponse(ctx, req, res, { [entity.name]: row });
   }

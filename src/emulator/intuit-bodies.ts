@@ -222,10 +222,8 @@ export function seededInvoices(): Row[] {
       CurrencyRef: USD,
       Line: [...detailLines, { Amount: total, DetailType: 'SubTotalLineDetail', SubTotalLineDetail: {} }],
       CustomerRef: { value: String(customerId), name: customer?.DisplayName },
-      DueDate: txnDate.replace(
-        /-(\d\d)-/,
-        (_m, month: string) => `-${String(Number(month) + 1).padStart(2, '0')}-`,
-      ),
+      // Net 30, the sandbox company's default terms.
+      DueDate: new Date(Date.parse(`${txnDate}T00:00:00Z`) + 30 * 86_400_000).toISOString().slice(0, 10),
       TotalAmt: total,
       Balance: index % 2 === 0 ? total : 0,
     });

@@ -22,7 +22,7 @@ const nodeBuiltins = [
 
 export default tseslint.config(
   {
-    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json'],
+    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json', 'examples/*/.next/**', 'examples/*/next-env.d.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,

@@ -1,9 +1,10 @@
-// The engine as the library runs it: the desk's own pieces (store, IntuitOAuth, TokenManager) over
-// a Config, with no demo branch, so nothing here can load the emulator. Same store and lock as
-// the desk: a process using the library and the desk refresh one chain, one at a time.
-import { configSecrets, defaultDataDir, hasClientCredentials, type Config } from '../core/config';
-import { FileTokenStore } from '../core/file-token-store';
-import { IntuitOAuth } from '../core/intuit-oauth';
+// The engine as the library runs it: the desk's own pieces (the connection store, IntuitOAuth,
+// TokenManager, built by src/core/engine-parts.ts exactly as startDesk builds them) over a Config,
+// with no demo branch, so nothing here can load the emulator. Same store and lock as the desk: a
+// process using the library and the desk refresh one chain, one at a time, and share its history.
+import { configSecrets, type Config } from '../core/config';
+import type { ConnectionStore } from '../core/connection-store';
+import { fileStoreFor, managerConfigFor, tokenEndpointFor } from '../core/engine-parts';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
 import { TokenManager, type TokenManagerOptions } from '../core/token-manager';
 
@@ -31,42 +32,21 @@ export async function startLibraryEngine(
   const secrets = new SecretRegistry();
   secrets.pin(...configSecrets(config));
   const log = redactingLog(options.log, secrets, `[qb-token-desk ${options.clientName}]`);
-  const store = new FileTokenStore({
-    dataDir: config.dataDir ?? defaultDataDir(),
-    storeKey: config.storeKey,
-    log,
-  });
-  const oauth =
-    hasClientCredentials(config) && config.clientId && config.clientSecret
-      ? new IntuitOAuth({
-          clientId: config.clientId,
-          clientSecret: config.clientSecret,
-          tokenUrl: config.tokenUrl,
-          revokeUrl: config.revokeUrl,
-          authorizeUrl: config.authorizeUrl,
-          timeoutMs: config.httpTimeoutMs,
-        })
-      : null;
+  const store: ConnectionStore = fileStoreFor(config, log);
   const manager = new TokenManager({
-    config: {
-      refreshToken: config.refreshToken,
-      accessToken: config.accessToken,
-      realmId: config.realmId,
-      environment: config.environment,
-      refreshSkewSeconds: config.refreshSkewSeconds,
-      demo: false,
-      canConnect: hasClientCredentials(config),
-    },
+    config: managerConfigFor(config),
     store,
-    oauth,
+    oauth: tokenEndpointFor(config),
     log,
     secrets,
+    clientName: options.clientName,
     ...options.manager,
   });
   try {
     await manager.start();
   } catch (err) {
     await manager.dispose();
+    await store.close();
     throw err;
   }
   return {
@@ -74,6 +54,9 @@ export async function startLibraryEngine(
     config,
     secrets,
     log,
-    close: () => manager.dispose(),
+    async close() {
+      await manager.dispose();
+      await store.close();
+    },
   };
 }

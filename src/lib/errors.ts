@@ -12,7 +12,6 @@ import {
   StoreLockTimeoutError,
   StoreUnavailableError,
   TokenError,
-  type ApiErrorCode,
 } from '../core/errors';
 import type { RefreshErrorKind } from '../shared/contract';
 
@@ -47,15 +46,7 @@ export class TransientError extends Error {
 export class QuickBooksApiError extends ApiError {
   override name = 'QuickBooksApiError';
 
-  constructor(details: {
-    status: number;
-    code: ApiErrorCode;
-    message: string;
-    intuitTid?: string | null;
-    faultCode?: string | null;
-    retryAfterMs?: number | null;
-    cause?: unknown;
-  }) {
+  constructor(details: ConstructorParameters<typeof ApiError>[0] & { cause?: unknown }) {
     super(details);
     if (details.cause !== undefined) this.cause = details.cause;
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
+import { waitForStatus } from '../server/test-support';
 import { ApiError } from '../core/errors';
 import { LeakScan } from '../core/testing/leak-scan';
 import { startEmulator } from '../emulator';
@@ -80,7 +81,9 @@ afterAll(async () => {
 beforeEach(async () => {
   emulator.control.clearFaults();
   emulator.control.resetCounters();
-  emulator.control.configure({ apiLatencyMs: 10 });
+  // Intuit's 10 requests a second per company would turn the bursts here into 429s: lifted, as the
+  // 10-in-flight ceiling (what the library enforces) is what these tests watch.
+  emulator.control.configure({ apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 });
   dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-test-'));
   scan = new LeakScan().addEmulator(emulator);
 });
@@ -168,7 +171,7 @@ describe('createQuickBooks: tokens', () => {
     expect(seen.length).toBe(heard);
   });
 
-  it('shares the chain with the desk over one store: no second token call, and one for both after Clear', async () => {
+  it('shares the chain and its history with the desk over one store: no second token call, one for both after Clear, the app named in the desk’s history', async () => {
     const desk = await startDesk({
       env: emulatorEnv(emulator, dataDir),
       cwd: dataDir,
@@ -190,6 +193,19 @@ describe('createQuickBooks: tokens', () => {
       ]);
       expect(new Set(both).size).toBe(1);
       expect(tokenCalls()).toBe(callsAfterDesk + 1);
+
+      // A refresh the app forces shows in the desk's own status, under the app's name.
+      const forced = await quickbooks.refresh();
+      expect(forced.lastRefresh).toMatchObject({ ok: true, trigger: 'manual', client: 'shared-app' });
+      const seenByDesk = await waitForStatus(
+        desk.desk,
+        (status) => status.lastRefresh?.at === forced.lastRefresh?.at,
+      );
+      expect(seenByDesk.lastRefresh?.client).toBe('shared-app');
+      expect(seenByDesk.history.find((event) => event.type === 'refreshed')).toMatchObject({
+        client: 'shared-app',
+      });
+      expect(seenByDesk.accessToken?.preview).toBe(forced.accessToken?.preview);
     } finally {
       await desk.close();
     }

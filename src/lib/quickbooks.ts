@@ -70,22 +70,12 @@ class LibraryQuickBooks implements QuickBooks {
     return (await this.started()).manager.getStatus();
   }
 
-  async getAccessToken(): Promise<string> {
-    const engine = await this.started();
-    try {
-      return await engine.manager.getAccessToken();
-    } catch (err) {
-      throw toLibraryError(err);
-    }
+  getAccessToken(): Promise<string> {
+    return this.call((engine) => engine.manager.getAccessToken());
   }
 
-  async fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
-    const engine = await this.started();
-    try {
-      return await this.clientFor(engine).fetch(pathOrUrl, init);
-    } catch (err) {
-      throw toLibraryError(err);
-    }
+  fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
+    return this.call((engine) => this.clientFor(engine).fetch(pathOrUrl, init));
   }
 
   getStatus(): TokenStatus {
@@ -98,22 +88,12 @@ class LibraryQuickBooks implements QuickBooks {
     return this.engine.manager.getStatus();
   }
 
-  async refresh(): Promise<TokenStatus> {
-    const engine = await this.started();
-    try {
-      return await engine.manager.refresh('manual');
-    } catch (err) {
-      throw toLibraryError(err);
-    }
+  refresh(): Promise<TokenStatus> {
+    return this.call((engine) => engine.manager.refresh('manual'));
   }
 
-  async clear(): Promise<TokenStatus> {
-    const engine = await this.started();
-    try {
-      return await engine.manager.clear();
-    } catch (err) {
-      throw toLibraryError(err);
-    }
+  clear(): Promise<TokenStatus> {
+    return this.call((engine) => engine.manager.clear());
   }
 
   onStatusChanged(listener: (status: TokenStatus) => void): () => void {
@@ -130,6 +110,16 @@ class LibraryQuickBooks implements QuickBooks {
     this.listeners.clear();
     const engine = await this.starting?.catch(() => null);
     await engine?.close();
+  }
+
+  /** Runs `action` on the started engine; whatever it throws reaches the caller as a library error. */
+  private async call<T>(action: (engine: LibraryEngine) => Promise<T>): Promise<T> {
+    const engine = await this.started();
+    try {
+      return await action(engine);
+    } catch (err) {
+      throw toLibraryError(err);
+    }
   }
 
   private started(): Promise<LibraryEngine> {

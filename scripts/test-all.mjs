@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: lint, typecheck, unit/integration tests (vitest), build, then the
-// Playwright projects (browser, and electron where a runtime exists). Ends with one totals line
+// Playwright projects (browser, desktop-host, and electron where a runtime exists). Ends with one totals line
 // summed over vitest and Playwright; a failed lint, typecheck or build counts as one failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';

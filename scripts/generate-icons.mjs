@@ -10,8 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 
-const root = join(import.meta.dirname, '..');
-const svgPath = join(root, 'resources', 'icon.svg');
+const projectRoot = join(import.meta.dirname, '..');
 const BRAND = '#2CA01C';
 
 /** Tray colours per health level (src/main/tray-presentation.ts HEALTH_LEVELS). */
@@ -30,8 +29,9 @@ function render(svg, size) {
   return new Resvg(svg, { fitTo: { mode: 'width', value: size } }).render().asPng();
 }
 
-export function generateIcons() {
-  const svg = readFileSync(svgPath, 'utf8');
+/** Renders `<root>/resources/icon.svg` into `<root>`'s build/ and resources/tray/ (root: the project). */
+export function generateIcons(root = projectRoot) {
+  const svg = readFileSync(join(root, 'resources', 'icon.svg'), 'utf8');
   if (!svg.includes(BRAND)) throw new Error(`resources/icon.svg must use ${BRAND} for the badge colour.`);
   const files = [];
   const write = (path, png) => {

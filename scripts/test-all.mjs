@@ -90,7 +90,8 @@ function collectSkips(report) {
     for (const spec of suite.specs ?? []) {
       for (const test of spec.tests ?? []) {
         if (test.status !== 'skipped') continue;
-        const note = (test.annotations ?? []).find((a) => a.type === 'skip')?.description ?? 'no reason given';
+        const note =
+          (test.annotations ?? []).find((a) => a.type === 'skip')?.description ?? 'no reason given';
         reasons.push(`${spec.title} [${test.projectName}]: ${note}`);
       }
     }

@@ -124,6 +124,29 @@ export const test = base.extend<{ desktopOptions: DesktopHostOptions; desktop: D
     const loading = new Map<number, string>();
     const pushes: { channel: string; args: unknown[] }[] = [];
 
+    async function guardRequest(route: Route): Promise<void> {
+      const request = route.request();
+      const page = request.frame().page();
+      const windowId = [...pages.entries()].find(([, p]) => p === page)?.[0];
+      // main's own loadURL is programmatic: Electron asks no will-navigate for it.
+      const programmatic = windowId !== undefined && loading.get(windowId) === request.url();
+      if (request.isNavigationRequest() && windowId !== undefined && !programmatic) {
+        const mainFrame = request.frame() === page.mainFrame();
+        const event = request.redirectedFrom()
+          ? 'will-redirect'
+          : mainFrame
+            ? 'will-navigate'
+            : 'will-frame-navigate';
+        const allowed = await host.call<boolean>('navigate', windowId, event, request.url(), mainFrame);
+        // Refused: Chromium keeps the current document on a 204 answer, as Electron does on preventDefault.
+        if (!allowed) return route.fulfill({ status: 204, body: '' });
+      }
+      const html = desktopOptions.foreignPages?.[request.url()];
+      if (html !== undefined) return route.fulfill({ contentType: 'text/html', body: html });
+      if (request.url().startsWith('file:')) return route.continue();
+      return route.abort('internetdisconnected');
+    }
+
     async function open(): Promise<{ page: Page; windowId: number }> {
       host = await startDesktopHost({ dataDir, env });
       context = await browser.newContext();
@@ -133,28 +156,11 @@ export const test = base.extend<{ desktopOptions: DesktopHostOptions; desktop: D
       await context.addInitScript({ content: preload });
       // Navigations main's hardening would see: asked of main (will-navigate, will-frame-navigate,
       // will-redirect), refused or let through as it answers.
-      await context.route('**/*', async (route: Route) => {
-        const request = route.request();
-        const page = request.frame().page();
-        const windowId = [...pages.entries()].find(([, p]) => p === page)?.[0];
-        // main's own loadURL is programmatic: Electron asks no will-navigate for it.
-        const programmatic = windowId !== undefined && loading.get(windowId) === request.url();
-        if (request.isNavigationRequest() && windowId !== undefined && !programmatic) {
-          const mainFrame = request.frame() === page.mainFrame();
-          const event = request.redirectedFrom()
-            ? 'will-redirect'
-            : mainFrame
-              ? 'will-navigate'
-              : 'will-frame-navigate';
-          const allowed = await host.call<boolean>('navigate', windowId, event, request.url(), mainFrame);
-          // Refused: Chromium keeps the current document on a 204 answer, as Electron does on preventDefault.
-          if (!allowed) return route.fulfill({ status: 204, body: '' });
-        }
-        const html = desktopOptions.foreignPages?.[request.url()];
-        if (html !== undefined) return route.fulfill({ contentType: 'text/html', body: html });
-        if (request.url().startsWith('file:')) return route.continue();
-        return route.abort('internetdisconnected');
-      });
+      await context.route('**/*', (route: Route) =>
+        guardRequest(route).catch(() => {
+          // The app quit or the test ended while a request was in flight: nothing is waiting for it.
+        }),
+      );
       // Windows created and clone failures seen before this listener existed count too.
       for (const event of host.events) noteEvent(event);
       host.on((event: HostEvent) => {
@@ -214,7 +220,9 @@ export const test = base.extend<{ desktopOptions: DesktopHostOptions; desktop: D
 
     async function close(): Promise<void> {
       await host.stop();
-      await context.close();
+      // Playwright may already have closed the context at the end of the test (it keeps its trace).
+      await context.unrouteAll({ behavior: 'ignoreErrors' }).catch(() => undefined);
+      await context.close().catch(() => undefined);
       pages.clear();
     }
 

@@ -3,13 +3,14 @@
 // real preload bundle. The engine, its store, the emulator and the IPC handlers are all real.
 // The fixture also checks, after every test, that every window main opened kept contextIsolation
 // and sandbox on and nodeIntegration off, and that every IPC value survived structuredClone.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { BRIDGE_METHODS, IPC_CHANNELS, type Result, type TokenStatus } from '../src/shared/contract';
 import { SHORTCUTS } from '../src/shared/shortcuts';
 import { expect, test, type DesktopApp } from './support/desktop-host/fixture';
-import { PRELOAD_BUNDLE } from './support/desktop-host/host';
+import { PRELOAD_BUNDLE, startDesktopHost } from './support/desktop-host/host';
 
 test.describe.configure({ timeout: 90_000 });
 
@@ -402,4 +403,26 @@ test.describe('an engine that could not start', () => {
     expect(desktop.host.output()).not.toContain('host-client-secret-value');
     expect(desktop.host.output()).not.toContain('host-refresh-token-value');
   });
+});
+
+test('a packaged build refuses --no-sandbox, saying so, and opens no window', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'qb-desktop-host-'));
+  try {
+    const host = await startDesktopHost({
+      dataDir,
+      env: { QB_DEMO: '1', DESKTOP_HOST_PACKAGED: '1' },
+      args: ['--no-sandbox'],
+    });
+    expect(await host.exited).toBe(1);
+    expect(host.output()).toContain('The packaged app does not run with --no-sandbox');
+    expect(host.events.some((event) => event.type === 'window-created')).toBe(false);
+    // Unpackaged (npm start as root), the same switch is accepted.
+    const dev = await startDesktopHost({ dataDir, env: { QB_DEMO: '1' }, args: ['--no-sandbox'] });
+    await dev.waitFor(
+      (event): event is Extract<typeof event, { type: 'load-url' }> => event.type === 'load-url',
+    );
+    await dev.stop();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -51,10 +51,12 @@ function cleanEnv(): Record<string, string> {
 export async function startDesktopHost(options: {
   dataDir: string;
   env?: Record<string, string>;
+  /** Command-line switches of the app (the stand-in's app.commandLine reads them). */
+  args?: string[];
 }): Promise<DesktopHost> {
   if (!existsSync(MAIN_BUNDLE)) throw new Error(`${MAIN_BUNDLE} is missing: run \`npm run build\` first.`);
   const tsx = pathToFileURL(createRequire(join(projectRoot, 'package.json')).resolve('tsx')).href;
-  const child: ChildProcess = fork(join(HERE, 'host-main.ts'), [], {
+  const child: ChildProcess = fork(join(HERE, 'host-main.ts'), options.args ?? [], {
     // The working directory is the data directory, so no .env of the developer's is read.
     cwd: options.dataDir,
     execArgv: ['--import', tsx, '--import', pathToFileURL(join(HERE, 'register-electron.mjs')).href],
@@ -98,12 +100,8 @@ export async function startDesktopHost(options: {
     pending.clear();
   });
 
-  await Promise.race([
-    startedPromise,
-    exited.then((code) => {
-      throw new Error(`desktop host exited (${code}) before main started:\n${output}`);
-    }),
-  ]);
+  // main may also exit at once (a refusal): then `exited` tells the caller.
+  await Promise.race([startedPromise, exited]);
 
   const host: DesktopHost = {
     events,

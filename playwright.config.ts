@@ -60,6 +60,24 @@ if (!chromiumRuntime && browserProjectWanted) {
   );
 }
 
+/** Debian's Chromium, headless, with the flags every browser test uses (plus `extra`). */
+function chromiumUse(extra: string[] = []) {
+  return {
+    browserName: 'chromium' as const,
+    headless: true,
+    launchOptions: {
+      executablePath: chromiumRuntime?.executablePath,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-gpu',
+        ...extra,
+      ],
+    },
+  };
+}
+
 export default defineConfig({
   testDir: './e2e',
   globalSetup: './e2e/support/electron-global-setup.ts',
@@ -79,19 +97,7 @@ export default defineConfig({
     {
       name: 'browser',
       testMatch: /.*\.browser\.spec\.ts/,
-      use: {
-        browserName: 'chromium',
-        headless: true,
-        launchOptions: {
-          executablePath: chromiumRuntime?.executablePath,
-          args: [
-            '--no-sandbox',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-gpu',
-          ],
-        },
-      },
+      use: chromiumUse(),
     },
     {
       name: 'electron',
@@ -102,21 +108,8 @@ export default defineConfig({
       // Chromium pages with the real preload: runs here, where no Electron runtime can exist.
       name: 'desktop-host',
       testMatch: /.*\.desktop-host\.spec\.ts/,
-      use: {
-        browserName: 'chromium',
-        headless: true,
-        launchOptions: {
-          executablePath: chromiumRuntime?.executablePath,
-          args: [
-            '--no-sandbox',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-gpu',
-            // Electron lets its file:// app page load its own module scripts; plain Chromium needs this.
-            '--allow-file-access-from-files',
-          ],
-        },
-      },
+      // Electron lets its file:// app page load its own module scripts; plain Chromium needs this.
+      use: chromiumUse(['--allow-file-access-from-files']),
     },
   ],
 });

@@ -220,6 +220,7 @@ test.describe('desktop app in demo mode', () => {
   });
 
   test('the app page gets the CSP header, frame-ancestors included', async ({ desktop }) => {
+    await expect(desktop.page.getByTestId('state-pill')).toBeVisible();
     const headers = await desktop.host.call<Record<string, string[]>>(
       'headersFor',
       desktop.page.url(),

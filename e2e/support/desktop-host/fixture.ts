@@ -173,6 +173,8 @@ export const test = base.extend<{ desktopOptions: DesktopHostOptions; desktop: D
       await showWindow(first.windowId, first.url);
       const page = pages.get(first.windowId);
       if (!page) throw new Error('main opened no window');
+      // Let the page's own requests (scripts, favicon) settle, so none is in flight when a short test ends.
+      await page.waitForLoadState('networkidle');
       return { page, windowId: first.windowId };
     }
 

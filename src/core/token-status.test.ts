@@ -116,7 +116,13 @@ describe('state', () => {
     // A still-valid token is served without keys, until it expires.
     expect(tokenState(record(), facts({ canRefresh: false }), NOW)).toBe('valid');
     const keyError = facts({
-      store: { ...facts().store!, problem: 'QB_STORE_KEY is wrong', misconfigured: true },
+      store: {
+        description: { kind: 'file', location: '/data/connections', encrypted: true },
+        reachable: true,
+        warnings: [],
+        problem: 'QB_STORE_KEY is wrong',
+        misconfigured: true,
+      },
     });
     expect(tokenState(noAccess, keyError, NOW)).toBe('not_configured');
   });

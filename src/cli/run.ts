@@ -58,6 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       env,
       cwd: io.cwd,
       log: verbose ? diagnose : () => {},
+      clientName: 'qb-token',
       manager: { refreshOnStart: false },
     });
     engineSecrets = started.secrets;

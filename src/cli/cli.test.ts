@@ -145,14 +145,41 @@ beforeEach(() => {
 });
 
 describe('qb-token', () => {
-  it('status --json prints a valid TokenStatus', async () => {
-    const run = await qbToken(['status', '--json'], cliEnv(await freshDataDir()));
+  it('status --json prints a valid TokenStatus; before any token it says there is none yet', async () => {
+    const env = cliEnv(await freshDataDir());
+    const run = await qbToken(['status', '--json'], env);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const status = tokenStatusSchema.parse(JSON.parse(run.stdout));
     expect(status.realmId).toBe(emulator.realmId);
     expect(status.refreshToken?.preview).toBe(`…${emulator.refreshToken.slice(-4)}`);
+    expect(status.state).toBe('no_token');
     console.info(`[figures] qb-token status --json: ${run.ms} ms`);
+
+    // In words: no access token yet (not "expired"), and no promise of a refresh by a process that exits.
+    const human = await qbToken(['status'], env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^State:\s+no access token yet \[no_token\]/);
+    expect(human.stdout).toMatch(/^Access token:\s+none cached yet; the next command that needs one/m);
+    expect(human.stdout).toMatch(
+      /^Refreshing:\s+not by this command \(it exits\)\. The desktop app or a headless server/m,
+    );
+    expect(human.stdout).not.toMatch(/expired|Auto refresh/i);
+    expect(refreshCalls()).toBe(0);
+  }, 60_000);
+
+  it('status --json with no configuration prints a not_configured TokenStatus and exits 2', async () => {
+    const env = { PATH: process.env.PATH, HOME: workDir, QB_DATA_DIR: await freshDataDir() };
+    const run = await qbToken(['status', '--json'], env);
+    expect(run.code).toBe(2);
+    const status = tokenStatusSchema.parse(JSON.parse(run.stdout));
+    expect(status).toMatchObject({
+      state: 'not_configured',
+      demo: false,
+      accessToken: null,
+      refreshToken: null,
+    });
+    expect(run.stderr).toContain('not configured: set QB_CLIENT_ID and QB_CLIENT_SECRET');
   }, 60_000);
 
   it('token twice in a row makes one token call; the second run reuses the stored access token', async () => {
@@ -277,7 +304,9 @@ describe('qb-token', () => {
     const run = await qbToken(['token'], cliEnv(await freshDataDir()));
     expect(run.code).toBe(4);
     expect(run.stdout).toBe('');
-    expect(run.stderr).not.toBe('');
+    // It says what this process does: it exits; it does not claim a retry is coming.
+    expect(run.stderr).toContain('qb-token gives up here (exit 4); the refresh token is kept');
+    expect(run.stderr).not.toMatch(/retried|retrying/i);
   }, 120_000);
 
   it('exit 1 and usage for an unknown command; --help exits 0', async () => {

@@ -172,6 +172,8 @@ export class TokenManager {
   private hot: HotToken | null = null;
   private unwatch: (() => void) | null = null;
   private rereading: Promise<void> | null = null;
+  /** A change came in while `rereading` was in flight: read once more when it ends. */
+  private rereadAgain = false;
   private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
@@ -242,6 +244,14 @@ export class TokenManager {
 
   getStatus(): TokenStatus {
     return computeTokenStatus(this.view(), this.facts(), this.now());
+  }
+
+  /**
+   * The status a record read just now would give, with this process's facts: the alert claim decides
+   * on the record it read under the lock, not on this process's view, which may be a moment old.
+   */
+  statusFor(record: ConnectionRecord): TokenStatus {
+    return computeTokenStatus(record, this.facts(), this.now());
   }
 
   onStatusChanged(listener: StatusListener): () => void {
@@ -549,7 +559,10 @@ export class TokenManager {
   }
 
   private reread(): Promise<void> {
+    // A change reported while a read is in flight may be newer than what that read saw: read again after it.
+    if (this.rereading) this.rereadAgain = true;
     this.rereading ??= (async () => {
+      this.rereadAgain = false;
       try {
         const { record } = await this.store.load(this.connectionId);
         this.session.answered();
@@ -563,6 +576,7 @@ export class TokenManager {
       if (this.disposed) return;
       this.reschedule(false);
       this.emit();
+      if (this.rereadAgain) void this.reread();
     })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
     return this.rereading;
   }

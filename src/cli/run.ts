@@ -69,7 +69,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     const keepAlive = setInterval(() => {}, 60_000);
     try {
       const code = await runCommand(command, json, started.desk, io, diagnose);
-      if (refusal) diagnose(`qb-token: ${refusal}`);
+      // A stored access token can outlive missing keys (the status then says so in its warnings).
+      if (refusal && started.desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
       return code;
     } finally {
       clearInterval(keepAlive);

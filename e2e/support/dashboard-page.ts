@@ -34,10 +34,11 @@ export class SecretWatch {
   sample(): void {
     for (const file of storeFiles(this.headless.dataDir)) {
       try {
-        const envelope = JSON.parse(readFileSync(file, 'utf8')) as {
-          tokens?: { accessToken?: string | null; refreshToken?: string };
-        };
-        this.add(envelope.tokens?.accessToken, envelope.tokens?.refreshToken);
+        type Chain = { accessToken?: string | null; refreshToken?: string };
+        const envelope = JSON.parse(readFileSync(file, 'utf8')) as { tokens?: Chain & { chain?: Chain } };
+        // The connection store keeps a plaintext chain under tokens.chain; 0.1's file had it as tokens.
+        const chain = envelope.tokens?.chain ?? envelope.tokens;
+        this.add(chain?.accessToken, chain?.refreshToken);
       } catch {
         // Caught mid-rename: the next sample reads it.
       }

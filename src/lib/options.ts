@@ -75,7 +75,9 @@ export function resolveClientName(name: string | undefined): string {
 export function resolveConfig(options: CreateQuickBooksOptions): Config {
   const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
   for (const [field, value] of Object.entries(options.config ?? {})) {
-    const variable = CONFIG_FIELDS[field as keyof QuickBooksConfig];
+    const variable = Object.hasOwn(CONFIG_FIELDS, field)
+      ? CONFIG_FIELDS[field as keyof QuickBooksConfig]
+      : null;
     if (!variable) {
       throw new ConfigError(
         `config.${field} is not a setting; expected one of ${Object.keys(CONFIG_FIELDS).join(', ')}`,

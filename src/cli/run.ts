@@ -59,6 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       env,
       cwd: io.cwd,
       log: verbose ? diagnose : () => {},
+      clientName: 'qb-token',
       manager: { refreshOnStart: false },
       allowDemo: refusal === null,
     });

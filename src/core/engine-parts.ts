@@ -40,5 +40,6 @@ export function managerConfigFor(config: Config): TokenManagerConfig {
     refreshSkewSeconds: config.refreshSkewSeconds,
     demo: config.demo,
     canConnect: hasClientCredentials(config),
+    warnings: config.warnings,
   };
 }

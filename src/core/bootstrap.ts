@@ -17,6 +17,7 @@ import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import { FileTokenStore } from './file-token-store';
+import { selectSharedStore } from './store-selection';
 import { IntuitOAuth } from './intuit-oauth';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
@@ -94,6 +95,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
   const store =
+    (await selectSharedStore(config, log)) ??
     options.store?.(config) ??
     new FileTokenStore({ dataDir: config.dataDir ?? defaultDataDir(), storeKey: config.storeKey, log });
   const oauth =

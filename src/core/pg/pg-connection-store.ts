@@ -118,6 +118,8 @@ export class PgConnectionStore implements ConnectionStore {
       ...this.clientConfig(),
       max: options.poolSize ?? 4,
       idleTimeoutMillis: 10_000,
+      // Idle connections never keep a process that is done (a CLI command) alive.
+      allowExitOnIdle: true,
     });
     // An idle client whose server went away emits 'error' on the pool: without a handler that is a crash.
     this.pool.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));

@@ -65,8 +65,7 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
     }
   }, 60_000);
 
-  // TEMPORARY skip: needs the engine on ConnectionStore (shared health, watch): branch `engine`.
-  it.skip('two headless servers on one database share the chain and its health; qb-token status agrees', async () => {
+  it('two headless servers on one database share the chain and its health (invalid_grant too); qb-token status agrees', async () => {
     const emulator = await startEmulator({ rotateAfterSeconds: 0 });
     const servers: ServerProcess[] = [];
     try {
@@ -92,8 +91,52 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
       });
       expect(status.code).toBe(0);
       expect((JSON.parse(status.stdout) as TokenStatus).lastRefresh?.at).toBe(at);
+
+      // Intuit refuses the chain on A: B says so, and so does a qb-token run afterwards (exit 3).
+      emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+      const refused = await a.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
+      expect(refused.body.ok).toBe(false);
+      for (let i = 0; i < 100 && seen?.state !== 'reauthorization_required'; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const { body } = await b.api<TokenStatus>(HTTP_PATHS.refreshToken);
+        seen = body.ok ? body.value : null;
+      }
+      expect(seen?.state).toBe('reauthorization_required');
+      const after = await qbToken(['status'], { ...cleanEnv(), ...env, QB_DATA_DIR: '/nonexistent-qbtd' });
+      expect(after.code).toBe(3);
     } finally {
       for (const s of servers) await s.stop();
+      await emulator.close();
+    }
+  }, 90_000);
+
+  it('npm run serve with PostgreSQL down at start: says so (QB_STORE_URL, password masked), then carries on by itself once it is up', async () => {
+    const emulator = await startEmulator();
+    let headless: ServerProcess | null = null;
+    try {
+      const url = await server.createDatabase();
+      await server.stop();
+      headless = await startServerProcess({ ...emulatorEnv(emulator), QB_STORE_URL: url, QB_STORE_KEY: KEY });
+      const down = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken);
+      expect(down.body.ok && down.body.value.store?.reachable).toBe(false);
+      const text = JSON.stringify(down.body) + headless.process.stderr();
+      expect(text).toMatch(
+        /PostgreSQL at postgres:\/\/qbtd:\*\*\*@127\.0\.0\.1:\d+\/\w+ \(QB_STORE_URL\) cannot be reached/,
+      );
+      expect(text).not.toContain(server.password);
+      await server.restart();
+      let back = null as TokenStatus | null;
+      for (let i = 0; i < 300 && back?.store?.reachable !== true; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const { body } = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken);
+        back = body.ok ? body.value : null;
+      }
+      expect(back?.store?.reachable).toBe(true);
+      const refreshed = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
+      expect(refreshed.body.ok).toBe(true);
+    } finally {
+      if (!server.running) await server.restart();
+      await headless?.stop();
       await emulator.close();
     }
   }, 90_000);

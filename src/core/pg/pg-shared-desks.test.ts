@@ -12,8 +12,6 @@ import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
 import { CONNECTIONS_TABLE } from './schema';
 
 const KEY = 'shared desks key, 16+ characters';
-/** TEMPORARY: these need the engine on ConnectionStore (shared health, watch, store reachability): branch `engine`. */
-const AWAITING_ENGINE = true;
 let server: PostgresServer;
 let emulator: EmulatorHandle | null = null;
 let desks: StartedDesk[] = [];
@@ -102,36 +100,33 @@ describe('one connection, several desks, one PostgreSQL', () => {
     expect(JSON.stringify(a.desk.getStatus())).not.toContain(server.password);
   });
 
-  it.skipIf(AWAITING_ENGINE)(
-    'a refresh on one desk reaches the other at once (LISTEN/NOTIFY), and it adopts the chain',
-    async () => {
-      const { env } = await setup({ rotateAfterSeconds: 0 });
-      const a = await desk(env);
-      const b = await desk(env);
-      const latencies: number[] = [];
-      for (let i = 0; i < 10; i += 1) {
-        const before = b.desk.getStatus().lastRefresh?.at;
-        const seen = statusWhere(
-          b,
-          (status) => status.lastRefresh?.at !== before && status.lastRefresh?.ok === true,
-        );
-        const started = performance.now();
-        await a.desk.refresh('manual');
-        await seen;
-        latencies.push(performance.now() - started);
-      }
-      latencies.sort((x, y) => x - y);
-      console.log(
-        `[pg-desks] refresh on desk A shown by desk B: p50 ${latencies[5]?.toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (10 refreshes, rotating every time)`,
+  it('a refresh on one desk reaches the other at once (LISTEN/NOTIFY), and it adopts the chain', async () => {
+    const { env } = await setup({ rotateAfterSeconds: 0 });
+    const a = await desk(env);
+    const b = await desk(env);
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const before = b.desk.getStatus().lastRefresh?.at;
+      const seen = statusWhere(
+        b,
+        (status) => status.lastRefresh?.at !== before && status.lastRefresh?.ok === true,
       );
-      // B uses A's rotated chain: its token is A's, with no token call of its own.
-      const calls = emulator?.control.counters().tokenCalls.refresh_token;
-      expect(await b.desk.getAccessToken()).toBe(await a.desk.getAccessToken());
-      expect(emulator?.control.counters().tokenCalls.refresh_token).toBe(calls);
-    },
-  );
+      const started = performance.now();
+      await a.desk.refresh('manual');
+      await seen;
+      latencies.push(performance.now() - started);
+    }
+    latencies.sort((x, y) => x - y);
+    console.log(
+      `[pg-desks] refresh on desk A shown by desk B: p50 ${latencies[5]?.toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms (10 refreshes, rotating every time)`,
+    );
+    // B uses A's rotated chain: its token is A's, with no token call of its own.
+    const calls = emulator?.control.counters().tokenCalls.refresh_token;
+    expect(await b.desk.getAccessToken()).toBe(await a.desk.getAccessToken());
+    expect(emulator?.control.counters().tokenCalls.refresh_token).toBe(calls);
+  });
 
-  it.skipIf(AWAITING_ENGINE)('invalid_grant seen by one desk is reported by every other one', async () => {
+  it('invalid_grant seen by one desk is reported by every other one', async () => {
     const { env, emulator: intuit } = await setup();
     const a = await desk(env);
     const b = await desk(env);
@@ -145,68 +140,62 @@ describe('one connection, several desks, one PostgreSQL', () => {
     expect(c.desk.getStatus().state).toBe('reauthorization_required');
   });
 
-  it.skipIf(AWAITING_ENGINE)(
-    'PostgreSQL stopped mid-run: the valid token is served from memory, no refresh without the lock, and it resumes by itself',
-    async () => {
-      const { env, emulator: intuit } = await setup();
-      const a = await desk(env);
-      const token = await a.desk.getAccessToken();
-      await server.stop();
-      expect(await a.desk.getAccessToken()).toBe(token);
-      const calls = intuit.control.counters().tokenCalls.refresh_token;
-      await expect(a.desk.refresh('manual')).rejects.toThrow(/QB_STORE_URL/);
-      expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls);
-      const down = await statusWhere(a, (status) => status.store?.reachable === false);
-      expect(JSON.stringify(down)).not.toContain(server.password);
-      await server.restart();
-      await statusWhere(a, (status) => status.store?.reachable === true, 20_000);
-      await a.desk.refresh('manual');
-      expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
-    },
-  );
+  it('PostgreSQL stopped mid-run: the valid token is served from memory, no refresh without the lock, and it resumes by itself', async () => {
+    const { env, emulator: intuit } = await setup();
+    const a = await desk(env);
+    const token = await a.desk.getAccessToken();
+    await server.stop();
+    expect(await a.desk.getAccessToken()).toBe(token);
+    const calls = intuit.control.counters().tokenCalls.refresh_token;
+    await expect(a.desk.refresh('manual')).rejects.toThrow(/QB_STORE_URL/);
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls);
+    const down = await statusWhere(a, (status) => status.store?.reachable === false);
+    expect(JSON.stringify(down)).not.toContain(server.password);
+    await server.restart();
+    await statusWhere(a, (status) => status.store?.reachable === true, 20_000);
+    await a.desk.refresh('manual');
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
+  });
 
-  it.skipIf(AWAITING_ENGINE)(
-    "restarted between Intuit's answer and the write: the rotated chain is kept in memory and written on reconnect",
-    async () => {
-      // Intuit kills the old refresh token as soon as it issues the new one: losing the answer would brick the connection.
-      const { env, emulator: intuit } = await setup({
-        rotateAfterSeconds: 0,
-        oldRefreshTokenPolicy: 'immediate',
-      });
-      const a = await desk(env);
-      await a.desk.getAccessToken();
-      intuit.control.injectTokenFault({ kind: 'delay_after_processing', ms: 600 });
-      const refreshing = a.desk.refresh('manual').catch((err: unknown) => err);
-      // Intuit has rotated the token and is about to answer: the store goes away meanwhile.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      await server.stop();
-      await refreshing;
-      await server.restart();
-      // Written by itself once the store is back; then a second desk reads a chain Intuit still accepts.
-      const rows = async () =>
-        (
-          await server.query<{ revision: string }>(
-            `SELECT revision FROM ${CONNECTIONS_TABLE}`,
-            [],
-            new URL(env.QB_STORE_URL ?? '').pathname.slice(1),
-          )
-        ).rows;
-      const before = Number((await rows())[0]?.revision);
-      await statusWhere(
-        a,
-        (status) =>
-          status.store?.reachable === true &&
-          !status.warnings.some((w) => /not (yet )?saved|kept in memory/i.test(w)),
-        30_000,
-      );
-      expect(Number((await rows())[0]?.revision)).toBeGreaterThan(before);
-      const b = await desk(env);
-      const calls = intuit.control.counters().tokenCalls.refresh_token;
-      await b.desk.refresh('manual');
-      expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
-      expect(b.desk.getStatus().state).toBe('valid');
-    },
-  );
+  it("restarted between Intuit's answer and the write: the rotated chain is kept in memory and written on reconnect", async () => {
+    // Intuit kills the old refresh token as soon as it issues the new one: losing the answer would brick the connection.
+    const { env, emulator: intuit } = await setup({
+      rotateAfterSeconds: 0,
+      oldRefreshTokenPolicy: 'immediate',
+    });
+    const a = await desk(env);
+    await a.desk.getAccessToken();
+    intuit.control.injectTokenFault({ kind: 'delay_after_processing', ms: 600 });
+    const refreshing = a.desk.refresh('manual').catch((err: unknown) => err);
+    // Intuit has rotated the token and is about to answer: the store goes away meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await server.stop();
+    await refreshing;
+    // Intuit's answer arrived while the store was down: the new chain lives in memory only, and says so.
+    expect(a.desk.getStatus().warnings.join(' ')).toMatch(/kept in memory/);
+    await server.restart();
+    // Written by itself once the store is back; then a second desk reads a chain Intuit still accepts.
+    const rows = async () =>
+      (
+        await server.query<{ revision: string }>(
+          `SELECT revision FROM ${CONNECTIONS_TABLE}`,
+          [],
+          new URL(env.QB_STORE_URL ?? '').pathname.slice(1),
+        )
+      ).rows;
+    const before = Number((await rows())[0]?.revision);
+    await statusWhere(
+      a,
+      (status) => status.store?.reachable === true && !status.warnings.some((w) => /kept in memory/.test(w)),
+      30_000,
+    );
+    expect(Number((await rows())[0]?.revision)).toBeGreaterThan(before);
+    const b = await desk(env);
+    const calls = intuit.control.counters().tokenCalls.refresh_token;
+    await b.desk.refresh('manual');
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
+    expect(b.desk.getStatus().state).toBe('valid');
+  });
 
   it('a row edited by hand into garbage: the status explains, nothing crashes, the row is not overwritten', async () => {
     const { env, database } = await setup();

@@ -88,7 +88,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
       ];
     }
     case 'shared-store': {
-      const name = `6. Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
+      const name = `Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
       return [
         [name, 'token-endpoint calls', String(entry.tokenCalls), 'n/a (no shared store or lock)'],
         [
@@ -102,7 +102,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     case 'store-read':
       return [
         [
-          `7. Status read from the store (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store'})`,
+          `Status read from the store (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store'})`,
           'one record read and decrypted, mean / p99 (µs)',
           `${String(entry.meanUs)} / ${String(entry.p99Us)}`,
           'n/a',
@@ -111,7 +111,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     case 'store-notify':
       return [
         [
-          '8. Change notification (PostgreSQL LISTEN/NOTIFY)',
+          'Change notification (PostgreSQL LISTEN/NOTIFY)',
           'a write on one instance seen by another, p50 / p99 (ms)',
           `${String(entry.p50Ms)} / ${String(entry.p99Ms)}`,
           'n/a',

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
+import { FileConnectionStore } from '../file-connection-store';
 import { LeakScan } from '../testing/leak-scan';
 import { PostgresServer } from '../testing/postgres-server';
 import { startEmulator } from '../../emulator';
@@ -98,6 +99,27 @@ describe('one connection, several desks, one PostgreSQL', () => {
       reachable: true,
     });
     expect(JSON.stringify(a.desk.getStatus())).not.toContain(server.password);
+  });
+
+  it("QB_STORE_URL wins over an adapter's own store (the desktop app passes its encrypted store)", async () => {
+    const { env } = await setup();
+    let adapterStoreMade = false;
+    const started = await startDesk({
+      env,
+      log: (line) => scan.collect('log line', line),
+      manager: { refreshOnStart: false },
+      store: (config) => {
+        adapterStoreMade = true;
+        return new FileConnectionStore({
+          dataDir: '/nonexistent-qbtd',
+          storeKey: config.storeKey,
+          environment: config.environment,
+        });
+      },
+    });
+    desks.push(started);
+    expect(started.desk.getStatus().store?.kind).toBe('postgres');
+    expect(adapterStoreMade).toBe(false);
   });
 
   it('a refresh on one desk reaches the other at once (LISTEN/NOTIFY), and it adopts the chain', async () => {

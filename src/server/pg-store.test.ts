@@ -3,8 +3,9 @@
 // server is down, and two headless servers sharing one connection and its health.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort, PostgresServer } from '../core/testing/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { postgresForFile } from '../core/testing/postgres-for-file';
+import { freeLoopbackPort } from '../core/testing/postgres-server';
 import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
 import { HTTP_PATHS, type TokenStatus } from '../shared/contract';
@@ -12,14 +13,7 @@ import { cleanEnv, startServerProcess, type ServerProcess } from './process-supp
 
 const KEY = 'server store key, 16+ characters';
 const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
-let server: PostgresServer;
-
-beforeAll(async () => {
-  server = await PostgresServer.start();
-}, 60_000);
-afterAll(async () => {
-  await server?.close();
-});
+const pg = postgresForFile();
 
 describe('the CLI and the headless server with QB_STORE_URL', () => {
   function qbToken(
@@ -69,7 +63,7 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
     const emulator = await startEmulator({ rotateAfterSeconds: 0 });
     const servers: ServerProcess[] = [];
     try {
-      const url = await server.createDatabase();
+      const url = await pg().createDatabase();
       const env = { ...emulatorEnv(emulator), QB_STORE_URL: url, QB_STORE_KEY: KEY };
       servers.push(await startServerProcess(env), await startServerProcess(env));
       const [a, b] = servers as [ServerProcess, ServerProcess];
@@ -114,8 +108,8 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
     const emulator = await startEmulator();
     let headless: ServerProcess | null = null;
     try {
-      const url = await server.createDatabase();
-      await server.stop();
+      const url = await pg().createDatabase();
+      await pg().stop();
       headless = await startServerProcess({ ...emulatorEnv(emulator), QB_STORE_URL: url, QB_STORE_KEY: KEY });
       const down = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken);
       expect(down.body.ok && down.body.value.store?.reachable).toBe(false);
@@ -123,8 +117,8 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
       expect(text).toMatch(
         /PostgreSQL at postgres:\/\/qbtd:\*\*\*@127\.0\.0\.1:\d+\/\w+ \(QB_STORE_URL\) cannot be reached/,
       );
-      expect(text).not.toContain(server.password);
-      await server.restart();
+      expect(text).not.toContain(pg().password);
+      await pg().restart();
       let back = null as TokenStatus | null;
       for (let i = 0; i < 300 && back?.store?.reachable !== true; i += 1) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -135,7 +129,7 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
       const refreshed = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
       expect(refreshed.body.ok).toBe(true);
     } finally {
-      if (!server.running) await server.restart();
+      if (!pg().running) await pg().restart();
       await headless?.stop();
       await emulator.close();
     }

@@ -116,7 +116,8 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
   // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
-  const store = (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
+  const store =
+    (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   const oauth = tokenEndpointFor(config);
   const manager = new TokenManager({
     config: managerConfigFor(config),
@@ -136,7 +137,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     await emulator?.close();
     throw err;
   }
-  const desk = new ManagedDesk(manager, config, log);
+  const desk = new ManagedDesk(manager, config, log, options.telemetry);
   const connectFlow = new OAuthConnectFlow({
     oauth,
     tokens: manager,
@@ -172,6 +173,7 @@ class ManagedDesk implements TokenDesk {
     private readonly manager: TokenManager,
     private readonly config: Config,
     private readonly log: LogFn,
+    private readonly telemetry: EngineTelemetry | undefined,
   ) {}
 
   getStatus(): TokenStatus {
@@ -206,6 +208,7 @@ class ManagedDesk implements TokenDesk {
           realmId,
           fetchTimeoutMs: this.config.httpTimeoutMs,
           log: this.log,
+          telemetry: this.telemetry,
         }),
       };
     }

@@ -19,6 +19,7 @@ import {
   type QuickBooksClientOptions,
 } from './quickbooks-client';
 import { RequestQueue } from './request-queue';
+import { noTelemetry } from './telemetry';
 
 let emulator: EmulatorHandle;
 let desk: StartedDesk;
@@ -362,6 +363,38 @@ describe('QuickBooksClient.fetch (any method, a Response back)', () => {
     expect(again.status).toBe(401);
     expect(again.message).toMatch(/DELETE .*again after the access token was refreshed/);
     expect(seen).toHaveLength(3);
+  });
+
+  it('reports every answer (status 0 when none came) and each retry after a 401 to the telemetry', async () => {
+    const answers: { connectionId: string; status: number }[] = [];
+    const retries: string[] = [];
+    const telemetry = {
+      ...noTelemetry,
+      apiRequested: (event: { connectionId: string; status: number }) =>
+        answers.push({ connectionId: event.connectionId, status: event.status }),
+      retriedAfter401: (event: { connectionId: string }) => retries.push(event.connectionId),
+    };
+    statuses = [401, 200];
+    await new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: baseUrl,
+      realmId: '42',
+      telemetry,
+      connectionId: '9130',
+    }).fetch('companyinfo/42');
+    const unreachable = new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: 'http://127.0.0.1:9',
+      realmId: '42',
+      telemetry,
+    });
+    await expect(unreachable.fetch('companyinfo/42')).rejects.toMatchObject({ code: 'network' });
+    expect(answers).toEqual([
+      { connectionId: '9130', status: 401 },
+      { connectionId: '9130', status: 200 },
+      { connectionId: 'default', status: 0 },
+    ]);
+    expect(retries).toEqual(['9130']);
   });
 
   it('sends the token to no other origin, and refuses a GET with a body', async () => {

@@ -12,6 +12,7 @@ import { NotConfiguredError } from './errors';
 import type { ConnectionStore } from './connection-store';
 import { fileStoreFor, managerConfigFor, tokenEndpointFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
+import { selectSharedStore } from './store-selection';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
 import type { EngineTelemetry } from './telemetry';
@@ -114,7 +115,9 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  const store = options.store?.(config) ?? fileStoreFor(config, log);
+  // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
+  const store =
+    (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   const oauth = tokenEndpointFor(config);
   const manager = new TokenManager({
     config: managerConfigFor(config),

@@ -115,6 +115,11 @@ function checkHeadlines(entries: Entry[]): string[] {
         out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
       }
     }
+    if (entry.scenario === 'footprint') {
+      const forbidden =
+        (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
+      if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+    }
     if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
       out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);
     }

@@ -1,4 +1,5 @@
 // Turns the results into one Markdown table (printed by `npm run bench`, pasted into bench/README.md).
+import type { LibrarySizeResult } from './scenarios/library-size';
 
 type Row = [scenario: string, figure: string, ours: string, theirs: string];
 
@@ -79,6 +80,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
       const [first, last] = Object.keys(heap.after);
       return [
         ['5. Footprint', 'renderer bundle, gzipped', kb(renderer.gzipBytes), 'n/a'],
+        ...libraryRows(entry.library as LibrarySizeResult | undefined),
         [
           '5. Footprint',
           `engine heap after ${first} / ${last} refreshes`,
@@ -120,6 +122,18 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     default:
       return [];
   }
+}
+
+function libraryRows(library: LibrarySizeResult | undefined): Row[] {
+  if (!library) return [];
+  return [
+    [
+      '5. Footprint',
+      'library entry, minified + gzipped: own code / with runtime deps',
+      `${kb(library.ownCode.gzipBytes)} / ${kb(library.withDependencies.gzipBytes)}`,
+      `${kb(library.intuitOauth.ownCode.gzipBytes)} / ${kb(library.intuitOauth.withDependencies.gzipBytes)}`,
+    ],
+  ];
 }
 
 export function formatTable(entries: Array<Record<string, unknown>>): string {

@@ -89,6 +89,33 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
         ],
       ];
     }
+    case 'cli-token': {
+      const single = entry.single as Record<string, number>;
+      const sources = entry.fromSources as Record<string, number>;
+      const bare = entry.bareNode as Record<string, number>;
+      const together = entry.concurrent as Record<string, number>;
+      const name = '6. `qb-token token`, valid stored token';
+      return [
+        [
+          name,
+          'one process: wall median / p90 (ms)',
+          `${single.medianMs} / ${single.p90Ms} (from the TypeScript sources: ${sources.medianMs}; bare \`node -e 0\`: ${bare.medianMs})`,
+          'n/a (no CLI)',
+        ],
+        [
+          name,
+          'one process: CPU time, median (ms)',
+          `${single.cpuMedianMs} (from the TypeScript sources: ${sources.cpuMedianMs}; bare \`node -e 0\`: ${bare.cpuMedianMs})`,
+          'n/a (no CLI)',
+        ],
+        [
+          name,
+          `${together.processes} processes at once: wall / per-process median / max (ms)`,
+          `${together.wallMs} / ${together.medianMs} / ${together.maxMs}`,
+          'n/a (no CLI)',
+        ],
+      ];
+    }
     case 'shared-store': {
       const name = `Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
       return [

@@ -34,10 +34,7 @@ export class SecretWatch {
   sample(): void {
     for (const file of storeFiles(this.headless.dataDir)) {
       try {
-        const envelope = JSON.parse(readFileSync(file, 'utf8')) as {
-          tokens?: { accessToken?: string | null; refreshToken?: string };
-        };
-        this.add(envelope.tokens?.accessToken, envelope.tokens?.refreshToken);
+        this.add(...tokenFields(JSON.parse(readFileSync(file, 'utf8'))));
       } catch {
         // Caught mid-rename: the next sample reads it.
       }
@@ -62,6 +59,17 @@ export class SecretWatch {
   find(text: string): string[] {
     return [...this.values].filter((value) => text.includes(value)).map((value) => `…${value.slice(-4)}`);
   }
+}
+
+/** Every `accessToken` / `refreshToken` string in a store file, wherever its layout nests the chain. */
+function tokenFields(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(tokenFields);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) =>
+    (key === 'accessToken' || key === 'refreshToken') && typeof inner === 'string'
+      ? [inner]
+      : tokenFields(inner),
+  );
 }
 
 function storeFiles(dir: string): string[] {

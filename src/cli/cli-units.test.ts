@@ -163,6 +163,12 @@ describe('qb-token units', () => {
     );
   });
 
+  it('without client keys, says that nothing here can refresh', () => {
+    expect(formatStatus({ ...status, canConnect: false }, NOW)).toContain(
+      'Refreshing:    not possible here: QB_CLIENT_ID and QB_CLIENT_SECRET are not set',
+    );
+  });
+
   it('a transient failure says the command gives up, not that it retries', () => {
     const line = describeFailure(
       new TokenError('server', 'HTTP 503: Intuit answered with a server error.', { intuitTid: '1-abc' }),

@@ -56,6 +56,7 @@ function refreshingLine(status: TokenStatus, now: number): string {
   if (status.state === 'not_configured') return 'nothing to refresh (not configured)';
   if (status.state === 'reauthorization_required')
     return 'stopped: Intuit rejected the refresh token; reconnect to QuickBooks';
+  if (!status.canConnect) return 'not possible here: QB_CLIENT_ID and QB_CLIENT_SECRET are not set';
   const skew = status.autoRefresh.skewSeconds;
   const expires = status.accessToken ? Date.parse(status.accessToken.expiresAt) : Number.NaN;
   const due = Number.isFinite(expires)

@@ -72,7 +72,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       // cannot wait: asking the store again throws its error (QB_STORE_URL masked), exit 4.
       if (started.desk.getStatus().store?.reachable === false) await started.store.open();
       const code = await runCommand(command, json, started.desk, io, diagnose);
-      if (refusal) diagnose(`qb-token: ${refusal}`);
+      // A stored access token can outlive missing keys (the status then says so in its warnings).
+      if (refusal && started.desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
       return code;
     } finally {
       clearInterval(keepAlive);

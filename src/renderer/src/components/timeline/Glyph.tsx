@@ -67,28 +67,24 @@ const LEGEND: { label: string; kind: TimelineMarkKind; trigger: RefreshTrigger |
   { label: 'Cache cleared', kind: 'cleared', trigger: null },
 ];
 
+const BAR_LEGEND: { label: string; className: string }[] = [
+  { label: 'Access token in use', className: 'tl-bar tl-bar-current' },
+  { label: 'Earlier token', className: 'tl-bar' },
+  { label: 'Expiry estimated', className: 'tl-bar tl-bar-estimated' },
+];
+
 /** What the shapes and bars mean. */
 export function TimelineLegend() {
   return (
     <ul className="tl-legend" aria-label="Timeline legend">
-      <li>
-        <svg width="22" height="14" aria-hidden="true">
-          <rect className="tl-bar tl-bar-current" x="1" y="3" width="20" height="8" rx="3" />
-        </svg>
-        Access token in use
-      </li>
-      <li>
-        <svg width="22" height="14" aria-hidden="true">
-          <rect className="tl-bar" x="1" y="3" width="20" height="8" rx="3" />
-        </svg>
-        Earlier token
-      </li>
-      <li>
-        <svg width="22" height="14" aria-hidden="true">
-          <rect className="tl-bar tl-bar-estimated" x="1" y="3" width="20" height="8" rx="3" />
-        </svg>
-        Expiry estimated
-      </li>
+      {BAR_LEGEND.map((item) => (
+        <li key={item.label}>
+          <svg width="22" height="14" aria-hidden="true">
+            <rect className={item.className} x="1" y="3" width="20" height="8" rx="3" />
+          </svg>
+          {item.label}
+        </li>
+      ))}
       {LEGEND.map((item) => (
         <li key={item.label}>
           <svg width="14" height="14" aria-hidden="true">

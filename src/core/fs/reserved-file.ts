@@ -41,18 +41,26 @@ export class ReservedFile {
   }
 
   /**
-   * Writes `body` over the reserved bytes, cuts the file to its length and renames it to `target`,
-   * synchronously: when this returns the new content is in place. On failure the temp file is
-   * removed and the error thrown.
+   * Writes `body` over the reserved bytes and renames the file to `target`, synchronously: when this
+   * returns the new content is in place. The unused zeros after it are cut off only after the rename
+   * (truncating can wait on the filesystem journal, and the moments between Intuit's answer and the
+   * rename are the ones a kill must not find us in); a reader ignores trailing NUL bytes
+   * (withoutTrailingZeros). On failure the temp file is removed and the error thrown.
    */
   commitSync(body: Buffer, target: string): void {
     try {
       writeAllSync(this.fd, body, 0);
-      ftruncateSync(this.fd, body.length);
       renameSync(this.path, target);
     } catch (err) {
       this.discard();
       throw err;
+    }
+    if (this.reserved > body.length) {
+      try {
+        ftruncateSync(this.fd, body.length);
+      } catch {
+        // The record is in place; readers ignore the zeros.
+      }
     }
   }
 
@@ -80,4 +88,11 @@ export class ReservedFile {
       // Already closed by the OS.
     }
   }
+}
+
+/** The content before the zeros a reservation may leave after it (a kill between rename and truncate). */
+export function withoutTrailingZeros(body: Buffer): Buffer {
+  let end = body.length;
+  while (end > 0 && body[end - 1] === 0) end -= 1;
+  return end === body.length ? body : body.subarray(0, end);
 }

@@ -95,6 +95,28 @@ describe('files the store writes', () => {
     expect(readFileSync(real, 'utf8')).toBe(before);
   });
 
+  it('reads a record followed by the zeros of its reservation (a kill between the rename and the truncate)', async () => {
+    const store = new FileTokenStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' });
+    await store.save(tokens());
+    const path = join(dir, STORE_FILE_NAME);
+    await writeFile(path, Buffer.concat([await readFile(path), Buffer.alloc(65_536)]));
+    const again = new FileTokenStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' });
+    expect((await again.load()).tokens).toEqual(tokens());
+    expect((await readdir(dir)).filter((name) => name.includes('corrupt'))).toEqual([]);
+  });
+
+  it('the space reserved before a token call is released once the record is saved', async () => {
+    const store = new FileTokenStore({ dataDir: dir, storeKey: null });
+    await store.withRefreshLock(async () => {
+      store.beginRefresh(note);
+      expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toHaveLength(1);
+      await store.save(tokens());
+      store.endRefresh();
+    });
+    expect(await readdir(dir)).toEqual([STORE_FILE_NAME]);
+    expect((await lstat(join(dir, STORE_FILE_NAME))).size).toBeLessThan(4096);
+  });
+
   it('resolves a data directory reached through a link: one real file, one lock', async () => {
     const link = join(root, 'via-link');
     await symlink(dir, link);

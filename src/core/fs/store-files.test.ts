@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { FileTokenStore, REFRESHING_NOTE_SUFFIX, STORE_FILE_NAME } from '../file-token-store';
 import { fingerprintToken, type StoredTokens } from '../token-store';
 import { LOCK_OWNER_FILE, readLockOwner } from './owned-lock';
@@ -145,16 +145,22 @@ describe('the refresh lock', () => {
     const script = `
       import { FileTokenStore } from ${JSON.stringify(new URL('../file-token-store.ts', import.meta.url).pathname)};
       const store = new FileTokenStore({ dataDir: ${JSON.stringify(dir)}, storeKey: null });
+      // A ref'd timer keeps it running (and holding) until the kill: an empty event loop would exit cleanly.
+      setInterval(() => {}, 60_000);
       await store.withRefreshLock(async () => { process.stdout.write('holding\\n'); await new Promise(() => {}); });
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    onTestFinished(() => void child.kill('SIGKILL'));
     await new Promise<void>((resolve) =>
       child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve()),
     );
     const lockDir = join(dir, `${STORE_FILE_NAME}.lock`);
-    expect(readLockOwner(lockDir)?.pid).toBe(child.pid);
+    const ownerText = existsSync(join(lockDir, LOCK_OWNER_FILE))
+      ? readFileSync(join(lockDir, LOCK_OWNER_FILE), 'utf8')
+      : 'none';
+    expect(readLockOwner(lockDir)?.pid, ownerText).toBe(child.pid);
     child.kill('SIGKILL');
     await once(child, 'exit');
     expect(await readdir(lockDir)).toEqual([LOCK_OWNER_FILE]);

@@ -100,7 +100,7 @@ export function toStoreError(err: unknown, url: StoreUrl, doing: string): StoreE
   }
   if (isUnavailable(err)) {
     const reason = SQLSTATE_REASONS[code] ?? (code ? code : 'the connection was lost or refused');
-    return new StoreUnavailableError(`${where} cannot be reached (${reason}) while ${doing}; retrying`);
+    return new StoreUnavailableError(`${where} cannot be reached (${reason}) while ${doing}`);
   }
   const tls =
     code.includes('CERT') ||

@@ -1,7 +1,8 @@
 // A separate process for the multi-process tests and benchmarks: starts the desk the way every
 // adapter does (startDesk: QB_* from its environment, so QB_STORE_URL picks the PostgreSQL store),
-// prints {"ready":true}, waits for a line on stdin, then has QBTD_CALLERS callers ask for an access
-// token at once, with its clock moved by QBTD_CLOCK_OFFSET_MS. It prints one JSON line: each caller's
+// prints {"ready":true}, waits for a line on stdin, then moves its clock by QBTD_CLOCK_OFFSET_MS (every
+// process sees the token expire at the same moment, not at start-up where its schedule would refresh
+// before the others are even running) and has QBTD_CALLERS callers ask for an access token at once. It prints one JSON line: each caller's
 // wait from the go line, the fingerprints of the tokens it got (never a value), the refresh count its
 // status shows (shared by every process using the store), and its final status. With QBTD_MODE=loop it instead refreshes back to back until it
 // is killed (the kill -9 suite). Bundled with esbuild by desk-workers.ts so each starts fast.
@@ -21,18 +22,20 @@ export interface DeskWorkerReport {
 }
 
 const offset = Number(process.env.QBTD_CLOCK_OFFSET_MS ?? '0');
+let shift = 0;
 const callers = Number(process.env.QBTD_CALLERS ?? '1');
 
 async function main(): Promise<void> {
   const started = await startDesk({
     env: process.env,
     log: (line) => process.stderr.write(`${line}\n`),
-    manager: { refreshOnStart: false, now: () => Date.now() + offset },
+    manager: { refreshOnStart: false, now: () => Date.now() + shift },
   });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   const lines = createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => lines.once('line', () => resolve()));
   lines.close();
+  shift = offset;
   if (process.env.QBTD_MODE === 'loop') {
     for (;;) await started.desk.refresh('manual').catch(() => undefined);
   }

@@ -99,6 +99,12 @@ export default tseslint.config(
     },
   },
   {
+    // electron-builder's hooks are CommonJS modules it requires.
+    files: ['build/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['src/preload/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -204,6 +204,7 @@ class ManagedDesk implements TokenDesk {
           fetchTimeoutMs: this.config.httpTimeoutMs,
           log: this.log,
           telemetry: this.telemetry,
+          connectionId: this.manager.connectionId,
         }),
       };
     }

@@ -1,9 +1,11 @@
 // window.qbTokens: one method per contract action, nothing else. The page never sees ipcRenderer
 // or an IPC event object; every call resolves with a Result, even when main does not answer.
 import {
+  COMMAND_CHANNEL,
   IPC_CHANNELS,
   STATUS_CHANGED_CHANNEL,
   type ConnectionTestResult,
+  type DesktopCommand,
   type InvokeChannel,
   type QbTokensBridge,
   type Result,
@@ -53,7 +55,18 @@ export function createBridge(ipcRenderer: IpcRendererLike): QbTokensBridge {
         ipcRenderer.removeListener(STATUS_CHANGED_CHANNEL, listener);
       };
     },
-  } satisfies QbTokensBridge;
+    onCommand(callback) {
+      // Only the known commands reach the page, whatever main (or anything else) sends.
+      const listener: Listener = (_event, command) => {
+        if (command === 'refresh' || command === 'clear' || command === 'testConnection')
+          callback(command satisfies DesktopCommand);
+      };
+      ipcRenderer.on(COMMAND_CHANNEL, listener);
+      return () => {
+        ipcRenderer.removeListener(COMMAND_CHANNEL, listener);
+      };
+    },
+  } satisfies Required<QbTokensBridge>;
 }
 
 /** The preload's whole job: exactly one global. */

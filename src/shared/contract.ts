@@ -217,7 +217,15 @@ export interface QbTokensBridge {
   disconnect(options?: DisconnectOptions): Promise<Result<TokenStatus>>;
   /** Returns the function that unsubscribes. */
   onStatusChanged(callback: (status: TokenStatus) => void): () => void;
+  /**
+   * Desktop only: the app menu or a keyboard shortcut chose an action; the page runs it as if its
+   * button were clicked (so its outcome shows). Absent in headless mode. Returns the unsubscribe.
+   */
+  onCommand?(callback: (command: DesktopCommand) => void): () => void;
 }
+
+/** The actions main's menu and shortcuts can ask the page to run (src/shared/shortcuts.ts has the keys). */
+export type DesktopCommand = 'refresh' | 'clear' | 'testConnection';
 
 export const BRIDGE_METHODS = [
   'getStatus',
@@ -227,6 +235,7 @@ export const BRIDGE_METHODS = [
   'connect',
   'disconnect',
   'onStatusChanged',
+  'onCommand',
 ] as const satisfies readonly (keyof QbTokensBridge)[];
 
 /** IPC channels: one per request/response action, plus the status push. */
@@ -237,11 +246,14 @@ export const IPC_CHANNELS = {
   testConnection: 'tokens:test-connection',
   connect: 'tokens:connect',
   disconnect: 'tokens:disconnect',
-} as const satisfies Record<Exclude<keyof QbTokensBridge, 'onStatusChanged'>, string>;
+} as const satisfies Record<Exclude<keyof QbTokensBridge, 'onStatusChanged' | 'onCommand'>, string>;
 
 export type InvokeChannel = (typeof IPC_CHANNELS)[keyof typeof IPC_CHANNELS];
 
 export const STATUS_CHANGED_CHANNEL = 'tokens:status-changed';
+
+/** Main → page push of a DesktopCommand (desktop only). */
+export const COMMAND_CHANNEL = 'tokens:command';
 
 /** Headless HTTP paths (the seed's), relative to the server's origin. */
 export const HTTP_PATHS = {

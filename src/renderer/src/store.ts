@@ -203,10 +203,13 @@ export function startDashboard(
   clock: () => number = Date.now,
 ): () => void {
   const unsubscribe = bridge.onStatusChanged((status) => store.getState().receiveStatus(status));
+  // Desktop: the app menu and its shortcuts run an action as its button would.
+  const stopCommands = bridge.onCommand?.((command) => void store.getState()[command]());
   void store.getState().load();
   const ticker = setInterval(() => store.getState().tick(clock()), 1000);
   return () => {
     clearInterval(ticker);
     unsubscribe();
+    stopCommands?.();
   };
 }

@@ -10,7 +10,7 @@ import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import type { ConnectionStore } from './connection-store';
-import { fileStoreFor, managerConfigFor, tokenEndpointFor } from './engine-parts';
+import { fileStoreFor, managerConfigFor, startManager, tokenEndpointFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
 import { selectSharedStore } from './store-selection';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
@@ -119,7 +119,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   const store =
     (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   const oauth = tokenEndpointFor(config);
-  const manager = new TokenManager({
+  const manager = await startManager({
     config: managerConfigFor(config),
     store,
     oauth,
@@ -128,15 +128,10 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     clientName: options.clientName,
     telemetry: options.telemetry,
     ...options.manager,
-  });
-  try {
-    await manager.start();
-  } catch (err) {
-    await manager.dispose();
-    await store.close();
+  }).catch(async (err: unknown) => {
     await emulator?.close();
     throw err;
-  }
+  });
   const desk = new ManagedDesk(manager, config, log, options.telemetry);
   const connectFlow = new OAuthConnectFlow({
     oauth,

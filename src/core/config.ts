@@ -9,6 +9,14 @@ import { z } from 'zod';
 import type { QbEnvironment } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import { ConfigError } from './errors';
+import {
+  describeOpsConfig,
+  OPS_SECRET_VARIABLES,
+  OPS_VARIABLES,
+  opsConfigFrom,
+  opsSecrets,
+  type OpsConfig,
+} from './ops-config';
 
 export const INTUIT_ENDPOINTS = {
   tokenUrl: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
@@ -40,6 +48,8 @@ export const CONFIG_VARIABLES = [
   'QB_SCOPES',
   'QB_REDIRECT_URI',
   'QB_HTTP_TIMEOUT_MS',
+  // Running as a service: metrics, alerts, log format (validated in ops-config.ts).
+  ...OPS_VARIABLES,
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -67,6 +77,8 @@ export interface Config {
   scopes: string[];
   redirectUri: string | null;
   httpTimeoutMs: number;
+  /** Metrics, alerts and log format (ops-config.ts). */
+  ops: OpsConfig;
   /** Where each set variable came from (no values). */
   sources: Partial<Record<ConfigVariable, ConfigSource>>;
 }
@@ -234,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ACCESS_TOKEN',
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
+      ...OPS_SECRET_VARIABLES,
     ];
     // Echo at most a short prefix: a megabyte of junk in a variable should not become a megabyte of error.
     const shown = raw !== undefined && raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
@@ -265,6 +278,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     scopes: (v.QB_SCOPES ?? 'com.intuit.quickbooks.accounting').split(/[\s,]+/).filter(Boolean),
     redirectUri: v.QB_REDIRECT_URI ?? null,
     httpTimeoutMs: v.QB_HTTP_TIMEOUT_MS !== undefined ? Number(v.QB_HTTP_TIMEOUT_MS) : 15_000,
+    ops: opsConfigFrom(values, (name) =>
+      sources[name] && sources[name] !== 'environment' ? ` (from ${sources[name]})` : '',
+    ),
     sources,
   };
 }
@@ -302,6 +318,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_SCOPES: config.scopes.join(' '),
     QB_REDIRECT_URI: config.redirectUri,
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
+    ...describeOpsConfig(config.ops),
   };
 }
 
@@ -313,5 +330,6 @@ export function configSecrets(config: Config): string[] {
     config.accessToken,
     config.adminToken,
     config.storeKey,
+    ...opsSecrets(config.ops),
   ].filter((value): value is string => value !== null && value.length > 0);
 }

@@ -10,6 +10,7 @@ import type {
   RefreshErrorInfo,
   TokenStats,
 } from '../shared/contract';
+import type { ActiveCondition } from '../shared/conditions';
 import type { StoredTokens } from './token-store';
 
 export interface ConnectionProfile {
@@ -33,6 +34,18 @@ export interface ConnectionHealth {
   stats: TokenStats;
   /** Newest first, at most HISTORY_LIMIT. Messages carry previews only. */
   history: HistoryEvent[];
+  /**
+   * What the alert webhook last announced for this connection (src/server/ops/alert-ledger.ts),
+   * so several servers on one store send each alert once. Every save carries it over unchanged.
+   */
+  announced?: AnnouncedConditions;
+}
+
+export interface AnnouncedConditions {
+  conditions: ActiveCondition[];
+  at: string;
+  /** The instance that announced the last change (host name and process id). */
+  by: string;
 }
 
 export interface ConnectionRecord {

@@ -3,10 +3,14 @@
 // Configuration comes from the environment, then .env.local, then .env (see README).
 import { resolve } from 'node:path';
 import { startDesk } from '../core/bootstrap';
+import { loadConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
+import { logSink } from '../core/json-log';
 import { defaultLog, type LogFn } from '../core/log';
 import { generateAdminToken } from './access';
 import { registerConnectRoutes } from './connect-routes';
+import { deskViewOf } from './ops/desk-view';
+import { ServiceOps } from './ops/service-ops';
 import { startHeadlessServer, type HeadlessServer } from './server';
 
 export const DEFAULT_PORT = 4317;
@@ -35,11 +39,19 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const json = argv.includes('--json');
-  const log: LogFn = defaultLog;
 
   let started: Awaited<ReturnType<typeof startDesk>>;
+  let ops: ServiceOps;
   try {
-    started = await startDesk({ env: process.env, cwd: process.cwd(), log });
+    // Read once before the engine starts: the log format and the metrics' telemetry are needed
+    // by the engine itself (startDesk reads the same sources again and validates everything).
+    const opsConfig = loadConfig(process.env, process.cwd()).ops;
+    ops = new ServiceOps({ ops: opsConfig });
+    started = await startDesk({
+      env: process.env,
+      cwd: process.cwd(),
+      log: logSink(opsConfig.logFormat, defaultLog),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Configuration error: ${err.message}`);
@@ -49,6 +61,9 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
 
+  // Every line from here on passes the desk's secret redactor (and its JSON sink, when chosen).
+  const log: LogFn = started.log;
+  await ops.attach(deskViewOf(started));
   const adminToken = started.config.adminToken ?? generateAdminToken();
   const port = started.config.port ?? DEFAULT_PORT;
   let server: HeadlessServer;
@@ -59,14 +74,17 @@ async function main(argv: string[]): Promise<void> {
       port,
       staticDir: resolve(import.meta.dirname, '../../out/renderer'),
       log,
-      routes: (router) =>
+      routes: (router) => {
         registerConnectRoutes(router, {
           flow: started.connectFlow,
           redirectUri: started.config.redirectUri,
           log,
-        }),
+        });
+        ops.registerRoutes(router);
+      },
     });
   } catch (err) {
+    await ops.close();
     await started.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
@@ -103,6 +121,8 @@ async function main(argv: string[]): Promise<void> {
     }, SHUTDOWN_GRACE_MS).unref();
     const closing = server.close();
     try {
+      // Readiness drops first; alerts still waiting for a retry are dropped (and logged).
+      await ops.close();
       // Stops timers and waits for an in-flight refresh to be stored; closes the demo emulator.
       await started.close();
     } catch (err) {

@@ -1,7 +1,7 @@
 // `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
 // loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
 // machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
-// --only=stampede,storm,hot,xproc,footprint.
+// --only=stampede,storm,hot,xproc,footprint,shared.
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -9,13 +9,14 @@ import { machineInfo, type MachineInfo } from './machine';
 import { runCrossProcess } from './scenarios/cross-process';
 import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
+import { runSharedStore } from './scenarios/shared-store';
 import { runStampede } from './scenarios/stampede';
 import { runStorm } from './scenarios/storm401';
 import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint'] as const;
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'shared'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Entry {
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   await record('hot', () => runHotPath(quick ? 50_000 : 500_000, quick ? 100 : 1000));
   await record('xproc', () => runCrossProcess(quick ? 5 : 20));
   await record('footprint', () => runFootprint(quick ? [100, 1000] : [100, 10_000]));
+  // Issue 11: one connection over PostgreSQL (a server this run starts) against the file store.
+  await record('shared', () => runSharedStore(quick));
 
   console.log(`\n${formatTable(entries)}`);
   if (quick || only.size < SCENARIOS.length) {
@@ -102,6 +105,15 @@ function checkHeadlines(entries: Entry[]): string[] {
         (side) => side.tool === 'qb-token-desk',
       );
       if (ours && ours.refreshes !== 1) out.push(`401 storm: ${ours.refreshes} refreshes`);
+    }
+    if (entry.scenario === 'shared-store') {
+      if (entry.tokenCalls !== 1)
+        out.push(
+          `shared ${String(entry.store)} x${String(entry.processes)}: ${String(entry.tokenCalls)} token calls`,
+        );
+      if (JSON.stringify(entry.storeSeen) !== JSON.stringify([entry.store])) {
+        out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
+      }
     }
     if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
       out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);

@@ -5,6 +5,10 @@ import {
   ConfigError,
   NotConfiguredError,
   ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreKeyError,
+  StoreLockTimeoutError,
+  StoreUnavailableError,
   TokenError,
 } from '../core/errors';
 
@@ -21,6 +25,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError || error instanceof NotConfiguredError) return EXIT.configuration;
+  // The store: a bad QB_STORE_URL / QB_DATA_DIR or a wrong QB_STORE_KEY is configuration; a store that
+  // is down or a lock held too long is worth trying again later.
+  if (error instanceof StoreConfigError || error instanceof StoreKeyError) return EXIT.configuration;
+  if (error instanceof StoreUnavailableError || error instanceof StoreLockTimeoutError) return EXIT.transient;
   if (error instanceof ReauthorizationRequiredError) return EXIT.reauthorizationRequired;
   if (error instanceof TokenError) {
     if (error.kind === 'invalid_grant') return EXIT.reauthorizationRequired;

@@ -5,7 +5,7 @@
 // proper-lockfile on the same file. While a token call is in flight, `qb-tokens.json.refreshing`
 // (start time and the refresh token's sha256, no token value) says so: a process killed before it
 // saved the answer leaves it behind, and the next start can explain the invalid_grant that follows.
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fsync,
@@ -17,7 +17,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { ConnectionStoreDescription } from './connection-store';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
@@ -25,6 +24,7 @@ import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from './refresh-note';
 
 export { REFRESHING_NOTE_SUFFIX };
 import { markRefreshStep } from './refresh-markers';
+import { TokenEnvelopeCodec, UnreadableEnvelopeError } from './token-envelope';
 import {
   storedTokensSchema,
   type RefreshInFlightNote,
@@ -37,7 +37,6 @@ export const STORE_FILE_NAME = 'qb-tokens.json';
 /** Present while a token call is in flight: `{ startedAt, refreshTokenSha256 }`, never a token value. */
 /** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
 const ORPHANED_TEMP_AGE_MS = 60_000;
-const FORMAT = 'qb-token-desk/tokens-v1';
 
 export interface FileTokenStoreOptions {
   dataDir: string;
@@ -50,20 +49,6 @@ export interface FileTokenStoreOptions {
   lockStaleMs?: number;
 }
 
-const envelopeSchema = z.discriminatedUnion('encrypted', [
-  z.object({ format: z.literal(FORMAT), encrypted: z.literal(false), tokens: z.unknown() }),
-  z.object({
-    format: z.literal(FORMAT),
-    encrypted: z.literal(true),
-    cipher: z.literal('aes-256-gcm'),
-    kdf: z.literal('scrypt'),
-    salt: z.string(),
-    iv: z.string(),
-    tag: z.string(),
-    data: z.string(),
-  }),
-]);
-
 class UnreadableStore extends Error {}
 
 export class FileTokenStore implements TokenStore {
@@ -74,8 +59,7 @@ export class FileTokenStore implements TokenStore {
   private readonly note: RefreshNoteFile;
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
-  private readonly keys = new Map<string, Buffer>();
-  private writeSalt: Buffer | null = null;
+  private readonly codec: TokenEnvelopeCodec;
   private standing: string[];
   private swept = false;
   /** An empty temp file opened for the save a refresh in flight will make. */
@@ -85,6 +69,7 @@ export class FileTokenStore implements TokenStore {
     this.dataDir = options.dataDir;
     this.location = join(options.dataDir, STORE_FILE_NAME);
     this.storeKey = options.storeKey;
+    this.codec = new TokenEnvelopeCodec(options.storeKey);
     this.log = options.log ?? (() => undefined);
     this.note = new RefreshNoteFile(`${this.location}${REFRESHING_NOTE_SUFFIX}`, this.log);
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
@@ -250,36 +235,8 @@ export class FileTokenStore implements TokenStore {
     }
   }
 
-  private key(salt: Buffer): Buffer {
-    const id = salt.toString('hex');
-    let key = this.keys.get(id);
-    if (!key) {
-      key = scryptSync(this.storeKey ?? '', salt, 32);
-      this.keys.set(id, key);
-    }
-    return key;
-  }
-
   private encode(tokens: StoredTokens): object {
-    if (!this.storeKey) return { format: FORMAT, encrypted: false, tokens };
-    // One salt (so one scrypt derivation) per store instance, a fresh IV per write: deriving a key on
-    // every save would put ~100 ms of scrypt between Intuit's answer and the durable write.
-    this.writeSalt ??= randomBytes(16);
-    const salt = this.writeSalt;
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
-    cipher.setAAD(Buffer.from(FORMAT));
-    const data = Buffer.concat([cipher.update(JSON.stringify(tokens), 'utf8'), cipher.final()]);
-    return {
-      format: FORMAT,
-      encrypted: true,
-      cipher: 'aes-256-gcm',
-      kdf: 'scrypt',
-      salt: salt.toString('base64'),
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
-    };
+    return this.codec.seal(tokens);
   }
 
   private decode(text: string): { tokens: StoredTokens; wasPlaintext: boolean } {
@@ -289,31 +246,11 @@ export class FileTokenStore implements TokenStore {
     } catch {
       throw new UnreadableStore('not valid JSON');
     }
-    const envelope = envelopeSchema.safeParse(json);
-    if (!envelope.success) throw new UnreadableStore('not a token store file of this version');
-    let inner: unknown;
-    if (envelope.data.encrypted) {
-      if (!this.storeKey) throw new UnreadableStore('it is encrypted and QB_STORE_KEY is not set');
-      try {
-        const e = envelope.data;
-        this.writeSalt ??= Buffer.from(e.salt, 'base64');
-        const decipher = createDecipheriv(
-          'aes-256-gcm',
-          this.key(Buffer.from(e.salt, 'base64')),
-          Buffer.from(e.iv, 'base64'),
-        );
-        decipher.setAAD(Buffer.from(FORMAT));
-        decipher.setAuthTag(Buffer.from(e.tag, 'base64'));
-        const plain = Buffer.concat([decipher.update(Buffer.from(e.data, 'base64')), decipher.final()]);
-        inner = JSON.parse(plain.toString('utf8'));
-      } catch {
-        throw new UnreadableStore('it could not be decrypted with QB_STORE_KEY');
-      }
-    } else {
-      inner = envelope.data.tokens;
+    try {
+      return this.codec.open(json);
+    } catch (err) {
+      if (err instanceof UnreadableEnvelopeError) throw new UnreadableStore(err.message);
+      throw err;
     }
-    const tokens = storedTokensSchema.safeParse(inner);
-    if (!tokens.success) throw new UnreadableStore('its token record is incomplete');
-    return { tokens: tokens.data as StoredTokens, wasPlaintext: !envelope.data.encrypted };
   }
 }

@@ -11,7 +11,16 @@ import {
   type RefreshErrorInfo,
   type TokenStats,
 } from '../shared/contract';
+import type { ConditionKind } from '../shared/conditions';
 import type { ConnectionHealth, ConnectionProfile } from './connection-record';
+
+const CONDITION_KINDS = [
+  'reconnect_required',
+  'refresh_token_expiring',
+  'refresh_failing',
+  'intuit_unreachable',
+  'store_unreachable',
+] as const satisfies readonly ConditionKind[];
 
 const HISTORY_EVENT_TYPES = [
   'refreshed',
@@ -73,6 +82,22 @@ export const connectionHealthSchema = z.object({
   consecutiveFailures: z.number(),
   stats: statsSchema,
   history: z.array(historyEventSchema).transform((events) => events.slice(0, HISTORY_LIMIT)),
+  // What the alert webhook last announced (src/server/ops/alert-ledger.ts): dropping it on a read
+  // would make every server announce the same change again.
+  announced: z
+    .object({
+      conditions: z.array(
+        z.object({
+          kind: z.enum(CONDITION_KINDS),
+          connectionId: z.string(),
+          message: z.string(),
+          intuitTid: z.string().nullable(),
+        }),
+      ),
+      at: z.string(),
+      by: z.string(),
+    })
+    .optional(),
 }) satisfies z.ZodType<ConnectionHealth, unknown>;
 
 export const connectionProfileSchema = z.object({

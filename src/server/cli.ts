@@ -23,6 +23,8 @@ Starts QB Token Desk headless on http://127.0.0.1:$QB_PORT (default ${DEFAULT_PO
 Every API call needs the admin secret (QB_ADMIN_TOKEN, or one generated at start) as
 "Authorization: Bearer <secret>"; the printed URL carries it and signs a browser in.
 With no QB_CLIENT_ID, demo mode starts a local Intuit emulator.
+Running it as a service: GET /healthz and /readyz answer without a secret; GET /metrics takes the
+admin secret or QB_METRICS_TOKEN; QB_ALERT_WEBHOOK_URL receives alerts; QB_LOG_FORMAT=json (README).
 
   --json   print one JSON line {"url","port","adminToken"} once listening
   --help   show this text`;

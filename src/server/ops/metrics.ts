@@ -6,16 +6,16 @@
 // Each server owns its own Registry (tests start several in one process); the process metrics
 // (CPU, memory, event loop, GC) come from prom-client's default collectors.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ConditionKind } from '../../shared/conditions';
 import { activeConditions } from '../../shared/conditions';
 import type { TokenState, TokenStatus } from '../../shared/contract';
 import type { EngineTelemetry } from '../../core/telemetry';
+import { CONDITION_KINDS } from './condition-kinds';
 
 /** Every metric of ours starts with this (process metrics keep prom-client's standard names). */
 export const METRIC_PREFIX = 'qb_token_desk_';
 
-// Records rather than arrays, so adding a state or a condition to the contract fails to compile
-// here until the metrics know it too.
+// A record rather than an array, so a state added to the contract fails to compile here until the
+// metrics know it too.
 const TOKEN_STATES = Object.keys({
   valid: true,
   expiring: true,
@@ -25,14 +25,6 @@ const TOKEN_STATES = Object.keys({
   reauthorization_required: true,
   not_configured: true,
 } satisfies Record<TokenState, true>) as TokenState[];
-
-const CONDITION_KINDS = Object.keys({
-  reconnect_required: true,
-  refresh_token_expiring: true,
-  refresh_failing: true,
-  intuit_unreachable: true,
-  store_unreachable: true,
-} satisfies Record<ConditionKind, true>) as ConditionKind[];
 
 export interface OpsMetricsOptions {
   /** Every connection's current status, read at each scrape. */

@@ -47,6 +47,19 @@ describe('startDesk', () => {
     scan.assertClean();
   });
 
+  it("demo mode registers QB_REDIRECT_URI with its emulator, so Connect's consent page accepts it", async () => {
+    const redirectUri = 'http://127.0.0.1:8765/oauth/intuit';
+    started = await startDesk({
+      env: { QB_DEMO: '1', QB_DATA_DIR: dir, QB_REDIRECT_URI: redirectUri },
+      cwd: dir,
+      log: (line) => lines.push(line),
+    });
+    const { authorizeUrl } = started.connectFlow.begin(redirectUri);
+    const page = await fetch(authorizeUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<button id="connect"');
+  });
+
   it('a bad variable stops start-up with a ConfigError naming it', async () => {
     await expect(
       startDesk({ env: { QB_ENVIRONMENT: 'prod' }, cwd: dir, log: () => undefined }),

@@ -69,6 +69,15 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');
     emulator = await startEmulator({ ...DEMO_EMULATOR_OPTIONS, ...options.demoEmulatorOptions });
+    // The demo app is registered with whatever redirect URI the desk uses (the emulator knows only
+    // the default /callback ones); a URI it cannot register, Connect will report.
+    if (config.redirectUri) {
+      try {
+        emulator.control.registerRedirectUri(config.redirectUri);
+      } catch (err) {
+        log(`Demo mode: the emulator could not register QB_REDIRECT_URI (${(err as Error).message}).`);
+      }
+    }
     secrets.pin(emulator.clientSecret, emulator.refreshToken);
     config = {
       ...config,

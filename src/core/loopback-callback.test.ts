@@ -192,6 +192,8 @@ describe('loopback callback listener', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
     const redirectUri = `http://127.0.0.1:${port}/oauth/intuit`;
+    // Intuit accepts only registered redirect URIs; the emulator's defaults cover the /callback path only.
+    emulator.control.registerRedirectUri(redirectUri);
     listener = await startLoopbackCallback({ flow, redirectUri });
     expect(listener.redirectUri).toBe(redirectUri);
     const location = await consent(listener.authorizeUrl);

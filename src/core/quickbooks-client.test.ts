@@ -103,7 +103,8 @@ describe('QuickBooksClient against the emulator', () => {
   });
 
   it('200 concurrent calls right after a server-side revoke: one refresh, all succeed, never more than 10 in flight', async () => {
-    emulator.control.configure({ apiLatencyMs: 20 });
+    // Concurrency is the point here; Intuit's (and the emulator's) 10 requests a second would throttle 200.
+    emulator.control.configure({ apiLatencyMs: 20, maxRequestsPerSecondPerRealm: 1000 });
     const qb = client();
     emulator.control.revokeAccessTokens();
     const results = await Promise.all(Array.from({ length: 200 }, () => qb.getCompanyInfo()));
@@ -120,6 +121,7 @@ describe('QuickBooksClient against the emulator', () => {
       `[figures] 200 calls after revoke: refreshes=${counters.tokenCalls.refresh_token}, 401s=${counters.api401s}, ` +
         `apiCalls=${counters.apiCalls}, maxApiInFlight=${counters.maxApiInFlightByRealm[emulator.realmId]}`,
     );
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
   });
 
   it('a 401 after the refresh surfaces as ApiError 401 instead of looping', async () => {

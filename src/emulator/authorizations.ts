@@ -53,7 +53,8 @@ export interface TokenGrant {
 
 export type GrantOutcome = { ok: true; grant: TokenGrant } | { ok: false; description: string };
 
-export type AccessCheck = { ok: true; realmId: string; scope: string } | { ok: false; detail: string };
+export type AccessCheck =
+  { ok: true; realmId: string; clientId: string; scope: string } | { ok: false; detail: string };
 
 const CODE_TTL_MS = 10 * 60 * 1000;
 
@@ -139,19 +140,23 @@ export class AuthorizationStore {
     return record !== undefined && this.invalidReason(record, this.now()) === null;
   }
 
-  /** Revokes by value. A refresh token ends its whole authorization; an access token only itself. */
-  revoke(token: string): 'refresh' | 'access' | 'unknown' {
+  /**
+   * Intuit's revoke (a disconnect): a refresh or access token that is valid now ends its whole
+   * authorization, the refresh chain and every access token it issued. Anything else (unknown,
+   * rotated away, expired, already revoked) is refused and changes nothing.
+   */
+  revoke(token: string): 'revoked' | 'invalid' {
     const refresh = this.refreshTokens.get(token);
-    if (refresh) {
+    if (refresh && this.invalidReason(refresh, this.now()) === null) {
       refresh.auth.revoked = true;
-      return 'refresh';
+      return 'revoked';
     }
     const access = this.accessTokens.get(token);
-    if (access) {
-      access.revoked = true;
-      return 'access';
+    if (access && this.checkAccessToken(token).ok) {
+      access.auth.revoked = true;
+      return 'revoked';
     }
-    return 'unknown';
+    return 'invalid';
   }
 
   /** Server-side revoke of access tokens only (the refresh chain keeps working). */
@@ -172,7 +177,12 @@ export class AuthorizationStore {
       return { ok: false, detail: 'Token revoked: the access token was revoked' };
     if (this.now() >= record.expiresAt)
       return { ok: false, detail: 'Token expired: the access token is past its lifetime' };
-    return { ok: true, realmId: record.auth.realmId, scope: record.auth.scope };
+    return {
+      ok: true,
+      realmId: record.auth.realmId,
+      clientId: record.auth.clientId,
+      scope: record.auth.scope,
+    };
   }
 
   /** Every value handed out so far (refresh tokens, live access tokens, codes), for leak scans in tests. */

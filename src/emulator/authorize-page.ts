@@ -1,9 +1,30 @@
 // GET /connect/oauth2: Intuit's consent screen, reduced to a Connect and a Cancel button.
 // Approval creates a single-use code and redirects to redirect_uri with code, state and realmId.
+// As at Intuit, the request must carry client_id, response_type=code, scope, redirect_uri and state,
+// and the redirect URI must be one registered for the app (settings.redirectUris). A bad request
+// gets an error page and never a redirect (RFC 6749 4.1.2.1: an unchecked redirect URI is an open redirector).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorContext } from './context';
 import { escapeHtml, mediaType, readBody, sendText } from './http-util';
+import { isRegisteredRedirectUri } from './redirect-uris';
 import { DEFAULT_REALM_ID } from './settings';
+
+/** Intuit's scopes (those intuit-oauth names); the accounting scope is what the desk asks for. */
+const KNOWN_SCOPES = new Set([
+  'com.intuit.quickbooks.accounting',
+  'com.intuit.quickbooks.payment',
+  'payroll.compensation.read',
+  'project-management.project',
+  'app-foundations.custom-dimensions.read',
+  'app-foundations.custom-field-definitions',
+  'time-tracking.time-entry',
+  'indirect-tax.tax-calculation.quickbooks',
+  'openid',
+  'profile',
+  'email',
+  'phone',
+  'address',
+]);
 
 export const AUTHORIZE_PATH = '/connect/oauth2';
 const DECISION_PATH = '/connect/oauth2/decision';
@@ -20,26 +41,21 @@ function validate(ctx: EmulatorContext, params: URLSearchParams): ConsentRequest
   const clientId = params.get('client_id');
   if (!clientId) return 'client_id is required';
   if (clientId !== ctx.demo.clientId) return 'client_id is not a known app';
-  const responseType = params.get('response_type');
-  if (responseType !== null && responseType !== 'code') return 'response_type must be "code"';
   const redirectUri = params.get('redirect_uri');
   if (!redirectUri) return 'redirect_uri is required';
-  try {
-    const parsed = new URL(redirectUri);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-      return 'redirect_uri must be an http(s) URL';
-  } catch {
-    return 'redirect_uri must be an absolute URL';
+  if (!isRegisteredRedirectUri(redirectUri, ctx.settings.redirectUris)) {
+    return `redirect_uri ${redirectUri} is not registered for this app (registered: ${ctx.settings.redirectUris.join(', ')}); register it with the emulator's --redirect-uri flag or POST /__control/redirect-uris`;
   }
+  if (params.get('response_type') !== 'code') return 'response_type must be "code"';
+  const scope = params.get('scope')?.trim();
+  if (!scope) return 'scope is required (for QuickBooks: com.intuit.quickbooks.accounting)';
+  const unknown = scope.split(/\s+/).find((item) => !KNOWN_SCOPES.has(item));
+  if (unknown !== undefined) return `scope ${unknown} is not an Intuit scope`;
+  const state = params.get('state');
+  if (!state) return 'state is required';
   const realmId = params.get('realm_id') ?? ctx.demo.realmId ?? DEFAULT_REALM_ID;
   if (!/^\d{1,32}$/.test(realmId)) return 'realm_id must be digits';
-  return {
-    clientId,
-    redirectUri,
-    state: params.get('state') ?? '',
-    scope: params.get('scope') ?? 'com.intuit.quickbooks.accounting',
-    realmId,
-  };
+  return { clientId, redirectUri, state, scope, realmId };
 }
 
 function redirect(res: ServerResponse, target: string, params: Record<string, string>): void {
@@ -75,7 +91,7 @@ button{font-size:1rem;padding:.6rem 1.4rem;border-radius:4px;border:1px solid #2
 <p>An app wants to connect to <strong>${escapeHtml(ctx.settings.companyName)}</strong> (company ${escapeHtml(consent.realmId)}).</p>
 <p>Scope: <code>${escapeHtml(consent.scope)}</code></p>
 <form method="post" action="${DECISION_PATH}">
-${hidden('client_id', consent.clientId)}${hidden('redirect_uri', consent.redirectUri)}${hidden('state', consent.state)}${hidden('scope', consent.scope)}${hidden('realm_id', consent.realmId)}
+${hidden('client_id', consent.clientId)}${hidden('response_type', 'code')}${hidden('redirect_uri', consent.redirectUri)}${hidden('state', consent.state)}${hidden('scope', consent.scope)}${hidden('realm_id', consent.realmId)}
 <button id="connect" type="submit" name="decision" value="connect">Connect</button>
 <button id="cancel" type="submit" name="decision" value="cancel">Cancel</button>
 </form></body></html>`;

@@ -6,6 +6,8 @@ export const USAGE = `Usage: npm run emulator -- [options]
 
   --port N                   port on 127.0.0.1 (0 = any free port; default 0)
   --json                     print one JSON line with URLs and demo credentials, nothing else on stdout
+  --env                      start in the background and print shell lines that point the desk at it:
+                             eval "$(npm run --silent emulator -- --port 4700 --env)"; stop: kill $INTUIT_EMULATOR_PID
   --access-ttl S             access token lifetime, seconds (default 3600)
   --refresh-ttl S            rolling refresh token lifetime, seconds (default 8726400)
   --hard-ttl S               absolute refresh token cap, seconds (default 5 years)
@@ -13,9 +15,12 @@ export const USAGE = `Usage: npm run emulator -- [options]
   --rotate-every N           also rotate after N refreshes with the same value (default 0 = off)
   --old-token-policy P       immediate | grace (default immediate)
   --grace-period S           with grace: seconds the previous value keeps working (default 86400)
-  --fault-spelling S         lower | capital (default lower)
+  --fault-spelling S         intuit (401 lower case, the rest capitalised) | lower | capital (default intuit)
   --auto-approve             the consent page redirects at once
-  --max-concurrent N         API requests in flight per company before 429 (default 10)
+  --redirect-uri URI         register a redirect URI for the consent page (repeatable; replaces the
+                             default http://localhost:*/callback and http://127.0.0.1:*/callback)
+  --max-concurrent N         API requests in flight per company and app before 429 (default 10)
+  --max-per-second N         API requests per second per company and app before 429 (default 10)
   --max-per-minute N         API requests per minute per company before 429 (default 500)
   --api-latency-ms N         delay every Accounting API answer (default 0)
   --client-id ID, --client-secret S, --refresh-token RT, --realm-id ID
@@ -45,6 +50,8 @@ function oneOf<T extends string>(
 export function optionsFromArgs(args: string[]): {
   options: EmulatorOptions;
   json: boolean;
+  env: boolean;
+  background: boolean;
   quiet: boolean;
   help: boolean;
 } {
@@ -55,6 +62,9 @@ export function optionsFromArgs(args: string[]): {
     options: {
       port: { type: 'string' },
       json: { type: 'boolean' },
+      env: { type: 'boolean' },
+      // Internal: the process --env starts; prints its JSON line, then closes stdout.
+      background: { type: 'boolean' },
       'access-ttl': { type: 'string' },
       'refresh-ttl': { type: 'string' },
       'hard-ttl': { type: 'string' },
@@ -64,7 +74,9 @@ export function optionsFromArgs(args: string[]): {
       'grace-period': { type: 'string' },
       'fault-spelling': { type: 'string' },
       'auto-approve': { type: 'boolean' },
+      'redirect-uri': { type: 'string', multiple: true },
       'max-concurrent': { type: 'string' },
+      'max-per-second': { type: 'string' },
       'max-per-minute': { type: 'string' },
       'api-latency-ms': { type: 'string' },
       'client-id': { type: 'string' },
@@ -88,9 +100,11 @@ export function optionsFromArgs(args: string[]): {
       'grace',
     ] as const),
     gracePeriodSeconds: integer('grace-period', values['grace-period']),
-    faultSpelling: oneOf('fault-spelling', values['fault-spelling'], ['lower', 'capital'] as const),
+    faultSpelling: oneOf('fault-spelling', values['fault-spelling'], ['intuit', 'lower', 'capital'] as const),
     autoApprove: values['auto-approve'],
+    redirectUris: values['redirect-uri'],
     maxConcurrentPerRealm: integer('max-concurrent', values['max-concurrent']),
+    maxRequestsPerSecondPerRealm: integer('max-per-second', values['max-per-second']),
     maxRequestsPerMinutePerRealm: integer('max-per-minute', values['max-per-minute']),
     apiLatencyMs: integer('api-latency-ms', values['api-latency-ms']),
     companyName: values['company-name'],
@@ -101,5 +115,13 @@ export function optionsFromArgs(args: string[]): {
       realmId: values['realm-id'],
     },
   };
-  return { options, json: values.json ?? false, quiet: values.quiet ?? false, help: values.help ?? false };
+  if (values.env && values.json) throw new Error('--env and --json are alternatives: choose one');
+  return {
+    options,
+    json: values.json ?? false,
+    env: values.env ?? false,
+    background: values.background ?? false,
+    quiet: values.quiet ?? false,
+    help: values.help ?? false,
+  };
 }

@@ -1,13 +1,16 @@
 // `npm run emulator -- [flags]`: runs the Intuit emulator as its own process. With --json it
-// prints exactly one JSON line (URLs and demo credentials) before serving; request logs go to stderr.
+// prints exactly one JSON line (URLs and demo credentials) before serving; request logs go to
+// stderr. With --env it serves from a background process and prints `export QB_...` lines.
 import { previewToken } from '../shared/preview';
-import { startEmulator } from './server';
+import { startInBackground } from './background';
 import { optionsFromArgs, USAGE } from './cli-args';
+import { startEmulator } from './server';
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
   let parsed: ReturnType<typeof optionsFromArgs>;
   try {
-    parsed = optionsFromArgs(process.argv.slice(2));
+    parsed = optionsFromArgs(args);
   } catch (error) {
     console.error(`emulator: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -16,7 +19,11 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const { options, json, quiet } = parsed;
+  if (parsed.env) {
+    process.stdout.write(await startInBackground(args));
+    return;
+  }
+  const { options, json, quiet, background } = parsed;
   if (!quiet) options.logger = (line) => process.stderr.write(`[emulator] ${line}\n`);
   const emu = await startEmulator(options);
   const info = {
@@ -31,7 +38,11 @@ async function main(): Promise<void> {
     refreshToken: emu.refreshToken,
     realmId: emu.realmId,
   };
-  if (json) {
+  if (background) {
+    // Nobody reads stdout once the starter has exited: end it, so no later write can fail with EPIPE.
+    process.stdout.on('error', () => undefined);
+    process.stdout.end(`${JSON.stringify(info)}\n`);
+  } else if (json) {
     process.stdout.write(`${JSON.stringify(info)}\n`);
   } else {
     // Secrets are shown only as previews here; --json (or POST /__control/authorizations) hands out values.

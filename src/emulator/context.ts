@@ -2,6 +2,7 @@
 import type { AuthorizationStore } from './authorizations';
 import type { IdTokenSigner } from './id-token';
 import type { Settings } from './settings';
+import type { Throttle } from './throttle';
 import type { ApiFault, DemoCredentials, EmulatorCounters, EmulatorUrls, TokenFault } from './types';
 
 /** Faults waiting for the next calls, consumed in order, each for its own count. */
@@ -55,6 +56,7 @@ export interface EmulatorContext {
   now(): number;
   /** A timer that close() cancels, so delays never outlive the server. */
   later(ms: number, run: () => void): void;
-  /** Requests in flight per realm: all arrivals, and those admitted past the throttle. */
-  inFlight: Map<string, { all: number; admitted: number; recent: number[] }>;
+  /** Accounting API requests in flight per realm, counting every arrival (throttled ones too). */
+  arrivals: Map<string, number>;
+  throttle: Throttle;
 }

@@ -2,6 +2,7 @@
 // EmulatorControl, for tests and tools that run the emulator as a separate process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJsonObject, readBody, sendJson } from './http-util';
+import { redirectUriProblem } from './redirect-uris';
 import { parseSettingsPatch } from './settings';
 import type { ApiFault, EmulatorControl, TokenFault } from './types';
 import { checkObject, type Rule, ValidationError } from './validate';
@@ -51,6 +52,7 @@ const isDigits = /^\d{1,32}$/;
 
 export async function handleControl(
   control: EmulatorControl,
+  registeredRedirectUris: () => string[],
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
@@ -105,6 +107,19 @@ export async function handleControl(
         checkObject(body, { refreshToken: { type: 'string' } }, 'body');
         return sendJson(res, 200, { valid: control.isRefreshTokenValid(body.refreshToken as string) });
       }
+      case 'POST /redirect-uris': {
+        checkObject(body, { redirectUri: { type: 'string', maxLength: 2000 } }, 'body');
+        const problem = redirectUriProblem(body.redirectUri as string);
+        if (problem) throw new ValidationError(`body.redirectUri: ${problem}`);
+        try {
+          control.registerRedirectUri(body.redirectUri as string);
+        } catch (error) {
+          throw new ValidationError(`body.redirectUri: ${(error as Error).message}`, { cause: error });
+        }
+        return sendJson(res, 200, { redirectUris: registeredRedirectUris() });
+      }
+      case 'GET /redirect-uris':
+        return sendJson(res, 200, { redirectUris: registeredRedirectUris() });
       case 'GET /issued-values':
         return sendJson(res, 200, { values: control.issuedTokenValues() });
       default:

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
 import { apiGet, companyInfoPath, control, refresh, str } from './test-support';
@@ -123,5 +124,76 @@ describe('control endpoint over HTTP', () => {
     const notJson = await fetch(`${emu.controlUrl}/clock`, { method: 'POST', body: 'nope' });
     expect(notJson.status).toBe(400);
     expect((await control(emu, 'GET', '/nothing')).status).toBe(404);
+  });
+});
+
+/** A request with hand-set Host and Origin headers, as a DNS-rebinding or cross-site page would send. */
+function requestAs(
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+  body = '',
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port: emu.port, path, method, headers, setHost: false },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('who may talk to the emulator (DNS rebinding, cross-site posts)', () => {
+  it('refuses a foreign Host on every route, the control API first of all, without echoing it', async () => {
+    const issued = emu.control.issueAuthorization();
+    for (const path of [
+      '/__control/issued-values',
+      '/__control/counters',
+      '/.well-known/openid_configuration',
+      '/',
+    ]) {
+      const answer = await requestAs(path, { host: `rebind.example:${emu.port}` });
+      expect(answer.status, path).toBe(403);
+      expect(answer.text).toContain('Host header refused');
+      expect(answer.text).not.toContain('rebind.example');
+      expect(answer.text).not.toContain(issued.refreshToken);
+    }
+    // no Host at all: node:http itself refuses an HTTP/1.1 request without one
+    expect((await requestAs('/__control/issued-values', {})).status).toBe(400);
+    expect((await requestAs('/__control/issued-values', { host: '127.0.0.1' })).status).toBe(403); // wrong port
+    const post = await requestAs(
+      '/__control/authorizations',
+      { host: `evil.example`, 'content-type': 'application/json' },
+      'POST',
+      '{}',
+    );
+    expect(post.status).toBe(403);
+  });
+
+  it('answers its own names: 127.0.0.1 and localhost with its port', async () => {
+    for (const host of [`127.0.0.1:${emu.port}`, `localhost:${emu.port}`, `LOCALHOST:${emu.port}`]) {
+      expect((await requestAs('/__control/counters', { host })).status, host).toBe(200);
+    }
+  });
+
+  it('refuses a cross-origin post to the control API, and accepts its own origin', async () => {
+    const host = `127.0.0.1:${emu.port}`;
+    for (const origin of ['https://evil.example', 'null', `http://127.0.0.1:${emu.port + 1}`]) {
+      const answer = await requestAs(
+        '/__control/authorizations',
+        { host, origin, 'content-type': 'text/plain' },
+        'POST',
+        '{}',
+      );
+      expect(answer.status, origin).toBe(403);
+      expect(answer.text).toContain('Origin header refused');
+    }
+    const own = await requestAs('/__control/clock', { host, origin: `http://localhost:${emu.port}` });
+    expect(own.status).toBe(200);
   });
 });

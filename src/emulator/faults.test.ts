@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
-import { apiGet, companyInfoPath, refresh, str } from './test-support';
+import { apiGet, companyInfoPath, faultOf, refresh, str } from './test-support';
 import type { EmulatorHandle } from './types';
 
 let emu: EmulatorHandle;
@@ -184,17 +184,17 @@ describe('token faults', () => {
 describe('API faults', () => {
   it('answers injected 401, 403, 429 and 503 with Intuit fault bodies', async () => {
     const token = str((await refresh(emu, emu.refreshToken)).json?.access_token);
-    const expected: [401 | 403 | 429 | 503, string][] = [
-      [401, '3200'],
-      [403, '3100'],
-      [429, '3001'],
-      [503, '10000'],
+    const expected: [401 | 403 | 429 | 503, string, 'lower' | 'capital'][] = [
+      [401, '3200', 'lower'],
+      [403, '3100', 'capital'],
+      [429, '3001', 'capital'],
+      [503, '10000', 'capital'],
     ];
-    for (const [status, code] of expected) {
+    for (const [status, code, spelling] of expected) {
       emu.control.injectApiFault({ kind: 'status', status });
       const res = await apiGet(emu, companyInfoPath(emu.realmId), token);
       expect(res.status).toBe(status);
-      expect((res.json?.fault as { error: { code: string }[] }).error[0]?.code).toBe(code);
+      expect(faultOf(res.json)).toMatchObject({ spelling, error: { code } });
     }
     expect((await apiGet(emu, companyInfoPath(emu.realmId), token)).status).toBe(200);
   });

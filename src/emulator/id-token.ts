@@ -1,9 +1,13 @@
 // OpenID id_token for the `openid` scope: RS256-signed with a key made on first use, its public
-// half served at the discovery document's jwks_uri.
+// half served at the discovery document's jwks_uri (the emulator's /op/v1/jwks). The issuer is
+// Intuit's, as clients check it; only the keys are the emulator's.
 import { type KeyObject, createHash, generateKeyPair, randomUUID, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const generateRsa = promisify(generateKeyPair);
+
+/** Intuit's OpenID issuer: the id_token's `iss` and the discovery `issuer` (intuit-oauth compares it in code). */
+export const INTUIT_ISSUER = 'https://oauth.platform.intuit.com/op/v1';
 
 interface SigningKey {
   privateKey: KeyObject;
@@ -32,13 +36,7 @@ export class IdTokenSigner {
     return { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] };
   }
 
-  async sign(claims: {
-    issuer: string;
-    clientId: string;
-    realmId: string;
-    nowMs: number;
-    nonce?: string;
-  }): Promise<string> {
+  async sign(claims: { clientId: string; realmId: string; nowMs: number; nonce?: string }): Promise<string> {
     const { privateKey, kid } = await this.ensureKey();
     const iat = Math.floor(claims.nowMs / 1000);
     const header = { alg: 'RS256', kid };
@@ -47,7 +45,7 @@ export class IdTokenSigner {
       aud: [claims.clientId],
       realmid: claims.realmId,
       auth_time: iat,
-      iss: claims.issuer,
+      iss: INTUIT_ISSUER,
       exp: iat + 3600,
       iat,
     };

@@ -1,96 +1,17 @@
-// The JSON bodies the Accounting API answers with: its two fault spellings (INTUIT.md) and the
-// small seeded company (CompanyInfo and a few Customers) the query endpoint serves.
+// The small seeded company the read and query endpoints serve, shaped as Intuit's sandbox company
+// answers them (minor version 75): CompanyInfo, and a few Accounts, Customers, Vendors, Items and
+// Invoices that refer to each other by Id.
 
-export type FaultSpelling = 'lower' | 'capital';
+export type Row = Record<string, unknown>;
 
-export interface FaultSpec {
-  status: number;
-  name: string;
-  code: string;
-  detail: string;
-  lowerType: string;
-  capitalType: string;
+const META = { CreateTime: '2026-01-05T16:00:00-08:00', LastUpdatedTime: '2026-01-05T16:00:00-08:00' };
+const USD = { value: 'USD', name: 'United States Dollar' };
+
+function entity(id: number, fields: Row): Row {
+  return { ...fields, domain: 'QBO', sparse: false, Id: String(id), SyncToken: '0', MetaData: META };
 }
 
-export const AUTHENTICATION_FAILED = (detail: string): FaultSpec => ({
-  status: 401,
-  name: 'AuthenticationFailed',
-  code: '3200',
-  detail,
-  lowerType: 'AUTHENTICATION',
-  capitalType: 'AuthenticationFault',
-});
-
-export const AUTHORIZATION_FAILED = (detail: string): FaultSpec => ({
-  status: 403,
-  name: 'ApplicationAuthorizationFailed',
-  code: '3100',
-  detail,
-  lowerType: 'AUTHORIZATION',
-  capitalType: 'AuthorizationFault',
-});
-
-export const THROTTLE_EXCEEDED = (detail: string): FaultSpec => ({
-  status: 429,
-  name: 'ThrottleExceeded',
-  code: '3001',
-  detail,
-  lowerType: 'SERVICE',
-  capitalType: 'ThrottleExceeded',
-});
-
-export const SERVICE_FAULT = (status: number): FaultSpec => ({
-  status,
-  name: status === 503 ? 'ServiceUnavailable' : 'InternalServerError',
-  code: '10000',
-  detail: status === 503 ? 'Service is temporarily unavailable' : 'An application error has occurred',
-  lowerType: 'SERVICE',
-  capitalType: 'SystemFault',
-});
-
-export const VALIDATION_FAULT = (name: string, code: string, detail: string): FaultSpec => ({
-  status: 400,
-  name,
-  code,
-  detail,
-  lowerType: 'VALIDATION',
-  capitalType: 'ValidationFault',
-});
-
-export function faultBody(spec: FaultSpec, spelling: FaultSpelling, nowMs: number): unknown {
-  const message = `message=${spec.name}; errorCode=${spec.code.padStart(6, '0')}; statusCode=${spec.status}`;
-  if (spelling === 'capital') {
-    return {
-      Fault: { Error: [{ Message: message, Detail: spec.detail, code: spec.code }], type: spec.capitalType },
-      time: intuitTime(nowMs),
-    };
-  }
-  return {
-    warnings: null,
-    intuitObject: null,
-    fault: {
-      error: [{ message, detail: spec.detail, code: spec.code, element: null }],
-      type: spec.lowerType,
-    },
-    report: null,
-    queryResponse: null,
-    batchItemResponse: [],
-    attachableResponse: [],
-    syncErrorResponse: null,
-    requestId: null,
-    time: nowMs,
-    status: null,
-    cdcresponse: [],
-  };
-}
-
-/** Intuit's `time` field: local time with a Pacific offset, e.g. 2026-11-27T05:11:35.123-08:00. */
-export function intuitTime(nowMs: number): string {
-  const pacific = new Date(nowMs - 8 * 3600 * 1000).toISOString().replace('Z', '');
-  return `${pacific}-08:00`;
-}
-
-export function companyInfo(realmId: string, companyName: string): Record<string, unknown> {
+export function companyInfo(realmId: string, companyName: string): Row {
   const address = {
     Id: '1',
     Line1: '123 Sierra Way',
@@ -127,6 +48,37 @@ export function companyInfo(realmId: string, companyName: string): Record<string
   };
 }
 
+const ACCOUNTS: [string, string, string, string, number][] = [
+  // Name, Classification, AccountType, AccountSubType, CurrentBalance
+  ['Checking', 'Asset', 'Bank', 'Checking', 1201],
+  ['Savings', 'Asset', 'Bank', 'Savings', 800],
+  ['Accounts Receivable (A/R)', 'Asset', 'Accounts Receivable', 'AccountsReceivable', 1526.1],
+  ['Accounts Payable (A/P)', 'Liability', 'Accounts Payable', 'AccountsPayable', 1602.67],
+  ['Services', 'Revenue', 'Income', 'ServiceFeeIncome', 0],
+  ['Landscaping Services', 'Revenue', 'Income', 'ServiceFeeIncome', 0],
+  ['Sales of Product Income', 'Revenue', 'Income', 'SalesOfProductIncome', 0],
+  ['Advertising', 'Expense', 'Expense', 'AdvertisingPromotional', 0],
+  ['Utilities', 'Expense', 'Expense', 'Utilities', 0],
+  ['Cost of Goods Sold', 'Expense', 'Cost of Goods Sold', 'SuppliesMaterialsCogs', 0],
+];
+
+export function seededAccounts(): Row[] {
+  return ACCOUNTS.map(([name, classification, type, subType, balance], index) =>
+    entity(index + 1, {
+      Name: name,
+      SubAccount: false,
+      FullyQualifiedName: name,
+      Active: true,
+      Classification: classification,
+      AccountType: type,
+      AccountSubType: subType,
+      CurrentBalance: balance,
+      CurrentBalanceWithSubAccounts: balance,
+      CurrencyRef: USD,
+    }),
+  );
+}
+
 const CUSTOMER_NAMES: [string, number][] = [
   ["Amy's Bird Sanctuary", 239],
   ["Bill's Windsurf Shop", 85],
@@ -138,24 +90,155 @@ const CUSTOMER_NAMES: [string, number][] = [
   ["Jeff's Jalopies", 81],
 ];
 
-export function seededCustomers(): Record<string, unknown>[] {
-  return CUSTOMER_NAMES.map(([name, balance], index) => ({
-    Id: String(index + 1),
-    SyncToken: '0',
-    DisplayName: name,
-    CompanyName: name,
-    FullyQualifiedName: name,
-    PrintOnCheckName: name,
-    Active: true,
-    Taxable: false,
-    Job: false,
-    BillWithParent: false,
-    Balance: balance,
-    BalanceWithJobs: balance,
-    CurrencyRef: { value: 'USD', name: 'United States Dollar' },
-    PreferredDeliveryMethod: 'Print',
-    domain: 'QBO',
-    sparse: false,
-    MetaData: { CreateTime: '2026-01-05T16:00:00-08:00', LastUpdatedTime: '2026-01-05T16:00:00-08:00' },
-  }));
+export function seededCustomers(): Row[] {
+  return CUSTOMER_NAMES.map(([name, balance], index) =>
+    entity(index + 1, {
+      Taxable: false,
+      Job: false,
+      BillWithParent: false,
+      Balance: balance,
+      BalanceWithJobs: balance,
+      CurrencyRef: USD,
+      PreferredDeliveryMethod: 'Print',
+      DisplayName: name,
+      CompanyName: name,
+      FullyQualifiedName: name,
+      PrintOnCheckName: name,
+      Active: true,
+    }),
+  );
 }
+
+const VENDOR_NAMES: [string, number][] = [
+  ["Bob's Burger Joint", 0],
+  ['Brosnahan Insurance Agency', 241.23],
+  ['Cal Telephone', 56.5],
+  ['Hicks Hardware', 250],
+  ['Norton Lumber and Building Materials', 205],
+  ['PG&E', 86.44],
+];
+
+export function seededVendors(): Row[] {
+  return VENDOR_NAMES.map(([name, balance], index) =>
+    entity(index + 1, {
+      Balance: balance,
+      Vendor1099: false,
+      CurrencyRef: USD,
+      DisplayName: name,
+      CompanyName: name,
+      PrintOnCheckName: name,
+      Active: true,
+    }),
+  );
+}
+
+const ITEMS: [string, string, string, number, number][] = [
+  // Name, Description, Type, UnitPrice, income account Id
+  ['Design', 'Custom Design', 'Service', 75, 5],
+  ['Gardening', 'Weekly Gardening Service', 'Service', 25, 6],
+  ['Hours', 'Hourly work', 'Service', 0, 5],
+  ['Rock Fountain', 'Rock Fountain', 'Inventory', 275, 7],
+  ['Sprinkler Heads', 'Sprinkler Heads', 'Inventory', 2, 7],
+  ['Trimming', 'Tree and Shrub Trimming', 'Service', 35, 6],
+];
+
+export function seededItems(): Row[] {
+  const accounts = seededAccounts();
+  return ITEMS.map(([name, description, type, price, accountId], index) => {
+    const account = accounts.find((a) => a.Id === String(accountId));
+    return entity(index + 1, {
+      Name: name,
+      Description: description,
+      Active: true,
+      FullyQualifiedName: name,
+      Taxable: false,
+      UnitPrice: price,
+      Type: type,
+      IncomeAccountRef: { value: String(accountId), name: account?.Name },
+      TrackQtyOnHand: type === 'Inventory',
+      ...(type === 'Inventory' ? { QtyOnHand: 10 } : {}),
+    });
+  });
+}
+
+const INVOICES: [string, string, number, [number, number][]][] = [
+  // DocNumber, TxnDate, customer Id, lines as [item Id, quantity]
+  [
+    '1001',
+    '2026-02-03',
+    1,
+    [
+      [2, 4],
+      [6, 2],
+    ],
+  ],
+  [
+    '1002',
+    '2026-02-10',
+    6,
+    [
+      [4, 2],
+      [5, 6],
+    ],
+  ],
+  [
+    '1003',
+    '2026-02-17',
+    7,
+    [
+      [1, 8],
+      [3, 1],
+    ],
+  ],
+  ['1004', '2026-03-02', 2, [[6, 2]]],
+  ['1005', '2026-03-09', 8, [[2, 3]]],
+];
+
+export function seededInvoices(): Row[] {
+  const customers = seededCustomers();
+  const items = seededItems();
+  return INVOICES.map(([docNumber, txnDate, customerId, lines], index) => {
+    const detailLines = lines.map(([itemId, qty], lineIndex) => {
+      const item = items.find((i) => i.Id === String(itemId));
+      const price = Number(item?.UnitPrice ?? 0);
+      return {
+        Id: String(lineIndex + 1),
+        LineNum: lineIndex + 1,
+        Description: item?.Description,
+        Amount: price * qty,
+        DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: {
+          ItemRef: { value: String(itemId), name: item?.Name },
+          UnitPrice: price,
+          Qty: qty,
+        },
+      };
+    });
+    const total = detailLines.reduce((sum, line) => sum + line.Amount, 0);
+    const customer = customers.find((c) => c.Id === String(customerId));
+    return entity(index + 1, {
+      DocNumber: docNumber,
+      TxnDate: txnDate,
+      CurrencyRef: USD,
+      Line: [...detailLines, { Amount: total, DetailType: 'SubTotalLineDetail', SubTotalLineDetail: {} }],
+      CustomerRef: { value: String(customerId), name: customer?.DisplayName },
+      // Net 30, the sandbox company's default terms.
+      DueDate: new Date(Date.parse(`${txnDate}T00:00:00Z`) + 30 * 86_400_000).toISOString().slice(0, 10),
+      TotalAmt: total,
+      Balance: index % 2 === 0 ? total : 0,
+    });
+  });
+}
+
+/** The entities the emulator serves, by the lower-case name used in URLs and queries. */
+export const SEEDED_ENTITIES: Record<
+  string,
+  { name: string; rows: (realmId: string, companyName: string) => Row[] }
+> = {
+  companyinfo: { name: 'CompanyInfo', rows: (realmId, companyName) => [companyInfo(realmId, companyName)] },
+  account: { name: 'Account', rows: seededAccounts },
+  customer: { name: 'Customer', rows: seededCustomers },
+  vendor: { name: 'Vendor', rows: seededVendors },
+  item: { name: 'Item', rows: seededItems },
+  invoice: { name: 'Invoice', rows: seededInvoices },
+};

@@ -1,7 +1,7 @@
 import { type JsonWebKey, createPublicKey, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
-import { apiGet, companyInfoPath, refresh, str, tokenCall } from './test-support';
+import { apiGet, companyInfoPath, consentRedirect, control, refresh, str, tokenCall } from './test-support';
 import type { EmulatorHandle } from './types';
 
 let emu: EmulatorHandle;
@@ -15,12 +15,16 @@ afterEach(async () => {
 });
 
 function authorizeUrl(extra: Record<string, string> = {}): string {
-  const url = new URL(emu.authorizeUrl);
+  return authorizeUrlFor(emu, redirectUri, extra);
+}
+
+function authorizeUrlFor(target: EmulatorHandle, uri: string, extra: Record<string, string> = {}): string {
+  const url = new URL(target.authorizeUrl);
   const params = {
-    client_id: emu.clientId,
+    client_id: target.clientId,
     response_type: 'code',
     scope: 'com.intuit.quickbooks.accounting',
-    redirect_uri: redirectUri,
+    redirect_uri: uri,
     state: 'st-123',
     ...extra,
   };
@@ -28,29 +32,11 @@ function authorizeUrl(extra: Record<string, string> = {}): string {
   return url.toString();
 }
 
-/** Walks the consent page as a browser would: GET the page, POST its form with the Connect button. */
 async function consent(decision: 'connect' | 'cancel'): Promise<URL> {
   const page = await fetch(authorizeUrl());
   expect(page.status).toBe(200);
-  const html = await page.text();
-  expect(html).toContain('<button id="connect"');
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
-  const fields = new URLSearchParams();
-  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields.set(
-      match[1] ?? '',
-      (match[2] ?? '').replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
-    );
-  }
-  fields.set('decision', decision);
-  const res = await fetch(new URL(action ?? '', emu.url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: fields.toString(),
-    redirect: 'manual',
-  });
-  expect(res.status).toBe(302);
-  return new URL(res.headers.get('location') ?? '');
+  expect(await page.text()).toContain('<button id="connect"');
+  return new URL(await consentRedirect(authorizeUrl(), decision));
 }
 
 async function exchange(code: string, uri = redirectUri) {
@@ -113,7 +99,8 @@ describe('authorization code flow', () => {
     const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as Record<string, unknown>;
     expect(claims.aud).toEqual([emu.clientId]);
     expect(claims.realmid).toBe(emu.realmId);
-    expect(claims.iss).toBe(emu.url);
+    // Intuit's issuer (clients compare it), signed with the emulator's key from its jwks_uri
+    expect(claims.iss).toBe('https://oauth.platform.intuit.com/op/v1');
     const jwks = (await (await fetch(`${emu.url}/op/v1/jwks`)).json()) as { keys: JsonWebKey[] };
     const key = createPublicKey({ key: jwks.keys[0] as JsonWebKey, format: 'jwk' });
     const ok = verify(
@@ -148,18 +135,127 @@ describe('authorization code flow', () => {
     expect(missing.status).toBe(400);
     expect(await missing.text()).toContain('redirect_uri');
   });
+
+  it.each([
+    ['scope', 'scope is required'],
+    ['state', 'state is required'],
+    ['response_type', 'response_type must be &#34;code&#34;'],
+  ])('requires %s, with an error page and no redirect', async (param, message) => {
+    emu.control.configure({ autoApprove: true });
+    const url = new URL(authorizeUrl());
+    url.searchParams.delete(param);
+    const res = await fetch(url, { redirect: 'manual' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain(message);
+  });
+
+  it('refuses a scope Intuit does not know', async () => {
+    const res = await fetch(authorizeUrl({ scope: 'com.intuit.quickbooks.accounting admin' }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('scope admin is not an Intuit scope');
+  });
 });
 
-describe('revoke endpoint', () => {
-  async function revoke(token: string, init: { contentType?: string; basic?: boolean } = {}) {
+describe('registered redirect URIs', () => {
+  async function consentStatus(uri: string): Promise<number> {
+    return (await fetch(authorizeUrl({ redirect_uri: uri }), { redirect: 'manual' })).status;
+  }
+
+  it("accepts the desk's loopback callbacks on any port by default, and nothing else", async () => {
+    emu.control.configure({ autoApprove: true });
+    for (const uri of ['http://localhost:51234/callback', 'http://127.0.0.1:4317/callback']) {
+      expect(await consentStatus(uri)).toBe(302);
+    }
+    for (const uri of [
+      'http://127.0.0.1:4317/callback/',
+      'http://127.0.0.1:4317/callback?x=1',
+      'http://127.0.0.1:4317/other',
+      'https://127.0.0.1:4317/callback',
+      'http://127.0.0.2:4317/callback',
+      'https://evil.example/callback',
+      'http://localhost/callback',
+    ]) {
+      const res = await fetch(authorizeUrl({ redirect_uri: uri }), { redirect: 'manual' });
+      expect(res.status, uri).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect(await res.text()).toContain('is not registered for this app');
+    }
+  });
+
+  it('matches a registered URI exactly, port and path included', async () => {
+    const strict = await startEmulator({
+      autoApprove: true,
+      redirectUris: ['https://app.example.com/qb/callback'],
+    });
+    try {
+      const statusOf = async (uri: string) =>
+        (await fetch(authorizeUrlFor(strict, uri), { redirect: 'manual' })).status;
+      expect(await statusOf('https://app.example.com/qb/callback')).toBe(302);
+      expect(await statusOf('https://app.example.com:8443/qb/callback')).toBe(400);
+      expect(await statusOf('https://app.example.com/qb/callback2')).toBe(400);
+      expect(await statusOf('http://localhost:51234/callback')).toBe(400);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("keeps its own list (never the caller's array) and a bounded one", async () => {
+    const mine = ['http://localhost:9000/cb'];
+    const own = await startEmulator({ redirectUris: mine });
+    try {
+      own.control.registerRedirectUri('http://localhost:9001/cb');
+      expect(mine).toEqual(['http://localhost:9000/cb']);
+      for (let port = 9002; port < 9100; port += 1)
+        own.control.registerRedirectUri(`http://localhost:${port}/cb`);
+      expect(() => own.control.registerRedirectUri('http://localhost:9100/cb')).toThrow(/at most 100/);
+      const refused = await control(own, 'POST', '/redirect-uris', {
+        redirectUri: 'http://localhost:9101/cb',
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.json?.error_description).toMatch(/at most 100/);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('registers more URIs in process, over the control API and through configure', async () => {
+    emu.control.configure({ autoApprove: true });
+    emu.control.registerRedirectUri('http://127.0.0.1:8765/oauth/intuit');
+    expect(await consentStatus('http://127.0.0.1:8765/oauth/intuit')).toBe(302);
+    expect(() => emu.control.registerRedirectUri('https://*.example.com/cb')).toThrow(/loopback/);
+
+    const added = await control(emu, 'POST', '/redirect-uris', {
+      redirectUri: 'https://desk.example.org/callback',
+    });
+    expect(added.status).toBe(200);
+    expect(added.json?.redirectUris).toContain('https://desk.example.org/callback');
+    expect(await consentStatus('https://desk.example.org/callback')).toBe(302);
+    const bad = await control(emu, 'POST', '/redirect-uris', { redirectUri: 'not a url' });
+    expect(bad.status).toBe(400);
+    expect(bad.json?.error_description).toMatch(/body.redirectUri: "not a url" is not an absolute URL/);
+
+    await control(emu, 'POST', '/configure', { redirectUris: ['http://localhost:9000/cb'] });
+    expect((await control(emu, 'GET', '/redirect-uris')).json?.redirectUris).toEqual([
+      'http://localhost:9000/cb',
+    ]);
+    expect(await consentStatus('http://127.0.0.1:4317/callback')).toBe(400);
+  });
+});
+
+describe('revoke endpoint (a disconnect)', () => {
+  const basic = (): string =>
+    `Basic ${Buffer.from(`${emu.clientId}:${emu.clientSecret}`).toString('base64')}`;
+
+  async function revoke(token: string, init: { form?: boolean; auth?: string | null } = {}) {
     const headers: Record<string, string> = {
-      'content-type': init.contentType ?? 'application/json',
+      'content-type': init.form ? 'application/x-www-form-urlencoded' : 'application/json',
       accept: 'application/json',
     };
-    if (init.basic !== false) {
-      headers.authorization = `Basic ${Buffer.from(`${emu.clientId}:${emu.clientSecret}`).toString('base64')}`;
-    }
-    return fetch(emu.revokeUrl, { method: 'POST', headers, body: JSON.stringify({ token }) });
+    const auth = init.auth === undefined ? basic() : init.auth;
+    if (auth !== null) headers.authorization = auth;
+    const body = init.form ? new URLSearchParams({ token }).toString() : JSON.stringify({ token });
+    return fetch(emu.revokeUrl, { method: 'POST', headers, body });
   }
 
   it('revoking the refresh token ends the authorization (refresh and access tokens)', async () => {
@@ -167,30 +263,76 @@ describe('revoke endpoint', () => {
     const accessToken = str(first.json?.access_token);
     const res = await revoke(emu.refreshToken);
     expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
     expect(res.headers.get('intuit_tid')).toBeTruthy();
     expect((await refresh(emu, emu.refreshToken)).json?.error).toBe('invalid_grant');
     expect((await apiGet(emu, companyInfoPath(emu.realmId), accessToken)).status).toBe(401);
     expect(emu.control.counters().revokeCalls).toBe(1);
   });
 
-  it('revoking an access token ends that token only', async () => {
+  it('revoking an access token ends the whole authorization too, its refresh chain included', async () => {
     const accessToken = str((await refresh(emu, emu.refreshToken)).json?.access_token);
     expect((await revoke(accessToken)).status).toBe(200);
     expect((await apiGet(emu, companyInfoPath(emu.realmId), accessToken)).status).toBe(401);
-    expect((await refresh(emu, emu.refreshToken)).status).toBe(200);
+    expect((await refresh(emu, emu.refreshToken)).json?.error).toBe('invalid_grant');
   });
 
-  it('needs client auth and a token', async () => {
-    expect((await revoke(emu.refreshToken, { basic: false })).status).toBe(401);
-    expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(true);
-    const empty = await revoke('');
-    expect(empty.status).toBe(400);
-    const notJson = await fetch(emu.revokeUrl, {
+  it('leaves other authorizations alone', async () => {
+    const other = emu.control.issueAuthorization();
+    expect((await revoke(emu.refreshToken)).status).toBe(200);
+    expect(emu.control.isRefreshTokenValid(other.refreshToken)).toBe(true);
+    expect((await apiGet(emu, companyInfoPath(emu.realmId), other.accessToken)).status).toBe(200);
+  });
+
+  it('answers 400 with an empty body for a token that is unknown, already revoked or rotated away', async () => {
+    const unknown = await revoke('RT1-not-a-token');
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toBe('');
+
+    emu.control.configure({ rotateAfterSeconds: 0 });
+    const rotated = str((await refresh(emu, emu.refreshToken)).json?.refresh_token);
+    expect((await revoke(emu.refreshToken)).status).toBe(400); // rotated away: dead already
+    expect(emu.control.isRefreshTokenValid(rotated)).toBe(true);
+    expect((await revoke(rotated)).status).toBe(200);
+    expect((await revoke(rotated)).status).toBe(400); // already revoked
+  });
+
+  it('takes the form body node-quickbooks sends as well as JSON', async () => {
+    expect((await revoke(emu.refreshToken, { form: true })).status).toBe(200);
+    expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(false);
+  });
+
+  it('needs Basic client auth, a known body type and a token', async () => {
+    expect((await revoke(emu.refreshToken, { auth: null })).status).toBe(401);
+    const wrong = `Basic ${Buffer.from(`${emu.clientId}:nope`).toString('base64')}`;
+    expect((await revoke(emu.refreshToken, { auth: wrong })).status).toBe(401);
+    // client_secret_post is a token-endpoint method; Intuit's revoke documents Basic only
+    const post = await fetch(emu.revokeUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{nope',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token: emu.refreshToken,
+        client_id: emu.clientId,
+        client_secret: emu.clientSecret,
+      }),
     });
-    expect(notJson.status).toBe(400);
+    expect(post.status).toBe(401);
+    expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(true);
+
+    expect((await revoke('')).status).toBe(400);
+    for (const [contentType, body] of [
+      ['application/json', '{nope'],
+      ['text/plain', JSON.stringify({ token: emu.refreshToken })],
+    ]) {
+      const res = await fetch(emu.revokeUrl, {
+        method: 'POST',
+        headers: { 'content-type': contentType ?? '', authorization: basic() },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
+    }
+    expect(emu.control.isRefreshTokenValid(emu.refreshToken)).toBe(true);
   });
 });
 
@@ -201,6 +343,8 @@ describe('OpenID discovery', () => {
       const res = await fetch(`${emu.url}${path}`);
       expect(res.status).toBe(200);
       const doc = (await res.json()) as Record<string, unknown>;
+      expect(doc.issuer).toBe('https://oauth.platform.intuit.com/op/v1');
+      expect(doc.jwks_uri).toBe(`${emu.url}/op/v1/jwks`);
       expect(doc.token_endpoint).toBe(emu.tokenUrl);
       expect(doc.authorization_endpoint).toBe(emu.authorizeUrl);
       expect(doc.revocation_endpoint).toBe(emu.revokeUrl);

@@ -2,15 +2,18 @@
 // Accounting API subset and a control API, with an in-process control handle over the same state.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { isForeignOrigin, isLoopbackHost } from '../shared/loopback-host';
 import { handleApi } from './accounting-api';
 import { AuthorizationStore } from './authorizations';
 import { AUTHORIZE_PATH, handleAuthorize } from './authorize-page';
 import { type EmulatorContext, FaultQueue, emptyCounters } from './context';
 import { handleControl } from './control-endpoint';
 import { BodyTooLargeError, bearerToken, sendJson } from './http-util';
-import { IdTokenSigner } from './id-token';
+import { INTUIT_ISSUER, IdTokenSigner } from './id-token';
 import { newClientId, newClientSecret, newIntuitTid } from './ids';
+import { MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
 import { DEFAULT_REALM_ID, parseSettingsPatch, settingsFromOptions } from './settings';
+import { Throttle } from './throttle';
 import { handleRevoke, handleToken } from './token-endpoint';
 import type {
   ApiFault,
@@ -40,9 +43,10 @@ function urlsFor(port: number): EmulatorUrls {
   };
 }
 
+/** Intuit's discovery document; the issuer is Intuit's own (clients compare it), the endpoints are the emulator's. */
 function discoveryDocument(urls: EmulatorUrls): Record<string, unknown> {
   return {
-    issuer: urls.url,
+    issuer: INTUIT_ISSUER,
     authorization_endpoint: urls.authorizeUrl,
     token_endpoint: urls.tokenUrl,
     userinfo_endpoint: `${urls.url}/v1/openid_connect/userinfo`,
@@ -97,6 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // The demo authorization made at start-up is not a token the client was issued.
   let issuedBaseline = store.refreshTokensIssued;
   let urls = urlsFor(0);
+  let boundPort = 0;
 
   const ctx: EmulatorContext = {
     settings,
@@ -120,7 +125,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }, ms);
       timers.add(timer);
     },
-    inFlight: new Map(),
+    arrivals: new Map(),
+    throttle: new Throttle(settings),
   };
 
   const control: EmulatorControl = {
@@ -157,6 +163,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
       Object.assign(settings, parseSettingsPatch(defined));
     },
+    registerRedirectUri(redirectUri: string) {
+      const problem = redirectUriProblem(redirectUri);
+      if (problem) throw new Error(`registerRedirectUri: ${problem}`);
+      if (settings.redirectUris.includes(redirectUri)) return;
+      if (settings.redirectUris.length >= MAX_REDIRECT_URIS)
+        throw new Error(`registerRedirectUri: at most ${MAX_REDIRECT_URIS} redirect URIs can be registered`);
+      settings.redirectUris.push(redirectUri);
+    },
     issueAuthorization(realmId?: string) {
       const realm = realmId ?? demo.realmId;
       if (!/^\d{1,32}$/.test(realm)) throw new Error('issueAuthorization: realmId must be digits');
@@ -172,6 +186,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const port = boundPort;
+    // A DNS-rebinding page would read demo tokens from /__control: only this server's own name is served.
+    if (!isLoopbackHost(req.headers.host, port)) {
+      return sendJson(res, 403, {
+        error: 'forbidden',
+        error_description: `Requests must be addressed to ${urls.url} (Host header refused)`,
+      });
+    }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (path === TOKEN_PATH) return handleToken(ctx, req, res);
@@ -179,7 +201,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (path === AUTHORIZE_PATH || path.startsWith(`${AUTHORIZE_PATH}/`))
       return handleAuthorize(ctx, req, res, url);
     if (path === CONTROL_PATH || path.startsWith(`${CONTROL_PATH}/`)) {
-      return handleControl(control, req, res, path.slice(CONTROL_PATH.length) || '/');
+      // A cross-site page may post blindly to loopback; the control API is for tools, never for pages.
+      if (isForeignOrigin(req.headers.origin, port)) {
+        return sendJson(res, 403, {
+          error: 'forbidden',
+          error_description: 'Cross-origin requests to the control API are refused (Origin header refused)',
+        });
+      }
+      return handleControl(
+        control,
+        () => [...settings.redirectUris],
+        req,
+        res,
+        path.slice(CONTROL_PATH.length) || '/',
+      );
     }
     const api = /^\/v3\/company\/([^/]+)\/(.+)$/.exec(path);
     if (api?.[1] && api[2]) {
@@ -255,6 +290,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (address === null || typeof address === 'string')
     throw new Error('emulator: could not read the bound port');
   urls = urlsFor(address.port);
+  boundPort = address.port;
   const pruner = setInterval(() => store.prune(), 60_000);
   pruner.unref();
 

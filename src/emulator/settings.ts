@@ -1,6 +1,7 @@
 // Run-time behaviour of the emulator: defaults from INTUIT.md, and the validation shared by
 // startEmulator(), configure(), the control endpoint and the CLI flags.
-import type { EmulatorOptions } from './types';
+import { DEFAULT_REDIRECT_URIS, MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
+import type { EmulatorOptions, FaultSpelling } from './types';
 import { checkObject, type Rule } from './validate';
 
 export interface Settings {
@@ -11,9 +12,11 @@ export interface Settings {
   rotateEveryRefreshes: number;
   oldRefreshTokenPolicy: 'immediate' | 'grace';
   gracePeriodSeconds: number;
-  faultSpelling: 'lower' | 'capital';
+  faultSpelling: FaultSpelling;
   autoApprove: boolean;
+  redirectUris: string[];
   maxConcurrentPerRealm: number;
+  maxRequestsPerSecondPerRealm: number;
   maxRequestsPerMinutePerRealm: number;
   apiLatencyMs: number;
   companyName: string;
@@ -27,9 +30,11 @@ export const DEFAULT_SETTINGS: Settings = {
   rotateEveryRefreshes: 0,
   oldRefreshTokenPolicy: 'immediate',
   gracePeriodSeconds: 86_400,
-  faultSpelling: 'lower',
+  faultSpelling: 'intuit',
   autoApprove: false,
+  redirectUris: [...DEFAULT_REDIRECT_URIS],
   maxConcurrentPerRealm: 10,
+  maxRequestsPerSecondPerRealm: 10,
   maxRequestsPerMinutePerRealm: 500,
   apiLatencyMs: 0,
   companyName: 'Sandbox Company_US_1',
@@ -49,9 +54,11 @@ export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
   rotateEveryRefreshes: seconds,
   oldRefreshTokenPolicy: { type: 'enum', values: ['immediate', 'grace'], optional: true },
   gracePeriodSeconds: seconds,
-  faultSpelling: { type: 'enum', values: ['lower', 'capital'], optional: true },
+  faultSpelling: { type: 'enum', values: ['intuit', 'lower', 'capital'], optional: true },
   autoApprove: { type: 'bool', optional: true },
+  redirectUris: { type: 'strings', check: redirectUriProblem, maxItems: MAX_REDIRECT_URIS, optional: true },
   maxConcurrentPerRealm: positive,
+  maxRequestsPerSecondPerRealm: positive,
   maxRequestsPerMinutePerRealm: positive,
   apiLatencyMs: { type: 'int', min: 0, max: 600_000, optional: true },
   companyName: { type: 'string', maxLength: 200, optional: true },
@@ -61,11 +68,18 @@ export type SettingsPatch = Partial<Settings>;
 
 /** Validates a patch; throws a ValidationError naming the bad field and what was expected. */
 export function parseSettingsPatch(input: unknown): SettingsPatch {
-  return checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch;
+  const patch = { ...(checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch) };
+  // A copy: registerRedirectUri() appends to the list, which must not be the caller's array.
+  if (patch.redirectUris) patch.redirectUris = [...patch.redirectUris];
+  return patch;
 }
 
 export function settingsFromOptions(options: EmulatorOptions): Settings {
   const { port: _port, demo: _demo, logger: _logger, clock: _clock, ...rest } = options;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-  return { ...DEFAULT_SETTINGS, ...parseSettingsPatch(defined) };
+  return {
+    ...DEFAULT_SETTINGS,
+    redirectUris: [...DEFAULT_SETTINGS.redirectUris],
+    ...parseSettingsPatch(defined),
+  };
 }

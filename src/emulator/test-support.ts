@@ -58,14 +58,73 @@ export function refresh(
   return tokenCall(emu, { grant_type: 'refresh_token', refresh_token: refreshToken }, options);
 }
 
-export async function apiGet(emu: EmulatorHandle, path: string, accessToken?: string): Promise<JsonAnswer> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+/** GET on the Accounting API; asks for JSON unless `accept` says otherwise (null: no Accept header). */
+export async function apiGet(
+  emu: EmulatorHandle,
+  path: string,
+  accessToken?: string,
+  accept: string | null = 'application/json',
+): Promise<JsonAnswer> {
+  const headers: Record<string, string> = {};
+  if (accept !== null) headers.accept = accept;
   if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
   return answer(await fetch(`${emu.apiBaseUrl}${path}`, { headers }));
 }
 
+export function queryPath(realmId: string, statement: string): string {
+  return `/v3/company/${realmId}/query?minorversion=75&query=${encodeURIComponent(statement)}`;
+}
+
+/** The first Error of a fault body in either spelling, with its type. */
+export function faultOf(json: Record<string, unknown> | null): {
+  spelling: 'lower' | 'capital';
+  type: unknown;
+  error: Record<string, unknown>;
+} {
+  if (json?.Fault) {
+    const fault = json.Fault as { Error: Record<string, unknown>[]; type: unknown };
+    return { spelling: 'capital', type: fault.type, error: fault.Error[0] ?? {} };
+  }
+  const fault = json?.fault as { error: Record<string, unknown>[]; type: unknown } | undefined;
+  if (!fault) throw new Error(`no fault in ${JSON.stringify(json)}`);
+  return { spelling: 'lower', type: fault.type, error: fault.error[0] ?? {} };
+}
+
 export function companyInfoPath(realmId: string): string {
   return `/v3/company/${realmId}/companyinfo/${realmId}?minorversion=75`;
+}
+
+/**
+ * Walks the consent page as a browser would: GET the page, POST its form with the Connect (or Cancel)
+ * button, and return the redirect's Location (the app's redirect URI with code, state and realmId).
+ */
+export async function consentRedirect(
+  authorizeUrl: string,
+  decision: 'connect' | 'cancel' = 'connect',
+): Promise<string> {
+  const page = await fetch(authorizeUrl);
+  const html = await page.text();
+  if (page.status !== 200) throw new Error(`the consent page answered ${page.status}: ${html}`);
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  if (!action) throw new Error('the consent page has no form');
+  const fields = new URLSearchParams();
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    fields.set(
+      match[1] ?? '',
+      (match[2] ?? '').replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
+    );
+  }
+  fields.set('decision', decision);
+  const res = await fetch(new URL(action, authorizeUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: fields.toString(),
+    redirect: 'manual',
+  });
+  const location = res.headers.get('location');
+  if (res.status !== 302 || !location)
+    throw new Error(`the consent form answered ${res.status}: ${await res.text()}`);
+  return location;
 }
 
 export async function control(

@@ -1,68 +1,102 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
-import { apiGet, companyInfoPath, refresh, str } from './test-support';
+import { apiGet, companyInfoPath, faultOf, refresh, str } from './test-support';
 import type { EmulatorHandle } from './types';
 
 let emu: EmulatorHandle;
 let token: string;
+let now: number;
 
 beforeEach(async () => {
-  emu = await startEmulator();
+  // A frozen clock: the per-second and per-minute windows move only when a test moves them.
+  now = Date.parse('2026-11-30T12:00:00Z');
+  emu = await startEmulator({ clock: () => now });
   token = str((await refresh(emu, emu.refreshToken)).json?.access_token);
 });
 afterEach(async () => {
   await emu.close();
 });
 
-function faultCode(json: Record<string, unknown> | null): string | undefined {
-  return (json?.fault as { error: { code: string; message: string }[] } | undefined)?.error[0]?.code;
+function companyInfo(accessToken = token, realmId = emu.realmId) {
+  return apiGet(emu, companyInfoPath(realmId), accessToken);
 }
 
-describe('throttling (fault 3001)', () => {
+const THROTTLE_BODY = {
+  Fault: {
+    Error: [
+      {
+        Message: 'message=ThrottleExceeded; errorCode=003001; statusCode=429',
+        Detail: 'The request limit was reached.  Try again later',
+        code: '3001',
+      },
+    ],
+    type: 'SERVICE',
+  },
+};
+
+describe('throttling (fault 3001 ThrottleExceeded)', () => {
+  it("answers past 10 requests a second per company and app with Intuit's 429 body", async () => {
+    const answers = [];
+    for (let i = 0; i < 11; i += 1) answers.push(await companyInfo());
+    expect(answers.slice(0, 10).every((a) => a.status === 200)).toBe(true);
+    const over = answers[10];
+    expect(over?.status).toBe(429);
+    expect(over?.json).toMatchObject(THROTTLE_BODY);
+    expect(Object.keys(over?.json ?? {}).sort()).toEqual(['Fault', 'time']);
+    expect(emu.control.counters().api429s).toBe(1);
+    // another company is not affected
+    const other = emu.control.issueAuthorization('123145');
+    expect((await companyInfo(other.accessToken, '123145')).status).toBe(200);
+    now += 1000;
+    expect((await companyInfo()).status).toBe(200);
+  });
+
   it('answers 429 past 10 concurrent requests per company and records the peak in flight', async () => {
-    emu.control.configure({ apiLatencyMs: 1000 });
-    const answers = await Promise.all(
-      Array.from({ length: 12 }, () => apiGet(emu, companyInfoPath(emu.realmId), token)),
-    );
+    emu.control.configure({ apiLatencyMs: 1000, maxRequestsPerSecondPerRealm: 100 });
+    const answers = await Promise.all(Array.from({ length: 12 }, () => companyInfo()));
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
-    const throttled = answers.find((a) => a.status === 429);
-    expect(faultCode(throttled?.json ?? null)).toBe('3001');
-    const fault = throttled?.json?.fault as { error: { message: string }[] };
-    expect(fault.error[0]?.message).toBe('message=ThrottleExceeded; errorCode=003001; statusCode=429');
+    expect(answers.find((a) => a.status === 429)?.json).toMatchObject(THROTTLE_BODY);
     const counters = emu.control.counters();
     expect(counters.api429s).toBe(2);
     // 10 held for a second, so each throttled arrival overlaps them: the peak counts every arrival, not just those admitted
     expect(counters.maxApiInFlightByRealm[emu.realmId]).toBeGreaterThanOrEqual(11);
     // once they finish, the company is admitted again
-    expect((await apiGet(emu, companyInfoPath(emu.realmId), token)).status).toBe(200);
+    expect((await companyInfo()).status).toBe(200);
   });
 
   it('answers 429 past 500 requests a minute per company, and admits again a minute later', async () => {
     let ok = 0;
-    for (let batch = 0; batch < 50; batch += 1) {
-      const answers = await Promise.all(
-        Array.from({ length: 10 }, () => apiGet(emu, companyInfoPath(emu.realmId), token)),
-      );
+    for (let second = 0; second < 50; second += 1) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => companyInfo()));
       ok += answers.filter((a) => a.status === 200).length;
+      now += 1000;
     }
     expect(ok).toBe(500);
-    const over = await apiGet(emu, companyInfoPath(emu.realmId), token);
+    const over = await companyInfo();
     expect(over.status).toBe(429);
-    expect(faultCode(over.json)).toBe('3001');
-    // another company is not affected
-    const other = emu.control.issueAuthorization('123145');
-    expect((await apiGet(emu, companyInfoPath('123145'), other.accessToken)).status).toBe(200);
-    emu.control.advanceClock(61);
-    expect((await apiGet(emu, companyInfoPath(emu.realmId), token)).status).toBe(200);
+    expect(faultOf(over.json).error.code).toBe('3001');
+    now += 11_000; // the first second's 10 leave the minute window
+    expect((await companyInfo()).status).toBe(200);
   });
 
-  it('uses the capitalised spelling for 429 when configured', async () => {
-    emu.control.configure({ faultSpelling: 'capital', maxRequestsPerMinutePerRealm: 1 });
-    expect((await apiGet(emu, companyInfoPath(emu.realmId), token)).status).toBe(200);
-    const over = await apiGet(emu, companyInfoPath(emu.realmId), token);
-    expect(over.status).toBe(429);
-    expect((over.json?.Fault as { Error: { code: string }[] }).Error[0]?.code).toBe('3001');
+  it('answers XML without Accept: application/json, and the lower-case spelling when forced', async () => {
+    emu.control.configure({ maxRequestsPerMinutePerRealm: 1 });
+    expect((await companyInfo()).status).toBe(200);
+    const asXml = await apiGet(emu, companyInfoPath(emu.realmId), token, null);
+    expect(asXml.status).toBe(429);
+    expect(asXml.text).toContain('<Fault type="SERVICE">');
+    expect(asXml.text).toContain('<Error code="3001">');
+    expect(asXml.text).toContain(
+      '<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message>',
+    );
+    emu.control.configure({ faultSpelling: 'lower' });
+    const lower = await companyInfo();
+    expect(faultOf(lower.json)).toMatchObject({
+      spelling: 'lower',
+      type: 'SERVICE',
+      error: { code: '3001' },
+    });
   });
 });

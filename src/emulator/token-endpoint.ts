@@ -92,7 +92,6 @@ async function processToken(
     const body = successBody(outcome.grant, includeHard);
     if (outcome.grant.scope.split(/\s+/).includes('openid')) {
       body.id_token = await ctx.idTokens.sign({
-        issuer: ctx.urls.url,
         clientId,
         realmId: outcome.grant.realmId,
         nowMs: ctx.now(),
@@ -208,6 +207,12 @@ export async function handleToken(
   send(ctx, res, await process());
 }
 
+/**
+ * Intuit's revoke, as its docs show it: Basic client auth and a JSON body `{"token": ...}`; 200 with
+ * an empty body, after which the whole authorization is gone. A form body `token=...` is accepted
+ * too (node-quickbooks sends one; see README). A token that is not valid now gets 400 with an empty
+ * body, as intuit-oauth's users report from Intuit.
+ */
 export async function handleRevoke(
   ctx: EmulatorContext,
   req: IncomingMessage,
@@ -224,13 +229,15 @@ export async function handleRevoke(
   }
   const body = await readBody(req);
   ctx.counters.revokeCalls += 1;
+  const basic = parseBasicAuth(req.headers.authorization);
+  if (!basic || basic.id !== ctx.demo.clientId || !sameSecret(basic.secret, ctx.demo.clientSecret)) {
+    const answer = oauthError(401, 'invalid_client');
+    sendJson(res, answer.status, answer.body, answer.headers);
+    return;
+  }
   const type = mediaType(req);
   let token: unknown;
-  let form: URLSearchParams | null = null;
-  if (type === 'application/x-www-form-urlencoded') {
-    form = new URLSearchParams(body);
-    token = form.get('token');
-  } else {
+  if (type === 'application/json') {
     const json = parseJsonObject(body);
     if (!json) {
       sendJson(res, 400, {
@@ -240,18 +247,20 @@ export async function handleRevoke(
       return;
     }
     token = json.token;
-  }
-  if (!authenticateClient(ctx, req, form)) {
-    const answer = oauthError(401, 'invalid_client');
-    sendJson(res, answer.status, answer.body, answer.headers);
+  } else if (type === 'application/x-www-form-urlencoded') {
+    token = new URLSearchParams(body).get('token');
+  } else {
+    sendJson(res, 400, {
+      error: 'invalid_request',
+      error_description: 'Content-Type must be application/json with a body {"token": "..."}',
+    });
     return;
   }
   if (typeof token !== 'string' || token.length === 0) {
     sendJson(res, 400, { error: 'invalid_request', error_description: 'token is required' });
     return;
   }
-  // RFC 7009: an unknown or already invalid token is not an error.
-  ctx.store.revoke(token);
-  res.writeHead(200, { 'content-length': '0', 'cache-control': 'no-store' });
+  const status = ctx.store.revoke(token) === 'revoked' ? 200 : 400;
+  res.writeHead(status, { 'content-length': '0', 'cache-control': 'no-store' });
   res.end();
 }

@@ -1,5 +1,3 @@
-// ENGINEERS: several people edit this work tree at once. Read /work/team/HOUSE-RULES.md before you write or commit anything
-// (commit only your own paths: `git add <paths> && git commit -m ... -- <paths>`; never `git add -A`).
 // Public shape of the Intuit emulator. Tests, demo mode and benchmarks code against this;
 // src/emulator/server.ts implements it.
 
@@ -9,6 +7,13 @@ export interface DemoCredentials {
   refreshToken: string;
   realmId: string;
 }
+
+/**
+ * How Accounting API faults are spelled in JSON. 'intuit' (default) answers each class as Intuit does:
+ * 401 authentication faults lower case (`{"fault":{"error":[...]}}`), every other fault capitalised
+ * (`{"Fault":{"Error":[...]}}`). 'lower' and 'capital' force one spelling for every fault.
+ */
+export type FaultSpelling = 'intuit' | 'lower' | 'capital';
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. Always bound to 127.0.0.1. */
@@ -25,12 +30,20 @@ export interface EmulatorOptions {
   oldRefreshTokenPolicy?: 'immediate' | 'grace';
   /** With 'grace': how long the previous value keeps working (default 86,400). */
   gracePeriodSeconds?: number;
-  /** 'lower' = {"fault":{"error":[...]}} (default); 'capital' = {"Fault":{"Error":[...]}}. */
-  faultSpelling?: 'lower' | 'capital';
+  /** Default 'intuit': Intuit's own mix of the two spellings (see FaultSpelling). */
+  faultSpelling?: FaultSpelling;
   /** The authorize page redirects at once instead of showing its Connect button. */
   autoApprove?: boolean;
-  /** Throttle: concurrent API requests per realm (default 10) and per minute (default 500). */
+  /**
+   * The app's registered redirect URIs; the consent page accepts only an exact match. A loopback
+   * entry may use `*` as its port. Default: the desk's own loopback callbacks, `/callback` on localhost
+   * and on 127.0.0.1, any port (DEFAULT_REDIRECT_URIS in redirect-uris.ts).
+   */
+  redirectUris?: string[];
+  /** Throttle per company and app: requests in flight (default 10) and per second (default 10). */
   maxConcurrentPerRealm?: number;
+  maxRequestsPerSecondPerRealm?: number;
+  /** Throttle per company: requests per minute (default 500). */
   maxRequestsPerMinutePerRealm?: number;
   /** Credentials the emulator accepts from the start; generated when omitted. */
   demo?: Partial<DemoCredentials>;
@@ -99,8 +112,10 @@ export interface EmulatorControl {
   now(): number;
   counters(): EmulatorCounters;
   resetCounters(): void;
-  /** Changes options at run time (lifetimes, rotation, policy, spelling, throttle). */
+  /** Changes options at run time (lifetimes, rotation, policy, spelling, throttle, redirect URIs). */
   configure(options: Partial<Omit<EmulatorOptions, 'port' | 'demo'>>): void;
+  /** Adds a redirect URI to the app's registered ones (as on Intuit's Keys page). */
+  registerRedirectUri(redirectUri: string): void;
   /** A new authorization for the demo client (as if the user connected again). */
   issueAuthorization(realmId?: string): IssuedTokens;
   /** Whether a refresh token would be accepted right now (does not consume or rotate it). */

@@ -9,7 +9,8 @@ export type Rule =
   | { type: 'enum'; values: readonly (string | number)[]; optional?: boolean }
   | { type: 'bool'; optional?: boolean }
   | { type: 'object'; optional?: boolean }
-  | { type: 'string'; pattern?: RegExp; maxLength?: number; optional?: boolean };
+  | { type: 'string'; pattern?: RegExp; maxLength?: number; optional?: boolean }
+  | { type: 'strings'; check: (value: string) => string | null; maxItems: number; optional?: boolean };
 
 function describe(rule: Rule): string {
   switch (rule.type) {
@@ -25,6 +26,8 @@ function describe(rule: Rule): string {
       return 'a JSON object';
     case 'string':
       return rule.pattern ? `a string matching ${String(rule.pattern)}` : 'a non-empty string';
+    case 'strings':
+      return `an array of at most ${rule.maxItems} strings`;
   }
 }
 
@@ -52,6 +55,12 @@ function accepts(rule: Rule, value: unknown): boolean {
         value.length <= (rule.maxLength ?? 10_000) &&
         (rule.pattern === undefined || rule.pattern.test(value))
       );
+    case 'strings':
+      return (
+        Array.isArray(value) &&
+        value.length <= rule.maxItems &&
+        value.every((item) => typeof item === 'string')
+      );
   }
 }
 
@@ -78,6 +87,12 @@ export function checkObject(
     }
     if (!accepts(rule, value)) {
       throw new ValidationError(`${where}.${key}: expected ${describe(rule)}, got ${JSON.stringify(value)}`);
+    }
+    if (rule.type === 'strings') {
+      (value as string[]).forEach((item, index) => {
+        const problem = rule.check(item);
+        if (problem) throw new ValidationError(`${where}.${key}[${index}]: ${problem}`);
+      });
     }
   }
   return record;

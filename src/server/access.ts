@@ -4,6 +4,7 @@
 // (Bearer header or the session cookie set by opening the start-up URL).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isForeignOrigin, isLoopbackHost } from '../shared/loopback-host';
 
 /** The query parameter that carries the admin secret in the start-up URL. */
 export const LOGIN_QUERY_PARAM = 'auth';
@@ -37,8 +38,6 @@ export class AccessPolicy {
   /** Cookies are shared by every port on a host, so the name carries the port. */
   readonly cookieName: string;
   private readonly sessionValue: string;
-  private readonly allowedHosts: readonly string[];
-  private readonly allowedOrigins: readonly string[];
 
   constructor(
     private readonly adminToken: string,
@@ -51,18 +50,16 @@ export class AccessPolicy {
     this.sessionValue = createHmac('sha256', adminToken)
       .update('qb-token-desk session cookie')
       .digest('base64url');
-    this.allowedHosts = [`127.0.0.1:${port}`, `localhost:${port}`];
-    this.allowedOrigins = this.allowedHosts.map((host) => `http://${host}`);
   }
 
   /** Host must name this server exactly: a rebinding attack arrives with the attacker's host name. */
   isAllowedHost(host: string | undefined): boolean {
-    return host !== undefined && this.allowedHosts.includes(host.toLowerCase());
+    return isLoopbackHost(host, this.port);
   }
 
   /** An Origin that is present and not this server's own (including the opaque "null"). */
   isForeignOrigin(origin: string | undefined): boolean {
-    return origin !== undefined && !this.allowedOrigins.includes(origin.toLowerCase());
+    return isForeignOrigin(origin, this.port);
   }
 
   isAuthorized(req: IncomingMessage): boolean {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDesk } from './bootstrap';
 import { CONFIG_VARIABLES, loadConfig, type ConfigVariable } from './config';
 import { ConfigError } from './errors';
-import { FileTokenStore, STORE_FILE_NAME } from './file-token-store';
+import { seedStoredChain } from './testing/stored-chain';
 import { fingerprintToken } from './token-store';
 import { seededRandom } from './testing/seeded-random';
 
@@ -249,7 +249,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
   it('the stored chain is byte for byte the same after every refused start', async () => {
     const dataDir = await mkdtemp(join(cwd, 'store-'));
     const refreshToken = 'RT-config-fuzz-0123456789abcdef';
-    await new FileTokenStore({ dataDir, storeKey: null }).save({
+    const recordPath = await seedStoredChain(dataDir, {
       version: 1,
       refreshToken: 'RT-stored-rotated-0123456789',
       refreshTokenIssuedAt: Date.now(),
@@ -262,7 +262,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
       realmId: '123',
       origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
     });
-    const original = await readFile(join(dataDir, STORE_FILE_NAME));
+    const original = await readFile(recordPath);
     const base = {
       QB_CLIENT_ID: 'client',
       QB_CLIENT_SECRET: 'secret-0123456789',
@@ -283,7 +283,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
       await expect(
         startDesk({ env: { ...base, ...bad }, cwd: dataDir, log: () => {} }),
       ).rejects.toBeInstanceOf(ConfigError);
-      expect((await readFile(join(dataDir, STORE_FILE_NAME))).equals(original)).toBe(true);
+      expect((await readFile(recordPath)).equals(original)).toBe(true);
     }
   });
 });

@@ -14,11 +14,11 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileTokenStore, STORE_FILE_NAME } from '../core/file-token-store';
 import { REFRESH_MARKER_PREFIX, REFRESH_MARKERS_VARIABLE, type RefreshStep } from '../core/refresh-markers';
+import { defaultRecordPath, readStoredRecord } from '../core/testing/stored-chain';
 import { fingerprintToken } from '../core/token-store';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
@@ -165,8 +165,8 @@ function serverEnv(emulator: EmulatorHandle, refreshToken: string, dataDir: stri
 }
 
 /** The refresh token a restart will use: the stored chain's, unless the environment's token changed (rule 6). */
-async function chainToken(store: FileTokenStore, envToken: string): Promise<string> {
-  const { tokens } = await store.load();
+async function chainToken(dataDir: string, envToken: string): Promise<string> {
+  const { tokens } = await readStoredRecord(dataDir);
   if (tokens && tokens.origin.envRefreshTokenSha256 === fingerprintToken(envToken))
     return tokens.refreshToken;
   return envToken;
@@ -205,7 +205,6 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
     gracePeriodSeconds: 3600,
   });
   const dataDir = await mkdtemp(join(tmpdir(), `qbtd-kill9-${policy}-`));
-  const store = new FileTokenStore({ dataDir, storeKey: null });
   const report: PolicyReport = {
     policy,
     seed: SEED,
@@ -233,7 +232,7 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
     for (let cycle = 0; ; cycle += 1) {
       const last = report.kills >= KILLS;
       // Before the restart: is the refresh token the store (or, before the first save, the environment) holds still alive?
-      const alive = emulator.control.isRefreshTokenValid(await chainToken(store, envToken));
+      const alive = emulator.control.isRefreshTokenValid(await chainToken(dataDir, envToken));
 
       const server = await startServerProcess(serverEnv(emulator, envToken, dataDir));
       if (!alive) {
@@ -253,7 +252,7 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
         const after = await status(server);
         expect(after.state).toBe('reauthorization_required');
         expect(after.lastRefresh?.error?.kind).toBe('invalid_grant');
-        // The kill left the in-flight note (qb-tokens.json.refreshing): the status says what happened.
+        // The kill left the in-flight note (connections/default.json.refreshing): the status says what happened.
         expect(after.lastRefresh?.error?.message, `cycle ${cycle} (seed ${SEED})`).toMatch(
           /stopped during a refresh .* after Intuit had issued a new refresh token, before it could be saved/,
         );
@@ -294,7 +293,7 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
       report.killsByPlace[place] = (report.killsByPlace[place] ?? 0) + 1;
       previousKill = { place, issuedAtExit };
 
-      const lock = join(dataDir, `${STORE_FILE_NAME}.lock`);
+      const lock = `${defaultRecordPath(dataDir)}.lock`;
       if (existsSync(lock)) {
         report.locksLeft += 1;
         // A dead holder's lock goes stale after 10 s. Once per policy the restart waits that out (so the
@@ -302,10 +301,11 @@ async function runPolicy(policy: 'grace' | 'immediate'): Promise<PolicyReport> {
         if (keptOneStaleLock) rmSync(lock, { recursive: true, force: true });
         keptOneStaleLock = true;
       }
-      for (const name of readdirSync(dataDir)) {
+      const recordDir = dirname(defaultRecordPath(dataDir));
+      for (const name of existsSync(recordDir) ? readdirSync(recordDir) : []) {
         if (name.endsWith('.tmp')) {
           report.tempFilesLeft += 1;
-          rmSync(join(dataDir, name), { force: true });
+          rmSync(join(recordDir, name), { force: true });
         }
       }
     }

@@ -1,7 +1,8 @@
 // LISTEN on the store's channel over a dedicated connection, so a write on one machine reaches every
 // other instance at once. The connection is re-made by itself when it drops (the server restarted, a
-// network blip): with growing pauses, and once back it reports every connection's current revision,
-// since notifications sent while it was away are lost.
+// network blip): with growing pauses. Each time it starts listening (the first time too) it reports
+// every connection's current revision: a write made before the LISTEN took effect, or while the
+// connection was away, sends no notification this instance can still receive.
 import { z } from 'zod';
 import type pg from 'pg';
 import type { RecordChange } from '../connection-store';
@@ -41,7 +42,7 @@ export class ChangeListener {
   }
 
   start(): void {
-    void this.connect(false);
+    void this.connect();
   }
 
   async stop(): Promise<void> {
@@ -54,7 +55,7 @@ export class ChangeListener {
     await client?.end().catch(() => undefined);
   }
 
-  private async connect(catchUp: boolean): Promise<void> {
+  private async connect(): Promise<void> {
     if (this.stopped) return;
     const client = this.options.newClient();
     this.client = client;
@@ -72,9 +73,7 @@ export class ChangeListener {
       this.connected = true;
       if (this.attempt > 0) this.options.log('PostgreSQL store: change notifications resumed.');
       this.attempt = 0;
-      if (catchUp) {
-        for (const change of await this.options.snapshot(client)) this.options.onChange(change);
-      }
+      for (const change of await this.options.snapshot(client)) this.options.onChange(change);
     } catch {
       this.lost(client);
     }
@@ -92,7 +91,7 @@ export class ChangeListener {
     this.attempt += 1;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.connect(true);
+      void this.connect();
     }, delay);
     this.timer.unref();
   }

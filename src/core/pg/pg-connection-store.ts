@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import type { ConnectionId } from '../../shared/contract';
+import type { ConnectionId, QbEnvironment } from '../../shared/contract';
 import type { ConnectionRecord } from '../connection-record';
 import type {
   ConnectionStore,
@@ -24,7 +24,7 @@ import type {
 import { StoreError, StoreLockTimeoutError } from '../errors';
 import type { LogFn } from '../log';
 import { markRefreshStep } from '../refresh-markers';
-import { TokenEnvelopeCodec } from '../token-envelope';
+import { StoreCipher } from '../store-crypto';
 import type { RefreshInFlightNote } from '../token-store';
 import { ChangeListener } from './change-listener';
 import { toStoreError } from './pg-errors';
@@ -49,6 +49,8 @@ export interface PgConnectionStoreOptions {
   connectTimeoutMs?: number;
   /** Pool size (default 4: one LISTEN connection comes on top). */
   poolSize?: number;
+  /** For a profile that had to be reset (default sandbox). */
+  environment?: QbEnvironment;
 }
 
 interface HeldLock {
@@ -79,7 +81,7 @@ export class PgConnectionStore implements ConnectionStore {
   readonly description: ConnectionStoreDescription;
   private readonly url: StoreUrl;
   private readonly pool: pg.Pool;
-  private readonly codec: TokenEnvelopeCodec;
+  private readonly encrypted: boolean;
   private readonly rows: RecordRowCodec;
   private readonly log: LogFn;
   private readonly lockWaitMs: number;
@@ -97,8 +99,12 @@ export class PgConnectionStore implements ConnectionStore {
 
   constructor(options: PgConnectionStoreOptions) {
     this.url = parseStoreUrl(options.url);
-    this.codec = new TokenEnvelopeCodec(options.storeKey);
-    this.rows = new RecordRowCodec(this.codec, this.url.location);
+    this.encrypted = options.storeKey !== null;
+    this.rows = new RecordRowCodec(
+      options.storeKey ? new StoreCipher(options.storeKey) : null,
+      this.url.location,
+      options.environment ?? 'sandbox',
+    );
     this.log = options.log ?? (() => undefined);
     this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
@@ -118,6 +124,8 @@ export class PgConnectionStore implements ConnectionStore {
       ...this.clientConfig(),
       max: options.poolSize ?? 4,
       idleTimeoutMillis: 10_000,
+      // Idle connections never keep a process that is done (a CLI command) alive.
+      allowExitOnIdle: true,
     });
     // An idle client whose server went away emits 'error' on the pool: without a handler that is a crash.
     this.pool.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));
@@ -153,7 +161,7 @@ export class PgConnectionStore implements ConnectionStore {
     if (!row) return { record: null, warnings: [] };
     const decoded = this.rows.decode(row);
     for (const warning of decoded.warnings) this.log(warning);
-    if (decoded.record && decoded.wasPlaintext && this.codec.encrypted) {
+    if (decoded.record && decoded.wasPlaintext && this.encrypted) {
       await this.encryptInPlace(decoded.record);
     }
     return { record: decoded.record, warnings: decoded.warnings };
@@ -358,14 +366,14 @@ export class PgConnectionStore implements ConnectionStore {
   /** A plaintext chain found while QB_STORE_KEY is set is encrypted at once (same revision: nothing else changes). */
   private async encryptInPlace(record: ConnectionRecord): Promise<void> {
     try {
-      const values = this.rows.encode(record, this.self);
+      const tokens = this.rows.tokensColumn(record);
       await this.run(
         `encrypting connection "${record.id}"`,
         (c) =>
           c.query(
             `UPDATE ${CONNECTIONS_TABLE} SET tokens = $1::jsonb, encrypted = true, updated_at = now()
               WHERE id = $2 AND revision = $3 AND NOT encrypted`,
-            [values[4], record.id, record.revision],
+            [tokens, record.id, record.revision],
           ),
         record.id,
       );

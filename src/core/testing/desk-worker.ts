@@ -2,8 +2,9 @@
 // adapter does (startDesk: QB_* from its environment, so QB_STORE_URL picks the PostgreSQL store),
 // prints {"ready":true}, waits for a line on stdin, then has QBTD_CALLERS callers ask for an access
 // token at once, with its clock moved by QBTD_CLOCK_OFFSET_MS. It prints one JSON line: each caller's
-// wait from the go line, the fingerprints of the tokens it got (never a value), how many refreshes it
-// made itself, and its final status. Bundled with esbuild by desk-workers.ts so each starts fast.
+// wait from the go line, the fingerprints of the tokens it got (never a value), the refresh count its
+// status shows (shared by every process using the store), and its final status. With QBTD_MODE=loop it instead refreshes back to back until it
+// is killed (the kill -9 suite). Bundled with esbuild by desk-workers.ts so each starts fast.
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startDesk } from '../bootstrap';
@@ -14,7 +15,7 @@ export interface DeskWorkerReport {
   waitsMs: number[];
   fingerprints: string[];
   failures: string[];
-  /** Refreshes this process made itself (adopting another's chain is not one). */
+  /** status.stats.refreshes: the connection's count, the same in every process sharing the store. */
   refreshes: number;
   status: TokenStatus;
 }
@@ -32,6 +33,9 @@ async function main(): Promise<void> {
   const lines = createInterface({ input: process.stdin });
   await new Promise<void>((resolve) => lines.once('line', () => resolve()));
   lines.close();
+  if (process.env.QBTD_MODE === 'loop') {
+    for (;;) await started.desk.refresh('manual').catch(() => undefined);
+  }
   const go = performance.now();
   const failures: string[] = [];
   const fingerprints = new Set<string>();

@@ -33,6 +33,11 @@ async function workerBundle(): Promise<string> {
   return (await bundled).file;
 }
 
+/** The worker script, bundled (node runs it as is). */
+export function deskWorkerScript(): Promise<string> {
+  return workerBundle();
+}
+
 export interface WorkerRun {
   reports: DeskWorkerReport[];
   /** stderr of each process (log lines pass the engine's redactor). */
@@ -63,7 +68,10 @@ export async function runDeskWorkers(
   children.forEach((child, i) =>
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr[i] += chunk)),
   );
-  const timer = setTimeout(() => children.forEach((child) => child.kill('SIGKILL')), options.timeoutMs ?? 120_000);
+  const timer = setTimeout(
+    () => children.forEach((child) => child.kill('SIGKILL')),
+    options.timeoutMs ?? 120_000,
+  );
   try {
     const lines = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
     const next = async (i: number): Promise<unknown> => {

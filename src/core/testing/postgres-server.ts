@@ -8,7 +8,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +31,10 @@ export interface PostgresServerOptions {
   user?: string;
   /** Extra `-c name=value` settings. */
   settings?: Record<string, string>;
-  /** Address the server listens on (default 127.0.0.1; a network namespace test adds its veth address). */
+  /** Addresses the server listens on (default 127.0.0.1; a network namespace test adds its veth addresses). */
   listen?: string[];
+  /** Networks (CIDR) also allowed to log in with the password, e.g. a test network's 10.x.0.0/16. */
+  allowNetworks?: string[];
 }
 
 interface Account {
@@ -225,6 +235,13 @@ export class PostgresServer {
     );
     rmSync(pwfile, { force: true });
     if (result.status !== 0) throw new Error(`initdb failed (${result.status}): ${result.stderr}`);
+    const networks = this.options.allowNetworks ?? [];
+    if (networks.length > 0) {
+      appendFileSync(
+        join(this.dataDir, 'pg_hba.conf'),
+        networks.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''),
+      );
+    }
   }
 
   private spawnAccount(): { uid?: number; gid?: number } {

@@ -2,8 +2,7 @@
 // database decide each announcement once, a restart does not repeat one, and a store that went
 // away is tried again once it is back.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectionRecord } from '../../core/connection-record';
-import { emptyHealth } from '../../core/connection-record-schema';
+import { emptyHealth, type ConnectionRecord } from '../../core/connection-record';
 import { StoreUnavailableError } from '../../core/errors';
 import { PgConnectionStore } from '../../core/pg/pg-connection-store';
 import { PostgresServer } from '../../core/testing/postgres-server';

@@ -25,9 +25,9 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError || error instanceof NotConfiguredError) return EXIT.configuration;
-  // The store: a bad QB_STORE_URL / QB_DATA_DIR or a wrong QB_STORE_KEY is configuration; a store that
-  // is down or a lock held too long is worth trying again later.
-  if (error instanceof StoreConfigError || error instanceof StoreKeyError) return EXIT.configuration;
+  // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR/QB_STORE_URL: fix the configuration.
+  if (error instanceof StoreKeyError || error instanceof StoreConfigError) return EXIT.configuration;
+  // The store is down, busy or full: the same command may work later.
   if (error instanceof StoreUnavailableError || error instanceof StoreLockTimeoutError) return EXIT.transient;
   if (error instanceof ReauthorizationRequiredError) return EXIT.reauthorizationRequired;
   if (error instanceof TokenError) {

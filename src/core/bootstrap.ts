@@ -145,6 +145,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
       refreshSkewSeconds: config.refreshSkewSeconds,
       demo: config.demo,
       canConnect: hasClientCredentials(config),
+      warnings: config.warnings,
     },
     store,
     oauth,

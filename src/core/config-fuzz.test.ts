@@ -93,7 +93,14 @@ describe('config loader under bad input', () => {
     let refused = 0;
     for (const variable of CONFIG_VARIABLES) {
       for (const value of ODD_VALUES) {
-        const error = attempt({ [variable]: value });
+        // The client keys come as a pair (a lone one is its own error): each is tried beside a valid partner.
+        const partner: Record<string, string> =
+          variable === 'QB_CLIENT_ID'
+            ? { QB_CLIENT_SECRET: 'a-client-secret' }
+            : variable === 'QB_CLIENT_SECRET'
+              ? { QB_CLIENT_ID: 'a-client-id' }
+              : {};
+        const error = attempt({ ...partner, [variable]: value });
         if (error) {
           refused += 1;
           expectClear(error, variable, value);

@@ -1,28 +1,17 @@
 // The Node store (CLI, headless server, library): one JSON file per connection in
-// `<QB_DATA_DIR>/connections/<id>.json`, written atomically (temp file, rename, fsync of the file and
-// the directory) with mode 0600. With QB_STORE_KEY the token chain inside is sealed (store-crypto.ts);
-// the connection's health stays readable. Refreshes across processes are serialised per connection
-// by a file lock beside the record; while a token call is in flight, `<id>.json.refreshing` (start
-// time and the refresh token's sha256, no token value) says so, so the next start can explain the
-// invalid_grant that follows a process killed before it saved the answer. Other processes' writes
-// are noticed with fs.watch on the directory.
+// `<QB_DATA_DIR>/connections/<id>.json`, mode 0600. With QB_STORE_KEY the token chain inside is sealed
+// (store-crypto.ts); the connection's health stays readable. The file work is fs/durable-record-file.ts
+// (a directory checked like ~/.ssh, no links followed, atomic writes into space reserved before the
+// token call, bounded retries and then a rescue file that the next process moves back). Refreshes
+// across processes are serialised per connection by a lock beside the record that knows its holder
+// (refresh-lock.ts); while a token call is in flight, `<id>.json.refreshing` (start time and the
+// refresh token's sha256, no token value) says so, so the next start can explain the invalid_grant
+// that follows a process killed before it saved the answer. Other processes' writes are noticed with
+// fs.watch on the directory.
 //
 // A file that cannot be parsed is moved aside, never deleted: it may hold the only valid refresh
 // token. A chain that cannot be decrypted is left exactly where it is (StoreKeyError).
-import {
-  closeSync,
-  existsSync,
-  fsync,
-  mkdirSync,
-  openSync,
-  promises as fs,
-  renameSync,
-  rmSync,
-  watch,
-  writeFileSync,
-  type FSWatcher,
-} from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fs, renameSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
@@ -41,7 +30,9 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from './connection-store';
-import { StoreError, StoreLockTimeoutError } from './errors';
+import { StoreError, StoreKeyError } from './errors';
+import { prepareDataDir } from './fs/data-dir';
+import { DurableRecordFile } from './fs/durable-record-file';
 import type { LogFn } from './log';
 import { withFileLock } from './refresh-lock';
 import { markRefreshStep } from './refresh-markers';
@@ -72,6 +63,10 @@ export interface FileConnectionStoreOptions {
   lockStaleMs?: number;
   /** The environment the QB_* variables name: the profile of a 0.1 store upgraded to the default connection. */
   environment?: QbEnvironment;
+  /** How long a failing save is retried before the record goes to a rescue file, ms (default 10 s). */
+  saveRetryMs?: number;
+  /** Where rescue files go (default: ~/.qb-token-desk/rescue, then the temp directory). */
+  rescueDirs?: readonly string[];
 }
 
 const tokensOnDiskSchema = z.union([
@@ -103,14 +98,17 @@ export class FileConnectionStore implements ConnectionStore {
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
   private readonly environment: QbEnvironment;
+  private readonly saveRetryMs: number | undefined;
+  private readonly rescueDirs: readonly string[] | undefined;
   private opening: Promise<void> | null = null;
   /** What open() found that the default connection's next load reports (an unreadable 0.1 store moved aside). */
-  private readonly upgradeWarnings: string[] = [];
+  private readonly openWarnings: string[] = [];
+  private readonly files = new Map<ConnectionId, DurableRecordFile>();
   private readonly notes = new Map<ConnectionId, RefreshNoteFile>();
-  /** Empty temp files opened when a refresh begins, for the save its answer makes. */
-  private readonly prepared = new Map<ConnectionId, { temp: string; fd: number }>();
   /** In-process queue per connection in front of the file lock (which is not re-entrant and polls). */
   private readonly lockQueues = new Map<ConnectionId, Promise<unknown>>();
+  /** Connections whose lock this instance holds now (a rescued record is moved back only then). */
+  private readonly held = new Set<ConnectionId>();
   /** The revision this instance wrote last, per connection: its own writes are not reported to watchers. */
   private readonly written = new Map<ConnectionId, number>();
   private readonly listeners = new Set<(change: RecordChange) => void>();
@@ -125,17 +123,24 @@ export class FileConnectionStore implements ConnectionStore {
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
     this.environment = options.environment ?? 'sandbox';
+    this.saveRetryMs = options.saveRetryMs;
+    this.rescueDirs = options.rescueDirs;
     this.description = { kind: 'file', location: this.dir, encrypted: this.cipher !== null };
     this.warnings = this.cipher
       ? []
       : [`Tokens are stored unencrypted in ${this.dir}; set QB_STORE_KEY to encrypt them.`];
   }
 
-  /** The file holding a connection's record. */
+  /** The file holding a connection's record (as configured; links in QB_DATA_DIR's path not resolved). */
   recordPath(id: ConnectionId): string {
-    return join(this.dir, `${checkedId(id)}.json`);
+    return this.file(id).path;
   }
 
+  /**
+   * Checks the data directory (StoreConfigError naming QB_DATA_DIR when others can write to it, or it
+   * cannot be created), sweeps temp files crashed saves left, upgrades a 0.1 store and seals plaintext
+   * records when a key is configured. Once per instance.
+   */
   open(): Promise<void> {
     this.opening ??= this.openOnce().catch((err: unknown) => {
       this.opening = null;
@@ -145,16 +150,16 @@ export class FileConnectionStore implements ConnectionStore {
   }
 
   private async openOnce(): Promise<void> {
-    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    await this.sweepOrphanedTempFiles();
+    prepareDataDir(this.dataDir);
+    const real = this.realDir();
+    await this.sweepOrphanedTempFiles(real);
     if (existsSync(join(this.dataDir, LEGACY_STORE_FILE_NAME))) await this.upgradeLegacyStore();
-    if (this.cipher) await this.sealPlaintextRecords();
+    if (this.cipher) await this.sealPlaintextRecords(real);
   }
 
   async list(): Promise<ConnectionId[]> {
     await this.open();
-    const names = await fs.readdir(this.dir);
+    const names = await fs.readdir(this.realDir());
     return names
       .filter((name) => name.endsWith('.json') && !name.startsWith('.'))
       .map((name) => name.slice(0, -'.json'.length))
@@ -164,81 +169,128 @@ export class FileConnectionStore implements ConnectionStore {
 
   async load(id: ConnectionId): Promise<RecordLoadResult> {
     await this.open();
-    const path = this.recordPath(id);
-    const warnings = id === 'default' ? this.upgradeWarnings.splice(0) : [];
-    let text: string;
-    try {
-      text = await fs.readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { record: null, warnings };
-      throw err;
+    const file = this.file(id);
+    // A record a failed save left in a rescue file is moved back under the lock, so no refresh races it.
+    if (!this.held.has(id) && file.findRescued() && file.writableProblem() === null) {
+      return this.withLock(id, () => this.loadCurrent(id));
     }
-    try {
-      return { record: this.decode(text, id, path).record, warnings };
-    } catch (err) {
-      if (!(err instanceof UnreadableRecord)) throw err;
-      warnings.push(this.moveAside(path, err.message));
-      return { record: null, warnings };
+    return this.loadCurrent(id);
+  }
+
+  private async loadCurrent(id: ConnectionId): Promise<RecordLoadResult> {
+    const file = this.file(id);
+    const warnings = id === 'default' ? this.openWarnings.splice(0) : [];
+    const unwritable = file.writableProblem();
+    if (unwritable) warnings.push(`${unwritable} Refreshing is not possible until it is.`);
+    let record: ConnectionRecord | null = null;
+    const body = file.read();
+    if (body) {
+      try {
+        record = this.decode(body.toString('utf8'), id, file.path).record;
+      } catch (err) {
+        if (!(err instanceof UnreadableRecord)) throw err;
+        warnings.push(this.moveAside(file.realPath(), err.message));
+      }
     }
+    const rescued = this.takeRescued(id, record, warnings);
+    if (rescued) record = await this.moveBack(id, rescued, warnings);
+    return { record, warnings };
+  }
+
+  /** The rescued record when it is newer than the stored one; an older rescue file is dropped. */
+  private takeRescued(
+    id: ConnectionId,
+    stored: ConnectionRecord | null,
+    warnings: string[],
+  ): { record: ConnectionRecord; body: Buffer; path: string } | null {
+    const file = this.file(id);
+    const found = file.findRescued();
+    if (!found) return null;
+    let rescued: ConnectionRecord;
+    try {
+      rescued = this.decode(found.body.toString('utf8'), id, found.path).record;
+    } catch (err) {
+      warnings.push(
+        `A rescued copy of the tokens in ${found.path} could not be read (${(err as Error).message}); it was left as it is.`,
+      );
+      return null;
+    }
+    if (stored && stored.revision >= rescued.revision) {
+      if (this.held.has(id)) file.clearRescued();
+      return null;
+    }
+    return { record: rescued, body: found.body, path: found.path };
+  }
+
+  private async moveBack(
+    id: ConnectionId,
+    rescued: { record: ConnectionRecord; body: Buffer; path: string },
+    warnings: string[],
+  ): Promise<ConnectionRecord> {
+    const file = this.file(id);
+    if (this.held.has(id)) {
+      try {
+        await file.writeOnce(rescued.body);
+        file.clearRescued();
+        const line = `The latest tokens had been saved to ${rescued.path} because ${file.path} could not be written; they are back in ${file.path}.`;
+        this.log(line);
+        warnings.push(line);
+        return rescued.record;
+      } catch (err) {
+        this.log(
+          `Moving the rescued tokens back failed (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+        );
+      }
+    }
+    warnings.push(
+      `The latest tokens are in ${rescued.path} (${file.path} could not be written when they were issued); they are moved back once it can be.`,
+    );
+    return rescued.record;
   }
 
   /**
-   * Atomic: a temp file, renamed over the record. Everything up to and including the rename is
-   * synchronous, so it is done before save() returns its promise: a save started the moment Intuit's
-   * answer is in (the engine does that) puts the rotated refresh token in place without one event-loop
-   * turn in between for a SIGKILL to land in. The fsyncs that follow, before the promise resolves,
-   * make it survive a power loss too.
+   * Atomic: a temp file (the one reserved when the refresh began), renamed over the record.
+   * Everything up to and including the rename is synchronous, so it is done before save() returns
+   * its promise: a save started the moment Intuit's answer is in (the engine does that) puts the
+   * rotated refresh token in place without one event-loop turn in between for a SIGKILL to land in.
+   * The fsyncs that follow, before the promise resolves, make it survive a power loss too. A save
+   * that fails is retried, then rescued (StoreSaveRescuedError says where).
    */
-  save(record: ConnectionRecord): Promise<void> {
-    let fd: number;
-    try {
-      checkRecordForSave(record);
-      const body = JSON.stringify(this.encode(record));
-      // A temp file opened before the token call (beginRefresh) spares this moment the open: creating a
-      // file waits on the filesystem journal, milliseconds when the disk is busy, and a kill then loses.
-      const prepared = this.prepared.get(record.id);
-      this.prepared.delete(record.id);
-      const target = this.recordPath(record.id);
-      const { temp, fd: opened } = prepared ?? this.openTemp(record.id);
-      fd = opened;
-      try {
-        writeFileSync(fd, body, 'utf8');
-        renameSync(temp, target);
-      } catch (err) {
-        closeSync(fd);
-        rmSync(temp, { force: true });
-        throw err;
-      }
+  async save(record: ConnectionRecord): Promise<void> {
+    checkRecordForSave(record);
+    const file = this.file(record.id);
+    await file.write(Buffer.from(JSON.stringify(this.encode(record)), 'utf8'), () => {
       this.written.set(record.id, record.revision);
       markRefreshStep('renamed');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.syncAfterRename(fd);
-  }
-
-  private async syncAfterRename(fd: number): Promise<void> {
-    try {
-      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-    } finally {
-      closeSync(fd);
-    }
-    await this.syncDir(this.dir);
+    });
     markRefreshStep('saved');
+    // A rescued copy this save supersedes is dropped.
+    if (this.held.has(record.id) && file.findRescued()) file.clearRescued();
   }
 
   async remove(id: ConnectionId): Promise<void> {
-    await fs.rm(this.recordPath(id), { force: true });
+    await this.file(id).remove();
     this.note(id).remove();
-    await this.syncDir(this.dir);
   }
 
   async withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    const path = this.recordPath(id);
+    const file = this.file(id);
     const previous = this.lockQueues.get(id) ?? Promise.resolve();
-    const run = previous.then(async () => {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      return this.fileLock(path, options.waitMs ?? this.lockWaitMs, fn);
+    const run = previous.then(() => {
+      // Fails at once (naming QB_DATA_DIR) on a directory this process cannot write to or must not trust.
+      file.assertWritable();
+      return withFileLock(
+        file.realPath(),
+        { waitMs: options.waitMs ?? this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
+        async () => {
+          this.held.add(id);
+          try {
+            return await fn();
+          } finally {
+            this.held.delete(id);
+          }
+        },
+      );
     });
     const tail = run.catch(() => undefined);
     this.lockQueues.set(id, tail);
@@ -246,23 +298,6 @@ export class FileConnectionStore implements ConnectionStore {
       if (this.lockQueues.get(id) === tail) this.lockQueues.delete(id);
     });
     return run;
-  }
-
-  private async fileLock<T>(path: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-    let held = false;
-    try {
-      return await withFileLock(path, { waitMs, staleMs: this.lockStaleMs, log: this.log }, () => {
-        held = true;
-        return fn();
-      });
-    } catch (err) {
-      if (!held && (err as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new StoreLockTimeoutError(
-          `Another process held the refresh lock on ${path} for more than ${Math.round(waitMs / 1000)} s; try again.`,
-        );
-      }
-      throw err;
-    }
   }
 
   watch(listener: (change: RecordChange) => void): () => void {
@@ -274,18 +309,17 @@ export class FileConnectionStore implements ConnectionStore {
     };
   }
 
+  /**
+   * Before the token call: reserves the space the answer's save needs (throws a store error naming
+   * QB_DATA_DIR when it is not there: the call must then not start), then leaves the note.
+   */
   beginRefresh(id: ConnectionId, note: RefreshInFlightNote): void {
+    this.file(id).reserve();
     this.note(id).write(note);
-    this.discardPrepared(id);
-    try {
-      this.prepared.set(id, this.openTemp(id));
-    } catch {
-      // save() opens its own.
-    }
   }
 
   endRefresh(id: ConnectionId): void {
-    this.discardPrepared(id);
+    this.file(id).discardReservation();
     this.note(id).remove();
   }
 
@@ -296,7 +330,7 @@ export class FileConnectionStore implements ConnectionStore {
   async close(): Promise<void> {
     this.listeners.clear();
     this.stopWatching();
-    for (const id of [...this.prepared.keys()]) this.discardPrepared(id);
+    for (const file of this.files.values()) file.discardReservation();
   }
 
   // ---------------------------------------------------------------- encoding
@@ -376,41 +410,43 @@ export class FileConnectionStore implements ConnectionStore {
    * out sealed; an encrypted one without the right key stops here (StoreKeyError), untouched.
    */
   private async upgradeLegacyStore(): Promise<void> {
-    const legacy = join(this.dataDir, LEGACY_STORE_FILE_NAME);
-    await this.fileLock(legacy, this.lockWaitMs, () =>
-      this.withLock('default', async () => {
-        let text: string;
-        try {
-          text = await fs.readFile(legacy, 'utf8');
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // another process upgraded it
-          throw err;
-        }
-        const target = this.recordPath('default');
-        if (!existsSync(target)) {
-          let tokens: StoredTokens;
-          try {
-            tokens = this.decodeLegacy(text, legacy);
-          } catch (err) {
-            if (!(err instanceof UnreadableRecord)) throw err;
-            // As 0.1 did with a file it could not read: aside, never deleted.
-            this.upgradeWarnings.push(this.moveAside(legacy, err.message));
-            return;
+    const legacy = new DurableRecordFile({
+      dir: this.dataDir,
+      fileName: LEGACY_STORE_FILE_NAME,
+      log: this.log,
+    });
+    await withFileLock(
+      legacy.realPath(),
+      { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
+      () =>
+        this.withLock('default', async () => {
+          const body = legacy.read();
+          if (!body) return; // another process upgraded it
+          const target = this.file('default');
+          if (!target.read()) {
+            let tokens: StoredTokens;
+            try {
+              tokens = this.decodeLegacy(body.toString('utf8'), legacy.path);
+            } catch (err) {
+              if (!(err instanceof UnreadableRecord)) throw err;
+              // As 0.1 did with a file it could not read: aside, never deleted.
+              this.openWarnings.push(this.moveAside(legacy.realPath(), err.message));
+              return;
+            }
+            const record = newConnectionRecord(
+              'default',
+              defaultProfile(this.environment, tokens.realmId),
+              tokens,
+            );
+            await this.save({ ...record, revision: 1 });
+            const legacyNote = `${legacy.realPath()}${REFRESHING_NOTE_SUFFIX}`;
+            if (existsSync(legacyNote))
+              renameSync(legacyNote, `${target.realPath()}${REFRESHING_NOTE_SUFFIX}`);
+            this.log(`Upgraded the single-connection token store ${legacy.path} to ${target.path}.`);
           }
-          const record = newConnectionRecord(
-            'default',
-            defaultProfile(this.environment, tokens.realmId),
-            tokens,
-          );
-          await this.save({ ...record, revision: 1 });
-          const legacyNote = `${legacy}${REFRESHING_NOTE_SUFFIX}`;
-          if (existsSync(legacyNote)) renameSync(legacyNote, `${target}${REFRESHING_NOTE_SUFFIX}`);
-          this.log(`Upgraded the single-connection token store ${legacy} to ${target}.`);
-        }
-        // The new record is durable (save() fsynced it and the directory): the old file can go.
-        rmSync(legacy, { force: true });
-        await this.syncDir(this.dataDir);
-      }),
+          // The new record is durable (save() fsynced it and the directory): the old file can go.
+          await legacy.remove();
+        }),
     );
   }
 
@@ -436,21 +472,26 @@ export class FileConnectionStore implements ConnectionStore {
   }
 
   /** A plaintext record found while a key is configured is sealed at once, under its lock. */
-  private async sealPlaintextRecords(): Promise<void> {
-    for (const name of await fs.readdir(this.dir)) {
+  private async sealPlaintextRecords(real: string): Promise<void> {
+    for (const name of await fs.readdir(real)) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const id = name.slice(0, -'.json'.length);
       if (!isValidConnectionId(id)) continue;
-      const path = this.recordPath(id);
-      const text = await fs.readFile(path, 'utf8').catch(() => null);
-      if (text === null || !text.includes('"encrypted":false')) continue;
+      const file = this.file(id);
+      const text = file.read()?.toString('utf8') ?? '';
+      if (!text.includes('"encrypted":false') || file.writableProblem() !== null) continue;
       await this.withLock(id, async () => {
         try {
-          const { record, plaintext } = this.decode(await fs.readFile(path, 'utf8'), id, path);
+          const { record, plaintext } = this.decode(file.read()?.toString('utf8') ?? '', id, file.path);
           if (plaintext) await this.save({ ...record, revision: record.revision + 1 });
         } catch (err) {
-          // An unreadable record is load()'s to explain.
-          if (!(err instanceof UnreadableRecord)) throw err;
+          // An unreadable record is load()'s to explain; one that cannot be written yet stays plaintext.
+          if (err instanceof UnreadableRecord) return;
+          if (err instanceof StoreError && !(err instanceof StoreKeyError)) {
+            this.log(`Sealing ${file.path} with QB_STORE_KEY failed: ${err.message}`);
+            return;
+          }
+          throw err;
         }
       });
     }
@@ -461,8 +502,7 @@ export class FileConnectionStore implements ConnectionStore {
   private startWatching(): void {
     if (this.watcher || this.listeners.size === 0) return;
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.watcher = watch(this.dir, { persistent: false }, (_event, name) => {
+      this.watcher = watch(this.realDir(), { persistent: false }, (_event, name) => {
         if (typeof name === 'string' && name.endsWith('.json') && !name.startsWith('.')) this.changed(name);
       });
       this.watcher.on('error', (err) => {
@@ -491,19 +531,19 @@ export class FileConnectionStore implements ConnectionStore {
     clearTimeout(this.debounce.get(id));
     const timer = setTimeout(() => {
       this.debounce.delete(id);
-      void this.notify(id);
+      this.notify(id);
     }, WATCH_DEBOUNCE_MS);
     timer.unref?.();
     this.debounce.set(id, timer);
   }
 
-  private async notify(id: ConnectionId): Promise<void> {
+  private notify(id: ConnectionId): void {
     let revision: number;
     try {
-      const json = JSON.parse(await fs.readFile(this.recordPath(id), 'utf8')) as {
+      const json = JSON.parse(this.file(id).read()?.toString('utf8') ?? 'null') as {
         record?: { revision?: unknown };
-      };
-      if (typeof json.record?.revision !== 'number') return;
+      } | null;
+      if (typeof json?.record?.revision !== 'number') return;
       revision = json.record.revision;
     } catch {
       return;
@@ -520,44 +560,43 @@ export class FileConnectionStore implements ConnectionStore {
 
   // ---------------------------------------------------------------- files
 
+  /** The connections directory, checked (created 0700; StoreConfigError naming QB_DATA_DIR otherwise). */
+  private realDir(): string {
+    return this.file('default').realDir();
+  }
+
+  private file(id: ConnectionId): DurableRecordFile {
+    let file = this.files.get(id);
+    if (!file) {
+      file = new DurableRecordFile({
+        dir: this.dir,
+        fileName: `${checkedId(id)}.json`,
+        log: this.log,
+        saveRetryMs: this.saveRetryMs,
+        rescueDirs: this.rescueDirs,
+      });
+      this.files.set(id, file);
+    }
+    return file;
+  }
+
   private note(id: ConnectionId): RefreshNoteFile {
     let note = this.notes.get(id);
     if (!note) {
-      note = new RefreshNoteFile(`${this.recordPath(id)}${REFRESHING_NOTE_SUFFIX}`, this.log);
+      note = new RefreshNoteFile(`${this.file(id).realPath()}${REFRESHING_NOTE_SUFFIX}`, this.log);
       this.notes.set(id, note);
     }
     return note;
   }
 
-  private openTemp(id: ConnectionId): { temp: string; fd: number } {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const temp = join(
-      this.dir,
-      `.${checkedId(id)}.json.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    );
-    return { temp, fd: openSync(temp, 'wx', 0o600) };
-  }
-
-  private discardPrepared(id: ConnectionId): void {
-    const prepared = this.prepared.get(id);
-    this.prepared.delete(id);
-    if (!prepared) return;
-    try {
-      closeSync(prepared.fd);
-      rmSync(prepared.temp, { force: true });
-    } catch {
-      // Swept on a later start.
-    }
-  }
-
   /** Temp files of saves interrupted by a crash hold token values: remove them once they are clearly orphaned. */
-  private async sweepOrphanedTempFiles(): Promise<void> {
+  private async sweepOrphanedTempFiles(real: string): Promise<void> {
     const cutoff = Date.now() - ORPHANED_TEMP_AGE_MS;
-    const orphans = [
-      { dir: this.dir, prefix: '.' },
+    const places = [
+      { dir: real, prefix: '.' },
       { dir: this.dataDir, prefix: `.${LEGACY_STORE_FILE_NAME}.` },
     ];
-    for (const { dir, prefix } of orphans) {
+    for (const { dir, prefix } of places) {
       let names: string[];
       try {
         names = await fs.readdir(dir);
@@ -569,24 +608,11 @@ export class FileConnectionStore implements ConnectionStore {
         const path = join(dir, name);
         try {
           // A younger one may be another process's save in progress.
-          if ((await fs.stat(path)).mtimeMs < cutoff) await fs.rm(path, { force: true });
+          if ((await fs.lstat(path)).mtimeMs < cutoff) await fs.rm(path, { force: true });
         } catch {
           // Gone already, or not ours to remove: either way nothing to do.
         }
       }
-    }
-  }
-
-  private async syncDir(dir: string): Promise<void> {
-    // Makes the rename itself durable. Not every platform can open a directory (Windows): skip there.
-    let handle: fs.FileHandle | undefined;
-    try {
-      handle = await fs.open(dir, 'r');
-      await handle.sync();
-    } catch {
-      // best effort
-    } finally {
-      await handle?.close().catch(() => undefined);
     }
   }
 }

@@ -92,12 +92,12 @@ function tokensAad(connectionId: ConnectionId): string {
 
 export function wrongKeyError(where: string): StoreKeyError {
   return new StoreKeyError(
-    `The tokens in ${where} could not be decrypted with QB_STORE_KEY: it is not the key they were written with. Set QB_STORE_KEY to that key; nothing was refreshed or overwritten.`,
+    `The tokens in ${where} could not be decrypted with this QB_STORE_KEY (a different key than they were written with, or a damaged file). Set QB_STORE_KEY to the key they were written with; the store was left as it is and nothing was refreshed.`,
   );
 }
 
 export function missingKeyError(where: string): StoreKeyError {
   return new StoreKeyError(
-    `The tokens in ${where} are encrypted and QB_STORE_KEY is not set: set it to the key they were written with; nothing was refreshed or overwritten.`,
+    `The tokens in ${where} are encrypted and QB_STORE_KEY is not set. Set QB_STORE_KEY to the key they were written with; the store was left as it is and nothing was refreshed.`,
   );
 }

@@ -112,6 +112,8 @@ export interface TokenManagerConfig {
   demo: boolean;
   /** Client id and secret present (the Connect flow can run, refreshes can be attempted). */
   canConnect: boolean;
+  /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
+  warnings?: readonly string[];
 }
 
 export interface TokenManagerOptions {
@@ -1205,6 +1207,7 @@ export class TokenManager {
       environmentFallback: this.envFallbackActive,
       unsaved: this.unsaved,
       clientError: this.clientError?.toInfo() ?? null,
+      configWarnings: this.config.warnings ?? [],
       store: {
         description: this.store.description,
         reachable: this.storeReachable,

@@ -57,6 +57,8 @@ export interface ProcessFacts {
   unsaved: boolean;
   /** Intuit refused this process's client keys (invalid_client): a configuration error, not the chain's. */
   clientError: RefreshErrorInfo | null;
+  /** Standing warnings about this process's configuration (shown first). */
+  configWarnings: readonly string[];
   store: {
     description: ConnectionStoreDescription;
     reachable: boolean;
@@ -188,7 +190,7 @@ export function computeTokenStatus(
 }
 
 function statusWarnings(record: ConnectionRecord | null, facts: ProcessFacts, now: number): string[] {
-  const out = [...(facts.store?.warnings ?? [])];
+  const out = [...facts.configWarnings, ...(facts.store?.warnings ?? [])];
   if (facts.store?.problem) out.push(facts.store.problem);
   if (facts.environmentFallback) {
     out.push(

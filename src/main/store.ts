@@ -31,7 +31,8 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from '../core/connection-store';
-import { StoreKeyError, StoreLockTimeoutError } from '../core/errors';
+import { StoreKeyError } from '../core/errors';
+import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
@@ -410,21 +411,9 @@ export class DesktopConnectionStore implements ConnectionStore {
   }
 
   private async fileLock<T>(path: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    let held = false;
-    try {
-      return await withFileLock(path, { waitMs, staleMs: this.lockStaleMs, log: this.log }, () => {
-        held = true;
-        return fn();
-      });
-    } catch (err) {
-      if (!held && (err as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new StoreLockTimeoutError(
-          `Another process held the refresh lock in ${this.directory} for more than ${Math.round(waitMs / 1000)} s; try again.`,
-        );
-      }
-      throw err;
-    }
+    // Checked like ~/.ssh, and a directory this user cannot write to fails at once (not after the wait).
+    assertWritableDir(prepareDataDir(this.directory));
+    return withFileLock(path, { waitMs, staleMs: this.lockStaleMs, log: this.log }, fn);
   }
 
   private notePath(id: ConnectionId): string {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { startDesk } from '../core/bootstrap';
 import { loadConfig } from '../core/config';
-import { ConfigError } from '../core/errors';
+import { ConfigError, StoreConfigError, StoreKeyError } from '../core/errors';
 import { logSink } from '../core/json-log';
 import { defaultLog, type LogFn } from '../core/log';
 import { generateAdminToken } from './access';
@@ -53,9 +53,11 @@ async function main(argv: string[]): Promise<void> {
       env: process.env,
       cwd: process.cwd(),
       log: logSink(opsConfig.logFormat, defaultLog),
+      telemetry: ops.telemetry,
     });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR is configuration too: exit 2, nothing touched.
+    if (err instanceof ConfigError || err instanceof StoreKeyError || err instanceof StoreConfigError) {
       console.error(`Configuration error: ${err.message}`);
       process.exitCode = 2;
       return;

@@ -274,6 +274,15 @@ export class TokenManager {
     return computeTokenStatus(this.view(), this.facts(), this.now());
   }
 
+  /**
+   * The status `record` implies with this process's own facts: for a component that has just read
+   * the record under the connection's lock (the alert claim) and must not decide on this process's
+   * view of it, which may lag behind another process's write.
+   */
+  statusFor(record: ConnectionRecord): TokenStatus {
+    return computeTokenStatus(record, this.facts(), this.now());
+  }
+
   onStatusChanged(listener: StatusListener): () => void {
     this.listeners.add(listener);
     this.armBoundaryTimer();

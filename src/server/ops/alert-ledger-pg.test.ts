@@ -86,7 +86,7 @@ describe('alert claims in PostgreSQL', () => {
 
     // A server that starts again finds the record as announced: nothing to send.
     const restarted = new StoreLedger({ store: await openStore(url), instance: 'a2' });
-    expect(await restarted.settle('default', [])).toEqual({ raised: [], cleared: [] });
+    expect(await restarted.settle('default', [])).toEqual({ raised: [], cleared: [], announced: [] });
   });
 
   it('two monitors, one receiver: one webhook per change, recovery included', async () => {

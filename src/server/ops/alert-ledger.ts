@@ -39,23 +39,28 @@ function announcedIn(record: ConnectionRecord): ActiveCondition[] {
   return parsed.success ? parsed.data.conditions : [];
 }
 
+/** What to send (empty when another server already announced it), and what is now on record. */
+export interface Settled extends ConditionChanges {
+  announced: ActiveCondition[];
+}
+
 export interface AnnouncementLedger {
   /**
    * Records `current` (shared conditions only) as announced for the connection and returns what
-   * changed since the last announcement: empty when another server already announced it. Rejects
-   * when the shared record cannot be read or written (the caller tries again later).
+   * changed since the last announcement. Rejects when the shared record cannot be read or written
+   * (the caller tries again later).
    */
-  settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<ConditionChanges>;
+  settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<Settled>;
 }
 
 /** One server on its own (no shared record): what this process announced since it started. */
 export class MemoryLedger implements AnnouncementLedger {
   private readonly announced = new Map<ConnectionId, readonly ActiveCondition[]>();
 
-  async settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<ConditionChanges> {
+  async settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<Settled> {
     const changes = diffConditions(this.announced.get(connectionId) ?? [], current);
     this.announced.set(connectionId, [...current]);
-    return changes;
+    return { ...changes, announced: [...current] };
   }
 }
 
@@ -82,15 +87,17 @@ export class StoreLedger implements AnnouncementLedger {
     this.now = options.now ?? Date.now;
   }
 
-  settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<ConditionChanges> {
+  settle(connectionId: ConnectionId, current: readonly ActiveCondition[]): Promise<Settled> {
     const { store } = this.options;
     return store.withLock(connectionId, async () => {
       const { record } = await store.load(connectionId);
       if (record === null) return this.unrecorded.settle(connectionId, current);
       const nowMs = this.now();
       const fresh = (this.options.conditionsOf?.(record, nowMs) ?? [...current]).filter(isSharedCondition);
-      const changes = diffConditions(announcedIn(record), fresh);
-      if (changes.raised.length === 0 && changes.cleared.length === 0) return changes;
+      const before = announcedIn(record);
+      const changes = diffConditions(before, fresh);
+      if (changes.raised.length === 0 && changes.cleared.length === 0)
+        return { ...changes, announced: before };
       await store.save({
         ...record,
         revision: record.revision + 1,
@@ -99,7 +106,7 @@ export class StoreLedger implements AnnouncementLedger {
           announced: { conditions: fresh, at: new Date(nowMs).toISOString(), by: this.options.instance },
         },
       });
-      return changes;
+      return { ...changes, announced: fresh };
     });
   }
 }

@@ -11,7 +11,7 @@ import {
 } from '../../shared/conditions';
 import type { ConnectionId, TokenStatus } from '../../shared/contract';
 import type { LogFn } from '../../core/log';
-import { isSharedCondition, type AnnouncementLedger } from './alert-ledger';
+import { isSharedCondition, type AnnouncementLedger, type Settled } from './alert-ledger';
 import { alertPayload, type AlertEvent, type AlertPayload } from './alert-payload';
 
 export interface AlertMonitorOptions {
@@ -110,9 +110,9 @@ export class AlertMonitor {
 
       const shared = conditions.filter(isSharedCondition);
       if (this.believed.get(id) === kindsOf(shared)) continue;
-      let changes: ConditionChanges;
+      let settled: Settled;
       try {
-        changes = await this.options.ledger.settle(id, shared);
+        settled = await this.options.ledger.settle(id, shared);
       } catch (err) {
         // The belief stays as it was, so the next check (a status change, or the minute) tries again.
         if (!this.ledgerDown.has(id)) {
@@ -125,8 +125,10 @@ export class AlertMonitor {
         continue;
       }
       this.ledgerDown.delete(id);
-      this.believed.set(id, kindsOf(shared));
-      this.announce(status, changes, nowMs);
+      // What the record now says, which may differ from this process's view of it: while they
+      // differ, every check settles again, so a change that reaches the record later is announced.
+      this.believed.set(id, kindsOf(settled.announced));
+      this.announce(status, settled, nowMs);
     }
   }
 

@@ -9,5 +9,7 @@ export function deskViewOf(started: StartedDesk): DeskView {
     statuses: () => [started.desk.getStatus()],
     subscribe: (listener) => started.desk.onStatusChanged(listener),
     log: started.log,
+    store: started.store,
+    statusFor: (record) => started.manager.statusFor(record),
   };
 }

@@ -3,9 +3,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeakScan } from '../../core/testing/leak-scan';
-import { HTTP_PATHS, type TokenStatus } from '../../shared/contract';
+import { HTTP_PATHS } from '../../shared/contract';
 import { statusAt } from '../../shared/testing/status-fixture';
-import { startStack, waitForStatus, type Stack } from '../test-support';
+import { startStack, type Stack } from '../test-support';
 import { notReadyReason } from './probes';
 import { ServiceOps } from './service-ops';
 import { parseScrape } from './testing/scrape';
@@ -123,28 +123,6 @@ describe('ops routes on the headless server', () => {
     ).toBeGreaterThan(4 * 365 * 86_400);
     expect(s.value('qb_token_desk_refresh_consecutive_failures', { connection: 'default' })).toBe(0);
     expect(s.samples('process_resident_memory_bytes')).toHaveLength(1);
-  });
-
-  it('the gauges move after a refresh and after a failure', async () => {
-    stack.emulator.control.configure({ accessTokenTtlSeconds: 7200 });
-    expect((await stack.json<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' })).status).toBe(200);
-    const refreshed = await scrape();
-    expect(
-      refreshed.value('qb_token_desk_access_token_seconds_left', { connection: 'default' }),
-    ).toBeGreaterThan(7100);
-
-    stack.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
-    expect((await stack.json<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' })).status).toBe(409);
-    await waitForStatus(stack.desk, (status) => status.state === 'reauthorization_required');
-    const failed = await scrape();
-    expect(
-      failed.value('qb_token_desk_state', { connection: 'default', state: 'reauthorization_required' }),
-    ).toBe(1);
-    expect(failed.value('qb_token_desk_state', { connection: 'default', state: 'valid' })).toBe(0);
-    expect(
-      failed.value('qb_token_desk_condition', { connection: 'default', condition: 'reconnect_required' }),
-    ).toBe(1);
-    expect(failed.value('qb_token_desk_refresh_consecutive_failures', { connection: 'default' })).toBe(1);
   });
 
   it('readyz fails with one line once the server is shutting down', async () => {

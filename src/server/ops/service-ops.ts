@@ -2,12 +2,15 @@
 // around the desk: health probes, the metrics registry (and the EngineTelemetry it gives the
 // engine, created before the engine starts), and the alert webhook with its monitor.
 import { hostname } from 'node:os';
+import { activeConditions } from '../../shared/conditions';
 import type { TokenStatus } from '../../shared/contract';
+import type { ConnectionRecord } from '../../core/connection-record';
+import type { ConnectionStore } from '../../core/connection-store';
 import type { LogFn } from '../../core/log';
 import type { OpsConfig } from '../../core/ops-config';
 import type { EngineTelemetry } from '../../core/telemetry';
 import type { Router } from '../router';
-import { MemoryLedger, type AnnouncementLedger } from './alert-ledger';
+import { MemoryLedger, StoreLedger, type AnnouncementLedger } from './alert-ledger';
 import { AlertMonitor } from './alert-monitor';
 import { WebhookSender, type WebhookRetryPolicy } from './alert-webhook';
 import { createOpsMetrics, type OpsMetrics } from './metrics';
@@ -31,8 +34,13 @@ export interface DeskView {
   statuses: () => readonly TokenStatus[];
   /** Status changes of any connection; returns the unsubscribe function. */
   subscribe: (listener: () => void) => () => void;
-  /** Where announced alerts are claimed; default one per process (MemoryLedger). */
-  ledger?: AnnouncementLedger;
+  /**
+   * The store the connections' records live in: alert announcements are claimed in them, so
+   * several servers on one store send each alert once. Without one, each process announces alone.
+   */
+  store?: Pick<ConnectionStore, 'withLock' | 'load' | 'save'>;
+  /** The status a record just read from the store implies (decides a claim on fresh data). */
+  statusFor?: (record: ConnectionRecord) => TokenStatus;
   /** The desk's redacting log. */
   log: LogFn;
 }
@@ -76,7 +84,7 @@ export class ServiceOps {
     this.monitor = new AlertMonitor({
       statuses: desk.statuses,
       subscribe: desk.subscribe,
-      ledger: desk.ledger ?? new MemoryLedger(),
+      ledger: this.ledgerFor(desk),
       deliver: (payload) =>
         sender.send(payload, `${payload.event} ${payload.condition} (${payload.connection.id})`),
       instance: this.instance,
@@ -85,6 +93,17 @@ export class ServiceOps {
       checkEveryMs: this.options.alertCheckEveryMs,
     });
     await this.monitor.start();
+  }
+
+  private ledgerFor(desk: DeskView): AnnouncementLedger {
+    if (!desk.store) return new MemoryLedger();
+    const { statusFor } = desk;
+    return new StoreLedger({
+      store: desk.store,
+      instance: this.instance,
+      now: this.options.now,
+      conditionsOf: statusFor ? (record, nowMs) => activeConditions(statusFor(record), nowMs) : undefined,
+    });
   }
 
   /** GET/HEAD /healthz and /readyz (no secret), GET /metrics (admin secret or QB_METRICS_TOKEN). */

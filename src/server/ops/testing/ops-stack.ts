@@ -12,6 +12,7 @@ import type { EmulatorHandle } from '../../../emulator/types';
 import { HTTP_PATHS } from '../../../shared/contract';
 import { generateAdminToken } from '../../access';
 import { startHeadlessServer, type HeadlessServer } from '../../server';
+import { waitForStatus } from '../../test-support';
 import { deskViewOf } from '../desk-view';
 import { ServiceOps, type ServiceOpsOptions } from '../service-ops';
 import { parseScrape, type Scrape } from './scrape';
@@ -24,8 +25,12 @@ export interface OpsStackOptions {
   env?: Record<string, string>;
   ops?: Partial<OpsConfig>;
   manager?: StartDeskOptions['manager'];
+  /** The connection store (default: startDesk's choice from the environment). */
+  store?: StartDeskOptions['store'];
   instance?: string;
   serviceOps?: Partial<ServiceOpsOptions>;
+  /** Wait for the engine's start-up refresh to finish, so tests see only their own (default true). */
+  settle?: boolean;
 }
 
 export interface OpsStack {
@@ -66,7 +71,15 @@ export async function startOpsStack(options: OpsStackOptions = {}): Promise<OpsS
     cwd: dataDir,
     log: (line) => logLines.push(line),
     manager: options.manager,
+    telemetry: ops.telemetry,
+    store: options.store,
   });
+  if (options.settle ?? true) {
+    await waitForStatus(
+      started.desk,
+      (status) => status.lastRefresh !== null && status.state !== 'refreshing',
+    );
+  }
   await ops.attach(deskViewOf(started));
   const adminToken = generateAdminToken();
   const server = await startHeadlessServer({

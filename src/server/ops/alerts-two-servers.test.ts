@@ -19,7 +19,7 @@ const SECRET = 'hmac-key-0123456789abcdef';
 let pg: PostgresServer;
 let emulator: EmulatorHandle;
 let hook: WebhookReceiver;
-let servers: OpsStack[] = [];
+const servers: OpsStack[] = [];
 
 beforeAll(async () => {
   pg = await PostgresServer.start();

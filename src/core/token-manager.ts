@@ -42,7 +42,7 @@ import {
   TokenError,
 } from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
-import { SecretRegistry, type LogFn } from './log';
+import { SecretRegistry, withLogFields, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
 import { noTelemetry, type EngineTelemetry, type RefreshOutcome, type StoreErrorKind } from './telemetry';
 import {
@@ -226,7 +226,8 @@ export class TokenManager {
     this.oauth = options.oauth;
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? systemTimers;
-    this.log = options.log ?? (() => undefined);
+    // Every line names its connection (a key of its own in QB_LOG_FORMAT=json).
+    this.log = withLogFields(options.log ?? (() => undefined), { connection: this.connectionId });
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
@@ -684,7 +685,7 @@ export class TokenManager {
     const first = this.storeFault === null;
     this.storeFault = err;
     if (err instanceof StoreUnavailableError) this.storeReachable = false;
-    if (first) this.log(`The token store failed: ${err.message}`);
+    if (first) this.log(`The token store failed: ${err.message}`, { level: 'error' });
     this.clearTimer();
     this.armStoreRetry();
   }
@@ -782,6 +783,7 @@ export class TokenManager {
         this.retryAt = this.now() + delay;
         this.log(
           `Refresh attempt ${attempt} failed (${error.kind}); retrying in ${delay} ms with the same refresh token.`,
+          { level: 'warn', trigger, intuitTid: error.intuitTid },
         );
         this.emit();
         try {
@@ -930,7 +932,10 @@ export class TokenManager {
     this.interrupted = null;
     this.clientError = null;
     this.attempted(trigger, 'ok', started);
-    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`);
+    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`, {
+      trigger,
+      intuitTid: answer.intuitTid,
+    });
   }
 
   /** Records a failed token call in the shared record (under the lock); returns the error to throw. */
@@ -971,6 +976,7 @@ export class TokenManager {
     this.attempted(trigger, error.kind, started);
     this.log(
       `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
+      { level: error.transient ? 'warn' : 'error', trigger, intuitTid: error.intuitTid },
     );
     if (!error.transient) this.clearTimer();
     const chainToWrite =

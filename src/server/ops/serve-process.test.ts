@@ -81,6 +81,16 @@ describe('npm run serve as a service', () => {
       expect(new Date(String(entry.time)).toISOString()).toBe(entry.time);
     }
     expect(parsed.some((entry) => String(entry.message).startsWith('Alert: '))).toBe(true);
+    // The engine's refresh lines carry their fields as keys of their own.
+    const refreshed = parsed.find((entry) => String(entry.message).startsWith('Refreshed ('));
+    expect(refreshed).toMatchObject({ level: 'info', connection: 'default' });
+    expect(['scheduled', 'manual']).toContain(refreshed?.trigger);
+    expect(refreshed?.intuit_tid).toMatch(/^1-/);
+    const refused = parsed.find((entry) =>
+      String(entry.message).startsWith('Refresh failed (manual, invalid_grant)'),
+    );
+    expect(refused).toMatchObject({ level: 'error', connection: 'default', trigger: 'manual' });
+    expect(refused?.intuit_tid).toMatch(/^1-/);
     expect(parsed.at(-1)?.message).toMatch(/^SIGTERM: shutting down/);
 
     leaks.collect('stderr', server.process.stderr());

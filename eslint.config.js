@@ -22,7 +22,7 @@ const nodeBuiltins = [
 
 export default tseslint.config(
   {
-    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json'],
+    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json', 'examples/*/.next/**', 'examples/*/next-env.d.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,
@@ -76,6 +76,23 @@ export default tseslint.config(
           patterns: [
             { group: ['electron', 'electron-store', 'react', 'react-dom'], message: 'src/core imports neither electron nor react.' },
             { group: ['**/main/**', '**/renderer/**', '**/preload/**', '**/server/**'], message: 'src/core must not depend on an adapter.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The library entry (`qb-token-desk`) runs inside the user's app: no desktop, UI or emulator code,
+    // and not bootstrap.ts, whose demo mode loads the emulator.
+    files: ['src/lib/**/*.ts'],
+    ignores: ['src/lib/**/*.test.ts', 'src/lib/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron', 'electron-store', 'react', 'react-dom', 'next', 'next/*'], message: 'The library imports no Electron, React or Next.js.' },
+            { group: ['**/main/**', '**/renderer/**', '**/preload/**', '**/emulator/**', '**/emulator', '**/core/bootstrap'], message: 'The library reaches neither an adapter nor the emulator (bootstrap.ts starts it in demo mode).' },
           ],
         },
       ],

@@ -95,5 +95,10 @@ export default defineConfig({
       name: 'electron',
       testMatch: /.*\.electron\.spec\.ts/,
     },
+    {
+      // Checks of the built package (dist/lib) from plain Node: no browser.
+      name: 'node',
+      testMatch: /.*\.node\.spec\.ts/,
+    },
   ],
 });

@@ -106,6 +106,11 @@ function checkHeadlines(entries: Entry[]): string[] {
       );
       if (ours && ours.refreshes !== 1) out.push(`401 storm: ${ours.refreshes} refreshes`);
     }
+    if (entry.scenario === 'footprint') {
+      const forbidden =
+        (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
+      if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+    }
     if (entry.scenario === 'shared-store') {
       if (entry.tokenCalls !== 1)
         out.push(

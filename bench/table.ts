@@ -1,4 +1,5 @@
 // Turns the results into one Markdown table (printed by `npm run bench`, pasted into bench/README.md).
+import type { LibrarySizeResult } from './scenarios/library-size';
 
 type Row = [scenario: string, figure: string, ours: string, theirs: string];
 
@@ -79,6 +80,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
       const [first, last] = Object.keys(heap.after);
       return [
         ['5. Footprint', 'renderer bundle, gzipped', kb(renderer.gzipBytes), 'n/a'],
+        ...libraryRows(entry.library as LibrarySizeResult | undefined),
         [
           '5. Footprint',
           `engine heap after ${first} / ${last} refreshes`,
@@ -88,7 +90,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
       ];
     }
     case 'shared-store': {
-      const name = `6. Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
+      const name = `Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
       return [
         [name, 'token-endpoint calls', String(entry.tokenCalls), 'n/a (no shared store or lock)'],
         [
@@ -102,7 +104,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     case 'store-read':
       return [
         [
-          `7. Status read from the store (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store'})`,
+          `Status read from the store (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store'})`,
           'one record read and decrypted, mean / p99 (µs)',
           `${String(entry.meanUs)} / ${String(entry.p99Us)}`,
           'n/a',
@@ -111,7 +113,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     case 'store-notify':
       return [
         [
-          '8. Change notification (PostgreSQL LISTEN/NOTIFY)',
+          'Change notification (PostgreSQL LISTEN/NOTIFY)',
           'a write on one instance seen by another, p50 / p99 (ms)',
           `${String(entry.p50Ms)} / ${String(entry.p99Ms)}`,
           'n/a',
@@ -120,6 +122,18 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
     default:
       return [];
   }
+}
+
+function libraryRows(library: LibrarySizeResult | undefined): Row[] {
+  if (!library) return [];
+  return [
+    [
+      '5. Footprint',
+      'library entry, minified + gzipped: own code / with runtime deps',
+      `${kb(library.ownCode.gzipBytes)} / ${kb(library.withDependencies.gzipBytes)}`,
+      `${kb(library.intuitOauth.ownCode.gzipBytes)} / ${kb(library.intuitOauth.withDependencies.gzipBytes)}`,
+    ],
+  ];
 }
 
 export function formatTable(entries: Array<Record<string, unknown>>): string {

@@ -58,7 +58,8 @@ if (vitest) {
   totals.failed += 1;
 }
 
-const buildOk = run('build (electron-vite)', npx, ['electron-vite', 'build']);
+// `npm run build`: the Electron app (electron-vite, out/) and the Node artefacts (tsdown, dist/).
+const buildOk = run('build (npm run build)', 'npm', ['run', '--silent', 'build']);
 if (!buildOk) totals.failed += 1;
 
 const playwrightJson = join(resultsDir, 'playwright.json');

@@ -5,21 +5,14 @@
 import { join } from 'node:path';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
 import type { ConnectionTestResult, RefreshTrigger, TokenStatus } from '../shared/contract';
-import {
-  configSecrets,
-  defaultDataDir,
-  describeConfig,
-  hasClientCredentials,
-  loadConfig,
-  type Config,
-} from './config';
+import { configSecrets, defaultDataDir, describeConfig, loadConfig, type Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import type { ConnectionStore } from './connection-store';
-import { FileConnectionStore } from './file-connection-store';
+import { fileStoreFor, managerConfigFor, tokenEndpointFor } from './engine-parts';
+import type { IntuitOAuth } from './intuit-oauth';
 import { selectSharedStore } from './store-selection';
-import { IntuitOAuth } from './intuit-oauth';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
 import type { EngineTelemetry } from './telemetry';
@@ -47,6 +40,11 @@ export interface StartDeskOptions {
   /** Counters and durations for operators (default: none). */
   telemetry?: EngineTelemetry;
   demoEmulatorOptions?: EmulatorOptions;
+  /**
+   * False: without client keys the desk starts unconfigured (status `not_configured`) instead of
+   * starting a demo emulator. The CLI: a throwaway emulator per process would be useless.
+   */
+  allowDemo?: boolean;
   log?: LogFn;
   /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
   manager?: Pick<
@@ -79,6 +77,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   secrets.pin(...configSecrets(config));
 
   let emulator: EmulatorHandle | null = null;
+  if (config.demo && options.allowDemo === false) config = { ...config, demo: false };
   if (config.demo) {
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');
@@ -116,37 +115,11 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  const store =
-    (await selectSharedStore(config, log)) ??
-    options.store?.(config) ??
-    new FileConnectionStore({
-      dataDir: config.dataDir ?? defaultDataDir(),
-      storeKey: config.storeKey,
-      log,
-      environment: config.environment,
-    });
-  const oauth =
-    hasClientCredentials(config) && config.clientId && config.clientSecret
-      ? new IntuitOAuth({
-          clientId: config.clientId,
-          clientSecret: config.clientSecret,
-          tokenUrl: config.tokenUrl,
-          revokeUrl: config.revokeUrl,
-          authorizeUrl: config.authorizeUrl,
-          timeoutMs: config.httpTimeoutMs,
-        })
-      : null;
+  // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
+  const store = (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
+  const oauth = tokenEndpointFor(config);
   const manager = new TokenManager({
-    config: {
-      refreshToken: config.refreshToken,
-      accessToken: config.accessToken,
-      realmId: config.realmId,
-      environment: config.environment,
-      refreshSkewSeconds: config.refreshSkewSeconds,
-      demo: config.demo,
-      canConnect: hasClientCredentials(config),
-      warnings: config.warnings,
-    },
+    config: managerConfigFor(config),
     store,
     oauth,
     log,

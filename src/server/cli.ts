@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
       cwd: process.cwd(),
       log: logSink(opsConfig.logFormat, defaultLog),
       telemetry: ops.telemetry,
+      clientName: 'qb-token serve',
     });
   } catch (err) {
     // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR is configuration too: exit 2, nothing touched.

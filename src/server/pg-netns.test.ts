@@ -210,13 +210,16 @@ describe.skipIf(SKIP !== null)(
         reachable: true,
       });
       // Each server refreshes at start when it finds no access token: the second adopts the first's.
-      for (let i = 0; i < 200; i += 1) {
-        const [sa, sb] = [await status(a), await status(b)];
-        if (sa.accessToken && sa.accessToken.preview === sb.accessToken?.preview) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
+      const stream = follow(b);
+      const streamA = follow(a);
+      try {
+        await streamA.next((s) => s.accessToken !== null, 0);
+        const preview = (await status(a)).accessToken?.preview;
+        await stream.next((s) => s.accessToken?.preview === preview, 0);
+      } finally {
+        streamA.close();
       }
       emulator.control.resetCounters();
-      const stream = follow(b);
       const latencies: number[] = [];
       try {
         for (let i = 0; i < 5; i += 1) {

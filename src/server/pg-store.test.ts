@@ -3,23 +3,46 @@
 // server is down, and two headless servers sharing one connection and its health.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeLoopbackPort, PostgresServer } from '../core/testing/postgres-server';
+import { describe, expect, it } from 'vitest';
+import { postgresForFile } from '../core/testing/postgres-for-file';
+import { freeLoopbackPort } from '../core/testing/postgres-server';
 import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
 import { HTTP_PATHS, type TokenStatus } from '../shared/contract';
 import { cleanEnv, startServerProcess, type ServerProcess } from './process-support';
+import { readStatusEvents } from './test-support';
 
 const KEY = 'server store key, 16+ characters';
 const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
-let server: PostgresServer;
+const pg = postgresForFile();
 
-beforeAll(async () => {
-  server = await PostgresServer.start();
-}, 60_000);
-afterAll(async () => {
-  await server?.close();
-});
+/** The first status `server`'s event stream (SSE) shows that passes `accept`: its current one, or a later one. */
+async function streamedStatus(
+  server: ServerProcess,
+  accept: (status: TokenStatus) => boolean,
+  timeoutMs = 10_000,
+): Promise<TokenStatus> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const response = await fetch(server.baseUrl + HTTP_PATHS.events, {
+      headers: { authorization: `Bearer ${server.adminToken}` },
+      signal: abort.signal,
+    });
+    for await (const status of readStatusEvents(response)) {
+      if (accept(status as TokenStatus)) return status as TokenStatus;
+    }
+    throw new Error('the event stream ended');
+  } catch (err) {
+    if (abort.signal.aborted) {
+      throw new Error(`the event stream showed no such status in ${timeoutMs} ms`, { cause: err });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
 
 describe('the CLI and the headless server with QB_STORE_URL', () => {
   function qbToken(
@@ -69,21 +92,15 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
     const emulator = await startEmulator({ rotateAfterSeconds: 0 });
     const servers: ServerProcess[] = [];
     try {
-      const url = await server.createDatabase();
+      const url = await pg().createDatabase();
       const env = { ...emulatorEnv(emulator), QB_STORE_URL: url, QB_STORE_KEY: KEY };
       servers.push(await startServerProcess(env), await startServerProcess(env));
       const [a, b] = servers as [ServerProcess, ServerProcess];
       const refreshed = await a.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
       expect(refreshed.body.ok).toBe(true);
       const at = refreshed.body.ok ? refreshed.body.value.lastRefresh?.at : null;
-      let seen = null as TokenStatus | null;
-      for (let i = 0; i < 100 && seen?.lastRefresh?.at !== at; i += 1) {
-        const { body } = await b.api<TokenStatus>(HTTP_PATHS.refreshToken);
-        seen = body.ok ? body.value : null;
-        if (seen?.lastRefresh?.at !== at) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(seen?.lastRefresh?.at).toBe(at);
-      expect(seen?.store?.kind).toBe('postgres');
+      const seen = await streamedStatus(b, (status) => status.lastRefresh?.at === at);
+      expect(seen.store?.kind).toBe('postgres');
       const status = await qbToken(['status', '--json'], {
         ...cleanEnv(),
         ...env,
@@ -96,12 +113,7 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
       emulator.control.injectTokenFault({ kind: 'invalid_grant' });
       const refused = await a.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
       expect(refused.body.ok).toBe(false);
-      for (let i = 0; i < 100 && seen?.state !== 'reauthorization_required'; i += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        const { body } = await b.api<TokenStatus>(HTTP_PATHS.refreshToken);
-        seen = body.ok ? body.value : null;
-      }
-      expect(seen?.state).toBe('reauthorization_required');
+      await streamedStatus(b, (status) => status.state === 'reauthorization_required');
       const after = await qbToken(['status'], { ...cleanEnv(), ...env, QB_DATA_DIR: '/nonexistent-qbtd' });
       expect(after.code).toBe(3);
     } finally {
@@ -114,8 +126,8 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
     const emulator = await startEmulator();
     let headless: ServerProcess | null = null;
     try {
-      const url = await server.createDatabase();
-      await server.stop();
+      const url = await pg().createDatabase();
+      await pg().stop();
       headless = await startServerProcess({ ...emulatorEnv(emulator), QB_STORE_URL: url, QB_STORE_KEY: KEY });
       const down = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken);
       expect(down.body.ok && down.body.value.store?.reachable).toBe(false);
@@ -123,19 +135,13 @@ describe('the CLI and the headless server with QB_STORE_URL', () => {
       expect(text).toMatch(
         /PostgreSQL at postgres:\/\/qbtd:\*\*\*@127\.0\.0\.1:\d+\/\w+ \(QB_STORE_URL\) cannot be reached/,
       );
-      expect(text).not.toContain(server.password);
-      await server.restart();
-      let back = null as TokenStatus | null;
-      for (let i = 0; i < 300 && back?.store?.reachable !== true; i += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        const { body } = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken);
-        back = body.ok ? body.value : null;
-      }
-      expect(back?.store?.reachable).toBe(true);
+      expect(text).not.toContain(pg().password);
+      await pg().restart();
+      await streamedStatus(headless, (status) => status.store?.reachable === true, 30_000);
       const refreshed = await headless.api<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
       expect(refreshed.body.ok).toBe(true);
     } finally {
-      if (!server.running) await server.restart();
+      if (!pg().running) await pg().restart();
       await headless?.stop();
       await emulator.close();
     }

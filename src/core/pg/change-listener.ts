@@ -73,7 +73,9 @@ export class ChangeListener {
       this.connected = true;
       if (this.attempt > 0) this.options.log('PostgreSQL store: change notifications resumed.');
       this.attempt = 0;
-      for (const change of await this.options.snapshot(client)) this.options.onChange(change);
+      // Best effort: before the schema exists there is nothing to report, and the LISTEN stays up.
+      const changes = await this.options.snapshot(client).catch((): RecordChange[] => []);
+      for (const change of changes) this.options.onChange(change);
     } catch {
       this.lost(client);
     }

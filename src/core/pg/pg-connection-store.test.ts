@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord } from '../connection-record';
 import { emptyHealth } from '../connection-record';
 import type { RecordChange } from '../connection-store';
@@ -17,26 +17,19 @@ import {
   StoreUnavailableError,
 } from '../errors';
 import { LeakScan } from '../testing/leak-scan';
-import { freeLoopbackPort, PostgresServer } from '../testing/postgres-server';
+import { postgresForFile } from '../testing/postgres-for-file';
+import { freeLoopbackPort } from '../testing/postgres-server';
 import type { StoredTokens } from '../token-store';
 import { PgConnectionStore, type PgConnectionStoreOptions } from './pg-connection-store';
 import { CONNECTIONS_TABLE, SCHEMA } from './schema';
 
 const KEY = 'the store key, sixteen+ chars';
-let server: PostgresServer;
+const pg = postgresForFile();
 let stores: PgConnectionStore[] = [];
 
-beforeAll(async () => {
-  server = await PostgresServer.start();
-}, 60_000);
-afterAll(async () => {
-  await server?.close();
-});
 afterEach(async () => {
   await Promise.all(stores.map((store) => store.close()));
   stores = [];
-  // A test that stopped the server leaves it running again for the next.
-  if (!server.running) await server.restart();
 });
 
 function store(url: string, options: Partial<PgConnectionStoreOptions> = {}): PgConnectionStore {
@@ -86,7 +79,7 @@ function record(id: string, revision: number, chain: StoredTokens | null = token
 const dbName = (url: string) => new URL(url).pathname.slice(1);
 
 async function rawRow(url: string, id: string): Promise<Record<string, unknown> | undefined> {
-  const { rows } = await server.query(
+  const { rows } = await pg().query(
     `SELECT revision, tokens::text AS tokens, health::text AS health FROM ${CONNECTIONS_TABLE} WHERE id = $1`,
     [id],
     dbName(url),
@@ -105,10 +98,10 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 describe('schema', () => {
   it('is created on open, idempotently, by several instances starting at once', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     await Promise.all(Array.from({ length: 6 }, () => store(url).open()));
     await store(url).open();
-    const { rows } = await server.query<{ version: number }>(
+    const { rows } = await pg().query<{ version: number }>(
       `SELECT version FROM ${SCHEMA}.migrations`,
       [],
       dbName(url),
@@ -119,7 +112,7 @@ describe('schema', () => {
 
 describe('records', () => {
   it('round-trips a record, encrypted at rest: no token value in the table, the health view or pg_dump', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     const saved = record('default', 1);
@@ -128,15 +121,15 @@ describe('records', () => {
     expect(await s.list()).toEqual(['default']);
     expect(s.description).toEqual({
       kind: 'postgres',
-      location: `127.0.0.1:${server.port}/${dbName(url)}`,
+      location: `127.0.0.1:${pg().port}/${dbName(url)}`,
       encrypted: true,
     });
     expect(s.warnings).toEqual([]);
 
     const scan = new LeakScan();
     scan.addSecretSource(() => [saved.tokens?.refreshToken ?? '', saved.tokens?.accessToken ?? '']);
-    scan.collect('pg_dump', server.dump(dbName(url)));
-    const view = await server.query(`SELECT * FROM ${SCHEMA}.connection_health`, [], dbName(url));
+    scan.collect('pg_dump', pg().dump(dbName(url)));
+    const view = await pg().query(`SELECT * FROM ${SCHEMA}.connection_health`, [], dbName(url));
     scan.collect('health view', view.rows);
     expect(view.rows[0]).toMatchObject({
       id: 'default',
@@ -148,7 +141,7 @@ describe('records', () => {
   });
 
   it('without QB_STORE_KEY keeps tokens readable, warns, and encrypts them once a key is set', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const plain = store(url, { storeKey: null });
     await plain.open();
     const saved = record('default', 1);
@@ -163,7 +156,7 @@ describe('records', () => {
   });
 
   it('a wrong or missing QB_STORE_KEY is a StoreKeyError naming it, and the row is left as it was', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     await s.save(record('default', 1));
@@ -179,7 +172,7 @@ describe('records', () => {
   });
 
   it('writes only on top of the revision read: a stale write is refused and changes nothing', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     await s.save(record('default', 1));
@@ -192,18 +185,18 @@ describe('records', () => {
   });
 
   it('a row edited into garbage: explained, nothing crashes, nothing written over; bad health alone is reset', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     const saved = record('default', 1);
     await s.save(saved);
-    await server.query(`UPDATE ${CONNECTIONS_TABLE} SET health = '"oops"'`, [], dbName(url));
+    await pg().query(`UPDATE ${CONNECTIONS_TABLE} SET health = '"oops"'`, [], dbName(url));
     const healthReset = await s.load('default');
     expect(healthReset.record?.tokens).toEqual(saved.tokens);
     expect(healthReset.record?.health).toEqual(emptyHealth());
     expect(healthReset.warnings.join(' ')).toMatch(/its health .* could not be read and was reset/);
 
-    await server.query(`UPDATE ${CONNECTIONS_TABLE} SET tokens = '{"refreshToken": 42}'`, [], dbName(url));
+    await pg().query(`UPDATE ${CONNECTIONS_TABLE} SET tokens = '{"refreshToken": 42}'`, [], dbName(url));
     const before = await rawRow(url, 'default');
     const garbage = await s.load('default');
     expect(garbage.record).toBeNull();
@@ -218,7 +211,7 @@ describe('records', () => {
   });
 
   it('removes a record and keeps refresh notes (hash only) until dropped', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     await s.save(record('default', 1));
@@ -241,7 +234,7 @@ describe('records', () => {
 
 describe('the lock', () => {
   it('lets one instance at a time in, across pools, and bounds the wait', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const a = store(url);
     const b = store(url);
     const order: string[] = [];
@@ -269,7 +262,7 @@ describe('the lock', () => {
   });
 
   it('is freed with its session when the holder process is killed (kill -9)', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const waiter = store(url);
     await waiter.open();
     const holder = spawn(
@@ -294,14 +287,14 @@ describe('the lock', () => {
   });
 
   it('is freed when the holder loses its connection, and that holder can no longer write', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const a = store(url);
     const b = store(url);
     await a.open();
     await a.save(record('default', 1));
     const error = await rejection(
       a.withLock('default', async () => {
-        await server.query(
+        await pg().query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_lock%' AND pid <> pg_backend_pid()`,
           [],
           dbName(url),
@@ -320,7 +313,7 @@ describe('the lock', () => {
 
 describe('changes (LISTEN/NOTIFY)', () => {
   it("reach other instances with the id and revision only, not the writer's own", async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const writer = store(url);
     const reader = store(url);
     await writer.open();
@@ -349,7 +342,7 @@ describe('changes (LISTEN/NOTIFY)', () => {
   });
 
   it('resume by themselves after the server restarts, reporting what changed meanwhile', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const writer = store(url);
     const reader = store(url);
     await writer.open();
@@ -357,7 +350,7 @@ describe('changes (LISTEN/NOTIFY)', () => {
     const seen: RecordChange[] = [];
     reader.watch((change) => seen.push(change));
     await until(() => reader.listening);
-    await server.restart();
+    await pg().restart();
     // The pool finds its connections dead, then reconnects for the next write.
     await writer.save(record('default', 2)).catch(() => writer.save(record('default', 2)));
     await until(() => seen.some((change) => change.revision === 2));
@@ -384,7 +377,7 @@ describe('faults', () => {
   });
 
   it('a wrong password or a missing database: StoreConfigError naming QB_STORE_URL', async () => {
-    const wrong = new URL(server.url());
+    const wrong = new URL(pg().url());
     wrong.password = 'wrong-password-1234';
     const login = await rejection(store(wrong.toString()).open());
     expect(login).toBeInstanceOf(StoreConfigError);
@@ -392,22 +385,22 @@ describe('faults', () => {
       /refused the login of user "qbtd".*check the user and password in QB_STORE_URL/,
     );
     expect(login.message).not.toContain('wrong-password-1234');
-    const missing = await rejection(store(server.url('no_such_db')).open());
+    const missing = await rejection(store(pg().url('no_such_db')).open());
     expect(missing).toBeInstanceOf(StoreConfigError);
     expect(missing.message).toMatch(/database "no_such_db" does not exist/);
   });
 
   it('stopped mid-run: unavailable while down (no lock either), working again by itself once back', async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const s = store(url);
     await s.open();
     await s.save(record('default', 1));
-    await server.stop();
+    await pg().stop();
     expect(await rejection(s.load('default'))).toBeInstanceOf(StoreUnavailableError);
     const locked = await rejection(s.withLock('default', async () => 'ran without the lock'));
     expect(locked).toBeInstanceOf(StoreUnavailableError);
-    expect(locked.message).not.toContain(server.password);
-    await server.restart();
+    expect(locked.message).not.toContain(pg().password);
+    await pg().restart();
     expect((await s.load('default')).record?.revision).toBe(1);
     expect(await s.withLock('default', async () => 'locked again')).toBe('locked again');
   });

@@ -1,28 +1,23 @@
 // Several desks (startDesk, as every adapter starts one) over one PostgreSQL database, each with its
 // own pool and LISTEN connection, against a real server this file starts: shared health, changes
 // pushed to every desk, and the faults of issue 11 item 6 as a user of the desk sees them.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
+import { FileConnectionStore } from '../file-connection-store';
 import { LeakScan } from '../testing/leak-scan';
-import { PostgresServer } from '../testing/postgres-server';
+import { postgresForFile } from '../testing/postgres-for-file';
 import { startEmulator } from '../../emulator';
 import { emulatorEnv } from '../../emulator/app-env';
 import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
 import { CONNECTIONS_TABLE } from './schema';
 
 const KEY = 'shared desks key, 16+ characters';
-let server: PostgresServer;
+const pg = postgresForFile();
 let emulator: EmulatorHandle | null = null;
 let desks: StartedDesk[] = [];
 const scan = new LeakScan();
 
-beforeAll(async () => {
-  server = await PostgresServer.start();
-}, 60_000);
-afterAll(async () => {
-  await server?.close();
-});
 afterEach(async () => {
   for (const desk of desks) {
     scan.collect('final status', desk.desk.getStatus());
@@ -35,7 +30,6 @@ afterEach(async () => {
     await emulator.close();
   }
   emulator = null;
-  if (!server.running) await server.restart();
 });
 
 interface Setup {
@@ -47,7 +41,7 @@ interface Setup {
 
 async function setup(options: EmulatorOptions = {}): Promise<Setup> {
   emulator = await startEmulator(options);
-  const url = await server.createDatabase();
+  const url = await pg().createDatabase();
   const env = {
     ...emulatorEnv(emulator),
     QB_STORE_URL: url,
@@ -93,11 +87,32 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const a = await desk(env);
     expect(a.desk.getStatus().store).toEqual({
       kind: 'postgres',
-      location: `127.0.0.1:${server.port}/${database}`,
+      location: `127.0.0.1:${pg().port}/${database}`,
       encrypted: true,
       reachable: true,
     });
-    expect(JSON.stringify(a.desk.getStatus())).not.toContain(server.password);
+    expect(JSON.stringify(a.desk.getStatus())).not.toContain(pg().password);
+  });
+
+  it("QB_STORE_URL wins over an adapter's own store (the desktop app passes its encrypted store)", async () => {
+    const { env } = await setup();
+    let adapterStoreMade = false;
+    const started = await startDesk({
+      env,
+      log: (line) => scan.collect('log line', line),
+      manager: { refreshOnStart: false },
+      store: (config) => {
+        adapterStoreMade = true;
+        return new FileConnectionStore({
+          dataDir: '/nonexistent-qbtd',
+          storeKey: config.storeKey,
+          environment: config.environment,
+        });
+      },
+    });
+    desks.push(started);
+    expect(started.desk.getStatus().store?.kind).toBe('postgres');
+    expect(adapterStoreMade).toBe(false);
   });
 
   it('a refresh on one desk reaches the other at once (LISTEN/NOTIFY), and it adopts the chain', async () => {
@@ -144,14 +159,14 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const { env, emulator: intuit } = await setup();
     const a = await desk(env);
     const token = await a.desk.getAccessToken();
-    await server.stop();
+    await pg().stop();
     expect(await a.desk.getAccessToken()).toBe(token);
     const calls = intuit.control.counters().tokenCalls.refresh_token;
     await expect(a.desk.refresh('manual')).rejects.toThrow(/QB_STORE_URL/);
     expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls);
     const down = await statusWhere(a, (status) => status.store?.reachable === false);
-    expect(JSON.stringify(down)).not.toContain(server.password);
-    await server.restart();
+    expect(JSON.stringify(down)).not.toContain(pg().password);
+    await pg().restart();
     await statusWhere(a, (status) => status.store?.reachable === true, 20_000);
     await a.desk.refresh('manual');
     expect(intuit.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
@@ -169,15 +184,15 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const refreshing = a.desk.refresh('manual').catch((err: unknown) => err);
     // Intuit has rotated the token and is about to answer: the store goes away meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await server.stop();
+    await pg().stop();
     await refreshing;
     // Intuit's answer arrived while the store was down: the new chain lives in memory only, and says so.
     expect(a.desk.getStatus().warnings.join(' ')).toMatch(/kept in memory/);
-    await server.restart();
+    await pg().restart();
     // Written by itself once the store is back; then a second desk reads a chain Intuit still accepts.
     const rows = async () =>
       (
-        await server.query<{ revision: string }>(
+        await pg().query<{ revision: string }>(
           `SELECT revision FROM ${CONNECTIONS_TABLE}`,
           [],
           new URL(env.QB_STORE_URL ?? '').pathname.slice(1),
@@ -203,15 +218,14 @@ describe('one connection, several desks, one PostgreSQL', () => {
     await a.desk.getAccessToken();
     await a.close();
     desks = desks.filter((d) => d !== a);
-    await server.query(`UPDATE ${CONNECTIONS_TABLE} SET tokens = '"garbage"'`, [], database);
-    const before = (
-      await server.query(`SELECT revision, tokens::text FROM ${CONNECTIONS_TABLE}`, [], database)
-    ).rows;
+    await pg().query(`UPDATE ${CONNECTIONS_TABLE} SET tokens = '"garbage"'`, [], database);
+    const before = (await pg().query(`SELECT revision, tokens::text FROM ${CONNECTIONS_TABLE}`, [], database))
+      .rows;
     const b = await desk(env);
     expect(b.desk.getStatus().warnings.join(' ')).toMatch(/could not be read .* left as it is/);
     await b.desk.refresh('manual').catch(() => undefined);
     expect(
-      (await server.query(`SELECT revision, tokens::text FROM ${CONNECTIONS_TABLE}`, [], database)).rows,
+      (await pg().query(`SELECT revision, tokens::text FROM ${CONNECTIONS_TABLE}`, [], database)).rows,
     ).toEqual(before);
   });
 
@@ -220,6 +234,6 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const a = await desk(env);
     await a.desk.refresh('manual');
     await a.desk.refresh('manual');
-    scan.collect('pg_dump', server.dump(database));
+    scan.collect('pg_dump', pg().dump(database));
   });
 });

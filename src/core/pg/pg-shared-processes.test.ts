@@ -3,44 +3,34 @@
 // server over PostgreSQL: src/server/pg-store.test.ts.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../emulator';
 import { emulatorEnv } from '../../emulator/app-env';
+import type { EmulatorHandle } from '../../emulator/types';
 import { REFRESH_MARKER_PREFIX, REFRESH_MARKERS_VARIABLE } from '../refresh-markers';
 import { deskWorkerScript, runDeskWorkers } from '../testing/desk-workers';
 import { LeakScan } from '../testing/leak-scan';
-import { PostgresServer } from '../testing/postgres-server';
+import { postgresForFile } from '../testing/postgres-for-file';
 import { seededRandom } from '../testing/seeded-random';
 import { startDesk } from '../bootstrap';
 import { PgConnectionStore } from './pg-connection-store';
 
 const KEY = 'shared processes key, 16+ chars';
-let server: PostgresServer;
+const pg = postgresForFile();
 
-/** This process's environment without any QB_ setting a developer may have exported. */
-function parentEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('QB_')));
+/** This process's environment (without any QB_ setting a developer exported), pointed at `url` and `emulator`. */
+function storeEnv(emulator: EmulatorHandle, url: string): NodeJS.ProcessEnv {
+  const parent = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('QB_')));
+  return { ...parent, ...emulatorEnv(emulator, '/nonexistent-qbtd'), QB_STORE_URL: url, QB_STORE_KEY: KEY };
 }
-
-beforeAll(async () => {
-  server = await PostgresServer.start();
-}, 60_000);
-afterAll(async () => {
-  await server?.close();
-});
 
 describe('processes sharing one connection through PostgreSQL', () => {
   it('4 processes x 250 callers at expiry make exactly one token call; no token value in any output or dump', async () => {
     const emulator = await startEmulator({ rotateAfterSeconds: 0 });
     const scan = new LeakScan();
     try {
-      const url = await server.createDatabase();
-      const env = {
-        ...parentEnv(),
-        ...emulatorEnv(emulator, '/nonexistent-qbtd'),
-        QB_STORE_URL: url,
-        QB_STORE_KEY: KEY,
-      };
+      const url = await pg().createDatabase();
+      const env = storeEnv(emulator, url);
       const seed = await startDesk({ env, log: () => undefined, manager: { refreshOnStart: false } });
       await seed.desk.getAccessToken();
       await seed.close();
@@ -65,7 +55,7 @@ describe('processes sharing one connection through PostgreSQL', () => {
       scan.addEmulator(emulator);
       for (const report of run.reports) scan.collect('worker status', report.status);
       run.stderr.forEach((text) => scan.collect('worker log', text));
-      scan.collect('pg_dump', server.dump(new URL(url).pathname.slice(1)));
+      scan.collect('pg_dump', pg().dump(new URL(url).pathname.slice(1)));
       scan.assertClean();
     } finally {
       await emulator.close();
@@ -81,15 +71,8 @@ describe('processes sharing one connection through PostgreSQL', () => {
       oldRefreshTokenPolicy: 'grace',
       gracePeriodSeconds: 3600,
     });
-    const url = await server.createDatabase();
-    const env = {
-      ...parentEnv(),
-      ...emulatorEnv(emulator, '/nonexistent-qbtd'),
-      QB_STORE_URL: url,
-      QB_STORE_KEY: KEY,
-      QBTD_MODE: 'loop',
-      [REFRESH_MARKERS_VARIABLE]: '1',
-    };
+    const url = await pg().createDatabase();
+    const env = { ...storeEnv(emulator, url), QBTD_MODE: 'loop', [REFRESH_MARKERS_VARIABLE]: '1' };
     const script = await deskWorkerScript();
     const workers = new Set<ChildProcess>();
     const takeovers: number[] = [];

@@ -8,10 +8,10 @@ import type {
   ResultError,
   TokenStatus,
 } from '../../shared/contract';
-import { STATE_LABELS } from './format/labels';
+import { ACTION_LABELS, STATE_LABELS } from './format/labels';
 import { formatClock, formatMs, parseTime } from './format/time';
 
-export type ActionName = 'refresh' | 'clear' | 'testConnection' | 'connect' | 'disconnect';
+export type ActionName = keyof typeof ACTION_LABELS;
 
 export type ActionOutcome =
   { ok: true; at: number; message: string } | { ok: false; at: number; error: ResultError };
@@ -35,7 +35,8 @@ export interface DashboardState {
   testConnection(): Promise<void>;
   connect(): Promise<void>;
   disconnect(force?: boolean): Promise<void>;
-  dismiss(action: ActionName): void;
+  /** Closes an action's result; with `at`, only if it is still the result recorded at that time. */
+  dismiss(action: ActionName, at?: number): void;
   tick(now: number): void;
   receiveStatus(status: TokenStatus): void;
 }
@@ -70,7 +71,7 @@ function refreshedMessage(status: TokenStatus): string {
 function clearedMessage(status: TokenStatus): string {
   return status.source === 'environment'
     ? 'Cached access token cleared: the environment token (QB_ACCESS_TOKEN) is in use now.'
-    : 'Cached access token cleared. The next refresh issues a new one; the refresh token is kept.';
+    : 'Cached access token cleared; the next call fetches one. The refresh token is kept.';
 }
 
 export function createDashboardStore(bridge: QbTokensBridge, clock: () => number = Date.now): DashboardStore {
@@ -95,7 +96,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         pending: { ...s.pending, [action]: false },
         outcomes: { ...s.outcomes, [action]: outcome },
       }));
-      announce(outcome.ok ? outcome.message : `Failed: ${outcome.error.message}`);
+      announce(outcome.ok ? outcome.message : `${ACTION_LABELS[action]} failed: ${outcome.error.message}`);
     }
 
     const adopt = (status: TokenStatus): void => get().receiveStatus(status);
@@ -174,7 +175,9 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           },
         ),
 
-      dismiss(action) {
+      dismiss(action, at) {
+        // A timer set for an older result must not close the newer one that replaced it.
+        if (at !== undefined && get().outcomes[action]?.at !== at) return;
         set((s) => ({ outcomes: { ...s.outcomes, [action]: undefined } }));
       },
 

@@ -1,6 +1,6 @@
+import { ACTION_LABELS } from '../format/labels';
 import type { ActionName } from '../store';
 import { useDashboard } from '../use-dashboard';
-import { ActionOutcomeNote } from './ActionOutcomeNote';
 
 const ACTIONS: {
   name: ActionName & ('refresh' | 'clear' | 'testConnection');
@@ -8,9 +8,14 @@ const ACTIONS: {
   busy: string;
   testId: string;
 }[] = [
-  { name: 'refresh', label: 'Refresh now', busy: 'Refreshing…', testId: 'action-refresh' },
-  { name: 'clear', label: 'Clear cache', busy: 'Clearing…', testId: 'action-clear' },
-  { name: 'testConnection', label: 'Test connection', busy: 'Testing…', testId: 'action-test-connection' },
+  { name: 'refresh', label: ACTION_LABELS.refresh, busy: 'Refreshing…', testId: 'action-refresh' },
+  { name: 'clear', label: ACTION_LABELS.clear, busy: 'Clearing…', testId: 'action-clear' },
+  {
+    name: 'testConnection',
+    label: ACTION_LABELS.testConnection,
+    busy: 'Testing…',
+    testId: 'action-test-connection',
+  },
 ];
 
 export function ActionsBar() {
@@ -38,11 +43,6 @@ export function ActionsBar() {
             {pending[action.name] ? <span className="spinner" aria-hidden="true" /> : null}
             {pending[action.name] ? action.busy : action.label}
           </button>
-        ))}
-      </div>
-      <div className="outcomes">
-        {ACTIONS.map((action) => (
-          <ActionOutcomeNote key={action.name} action={action.name} testId={`outcome-${action.name}`} />
         ))}
       </div>
     </div>

@@ -136,7 +136,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     await emulator?.close();
     throw err;
   }
-  const desk = new ManagedDesk(manager, config, log);
+  const desk = new ManagedDesk(manager, config, log, options.telemetry);
   const connectFlow = new OAuthConnectFlow({
     oauth,
     tokens: manager,
@@ -172,6 +172,7 @@ class ManagedDesk implements TokenDesk {
     private readonly manager: TokenManager,
     private readonly config: Config,
     private readonly log: LogFn,
+    private readonly telemetry: EngineTelemetry | undefined,
   ) {}
 
   getStatus(): TokenStatus {
@@ -206,6 +207,8 @@ class ManagedDesk implements TokenDesk {
           realmId,
           fetchTimeoutMs: this.config.httpTimeoutMs,
           log: this.log,
+          telemetry: this.telemetry,
+          connectionId: this.manager.connectionId,
         }),
       };
     }

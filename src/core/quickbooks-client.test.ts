@@ -10,6 +10,7 @@ import { startEmulator } from '../emulator/index';
 import { seededCustomers } from '../emulator/intuit-bodies';
 import type { EmulatorHandle } from '../emulator/types';
 import { describeApiFault, parseApiFault } from './api-faults';
+import { noTelemetry } from './telemetry';
 import { startDesk, type StartedDesk } from './bootstrap';
 import { ApiError } from './errors';
 import {
@@ -121,6 +122,33 @@ describe('QuickBooksClient against the emulator', () => {
       `[figures] 200 calls after revoke: refreshes=${counters.tokenCalls.refresh_token}, 401s=${counters.api401s}, ` +
         `apiCalls=${counters.apiCalls}, maxApiInFlight=${counters.maxApiInFlightByRealm[emulator.realmId]}`,
     );
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
+  });
+
+  it('reports each request by status and duration, and each retry after a 401, to telemetry', async () => {
+    // Five calls in a row: the earlier tests' calls must not push this second over Intuit's 10/s.
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 1000 });
+    const seen: string[] = [];
+    const qb = client({
+      connectionId: '9130350000000042',
+      telemetry: {
+        ...noTelemetry,
+        apiRequested: (e) => seen.push(`api ${e.connectionId} ${e.status} ${e.durationMs >= 0}`),
+        retriedAfter401: (e) => seen.push(`401 ${e.connectionId}`),
+      },
+    });
+    await qb.getCompanyInfo();
+    emulator.control.revokeAccessTokens();
+    await qb.getCompanyInfo();
+    emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    await qb.getCompanyInfo().catch(() => undefined);
+    expect(seen).toEqual([
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 401 true',
+      '401 9130350000000042',
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 403 true',
+    ]);
     emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
   });
 

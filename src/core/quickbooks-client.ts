@@ -6,6 +6,8 @@
 import { describeApiFault, parseApiFault } from './api-faults';
 import { ApiError, type ApiErrorCode } from './errors';
 import { RequestQueue } from './request-queue';
+import { noTelemetry, type EngineTelemetry } from './telemetry';
+import { DEFAULT_CONNECTION_ID, type ConnectionId } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 
 export { ApiError } from './errors';
@@ -35,6 +37,10 @@ export interface QuickBooksClientOptions {
   maxRetryAfterMs?: number;
   /** One line per request (method, path, status, duration, intuit_tid); never a token value. */
   log?: (line: string) => void;
+  /** Requests by status and duration, and retries after a 401, for operators (default: none). */
+  telemetry?: EngineTelemetry;
+  /** The connection the requests are for, in telemetry (default: the default connection). */
+  connectionId?: ConnectionId;
 }
 
 export interface RequestOptions {
@@ -103,6 +109,8 @@ export class QuickBooksClient {
   private readonly settings: typeof DEFAULTS;
   private readonly queue: RequestQueue;
   private readonly log: (line: string) => void;
+  private readonly telemetry: EngineTelemetry;
+  private readonly connectionId: ConnectionId;
 
   constructor(options: QuickBooksClientOptions) {
     if (!options.realmId) throw new TypeError('QuickBooksClient: realmId is required (QB_REALM_ID).');
@@ -127,6 +135,8 @@ export class QuickBooksClient {
     };
     this.queue = new RequestQueue(this.settings.maxConcurrent);
     this.log = options.log ?? (() => {});
+    this.telemetry = options.telemetry ?? noTelemetry;
+    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
   }
 
   /** Requests running and waiting right now, and the highest concurrency seen (for status and tests). */
@@ -274,6 +284,7 @@ export class QuickBooksClient {
       if (status === 401 && !retriedAfter401) {
         retriedAfter401 = true;
         this.log(`${what}: 401, refreshing the access token once and retrying`);
+        this.telemetry.retriedAfter401({ connectionId: this.connectionId });
         await this.tokens.refreshAfter401(tokenUsed);
         continue;
       }
@@ -333,6 +344,11 @@ export class QuickBooksClient {
         signal,
       });
       const bytes = new Uint8Array(await response.arrayBuffer());
+      this.telemetry.apiRequested({
+        connectionId: this.connectionId,
+        status: response.status,
+        durationMs: Date.now() - started,
+      });
       this.log(
         `${what} -> ${response.status} in ${Date.now() - started} ms, intuit_tid=${response.headers.get('intuit_tid') ?? '-'}`,
       );
@@ -344,6 +360,11 @@ export class QuickBooksClient {
         tokenUsed,
       };
     } catch (error) {
+      this.telemetry.apiRequested({
+        connectionId: this.connectionId,
+        status: 0,
+        durationMs: Date.now() - started,
+      });
       if (callerSignal?.aborted) throw callerSignal.reason;
       const timedOut = timeout.aborted;
       this.log(`${what} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`);

@@ -217,6 +217,8 @@ export class TokenManager {
   private hot: HotToken | null = null;
   private unwatch: (() => void) | null = null;
   private rereading: Promise<void> | null = null;
+  /** A change came in while `rereading` was in flight: read once more when it ends. */
+  private rereadAgain = false;
   private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
@@ -591,7 +593,10 @@ export class TokenManager {
   }
 
   private reread(): Promise<void> {
+    // A change reported while a read is in flight may be newer than what that read saw: read again after it.
+    if (this.rereading) this.rereadAgain = true;
     this.rereading ??= (async () => {
+      this.rereadAgain = false;
       try {
         const { record } = await this.store.load(this.connectionId);
         this.storeAnswered();
@@ -605,6 +610,7 @@ export class TokenManager {
       if (this.disposed) return;
       this.reschedule(false);
       this.emit();
+      if (this.rereadAgain) void this.reread();
     })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
     return this.rereading;
   }

@@ -24,7 +24,8 @@ import { PgConnectionStore, type PgConnectionStoreOptions } from './pg-connectio
 import { CONNECTIONS_TABLE, SCHEMA } from './schema';
 
 const KEY = 'the store key, sixteen+ chars';
-const pg = postgresForFile();
+// TLS on: the sslmode test needs it; every other test connects without sslmode (no TLS).
+const pg = postgresForFile({ tls: true });
 let stores: PgConnectionStore[] = [];
 
 afterEach(async () => {
@@ -374,6 +375,28 @@ describe('faults', () => {
       ),
     );
     expect(error.message).not.toContain('not-a-real-password-77');
+  });
+
+  it('honours sslmode: require encrypts, verify-full refuses a certificate it cannot verify, disable does not encrypt', async () => {
+    const url = await pg().createDatabase();
+    const database = dbName(url);
+    const encrypted = async () =>
+      (
+        await pg().query<{ ssl: boolean }>(
+          `SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name = 'qb-token-desk' AND a.datname = $1`,
+          [database],
+        )
+      ).rows.map((row) => row.ssl);
+    const required = store(`${url}?sslmode=require`);
+    await required.open();
+    expect(await encrypted()).toEqual([true]);
+    await required.close();
+    const verified = await rejection(store(`${url}?sslmode=verify-full`).open());
+    expect(verified).toBeInstanceOf(StoreConfigError);
+    expect(verified.message).toMatch(/the TLS connection failed .* check sslmode in QB_STORE_URL/);
+    await store(`${url}?sslmode=disable`).open();
+    expect(await encrypted()).toEqual([false]);
   });
 
   it('a wrong password or a missing database: StoreConfigError naming QB_STORE_URL', async () => {

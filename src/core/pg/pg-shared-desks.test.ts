@@ -4,7 +4,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
+import type { ConnectionStore } from '../connection-store';
 import { FileConnectionStore } from '../file-connection-store';
+import { wrapStore } from '../testing/store-wrapper';
+import { PgConnectionStore } from './pg-connection-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
 import { startEmulator } from '../../emulator';
@@ -51,9 +54,10 @@ async function setup(options: EmulatorOptions = {}): Promise<Setup> {
   return { env, url, database: new URL(url).pathname.slice(1), emulator };
 }
 
-async function desk(env: NodeJS.ProcessEnv): Promise<StartedDesk> {
+async function desk(env: NodeJS.ProcessEnv, store?: () => ConnectionStore): Promise<StartedDesk> {
   const started = await startDesk({
     env,
+    ...(store ? { store } : {}),
     log: (line) => scan.collect('log line', line),
     manager: { refreshOnStart: false },
   });
@@ -155,6 +159,44 @@ describe('one connection, several desks, one PostgreSQL', () => {
     expect(c.desk.getStatus().state).toBe('reauthorization_required');
   });
 
+  it('a change that arrives while the previous one is still being read is read too (no lost update)', async () => {
+    const { env, url, emulator: intuit } = await setup();
+    const a = await desk(env);
+    await a.desk.getAccessToken();
+    // B's reads can be held after they have read, so a newer change lands while an older read is in flight.
+    const inner = new PgConnectionStore({ url, storeKey: KEY });
+    let gate: Promise<void> | null = null;
+    let openGate = () => {};
+    let readsDone = 0;
+    const changes: number[] = [];
+    const wrapped = wrapStore(inner, {
+      load: async (id) => {
+        const result = await inner.load(id);
+        readsDone += 1;
+        if (gate) await gate;
+        return result;
+      },
+      watch: (listener) =>
+        inner.watch((change) => {
+          changes.push(change.revision);
+          listener(change);
+        }),
+    });
+    const b = await desk({ ...env, QB_STORE_URL: undefined }, () => wrapped);
+    await statusWhere(b, (status) => status.lastRefresh?.ok === true);
+    gate = new Promise<void>((resolve) => (openGate = resolve));
+    const reads = readsDone;
+    await a.desk.refresh('manual');
+    await until(() => readsDone > reads); // B has read A's refresh and is held there
+    const seen = changes.length;
+    intuit.control.injectTokenFault({ kind: 'invalid_grant' });
+    await expect(a.desk.refresh('manual')).rejects.toThrow(/invalid_grant|rejected/);
+    await until(() => changes.length > seen); // the rejection reached B while its older read is held
+    gate = null;
+    openGate();
+    await statusWhere(b, (status) => status.state === 'reauthorization_required');
+  });
+
   it('PostgreSQL stopped mid-run: the valid token is served from memory, no refresh without the lock, and it resumes by itself', async () => {
     const { env, emulator: intuit } = await setup();
     const a = await desk(env);
@@ -237,3 +279,11 @@ describe('one connection, several desks, one PostgreSQL', () => {
     scan.collect('pg_dump', pg().dump(database));
   });
 });
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import {
   appendFileSync,
+  chmodSync,
   chownSync,
   existsSync,
   mkdtempSync,
@@ -35,6 +36,8 @@ export interface PostgresServerOptions {
   listen?: string[];
   /** Networks (CIDR) also allowed to log in with the password, e.g. a test network's 10.x.0.0/16. */
   allowNetworks?: string[];
+  /** Also accept TLS, with a self-signed certificate made for the run (sslmode tests). */
+  tls?: boolean;
 }
 
 interface Account {
@@ -235,6 +238,7 @@ export class PostgresServer {
     );
     rmSync(pwfile, { force: true });
     if (result.status !== 0) throw new Error(`initdb failed (${result.status}): ${result.stderr}`);
+    if (this.options.tls) this.makeCertificate();
     const networks = this.options.allowNetworks ?? [];
     if (networks.length > 0) {
       appendFileSync(
@@ -242,6 +246,36 @@ export class PostgresServer {
         networks.map((cidr) => `host all all ${cidr} scram-sha-256\n`).join(''),
       );
     }
+  }
+
+  /** server.key / server.crt in the data directory (where `ssl=on` looks): self-signed, valid for a day. */
+  private makeCertificate(): void {
+    const result = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=qbtd-test-server',
+        '-keyout',
+        'server.key',
+        '-out',
+        'server.crt',
+      ],
+      { cwd: this.dataDir, encoding: 'utf8' },
+    );
+    if (result.status !== 0) throw new Error(`openssl could not make a test certificate: ${result.stderr}`);
+    for (const file of ['server.key', 'server.crt']) {
+      if (this.account) chownSync(join(this.dataDir, file), this.account.uid, this.account.gid);
+    }
+    chmodSync(join(this.dataDir, 'server.key'), 0o600);
   }
 
   private spawnAccount(): { uid?: number; gid?: number } {
@@ -257,6 +291,7 @@ export class PostgresServer {
       max_connections: '200',
       shared_buffers: '32MB',
       log_min_messages: 'warning',
+      ...(this.options.tls ? { ssl: 'on' } : {}),
       ...this.options.settings,
     };
     const args = [

@@ -1,6 +1,6 @@
 // /metrics over the real engine: the headless server wired as `npm run serve` wires it (the
-// engine reports to the metrics' EngineTelemetry), against the emulator. The values move after a
-// refresh and after each kind of failure.
+// engine and its QuickBooks client report to the metrics' EngineTelemetry), against the emulator.
+// The values move after a refresh, API calls (a 401 among them) and each kind of failure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeakScan } from '../../core/testing/leak-scan';
 import { HTTP_PATHS } from '../../shared/contract';
@@ -56,6 +56,28 @@ describe('/metrics over the real engine', () => {
     );
     expect(after.value('qb_token_desk_access_token_seconds_left', conn)).toBeGreaterThan(7100);
     expect(before.value('qb_token_desk_access_token_seconds_left', conn)).toBeLessThanOrEqual(3600);
+  });
+
+  it('API calls: counted by status; a 401 counts a retry after a refresh', async () => {
+    const before = await scrape();
+    const status = (code: string) => ({ ...conn, status: code });
+    expect((await stack.call(HTTP_PATHS.companyInfo)).status).toBe(200);
+    stack.emulator.control.revokeAccessTokens();
+    expect((await stack.call(HTTP_PATHS.companyInfo)).status).toBe(200);
+    const after = await scrape();
+    expect(after.value('qb_token_desk_api_requests_total', status('200'))).toBe(
+      before.valueOr0('qb_token_desk_api_requests_total', status('200')) + 2,
+    );
+    expect(after.value('qb_token_desk_api_requests_total', status('401'))).toBe(
+      before.valueOr0('qb_token_desk_api_requests_total', status('401')) + 1,
+    );
+    expect(after.value('qb_token_desk_api_retries_after_401_total', conn)).toBe(
+      before.valueOr0('qb_token_desk_api_retries_after_401_total', conn) + 1,
+    );
+    const on401 = { ...conn, trigger: 'on-401', outcome: 'ok' };
+    expect(after.value('qb_token_desk_refreshes_total', on401)).toBe(
+      before.valueOr0('qb_token_desk_refreshes_total', on401) + 1,
+    );
   });
 
   it('Intuit failing (5xx): each attempt counted by its kind, the failures in a row, the condition', async () => {

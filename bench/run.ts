@@ -106,11 +106,6 @@ function checkHeadlines(entries: Entry[]): string[] {
       );
       if (ours && ours.refreshes !== 1) out.push(`401 storm: ${ours.refreshes} refreshes`);
     }
-    if (entry.scenario === 'footprint') {
-      const forbidden =
-        (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
-      if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
-    }
     if (entry.scenario === 'shared-store') {
       if (entry.tokenCalls !== 1)
         out.push(
@@ -119,6 +114,11 @@ function checkHeadlines(entries: Entry[]): string[] {
       if (JSON.stringify(entry.storeSeen) !== JSON.stringify([entry.store])) {
         out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
       }
+    }
+    if (entry.scenario === 'footprint') {
+      const forbidden =
+        (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
+      if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
     }
     if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
       out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);

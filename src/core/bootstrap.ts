@@ -115,8 +115,9 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
-  const store = (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
+  // QB_STORE_URL wins over an adapter's own store: every adapter then shares the PostgreSQL one.
+  const store =
+    (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   const oauth = tokenEndpointFor(config);
   const manager = new TokenManager({
     config: managerConfigFor(config),

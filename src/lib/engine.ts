@@ -5,6 +5,7 @@
 import { configSecrets, type Config } from '../core/config';
 import type { ConnectionStore } from '../core/connection-store';
 import { fileStoreFor, managerConfigFor, tokenEndpointFor } from '../core/engine-parts';
+import { selectSharedStore } from '../core/store-selection';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
 import { TokenManager, type TokenManagerOptions } from '../core/token-manager';
 
@@ -32,7 +33,8 @@ export async function startLibraryEngine(
   const secrets = new SecretRegistry();
   secrets.pin(...configSecrets(config));
   const log = redactingLog(options.log, secrets, `[qb-token-desk ${options.clientName}]`);
-  const store: ConnectionStore = fileStoreFor(config, log);
+  // QB_STORE_URL: the same PostgreSQL store as the desks; else the file store in QB_DATA_DIR.
+  const store: ConnectionStore = (await selectSharedStore(config, log)) ?? fileStoreFor(config, log);
   const manager = new TokenManager({
     config: managerConfigFor(config),
     store,

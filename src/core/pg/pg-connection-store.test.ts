@@ -166,7 +166,7 @@ describe('records', () => {
       const error = await rejection(store(url, { storeKey }).load('default'));
       expect(error).toBeInstanceOf(StoreKeyError);
       expect(error.message).toMatch(
-        /connection "default" .*(could not be decrypted with QB_STORE_KEY|encrypted and QB_STORE_KEY is not set)/,
+        /connection "default" .*(could not be decrypted with (this )?QB_STORE_KEY|encrypted and QB_STORE_KEY is not set)/,
       );
     }
     expect(await rawRow(url, 'default')).toEqual(before);

@@ -9,7 +9,7 @@ import { parseRetryAfter } from '../../core/quickbooks-client';
 import { DELIVERY_HEADER, signAlert } from './alert-signature';
 
 export interface WebhookRetryPolicy {
-  /** Attempts per alert, including the first (default 6: about two minutes of back-off). */
+  /** Attempts per alert, including the first (default 8: waits of 1, 2, 4 ... 32, 60 s, about two minutes). */
   maxAttempts: number;
   /** First wait, ms (default 1000), doubled per attempt with ±50 % jitter. */
   baseDelayMs: number;
@@ -18,7 +18,7 @@ export interface WebhookRetryPolicy {
 }
 
 export const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = {
-  maxAttempts: 6,
+  maxAttempts: 8,
   baseDelayMs: 1000,
   maxDelayMs: 60_000,
 };

@@ -1,33 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configSecrets, describeConfig, loadConfig } from './config';
-import { ConfigError } from './errors';
+import { useConfigCwd } from './testing/config-cwd';
 
-let cwd: string;
-beforeEach(async () => {
-  cwd = await mkdtemp(join(tmpdir(), 'qbtd-ops-config-'));
-});
-afterEach(async () => {
-  await rm(cwd, { recursive: true, force: true });
-});
-
-function failure(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadConfig(env, cwd);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const cwd = useConfigCwd('qbtd-ops-config-');
+const failure = cwd.failure;
 
 const SLACK = 'https://hooks.slack.com/services/T000/B000/XXXXsecretpathXXXX';
 
 describe('ops configuration', () => {
   it('defaults: human logs, no metrics token, no alerts', () => {
-    expect(loadConfig({}, cwd).ops).toEqual({
+    expect(loadConfig({}, cwd.path).ops).toEqual({
       metricsToken: null,
       alertWebhookUrl: null,
       alertWebhookSecret: null,
@@ -36,14 +20,14 @@ describe('ops configuration', () => {
   });
 
   it('reads the four variables, from .env too', async () => {
-    await writeFile(join(cwd, '.env'), 'QB_LOG_FORMAT=JSON\n');
+    await writeFile(join(cwd.path, '.env'), 'QB_LOG_FORMAT=JSON\n');
     const config = loadConfig(
       {
         QB_METRICS_TOKEN: 'scrape-secret-0123456789',
         QB_ALERT_WEBHOOK_URL: SLACK,
         QB_ALERT_WEBHOOK_SECRET: 'hmac-key-0123456789abcdef',
       },
-      cwd,
+      cwd.path,
     );
     expect(config.ops).toEqual({
       metricsToken: 'scrape-secret-0123456789',
@@ -69,10 +53,10 @@ describe('ops configuration', () => {
     expect(failure({ QB_ALERT_WEBHOOK_URL: 'http://alerts.example.com/hook' }).message).toMatch(
       /QB_ALERT_WEBHOOK_URL must use https \(plain http is allowed only to 127.0.0.1 or localhost\)/,
     );
-    expect(loadConfig({ QB_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9000/hook' }, cwd).ops.alertWebhookUrl).toBe(
-      'http://127.0.0.1:9000/hook',
-    );
-    await writeFile(join(cwd, '.env.local'), 'QB_LOG_FORMAT=yaml\n');
+    expect(
+      loadConfig({ QB_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9000/hook' }, cwd.path).ops.alertWebhookUrl,
+    ).toBe('http://127.0.0.1:9000/hook');
+    await writeFile(join(cwd.path, '.env.local'), 'QB_LOG_FORMAT=yaml\n');
     expect(failure({}).message).toMatch(/got "yaml" \(from \.env\.local\)$/);
   });
 
@@ -86,7 +70,7 @@ describe('ops configuration', () => {
         QB_METRICS_TOKEN: 'scrape-secret-0123456789',
         QB_ALERT_WEBHOOK_SECRET: 'hmac-key-0123456789abcdef',
       },
-      cwd,
+      cwd.path,
     );
     const described = JSON.stringify(describeConfig(config));
     expect(described).not.toContain('very-secret-path');

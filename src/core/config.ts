@@ -17,6 +17,14 @@ import {
   productionHostProblem,
   redirectPathProblem,
 } from './config-rules';
+import {
+  describeOpsConfig,
+  OPS_SECRET_VARIABLES,
+  OPS_VARIABLES,
+  opsConfigFrom,
+  opsSecrets,
+  type OpsConfig,
+} from './ops-config';
 import { parseStoreUrl, storeUrlProblem } from './pg/store-url';
 
 export const INTUIT_ENDPOINTS = {
@@ -51,6 +59,8 @@ export const CONFIG_VARIABLES = [
   'QB_REDIRECT_URI',
   'QB_HTTP_TIMEOUT_MS',
   'QB_ALLOW_NON_INTUIT_URLS',
+  // Running as a service: metrics, alerts, log format (validated in ops-config.ts).
+  ...OPS_VARIABLES,
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -84,6 +94,8 @@ export interface Config {
   allowNonIntuitUrls: boolean;
   /** Standing sentences for the status about the configuration itself (never a secret). */
   warnings: string[];
+  /** Metrics, alerts and log format (ops-config.ts). */
+  ops: OpsConfig;
   /** Where each set variable came from (no values). */
   sources: Partial<Record<ConfigVariable, ConfigSource>>;
 }
@@ -275,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ACCESS_TOKEN',
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
+      ...OPS_SECRET_VARIABLES,
       // Its message already shows it with the password masked.
       'QB_STORE_URL',
     ];
@@ -325,6 +338,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     httpTimeoutMs: v.QB_HTTP_TIMEOUT_MS !== undefined ? Number(v.QB_HTTP_TIMEOUT_MS) : 15_000,
     allowNonIntuitUrls,
     warnings,
+    ops: opsConfigFrom(values, (name) =>
+      sources[name] && sources[name] !== 'environment' ? ` (from ${sources[name]})` : '',
+    ),
     sources,
   };
 }
@@ -364,6 +380,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_REDIRECT_URI: config.redirectUri,
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
     QB_ALLOW_NON_INTUIT_URLS: config.allowNonIntuitUrls,
+    ...describeOpsConfig(config.ops),
   };
 }
 
@@ -375,6 +392,7 @@ export function configSecrets(config: Config): string[] {
     config.accessToken,
     config.adminToken,
     config.storeKey,
+    ...opsSecrets(config.ops),
     config.storeUrl === null ? null : parseStoreUrl(config.storeUrl).password,
   ].filter((value): value is string => value !== null && value.length > 0);
 }

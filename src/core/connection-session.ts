@@ -152,7 +152,9 @@ export class ConnectionSession {
       (err: unknown) => {
         if (err instanceof StoreUnavailableError) this.failed(err);
         else this.options.telemetry.storeFailed({ connectionId, kind: storeErrorKind(err, 'write') });
-        this.options.log(`Writing the connection record failed: ${(err as Error).message}`);
+        this.options.log(`Writing the connection record failed: ${(err as Error).message}`, {
+          level: 'error',
+        });
         throw new SaveFailed(err);
       },
     );
@@ -168,7 +170,7 @@ export class ConnectionSession {
     const first = this.fault === null;
     this.fault = err;
     if (err instanceof StoreUnavailableError) this.reachable = false;
-    if (first) this.options.log(`The token store failed: ${err.message}`);
+    if (first) this.options.log(`The token store failed: ${err.message}`, { level: 'error' });
     this.options.onFailed();
     this.armRetry();
   }

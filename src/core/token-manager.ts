@@ -30,7 +30,7 @@ import type { ConnectionStore } from './connection-store';
 import { ConnectionSession, isTransientStoreError, SaveFailed } from './connection-session';
 import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
-import { SecretRegistry, type LogFn } from './log';
+import { SecretRegistry, withLogFields, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
 import {
   BackoffSleep,
@@ -183,7 +183,8 @@ export class TokenManager {
     this.oauth = options.oauth;
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? systemTimers;
-    this.log = options.log ?? (() => undefined);
+    // Every line names its connection (a key of its own in QB_LOG_FORMAT=json).
+    this.log = withLogFields(options.log ?? (() => undefined), { connection: this.connectionId });
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
@@ -672,6 +673,7 @@ export class TokenManager {
         this.retryAt = this.now() + delay;
         this.log(
           `Refresh attempt ${attempt} failed (${error.kind}); retrying in ${delay} ms with the same refresh token.`,
+          { level: 'warn', trigger, intuitTid: error.intuitTid },
         );
         this.emit();
         try {
@@ -822,7 +824,10 @@ export class TokenManager {
     this.interrupted = null;
     this.clientError = null;
     this.attempted(trigger, 'ok', started);
-    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`);
+    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`, {
+      trigger,
+      intuitTid: answer.intuitTid,
+    });
   }
 
   /** Records a failed token call in the shared record (under the lock); returns the error to throw. */
@@ -863,6 +868,7 @@ export class TokenManager {
     this.attempted(trigger, error.kind, started);
     this.log(
       `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
+      { level: error.transient ? 'warn' : 'error', trigger, intuitTid: error.intuitTid },
     );
     if (!error.transient) this.clearTimer();
     const chainToWrite =

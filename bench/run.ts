@@ -1,7 +1,7 @@
 // `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
 // loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
 // machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
-// --only=stampede,storm,hot,xproc,footprint,cli.
+// --only=stampede,storm,hot,xproc,footprint,shared,cli.
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +10,14 @@ import { runCliToken } from './scenarios/cli-token';
 import { runCrossProcess } from './scenarios/cross-process';
 import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
+import { runSharedStore } from './scenarios/shared-store';
 import { runStampede } from './scenarios/stampede';
 import { runStorm } from './scenarios/storm401';
 import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'cli'] as const;
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'shared', 'cli'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Entry {
@@ -73,6 +74,8 @@ async function main(): Promise<void> {
   await record('hot', () => runHotPath(quick ? 50_000 : 500_000, quick ? 100 : 1000));
   await record('xproc', () => runCrossProcess(quick ? 5 : 20));
   await record('footprint', () => runFootprint(quick ? [100, 1000] : [100, 10_000]));
+  // Issue 11: one connection over PostgreSQL (a server this run starts) against the file store.
+  await record('shared', () => runSharedStore(quick));
   await record('cli', () => runCliToken(quick ? 5 : 15, 20));
 
   console.log(`\n${formatTable(entries)}`);
@@ -109,6 +112,15 @@ function checkHeadlines(entries: Entry[]): string[] {
       const forbidden =
         (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
       if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+    }
+    if (entry.scenario === 'shared-store') {
+      if (entry.tokenCalls !== 1)
+        out.push(
+          `shared ${String(entry.store)} x${String(entry.processes)}: ${String(entry.tokenCalls)} token calls`,
+        );
+      if (JSON.stringify(entry.storeSeen) !== JSON.stringify([entry.store])) {
+        out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
+      }
     }
     if (entry.scenario === 'cli-token') {
       if (entry.tokenCalls !== 0)

@@ -3,6 +3,7 @@
 // build), built with `next build`, and served by `next start` on a free loopback port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanEnv, REPO_ROOT } from '../../src/server/process-support';
 
@@ -45,7 +46,14 @@ export async function buildExample(): Promise<{ installMs: number; buildMs: numb
       'dist/lib is missing: run `npm run build` first (the example installs the built library).',
     );
   }
+  // npm keeps an installed file: dependency whose version did not change: drop it, so the copy is
+  // packed from this build, then check that it is.
+  await rm(join(EXAMPLE_DIR, 'node_modules', 'qb-token-desk'), { recursive: true, force: true });
   const install = await run('npm', ['install', '--no-audit', '--no-fund'], nextEnv());
+  const installed = join(EXAMPLE_DIR, 'node_modules', 'qb-token-desk', 'dist', 'lib', 'index.js');
+  if (!(await readFile(installed)).equals(await readFile(join(REPO_ROOT, 'dist', 'lib', 'index.js')))) {
+    throw new Error(`${installed} is not this build's dist/lib/index.js`);
+  }
   const build = await run(process.execPath, [NEXT_BIN, 'build'], nextEnv());
   return { installMs: install.ms, buildMs: build.ms };
 }

@@ -103,6 +103,7 @@ const tokenStatusSchema = z
         error: z
           .object({ kind: z.string(), message: z.string(), intuitTid: z.string().nullable() })
           .optional(),
+        client: z.string().optional(),
       })
       .nullable(),
     stats: z.object({
@@ -271,6 +272,32 @@ describe('qb-token', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/invalid_grant|reconnect/i);
   }, 60_000);
+
+  it('after refresh exits 3 on invalid_grant, a later status on the same data directory says so and exits 3', async () => {
+    const env = cliEnv(await freshDataDir());
+    expect((await qbToken(['token'], env)).code).toBe(0);
+    emulator.control.injectTokenFault({ kind: 'invalid_grant' }, 1);
+    const refresh = await qbToken(['refresh'], env);
+    expect(refresh.code).toBe(3);
+    expect(refresh.stderr).toMatch(/invalid_grant/);
+    emulator.control.resetCounters();
+    // Another process, later: it asks Intuit nothing, and still knows.
+    const status = await qbToken(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(3);
+    const parsed = tokenStatusSchema.parse(JSON.parse(status.stdout));
+    expect(parsed.state).toBe('reauthorization_required');
+    expect(parsed.refreshToken?.rejectedAt).not.toBeNull();
+    expect(parsed.lastRefresh).toMatchObject({
+      ok: false,
+      trigger: 'manual',
+      error: { kind: 'invalid_grant' },
+    });
+    expect(parsed.history[0]).toMatchObject({ type: 'failed' });
+    const text = await qbToken(['status'], env);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toMatch(/reauthorization_required|reconnect/i);
+    expect(refreshCalls()).toBe(0);
+  }, 90_000);
 
   it('exit 4 when the token endpoint keeps answering 503', async () => {
     emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 100);

@@ -59,6 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       env,
       cwd: io.cwd,
       log: verbose ? diagnose : () => {},
+      clientName: 'qb-token',
       manager: { refreshOnStart: false },
       allowDemo: refusal === null,
     });
@@ -67,6 +68,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
     const keepAlive = setInterval(() => {}, 60_000);
     try {
+      // The engine starts without a store it cannot reach (a server waits for it); a one-shot command
+      // cannot wait: asking the store again throws its error (QB_STORE_URL masked), exit 4.
+      if (started.desk.getStatus().store?.reachable === false) await started.store.open();
       const code = await runCommand(command, json, started.desk, io, diagnose);
       // A stored access token can outlive missing keys (the status then says so in its warnings).
       if (refusal && started.desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);

@@ -10,8 +10,9 @@ import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import type { ConnectionStore } from './connection-store';
-import { fileStoreFor, managerConfigFor, tokenEndpointFor } from './engine-parts';
+import { fileStoreFor, managerConfigFor, startManager, tokenEndpointFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
+import { selectSharedStore } from './store-selection';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
 import type { EngineTelemetry } from './telemetry';
@@ -114,9 +115,11 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  const store = options.store?.(config) ?? fileStoreFor(config, log);
+  // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
+  const store =
+    (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   const oauth = tokenEndpointFor(config);
-  const manager = new TokenManager({
+  const manager = await startManager({
     config: managerConfigFor(config),
     store,
     oauth,
@@ -125,16 +128,11 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     clientName: options.clientName,
     telemetry: options.telemetry,
     ...options.manager,
-  });
-  try {
-    await manager.start();
-  } catch (err) {
-    await manager.dispose();
-    await store.close();
+  }).catch(async (err: unknown) => {
     await emulator?.close();
     throw err;
-  }
-  const desk = new ManagedDesk(manager, config, log);
+  });
+  const desk = new ManagedDesk(manager, config, log, options.telemetry);
   const connectFlow = new OAuthConnectFlow({
     oauth,
     tokens: manager,
@@ -170,6 +168,7 @@ class ManagedDesk implements TokenDesk {
     private readonly manager: TokenManager,
     private readonly config: Config,
     private readonly log: LogFn,
+    private readonly telemetry: EngineTelemetry | undefined,
   ) {}
 
   getStatus(): TokenStatus {
@@ -204,6 +203,8 @@ class ManagedDesk implements TokenDesk {
           realmId,
           fetchTimeoutMs: this.config.httpTimeoutMs,
           log: this.log,
+          telemetry: this.telemetry,
+          connectionId: this.manager.connectionId,
         }),
       };
     }

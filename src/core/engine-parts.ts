@@ -5,7 +5,7 @@ import { defaultDataDir, hasClientCredentials, type Config } from './config';
 import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
 import type { LogFn } from './log';
-import type { TokenManagerConfig } from './token-manager';
+import { TokenManager, type TokenManagerConfig, type TokenManagerOptions } from './token-manager';
 
 /** The file store in QB_DATA_DIR (the default when no other store is chosen). */
 export function fileStoreFor(config: Config, log: LogFn): FileConnectionStore {
@@ -42,4 +42,17 @@ export function managerConfigFor(config: Config): TokenManagerConfig {
     canConnect: hasClientCredentials(config),
     warnings: config.warnings,
   };
+}
+
+/** A TokenManager over `options.store`, started; a failed start disposes it and closes the store. */
+export async function startManager(options: TokenManagerOptions): Promise<TokenManager> {
+  const manager = new TokenManager(options);
+  try {
+    await manager.start();
+  } catch (err) {
+    await manager.dispose();
+    await options.store.close();
+    throw err;
+  }
+  return manager;
 }

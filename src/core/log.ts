@@ -1,11 +1,41 @@
 // One log function is injected everywhere in the core. Every line passes through a redactor that
 // replaces any known token value with its preview: belt and braces, since messages are already
-// built without token values.
+// built without token values. A line may carry a few structured fields; the human sink ignores
+// them, the JSON sink (json-log.ts, QB_LOG_FORMAT=json) writes them as keys of their own.
+import type { ConnectionId, RefreshTrigger } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 
-export type LogFn = (line: string) => void;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** What a log pipeline may filter on. Never a token value: only ids, kinds and Intuit's tid. */
+export interface LogFields {
+  /** Default 'info'. */
+  level?: LogLevel;
+  connection?: ConnectionId;
+  trigger?: RefreshTrigger;
+  intuitTid?: string | null;
+}
+
+export type LogFn = (line: string, fields?: LogFields) => void;
 
 export const defaultLog: LogFn = (line) => console.error(line);
+
+/**
+ * Sinks that keep fields apart and name the program themselves: the redacting wrapper adds no
+ * "[qb-token-desk]" prefix in front of their messages (a JSON pipeline would only have to strip it).
+ */
+const structuredSinks = new WeakSet<LogFn>();
+
+/** Marks a sink as structured (see structuredSinks). Returns it. */
+export function structuredSink(sink: LogFn): LogFn {
+  structuredSinks.add(sink);
+  return sink;
+}
+
+/** A log whose lines all carry `bound` (e.g. the connection), unless a line sets the field itself. */
+export function withLogFields(log: LogFn, bound: LogFields): LogFn {
+  return (line, fields) => log(line, { ...bound, ...fields });
+}
 
 /** Enough for every token still alive (and many dead ones); more would only slow every log line. */
 const MAX_KNOWN_SECRETS = 64;
@@ -45,7 +75,21 @@ export class SecretRegistry {
   }
 }
 
-/** Wraps a sink so every line is redacted against the registry (and prefixed, when given). */
+/**
+ * Wraps a sink so every line, and every text field, is redacted against the registry (and
+ * prefixed, when given and the sink is a human one).
+ */
 export function redactingLog(sink: LogFn, secrets: SecretRegistry, prefix = '[qb-token-desk]'): LogFn {
-  return (line) => sink(secrets.redact(prefix ? `${prefix} ${line}` : line));
+  const prefixed = prefix !== '' && !structuredSinks.has(sink);
+  return (line, fields) => {
+    const text = secrets.redact(prefixed ? `${prefix} ${line}` : line);
+    if (fields === undefined) {
+      sink(text);
+      return;
+    }
+    const clean: LogFields = { ...fields };
+    if (clean.intuitTid) clean.intuitTid = secrets.redact(clean.intuitTid);
+    if (clean.connection) clean.connection = secrets.redact(clean.connection);
+    sink(text, clean);
+  };
 }

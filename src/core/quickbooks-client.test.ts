@@ -10,6 +10,7 @@ import { startEmulator } from '../emulator/index';
 import { seededCustomers } from '../emulator/intuit-bodies';
 import type { EmulatorHandle } from '../emulator/types';
 import { describeApiFault, parseApiFault } from './api-faults';
+import { noTelemetry } from './telemetry';
 import { startDesk, type StartedDesk } from './bootstrap';
 import { ApiError } from './errors';
 import {
@@ -121,6 +122,33 @@ describe('QuickBooksClient against the emulator', () => {
       `[figures] 200 calls after revoke: refreshes=${counters.tokenCalls.refresh_token}, 401s=${counters.api401s}, ` +
         `apiCalls=${counters.apiCalls}, maxApiInFlight=${counters.maxApiInFlightByRealm[emulator.realmId]}`,
     );
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
+  });
+
+  it('reports each request by status and duration, and each retry after a 401, to telemetry', async () => {
+    // Five calls in a row: the earlier tests' calls must not push this second over Intuit's 10/s.
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 1000 });
+    const seen: string[] = [];
+    const qb = client({
+      connectionId: '9130350000000042',
+      telemetry: {
+        ...noTelemetry,
+        apiRequested: (e) => seen.push(`api ${e.connectionId} ${e.status} ${e.durationMs >= 0}`),
+        retriedAfter401: (e) => seen.push(`401 ${e.connectionId}`),
+      },
+    });
+    await qb.getCompanyInfo();
+    emulator.control.revokeAccessTokens();
+    await qb.getCompanyInfo();
+    emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    await qb.getCompanyInfo().catch(() => undefined);
+    expect(seen).toEqual([
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 401 true',
+      '401 9130350000000042',
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 403 true',
+    ]);
     emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
   });
 
@@ -362,6 +390,38 @@ describe('QuickBooksClient.fetch (any method, a Response back)', () => {
     expect(again.status).toBe(401);
     expect(again.message).toMatch(/DELETE .*again after the access token was refreshed/);
     expect(seen).toHaveLength(3);
+  });
+
+  it('reports every answer (status 0 when none came) and each retry after a 401 to the telemetry', async () => {
+    const answers: { connectionId: string; status: number }[] = [];
+    const retries: string[] = [];
+    const telemetry = {
+      ...noTelemetry,
+      apiRequested: (event: { connectionId: string; status: number }) =>
+        answers.push({ connectionId: event.connectionId, status: event.status }),
+      retriedAfter401: (event: { connectionId: string }) => retries.push(event.connectionId),
+    };
+    statuses = [401, 200];
+    await new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: baseUrl,
+      realmId: '42',
+      telemetry,
+      connectionId: '9130',
+    }).fetch('companyinfo/42');
+    const unreachable = new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: 'http://127.0.0.1:9',
+      realmId: '42',
+      telemetry,
+    });
+    await expect(unreachable.fetch('companyinfo/42')).rejects.toMatchObject({ code: 'network' });
+    expect(answers).toEqual([
+      { connectionId: '9130', status: 401 },
+      { connectionId: '9130', status: 200 },
+      { connectionId: 'default', status: 0 },
+    ]);
+    expect(retries).toEqual(['9130']);
   });
 
   it('sends the token to no other origin, and refuses a GET with a body', async () => {

@@ -5,7 +5,10 @@
 // machinery for any method, answering with a Response (the library's `fetch` is this one).
 import { describeApiFault, parseApiFault } from './api-faults';
 import { ApiError, type ApiErrorCode } from './errors';
+import { ApiTransport, WireTimeoutError, type WireHeaders } from './api-transport';
 import { RequestQueue } from './request-queue';
+import { noTelemetry, type EngineTelemetry } from './telemetry';
+import { DEFAULT_CONNECTION_ID, type ConnectionId } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 
 export { ApiError } from './errors';
@@ -35,6 +38,10 @@ export interface QuickBooksClientOptions {
   maxRetryAfterMs?: number;
   /** One line per request (method, path, status, duration, intuit_tid); never a token value. */
   log?: (line: string) => void;
+  /** Requests by status and duration, and retries after a 401, for operators (default: none). */
+  telemetry?: EngineTelemetry;
+  /** The connection the requests are for, in telemetry (default: the default connection). */
+  connectionId?: ConnectionId;
 }
 
 export interface RequestOptions {
@@ -71,8 +78,8 @@ export interface QueryResult<T = unknown> {
 interface Attempt {
   status: number;
   statusText: string;
-  headers: Headers;
-  bytes: Uint8Array<ArrayBuffer>;
+  headers: WireHeaders;
+  bytes: Uint8Array;
   tokenUsed: string;
 }
 
@@ -80,12 +87,18 @@ interface Attempt {
 interface Outgoing {
   url: URL;
   method: string;
-  /** Caller headers without Authorization (set per attempt). */
-  headers: Headers;
+  /** Caller headers (lower-case names) without Authorization, which is set per attempt. */
+  headers: Readonly<Record<string, string>>;
   body: Uint8Array<ArrayBuffer> | null;
-  label: string;
   signal: AbortSignal | undefined;
 }
+
+/** `GET /v3/company/…/query "select …"`: for logs and messages, built only when one is written. */
+function describeRequest(request: Outgoing): string {
+  return `${request.method} ${describePath(request.url)}`;
+}
+
+const JSON_GET_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json' };
 
 const DEFAULTS = {
   minorVersion: 75,
@@ -102,7 +115,11 @@ export class QuickBooksClient {
   readonly realmId: string;
   private readonly settings: typeof DEFAULTS;
   private readonly queue: RequestQueue;
-  private readonly log: (line: string) => void;
+  /** Null without a log: the per-request line is not even built then (it is on the hot path). */
+  private readonly log: ((line: string) => void) | null;
+  private readonly telemetry: EngineTelemetry;
+  private readonly transport = new ApiTransport();
+  private readonly connectionId: ConnectionId;
 
   constructor(options: QuickBooksClientOptions) {
     if (!options.realmId) throw new TypeError('QuickBooksClient: realmId is required (QB_REALM_ID).');
@@ -126,7 +143,9 @@ export class QuickBooksClient {
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
     };
     this.queue = new RequestQueue(this.settings.maxConcurrent);
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? null;
+    this.telemetry = options.telemetry ?? noTelemetry;
+    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
   }
 
   /** Requests running and waiting right now, and the highest concurrency seen (for status and tests). */
@@ -192,19 +211,17 @@ export class QuickBooksClient {
    */
   async request<T = unknown>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const url = this.buildUrl(path, options.query);
-    const headers = new Headers({ Accept: 'application/json' });
     const attempt = await this.send({
       url,
       method: 'GET',
-      headers,
+      headers: JSON_GET_HEADERS,
       body: null,
-      label: describePath(url),
       signal: options.signal,
     });
     const intuitTid = attempt.headers.get('intuit_tid');
     return {
       status: attempt.status,
-      body: parseJsonBody(attempt, intuitTid, `GET ${describePath(url)}`) as T,
+      body: parseJsonBody(attempt, intuitTid, () => `GET ${describePath(url)}`) as T,
       intuitTid,
     };
   }
@@ -241,17 +258,16 @@ export class QuickBooksClient {
     const attempt = await this.send({
       url,
       method,
-      headers,
+      headers: Object.fromEntries(headers),
       body,
-      label: describePath(url),
       signal: init.signal ?? undefined,
     });
-    const answerHeaders = new Headers(attempt.headers);
+    const answerHeaders = attempt.headers.toHeaders();
     // The body is already decoded and buffered: these would describe the bytes on the wire.
     answerHeaders.delete('content-encoding');
     answerHeaders.delete('content-length');
     const noBody = attempt.status === 204 || attempt.status === 205 || method === 'HEAD';
-    return new Response(noBody ? null : attempt.bytes, {
+    return new Response(noBody ? null : new Uint8Array(attempt.bytes), {
       status: attempt.status,
       statusText: attempt.statusText,
       headers: answerHeaders,
@@ -260,20 +276,21 @@ export class QuickBooksClient {
 
   /** Runs the request to a 2xx answer: one refresh and retry after a 401, bounded waits after 429s. */
   private async send(request: Outgoing): Promise<Attempt> {
-    const what = `${request.method} ${request.label}`;
     let retriedAfter401 = false;
     let rateLimitRetries = 0;
     for (;;) {
       // The slot is held only while a request is on the wire: refreshes and back-off waits happen outside it.
-      const attempt = await this.queue.run(() => this.attempt(request, what));
+      const attempt = await this.queue.run(() => this.attempt(request));
       const { status, headers, tokenUsed } = attempt;
-      const intuitTid = headers.get('intuit_tid');
 
       if (status >= 200 && status < 300) return attempt;
 
+      const what = describeRequest(request);
+      const intuitTid = headers.get('intuit_tid');
       if (status === 401 && !retriedAfter401) {
         retriedAfter401 = true;
-        this.log(`${what}: 401, refreshing the access token once and retrying`);
+        this.log?.(`${what}: 401, refreshing the access token once and retrying`);
+        this.telemetry.retriedAfter401({ connectionId: this.connectionId });
         await this.tokens.refreshAfter401(tokenUsed);
         continue;
       }
@@ -281,7 +298,7 @@ export class QuickBooksClient {
         const waitMs = this.rateLimitWait(headers, rateLimitRetries);
         if (waitMs !== null) {
           rateLimitRetries += 1;
-          this.log(`${what}: 429 throttled, retry ${rateLimitRetries} in ${waitMs} ms`);
+          this.log?.(`${what}: 429 throttled, retry ${rateLimitRetries} in ${waitMs} ms`);
           await sleep(waitMs, request.signal);
           continue;
         }
@@ -317,36 +334,36 @@ export class QuickBooksClient {
     return url;
   }
 
-  private async attempt(request: Outgoing, what: string): Promise<Attempt> {
+  private async attempt(request: Outgoing): Promise<Attempt> {
     const tokenUsed = await this.tokens.getAccessToken();
-    const timeout = AbortSignal.timeout(this.settings.fetchTimeoutMs);
-    const callerSignal = request.signal;
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
-    const headers = new Headers(request.headers);
-    headers.set('Authorization', `Bearer ${tokenUsed}`);
     const started = Date.now();
     try {
-      const response = await fetch(request.url, {
+      const answer = await this.transport.send({
+        url: request.url,
         method: request.method,
-        headers,
+        headers: { ...request.headers, authorization: `Bearer ${tokenUsed}` },
         body: request.body,
-        signal,
+        timeoutMs: this.settings.fetchTimeoutMs,
+        signal: request.signal,
       });
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      this.log(
-        `${what} -> ${response.status} in ${Date.now() - started} ms, intuit_tid=${response.headers.get('intuit_tid') ?? '-'}`,
+      const durationMs = Date.now() - started;
+      this.telemetry.apiRequested({ connectionId: this.connectionId, status: answer.status, durationMs });
+      this.log?.(
+        `${describeRequest(request)} -> ${answer.status} in ${durationMs} ms, intuit_tid=${answer.headers.get('intuit_tid') ?? '-'}`,
       );
-      return {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-        bytes,
-        tokenUsed,
-      };
+      return { ...answer, tokenUsed };
     } catch (error) {
-      if (callerSignal?.aborted) throw callerSignal.reason;
-      const timedOut = timeout.aborted;
-      this.log(`${what} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`);
+      this.telemetry.apiRequested({
+        connectionId: this.connectionId,
+        status: 0,
+        durationMs: Date.now() - started,
+      });
+      if (request.signal?.aborted) throw request.signal.reason;
+      const timedOut = error instanceof WireTimeoutError;
+      const what = describeRequest(request);
+      this.log?.(
+        `${what} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`,
+      );
       throw new ApiError({
         status: 0,
         code: timedOut ? 'timeout' : 'network',
@@ -358,7 +375,7 @@ export class QuickBooksClient {
   }
 
   /** How long to wait before retrying a 429, or null when the server asks for more than we allow. */
-  private rateLimitWait(headers: Headers, retriesSoFar: number): number | null {
+  private rateLimitWait(headers: WireHeaders, retriesSoFar: number): number | null {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
     if (retryAfterMs !== null) return retryAfterMs <= this.settings.maxRetryAfterMs ? retryAfterMs : null;
     return Math.min(this.settings.rateLimitBackoffMs * 2 ** retriesSoFar, this.settings.maxRetryAfterMs);
@@ -415,14 +432,14 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
-function parseJsonBody(attempt: Attempt, intuitTid: string | null, what: string): unknown {
+function parseJsonBody(attempt: Attempt, intuitTid: string | null, what: () => string): unknown {
   const parsed = tryParseJson(textOf(attempt));
   if (parsed !== undefined && typeof parsed === 'object' && parsed !== null) return parsed;
   throw new ApiError({
     status: attempt.status,
     code: 'bad_response',
     intuitTid,
-    message: `QuickBooks answered ${what} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
+    message: `QuickBooks answered ${what()} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
   });
 }
 
@@ -436,8 +453,10 @@ function describeNonFaultBody(attempt: Attempt): string {
     : 'the body carried no fault details';
 }
 
+const utf8 = new TextDecoder();
+
 function textOf(attempt: Attempt): string {
-  return new TextDecoder().decode(attempt.bytes);
+  return utf8.decode(attempt.bytes);
 }
 
 function tryParseJson(text: string): unknown {

@@ -19,32 +19,30 @@ import {
 } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import {
-  applyHealthChanges,
   defaultProfile,
   historyEvent,
-  newConnectionRecord,
-  nextRevision,
   rejectionOf,
-  withTokens,
   type ConnectionRecord,
   type HealthChange,
   type RefreshAttemptFacts,
 } from './connection-record';
 import type { ConnectionStore } from './connection-store';
-import {
-  NotConfiguredError,
-  ReauthorizationRequiredError,
-  StoreConfigError,
-  StoreError,
-  StoreKeyError,
-  StoreLockTimeoutError,
-  StoreUnavailableError,
-  TokenError,
-} from './errors';
+import { ConnectionSession, isTransientStoreError, SaveFailed } from './connection-session';
+import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
-import { SecretRegistry, type LogFn } from './log';
+import { SecretRegistry, withLogFields, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
-import { noTelemetry, type EngineTelemetry, type RefreshOutcome, type StoreErrorKind } from './telemetry';
+import {
+  BackoffSleep,
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  MAX_TIMER_MS,
+  scheduledRefreshAt,
+  systemTimers,
+  type RetryPolicy,
+  type Timers,
+} from './refresh-timing';
+import { noTelemetry, type EngineTelemetry, type RefreshOutcome } from './telemetry';
 import {
   chainFromAnswer,
   chainFromAuthorization,
@@ -69,38 +67,7 @@ import { fingerprintToken, type RefreshInFlightNote, type StoredTokens } from '.
 
 export { defaultConnectionName } from './connection-record';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    // The schedule never keeps a CLI process alive on its own.
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-export interface RetryPolicy {
-  /** Attempts per refresh, including the first (default 4). */
-  maxAttempts: number;
-  /** First back-off delay, ms (default 1000); doubles per attempt, with jitter. */
-  baseDelayMs: number;
-  /** Cap for one back-off delay, ms (default 30 s); also caps a server's Retry-After. */
-  maxDelayMs: number;
-  /** After a refresh exhausted its attempts, the schedule tries again this much later, ms (default 60 s). */
-  cooldownMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 4,
-  baseDelayMs: 1000,
-  maxDelayMs: 30_000,
-  cooldownMs: 60_000,
-};
+export { DEFAULT_RETRY_POLICY, systemTimers, type RetryPolicy, type Timers } from './refresh-timing';
 
 /** The parts of Config the engine reads. */
 export interface TokenManagerConfig {
@@ -148,8 +115,6 @@ export type AdoptAuthorizationInput = AuthorizationAnswer;
 
 /** Access tokens live one hour: an environment token first seen at T is certainly dead by T + 1 h. */
 const ENV_ACCESS_TOKEN_MAX_LIFETIME_MS = 3600_000;
-/** The longest a timer can wait without overflowing. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 type StatusListener = (status: TokenStatus) => void;
 
@@ -173,13 +138,9 @@ export class TokenManager {
   private readonly refreshOnStart: boolean;
   private readonly telemetry: EngineTelemetry;
   private readonly clientName: string | undefined;
-  private readonly lockWaitMs: number;
-  private readonly storeRetryMs: number;
 
-  // ---- what the store said: the record as last read or written under the lock
-  private shared: ConnectionRecord | null = null;
-  /** Health changes made here that are not in the store yet (written with the next write). */
-  private pending: HealthChange[] = [];
+  /** The record as the store has it, the changes not written yet, and whether the store answers. */
+  private readonly session: ConnectionSession;
 
   // ---- the chain in use (it differs from shared.tokens while unsaved, or when it came from QB_REFRESH_TOKEN)
   private chain: StoredTokens | null = null;
@@ -196,13 +157,8 @@ export class TokenManager {
   /** A previous process was stopped with a token call in flight using the chain's refresh token. */
   private interrupted: RefreshInFlightNote | null = null;
   private clientError: TokenError | null = null;
-  private storeReachable = true;
-  /** The last store failure while it lasts (unreachable, wrong key); cleared when the store answers. */
-  private storeFault: StoreError | null = null;
-  private storeRetryTimer: unknown = null;
   /** The store has been read once (the start's decision, rule 6, is made). */
   private loaded = false;
-  private loadWarnings: string[] = [];
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
   /** When the back-off wait of a failing refresh ends (shown as the next refresh time). */
@@ -211,12 +167,13 @@ export class TokenManager {
   /** Fires when the state would change by time alone (valid -> expiring -> expired) and nothing else acts then. */
   private boundaryTimer: unknown = null;
   private nextRefreshAt: number | null = null;
-  private backoffWake: (() => void) | null = null;
-  private backoffTimer: unknown = null;
+  private readonly backoff: BackoffSleep;
   private disposed = false;
   private hot: HotToken | null = null;
   private unwatch: (() => void) | null = null;
   private rereading: Promise<void> | null = null;
+  /** A change came in while `rereading` was in flight: read once more when it ends. */
+  private rereadAgain = false;
   private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
@@ -226,17 +183,33 @@ export class TokenManager {
     this.oauth = options.oauth;
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? systemTimers;
-    this.log = options.log ?? (() => undefined);
+    // Every line names its connection (a key of its own in QB_LOG_FORMAT=json).
+    this.log = withLogFields(options.log ?? (() => undefined), { connection: this.connectionId });
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
     this.secrets = options.secrets ?? new SecretRegistry();
     this.telemetry = options.telemetry ?? noTelemetry;
     this.clientName = options.clientName;
-    this.lockWaitMs = options.lockWaitMs ?? 30_000;
-    this.storeRetryMs = options.storeRetryMs ?? 5_000;
     this.secrets.pin(this.config.refreshToken, this.config.accessToken);
     this.startedAt = this.now();
+    this.backoff = new BackoffSleep(this.timers);
+    this.session = new ConnectionSession({
+      store: this.store,
+      connectionId: this.connectionId,
+      now: this.now,
+      timers: this.timers,
+      log: this.log,
+      telemetry: this.telemetry,
+      lockWaitMs: options.lockWaitMs ?? 30_000,
+      retryMs: options.storeRetryMs ?? 5_000,
+      profile: (base) => this.profile(base),
+      onRead: (record) => {
+        if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+      },
+      onRetry: () => void this.recoverStore(),
+      onFailed: () => this.clearTimer(),
+    });
   }
 
   /**
@@ -254,13 +227,13 @@ export class TokenManager {
       this.interrupted = await this.interruptedNoteFor(this.chain);
     } catch (err) {
       if (!isTransientStoreError(err)) throw err;
-      this.storeFailed(err);
+      this.session.failed(err);
       // Until the store answers: the environment's chain, tentatively. Nothing is refreshed without the
       // lock, so it is never used against a stored chain that may have moved on.
       this.adoptAtStart(null, []);
     }
     this.unwatch = this.store.watch((change) => {
-      if (change.id === this.connectionId && change.revision > (this.shared?.revision ?? 0))
+      if (change.id === this.connectionId && change.revision > (this.session.shared?.revision ?? 0))
         void this.reread();
     });
     this.reschedule(true);
@@ -272,6 +245,14 @@ export class TokenManager {
 
   getStatus(): TokenStatus {
     return computeTokenStatus(this.view(), this.facts(), this.now());
+  }
+
+  /**
+   * The status a record read just now would give, with this process's facts: the alert claim decides
+   * on the record it read under the lock, not on this process's view, which may be a moment old.
+   */
+  statusFor(record: ConnectionRecord): TokenStatus {
+    return computeTokenStatus(record, this.facts(), this.now());
   }
 
   onStatusChanged(listener: StatusListener): () => void {
@@ -360,7 +341,7 @@ export class TokenManager {
     // The stale token is dead at Intuit whatever its expiry says.
     if (this.chain.accessToken === staleAccessToken)
       this.setChain({ ...this.chain, accessTokenExpiresAt: now });
-    this.pending.push({
+    this.session.pending.push({
       type: 'retried_after_401',
       events: [
         this.event(
@@ -397,12 +378,12 @@ export class TokenManager {
           this.unsaved = false;
           this.chainStored = true;
         } else {
-          this.pending.push({ type: 'events', events: [cleared] });
+          this.session.pending.push({ type: 'events', events: [cleared] });
         }
         this.setChain(next);
       });
     } else {
-      this.pending.push({ type: 'events', events: [cleared] });
+      this.session.pending.push({ type: 'events', events: [cleared] });
     }
     this.envFallbackActive = false;
     this.reschedule(false);
@@ -477,8 +458,8 @@ export class TokenManager {
     this.unwatch = null;
     this.clearTimer();
     this.clearBoundaryTimer();
-    this.clearStoreRetry();
-    this.wakeBackoff();
+    this.session.close();
+    this.backoff.cut();
     await this.settle();
     await this.rereading;
     this.listeners.clear();
@@ -488,9 +469,7 @@ export class TokenManager {
 
   /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
   private view(): ConnectionRecord | null {
-    if (!this.shared && !this.chain && this.pending.length === 0) return null;
-    const base = this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
-    return applyHealthChanges(withTokens(base, this.chain), this.pending);
+    return this.session.view(this.chain);
   }
 
   private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
@@ -504,10 +483,10 @@ export class TokenManager {
   }
 
   private adoptAtStart(stored: ConnectionRecord | null, warnings: readonly string[]): void {
-    this.shared = stored;
-    this.loadWarnings = [...warnings];
+    this.session.shared = stored;
+    this.session.loadWarnings = [...warnings];
     for (const warning of warnings)
-      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
+      this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
     const envToken = this.config.refreshToken;
     const storedChain = stored?.tokens ?? null;
     if (storedChain) this.secrets.add(storedChain.refreshToken, storedChain.accessToken);
@@ -523,7 +502,7 @@ export class TokenManager {
         this.setChain(chainFromEnvironment(envToken ?? '', this.config.realmId, this.now()));
         this.chainStored = false;
         if (storedChain) {
-          this.pending.push({
+          this.session.pending.push({
             type: 'events',
             events: [
               this.event(
@@ -555,8 +534,8 @@ export class TokenManager {
    * not newer (an unsaved chain is).
    */
   private adoptShared(latest: ConnectionRecord | null): void {
-    if (!latest || latest.revision <= (this.shared?.revision ?? 0)) return;
-    this.shared = latest;
+    if (!latest || latest.revision <= (this.session.shared?.revision ?? 0)) return;
+    this.session.shared = latest;
     if (this.unsaved) return;
     const stored = latest.tokens;
     if (stored === null) {
@@ -581,151 +560,72 @@ export class TokenManager {
   }
 
   private reread(): Promise<void> {
+    // A change reported while a read is in flight may be newer than what that read saw: read again after it.
+    if (this.rereading) this.rereadAgain = true;
     this.rereading ??= (async () => {
+      this.rereadAgain = false;
       try {
         const { record } = await this.store.load(this.connectionId);
-        this.storeAnswered();
+        this.session.answered();
         this.adoptShared(record);
       } catch (err) {
         if (!(err instanceof StoreError)) throw err;
-        this.storeFailed(err);
+        this.session.failed(err);
       } finally {
         this.rereading = null;
       }
       if (this.disposed) return;
       this.reschedule(false);
       this.emit();
+      if (this.rereadAgain) void this.reread();
     })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
     return this.rereading;
   }
 
-  /**
-   * Runs `fn` under the connection's lock with the record as it is now in the store. Store failures
-   * are tracked (status, telemetry, the retry timer) and rethrown.
-   */
-  private async underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
-    if (this.storeFault instanceof StoreKeyError || this.storeFault instanceof StoreConfigError)
-      throw this.storeFault;
-    const asked = this.now();
-    try {
-      return await this.store.withLock(
-        this.connectionId,
-        async () => {
-          this.telemetry.lockWaited({ connectionId: this.connectionId, waitMs: this.now() - asked });
-          const { record, warnings } = await this.store.load(this.connectionId);
-          this.storeAnswered();
-          this.noteLoadWarnings(warnings);
-          if (record && record.revision >= (this.shared?.revision ?? 0)) this.shared = record;
-          if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
-          return fn(record);
-        },
-        { waitMs: this.lockWaitMs },
-      );
-    } catch (err) {
-      if (err instanceof StoreError && !(err instanceof SaveFailed)) this.storeFailed(err);
-      throw err;
-    }
+  /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
+  private underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
+    return this.session.underLock(fn, (warning) => this.noteLoadWarning(warning));
   }
 
-  /**
-   * Writes the record under the lock: `latest` (what the store holds now) with `chain`, the changes
-   * not yet written and `changes`, one revision up. On success they are all in the store. Synchronous
-   * up to the store's save() call (a file store renames before returning): see exchangeAndSave().
-   */
   private write(
     latest: ConnectionRecord | null,
     chain: StoredTokens | null,
     changes: HealthChange[],
   ): Promise<void> {
-    const base = latest ?? this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
-    const all = [...this.pending, ...changes];
-    const record = nextRevision(
-      applyHealthChanges({ ...withTokens(base, chain), profile: this.profile(base) }, all),
-      latest,
-    );
-    // Until it is durable the changes stay pending (the view shows them either way).
-    this.pending = all;
-    return this.store.save(record).then(
-      () => {
-        this.shared = record;
-        this.pending = this.pending.filter((change) => !all.includes(change));
-      },
-      (err: unknown) => {
-        if (err instanceof StoreUnavailableError) this.storeFailed(err);
-        else
-          this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'write') });
-        this.log(`Writing the connection record failed: ${(err as Error).message}`);
-        throw new SaveFailed(err);
-      },
-    );
+    return this.session.write(latest, chain, changes);
   }
 
-  private noteLoadWarnings(warnings: readonly string[]): void {
-    for (const warning of warnings) {
-      this.loadWarnings.push(warning);
-      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
-    }
-  }
-
-  // ---------------------------------------------------------------- store reachability
-
-  private storeFailed(err: StoreError): void {
-    this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'unavailable') });
-    if (err instanceof StoreLockTimeoutError) return; // the store answers; another holder is slow
-    const first = this.storeFault === null;
-    this.storeFault = err;
-    if (err instanceof StoreUnavailableError) this.storeReachable = false;
-    if (first) this.log(`The token store failed: ${err.message}`);
-    this.clearTimer();
-    this.armStoreRetry();
-  }
-
-  private storeAnswered(): void {
-    if (this.storeFault === null) return;
-    this.storeFault = null;
-    this.storeReachable = true;
-    this.clearStoreRetry();
-    this.log('The token store answers again.');
-  }
-
-  private armStoreRetry(): void {
-    if (this.storeRetryTimer !== null || this.disposed) return;
-    this.storeRetryTimer = this.timers.setTimeout(() => {
-      this.storeRetryTimer = null;
-      void this.recoverStore();
-    }, this.storeRetryMs);
-  }
-
-  private clearStoreRetry(): void {
-    if (this.storeRetryTimer !== null) this.timers.clearTimeout(this.storeRetryTimer);
-    this.storeRetryTimer = null;
+  /** What loading found: a warning in the status and an event in the history. */
+  private noteLoadWarning(warning: string): void {
+    this.session.loadWarnings.push(warning);
+    this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
   }
 
   /** The store answers again: take in what it holds, write what could not be written, carry on. */
   private async recoverStore(): Promise<void> {
-    if (this.disposed || this.storeFault === null) return;
+    if (this.disposed || this.session.healthy) return;
     try {
       await this.store.open();
       const { record, warnings } = await this.store.load(this.connectionId);
-      this.storeAnswered();
+      this.session.answered();
       if (!this.loaded) {
         // The start could not read the store: decide now, as the start would have.
         this.adoptAtStart(record, warnings);
         this.loaded = true;
         this.interrupted = await this.interruptedNoteFor(this.chain);
       } else {
-        this.noteLoadWarnings(warnings);
+        for (const warning of warnings) this.noteLoadWarning(warning);
         this.adoptShared(record);
       }
-      if (this.unsaved || this.pending.length > 0) await this.persistUnsaved();
+      if (this.unsaved || this.session.pending.length > 0) await this.persistUnsaved();
     } catch (err) {
       if (!(err instanceof StoreError)) {
         this.log(`Reconnecting to the token store failed: ${(err as Error).message}`);
-        this.armStoreRetry();
+        this.session.armRetry();
         return;
       }
-      if (!(err instanceof SaveFailed)) this.storeFailed(err);
-      else this.armStoreRetry();
+      if (!(err instanceof SaveFailed)) this.session.failed(err);
+      else this.session.armRetry();
     }
     if (this.disposed) return;
     this.reschedule(false);
@@ -768,15 +668,16 @@ export class TokenManager {
           throw err;
         }
         if (!error.transient || attempt >= this.retry.maxAttempts || this.disposed) throw error;
-        const delay = this.backoffDelay(attempt, error);
+        const delay = backoffDelay(attempt, this.retry, this.random, error.retryAfterMs);
         this.retrying = { attempt: attempt + 1, maxAttempts: this.retry.maxAttempts };
         this.retryAt = this.now() + delay;
         this.log(
           `Refresh attempt ${attempt} failed (${error.kind}); retrying in ${delay} ms with the same refresh token.`,
+          { level: 'warn', trigger, intuitTid: error.intuitTid },
         );
         this.emit();
         try {
-          await this.sleep(delay);
+          await this.backoff.sleep(delay);
         } finally {
           this.retryAt = null;
         }
@@ -808,11 +709,11 @@ export class TokenManager {
         await this.write(latest, this.chain, []);
         this.unsaved = false;
         this.chainStored = true;
-        latest = this.shared;
+        latest = this.session.shared;
       }
       const adopted = this.adoptNewerStoredChain(latest, trigger, staleAccessToken);
       if (adopted !== null) {
-        if (this.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
+        if (this.session.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
         return adopted;
       }
       const chain = this.chain;
@@ -872,7 +773,9 @@ export class TokenManager {
       if (saved && sameChain(saved.next, next)) await saved.saved;
       // The early write (done or pending) already carries this success; this one only fixes the chain.
       else if (saved)
-        await saved.saved.catch(() => undefined).then(() => this.write(this.shared ?? latest, next, []));
+        await saved.saved
+          .catch(() => undefined)
+          .then(() => this.write(this.session.shared ?? latest, next, []));
       else await this.write(latest, next, [this.successChange(trigger, chain, next, answer, started)]);
     } catch (err) {
       this.setChain(next);
@@ -921,7 +824,10 @@ export class TokenManager {
     this.interrupted = null;
     this.clientError = null;
     this.attempted(trigger, 'ok', started);
-    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`);
+    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`, {
+      trigger,
+      intuitTid: answer.intuitTid,
+    });
   }
 
   /** Records a failed token call in the shared record (under the lock); returns the error to throw. */
@@ -962,6 +868,7 @@ export class TokenManager {
     this.attempted(trigger, error.kind, started);
     this.log(
       `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
+      { level: error.transient ? 'warn' : 'error', trigger, intuitTid: error.intuitTid },
     );
     if (!error.transient) this.clearTimer();
     const chainToWrite =
@@ -971,7 +878,7 @@ export class TokenManager {
           ? latest.tokens
           : chain;
     try {
-      await this.write(this.shared ?? latest, chainToWrite, [change]);
+      await this.write(this.session.shared ?? latest, chainToWrite, [change]);
       if (chainToWrite === chain) this.chainStored = true;
     } catch {
       // Kept in `pending`: the view shows it now, the next write stores it.
@@ -1034,33 +941,9 @@ export class TokenManager {
     return facts;
   }
 
-  private backoffDelay(attempt: number, error: TokenError): number {
-    const exponential = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    // "Equal jitter": at least half the step, so retries from several processes spread out.
-    const jittered = Math.round(exponential / 2 + (this.random() * exponential) / 2);
-    const asked = error.retryAfterMs !== null ? Math.min(this.retry.maxDelayMs, error.retryAfterMs) : 0;
-    return Math.max(jittered, asked);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.backoffWake = () => {
-        this.backoffWake = null;
-        if (this.backoffTimer !== null) this.timers.clearTimeout(this.backoffTimer);
-        this.backoffTimer = null;
-        resolve();
-      };
-      this.backoffTimer = this.timers.setTimeout(() => this.backoffWake?.(), ms);
-    });
-  }
-
-  private wakeBackoff(): void {
-    this.backoffWake?.();
-  }
-
   /** Writes an unsaved chain (and health changes not yet written) under the lock. */
   private async persistUnsaved(): Promise<void> {
-    if (!this.unsaved && this.pending.length === 0) return;
+    if (!this.unsaved && this.session.pending.length === 0) return;
     try {
       await this.underLock(async (latest) => {
         // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
@@ -1070,7 +953,7 @@ export class TokenManager {
           this.unsaved = false;
           this.chainStored = true;
           this.store.endRefresh?.(this.connectionId);
-        } else if (this.pending.length > 0) {
+        } else if (this.session.pending.length > 0) {
           await this.write(
             latest,
             this.chainStored ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
@@ -1095,7 +978,7 @@ export class TokenManager {
       !this.disposed &&
       this.chain !== null &&
       this.oauth !== null &&
-      this.storeFault === null &&
+      this.session.healthy &&
       !this.clientError &&
       rejectionOf(this.view()) === null
     );
@@ -1108,18 +991,15 @@ export class TokenManager {
     const chain = this.chain;
     if (!chain) return;
     const now = this.now();
-    let at: number | null;
-    if (chain.accessToken && chain.accessTokenExpiresAt !== null) {
-      at = Math.max(now, chain.accessTokenExpiresAt - skewMs(chain, this.config.refreshSkewSeconds));
-    } else if (starting && this.refreshOnStart) {
-      at = now;
-    } else {
-      at = null;
-    }
-    // After a refresh that exhausted its retries, the next scheduled try waits out the cooldown.
-    const lastFailed = this.view()?.health.lastRefresh?.ok === false;
-    if (at !== null && lastFailed && at <= now) at = now + this.retry.cooldownMs;
-    else if (at === null && lastFailed) at = now + this.retry.cooldownMs;
+    const at = scheduledRefreshAt({
+      chain,
+      now,
+      skewSeconds: this.config.refreshSkewSeconds,
+      starting,
+      refreshOnStart: this.refreshOnStart,
+      lastRefreshFailed: this.view()?.health.lastRefresh?.ok === false,
+      cooldownMs: this.retry.cooldownMs,
+    });
     if (at === null) return;
     this.nextRefreshAt = at;
     this.timer = this.timers.setTimeout(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
@@ -1173,7 +1053,7 @@ export class TokenManager {
       this.envFallbackActive = true;
       this.hot = null;
       const why = cause instanceof TokenError ? ` after the refresh failed (${cause.kind})` : '';
-      this.pending.push({
+      this.session.pending.push({
         type: 'events',
         events: [
           this.event(
@@ -1189,7 +1069,6 @@ export class TokenManager {
   }
 
   private facts(): ProcessFacts {
-    const fault = this.storeFault;
     return {
       connectionId: this.connectionId,
       environment: this.config.environment,
@@ -1208,13 +1087,7 @@ export class TokenManager {
       unsaved: this.unsaved,
       clientError: this.clientError?.toInfo() ?? null,
       configWarnings: this.config.warnings ?? [],
-      store: {
-        description: this.store.description,
-        reachable: this.storeReachable,
-        warnings: [...this.store.warnings, ...this.loadWarnings],
-        problem: fault ? storeProblemSentence(fault) : null,
-        misconfigured: fault instanceof StoreKeyError || fault instanceof StoreConfigError,
-      },
+      store: this.session.storeFacts(),
     };
   }
 
@@ -1282,40 +1155,6 @@ export class TokenManager {
   private assertOpen(): void {
     if (this.disposed) throw new Error('The token manager has been disposed.');
   }
-}
-
-/** A write failed: the engine keeps what it meant to write and says so with a StoreError. */
-class SaveFailed extends StoreError {
-  override name = 'SaveFailed';
-  constructor(override readonly cause: unknown) {
-    super('The connection record could not be written.');
-  }
-
-  toStoreError(): StoreError {
-    if (this.cause instanceof StoreError) return this.cause;
-    return new StoreError(
-      'The new tokens could not be saved to the token store; they are kept in memory and saved before anything is handed out.',
-    );
-  }
-}
-
-function isTransientStoreError(err: unknown): err is StoreError {
-  return err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError;
-}
-
-function storeErrorKind(err: unknown, otherwise: StoreErrorKind): StoreErrorKind {
-  if (err instanceof StoreUnavailableError) return 'unavailable';
-  if (err instanceof StoreLockTimeoutError) return 'lock_timeout';
-  if (err instanceof StoreKeyError) return 'key';
-  if (err instanceof StoreConfigError) return 'config';
-  return otherwise;
-}
-
-function storeProblemSentence(err: StoreError): string {
-  if (err instanceof StoreUnavailableError) {
-    return `The token store cannot be reached (${err.message}); a still-valid access token is served from memory and nothing is refreshed until it answers again.`;
-  }
-  return err.message;
 }
 
 /** Why the refresh token is refused after a restart that found a refresh left in flight. */

@@ -4,9 +4,10 @@
 // process using the library and the desk refresh one chain, one at a time, and share its history.
 import { configSecrets, type Config } from '../core/config';
 import type { ConnectionStore } from '../core/connection-store';
-import { fileStoreFor, managerConfigFor, tokenEndpointFor } from '../core/engine-parts';
+import { fileStoreFor, managerConfigFor, startManager, tokenEndpointFor } from '../core/engine-parts';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
-import { TokenManager, type TokenManagerOptions } from '../core/token-manager';
+import { selectSharedStore } from '../core/store-selection';
+import type { TokenManager, TokenManagerOptions } from '../core/token-manager';
 
 export interface LibraryEngine {
   manager: TokenManager;
@@ -32,8 +33,9 @@ export async function startLibraryEngine(
   const secrets = new SecretRegistry();
   secrets.pin(...configSecrets(config));
   const log = redactingLog(options.log, secrets, `[qb-token-desk ${options.clientName}]`);
-  const store: ConnectionStore = fileStoreFor(config, log);
-  const manager = new TokenManager({
+  // The same choice as the desk's: QB_STORE_URL's PostgreSQL store, else the file store in QB_DATA_DIR.
+  const store: ConnectionStore = (await selectSharedStore(config, log)) ?? fileStoreFor(config, log);
+  const manager = await startManager({
     config: managerConfigFor(config),
     store,
     oauth: tokenEndpointFor(config),
@@ -42,13 +44,6 @@ export async function startLibraryEngine(
     clientName: options.clientName,
     ...options.manager,
   });
-  try {
-    await manager.start();
-  } catch (err) {
-    await manager.dispose();
-    await store.close();
-    throw err;
-  }
   return {
     manager,
     config,

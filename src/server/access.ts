@@ -73,6 +73,12 @@ export class AccessPolicy {
     return cookie !== undefined && secretsEqual(cookie, this.sessionValue);
   }
 
+  /** The request's Bearer secret is `secret` (a route's own, e.g. QB_METRICS_TOKEN). */
+  hasBearer(req: IncomingMessage, secret: string): boolean {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    return match !== null && secretsEqual(match[1], secret);
+  }
+
   isAdminSecret(value: string): boolean {
     return secretsEqual(value, this.adminToken);
   }

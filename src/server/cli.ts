@@ -3,10 +3,14 @@
 // Configuration comes from the environment, then .env.local, then .env (see README).
 import { resolve } from 'node:path';
 import { startDesk } from '../core/bootstrap';
+import { loadConfig } from '../core/config';
 import { ConfigError, StoreConfigError, StoreKeyError } from '../core/errors';
+import { logSink } from '../core/json-log';
 import { defaultLog, type LogFn } from '../core/log';
 import { generateAdminToken } from './access';
 import { registerConnectRoutes } from './connect-routes';
+import { deskViewOf } from './ops/desk-view';
+import { ServiceOps } from './ops/service-ops';
 import { startHeadlessServer, type HeadlessServer } from './server';
 
 export const DEFAULT_PORT = 4317;
@@ -19,6 +23,8 @@ Starts QB Token Desk headless on http://127.0.0.1:$QB_PORT (default ${DEFAULT_PO
 Every API call needs the admin secret (QB_ADMIN_TOKEN, or one generated at start) as
 "Authorization: Bearer <secret>"; the printed URL carries it and signs a browser in.
 With no QB_CLIENT_ID, demo mode starts a local Intuit emulator.
+Running it as a service: GET /healthz and /readyz answer without a secret; GET /metrics takes the
+admin secret or QB_METRICS_TOKEN; QB_ALERT_WEBHOOK_URL receives alerts; QB_LOG_FORMAT=json (README).
 
   --json   print one JSON line {"url","port","adminToken"} once listening
   --help   show this text`;
@@ -35,11 +41,21 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const json = argv.includes('--json');
-  const log: LogFn = defaultLog;
 
   let started: Awaited<ReturnType<typeof startDesk>>;
+  let ops: ServiceOps;
   try {
-    started = await startDesk({ env: process.env, cwd: process.cwd(), log });
+    // Read once before the engine starts: the log format and the metrics' telemetry are needed
+    // by the engine itself (startDesk reads the same sources again and validates everything).
+    const opsConfig = loadConfig(process.env, process.cwd()).ops;
+    ops = new ServiceOps({ ops: opsConfig });
+    started = await startDesk({
+      env: process.env,
+      cwd: process.cwd(),
+      log: logSink(opsConfig.logFormat, defaultLog),
+      telemetry: ops.telemetry,
+      clientName: 'qb-token serve',
+    });
   } catch (err) {
     // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR is configuration too: exit 2, nothing touched.
     if (err instanceof ConfigError || err instanceof StoreKeyError || err instanceof StoreConfigError) {
@@ -50,6 +66,9 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
 
+  // Every line from here on passes the desk's secret redactor (and its JSON sink, when chosen).
+  const log: LogFn = started.log;
+  await ops.attach(deskViewOf(started));
   const adminToken = started.config.adminToken ?? generateAdminToken();
   const port = started.config.port ?? DEFAULT_PORT;
   let server: HeadlessServer;
@@ -60,14 +79,17 @@ async function main(argv: string[]): Promise<void> {
       port,
       staticDir: resolve(import.meta.dirname, '../../out/renderer'),
       log,
-      routes: (router) =>
+      routes: (router) => {
         registerConnectRoutes(router, {
           flow: started.connectFlow,
           redirectUri: started.config.redirectUri,
           log,
-        }),
+        });
+        ops.registerRoutes(router);
+      },
     });
   } catch (err) {
+    await ops.close();
     await started.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
@@ -104,6 +126,8 @@ async function main(argv: string[]): Promise<void> {
     }, SHUTDOWN_GRACE_MS).unref();
     const closing = server.close();
     try {
+      // Readiness drops first; alerts still waiting for a retry are dropped (and logged).
+      await ops.close();
       // Stops timers and waits for an in-flight refresh to be stored; closes the demo emulator.
       await started.close();
     } catch (err) {

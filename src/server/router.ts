@@ -15,20 +15,30 @@ export interface RequestContext {
 
 export type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
 
+/**
+ * 'admin' (default): the admin secret must come with the request (Bearer or cookie).
+ * 'public': no secret, e.g. the OAuth callback, which arrives as a cross-site navigation that
+ * carries no SameSite=Strict cookie and must be protected by its own `state` check.
+ * 'probe': no secret and any Host or Origin: health checks from a load balancer or a proxy that
+ * forwards its own Host name. Only for answers that reveal nothing (ok / not ready).
+ */
+export type RouteAccess = 'admin' | 'public' | 'probe';
+
 export interface RouteOptions {
+  access?: RouteAccess;
   /**
-   * 'admin' (default): the admin secret must come with the request (Bearer or cookie).
-   * 'public': no secret, e.g. the OAuth callback, which arrives as a cross-site navigation that
-   * carries no SameSite=Strict cookie and must be protected by its own `state` check.
+   * An admin route that also opens to this Bearer secret, for this route only (GET /metrics with
+   * QB_METRICS_TOKEN: a scraper's secret must not open the token API).
    */
-  access?: 'admin' | 'public';
+  alsoBearer?: string | null;
 }
 
 export interface Route {
   method: HttpMethod;
   path: string;
   handler: RouteHandler;
-  access: 'admin' | 'public';
+  access: RouteAccess;
+  alsoBearer: string | null;
 }
 
 export type RouteMatch =
@@ -43,7 +53,13 @@ export class Router {
     if (!path.startsWith('/')) throw new Error(`Route path must start with "/", got "${path}"`);
     const byMethod = this.routes.get(path) ?? new Map<HttpMethod, Route>();
     if (byMethod.has(method)) throw new Error(`Route ${method} ${path} is already registered`);
-    byMethod.set(method, { method, path, handler, access: options.access ?? 'admin' });
+    byMethod.set(method, {
+      method,
+      path,
+      handler,
+      access: options.access ?? 'admin',
+      alsoBearer: options.alsoBearer ?? null,
+    });
     this.routes.set(path, byMethod);
     return this;
   }

@@ -73,7 +73,12 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, policy: AccessPolicy, self: string) {
-    if (!policy.isAllowedHost(req.headers.host)) {
+    const method = req.method ?? 'GET';
+    // Health probes answer any Host and Origin: a load balancer (or a proxy forwarding its own
+    // Host) must reach them, and they reveal nothing a rebinding page could use.
+    const early = router.match(method, safePath(req.url));
+    const probe = early.kind === 'found' && early.route.access === 'probe';
+    if (!probe && !policy.isAllowedHost(req.headers.host)) {
       // Not echoing the Host back: it is attacker-chosen.
       sendError(res, 403, {
         code: 'forbidden',
@@ -81,7 +86,7 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
       });
       return;
     }
-    if (policy.isForeignOrigin(req.headers.origin)) {
+    if (!probe && policy.isForeignOrigin(req.headers.origin)) {
       sendError(res, 403, {
         code: 'forbidden',
         message: 'Cross-origin requests are refused (Origin header refused).',
@@ -99,17 +104,26 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
       sendError(res, 400, { code: 'bad_request', message: 'The request URL is malformed.' });
       return;
     }
-    const method = req.method ?? 'GET';
     const ctx: RequestContext = { req, res, url, origin: self };
 
-    if (method === 'GET' && url.searchParams.has(LOGIN_QUERY_PARAM) && !url.pathname.startsWith('/api/')) {
+    if (
+      !probe &&
+      method === 'GET' &&
+      url.searchParams.has(LOGIN_QUERY_PARAM) &&
+      !url.pathname.startsWith('/api/')
+    ) {
       signIn(ctx, policy);
       return;
     }
 
     const match = router.match(method, url.pathname);
     if (match.kind === 'found') {
-      if (match.route.access === 'admin' && !policy.isAuthorized(req)) {
+      const { access: needs, alsoBearer } = match.route;
+      if (
+        needs === 'admin' &&
+        !policy.isAuthorized(req) &&
+        !(alsoBearer && policy.hasBearer(req, alsoBearer))
+      ) {
         refuseUnauthorized(res);
         return;
       }

@@ -1,14 +1,14 @@
-// This project's side of every scenario: the real engine (TokenManager + FileTokenStore in a temp
+// This project's side of every scenario: the real engine (TokenManager + FileConnectionStore in a temp
 // dir + IntuitOAuth) and the QuickBooksClient, wired to an emulator over loopback, with a clock the
 // benchmark can move forward so "the moment the token expires" happens on cue.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTokenStore } from '../src/core/file-token-store';
+import type { ConnectionStore } from '../src/core/connection-store';
+import { FileConnectionStore } from '../src/core/file-connection-store';
 import { IntuitOAuth } from '../src/core/intuit-oauth';
 import { QuickBooksClient } from '../src/core/quickbooks-client';
 import { TokenManager } from '../src/core/token-manager';
-import type { TokenStore } from '../src/core/token-store';
 import type { DemoCredentials, EmulatorHandle, EmulatorUrls } from '../src/emulator/types';
 
 export interface BenchEngine {
@@ -23,7 +23,7 @@ export interface BenchEngine {
 /** The engine as every scenario runs it: the emulator's demo chain, no refresh on start. */
 export function benchManager(
   emulator: DemoCredentials & Pick<EmulatorUrls, 'tokenUrl' | 'revokeUrl' | 'authorizeUrl'>,
-  store: TokenStore,
+  store: ConnectionStore,
   now?: () => number,
 ): TokenManager {
   return new TokenManager({
@@ -54,7 +54,8 @@ export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine
   const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-'));
   let offsetMs = 0;
   const now = () => Date.now() + offsetMs;
-  const manager = benchManager(emulator, new FileTokenStore({ dataDir, storeKey: null }), now);
+  const store = new FileConnectionStore({ dataDir, storeKey: null });
+  const manager = benchManager(emulator, store, now);
   await manager.start();
   const client = new QuickBooksClient({
     tokens: manager,
@@ -71,6 +72,7 @@ export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine
     },
     async close() {
       await manager.dispose();
+      await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

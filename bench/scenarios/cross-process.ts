@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileTokenStore } from '../../src/core/file-token-store';
+import { defaultProfile, newConnectionRecord } from '../../src/core/connection-record';
+import { FileConnectionStore } from '../../src/core/file-connection-store';
 import { fingerprintToken } from '../../src/core/token-store';
 import { startEmulator } from '../../src/emulator';
 import type { EmulatorHandle } from '../../src/emulator/types';
@@ -66,7 +67,9 @@ export async function runCrossProcess(processes = 20): Promise<CrossProcessResul
     // The store as a previous run left it: a refresh token, and an access token that just expired.
     const issued = emulator.control.issueAuthorization(emulator.realmId);
     const now = Date.now();
-    await new FileTokenStore({ dataDir, storeKey: null }).save({
+    const store = new FileConnectionStore({ dataDir, storeKey: null });
+    await store.open();
+    const record = newConnectionRecord('default', defaultProfile('sandbox', emulator.realmId), {
       version: 1,
       refreshToken: issued.refreshToken,
       refreshTokenIssuedAt: now - 3_600_000,
@@ -79,6 +82,8 @@ export async function runCrossProcess(processes = 20): Promise<CrossProcessResul
       realmId: emulator.realmId,
       origin: { envRefreshTokenSha256: fingerprintToken(emulator.refreshToken) },
     });
+    await store.save({ ...record, revision: 1 });
+    await store.close();
     emulator.control.resetCounters();
     const env = cliEnv(emulator, dataDir);
     const start = process.hrtime.bigint();

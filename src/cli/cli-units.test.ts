@@ -9,8 +9,13 @@ import {
   ConfigError,
   NotConfiguredError,
   ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreKeyError,
+  StoreLockTimeoutError,
+  StoreUnavailableError,
   TokenError,
 } from '../core/errors';
+import { StoreSaveRescuedError } from '../core/fs/save-rescue';
 import { parseArgs, UsageError } from './args';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { formatRelative, formatStatus } from './format-status';
@@ -87,6 +92,14 @@ describe('qb-token units', () => {
     );
     expect(exitCodeFor(new ApiError({ status: 403, code: 'forbidden', message: 'x' }))).toBe(EXIT.failure);
     expect(exitCodeFor(new Error('boom'))).toBe(EXIT.failure);
+  });
+
+  it('maps store errors: key or store configuration -> 2, unavailable, busy or rescued -> 4', () => {
+    expect(exitCodeFor(new StoreKeyError('QB_STORE_KEY'))).toBe(EXIT.configuration);
+    expect(exitCodeFor(new StoreConfigError('QB_DATA_DIR'))).toBe(EXIT.configuration);
+    expect(exitCodeFor(new StoreUnavailableError('down'))).toBe(EXIT.transient);
+    expect(exitCodeFor(new StoreLockTimeoutError('busy'))).toBe(EXIT.transient);
+    expect(exitCodeFor(new StoreSaveRescuedError('rescued', '/x'))).toBe(EXIT.transient);
   });
 
   it('shows times relative and absolute', () => {

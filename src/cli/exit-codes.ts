@@ -5,6 +5,10 @@ import {
   ConfigError,
   NotConfiguredError,
   ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreKeyError,
+  StoreLockTimeoutError,
+  StoreUnavailableError,
   TokenError,
 } from '../core/errors';
 
@@ -21,6 +25,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ConfigError || error instanceof NotConfiguredError) return EXIT.configuration;
+  // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR/QB_STORE_URL: fix the configuration.
+  if (error instanceof StoreKeyError || error instanceof StoreConfigError) return EXIT.configuration;
+  // The store is down, busy or full: the same command may work later.
+  if (error instanceof StoreUnavailableError || error instanceof StoreLockTimeoutError) return EXIT.transient;
   if (error instanceof ReauthorizationRequiredError) return EXIT.reauthorizationRequired;
   if (error instanceof TokenError) {
     if (error.kind === 'invalid_grant') return EXIT.reauthorizationRequired;

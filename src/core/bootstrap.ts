@@ -16,12 +16,13 @@ import {
 import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
-import { FileTokenStore } from './file-token-store';
+import type { ConnectionStore } from './connection-store';
+import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
+import type { EngineTelemetry } from './telemetry';
 import { TokenManager, type TokenManagerOptions } from './token-manager';
-import type { TokenStore } from './token-store';
 
 /** Demo lifetimes: a newcomer sees expiry, auto-refresh and rotation within minutes. */
 export const DEMO_EMULATOR_OPTIONS: EmulatorOptions = {
@@ -35,12 +36,22 @@ export const DEMO_SKEW_SECONDS = 30;
 export interface StartDeskOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** The token store; default a FileTokenStore in QB_DATA_DIR (demo mode: its `demo` subfolder). */
-  store?: (config: Config) => TokenStore;
+  /** The connection store; default a FileConnectionStore in QB_DATA_DIR (demo mode: its `demo` subfolder). */
+  store?: (config: Config) => ConnectionStore;
+  /**
+   * Names this process in the connection's history and last refresh (`qb-token`, `qb-token serve`,
+   * `desktop`, a library user's app name).
+   */
+  clientName?: string;
+  /** Counters and durations for operators (default: none). */
+  telemetry?: EngineTelemetry;
   demoEmulatorOptions?: EmulatorOptions;
   log?: LogFn;
   /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
-  manager?: Pick<TokenManagerOptions, 'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart'>;
+  manager?: Pick<
+    TokenManagerOptions,
+    'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart' | 'lockWaitMs' | 'storeRetryMs'
+  >;
 }
 
 export interface StartedDesk {
@@ -50,6 +61,8 @@ export interface StartedDesk {
   /** The token/revoke/authorize protocol (for the Connect flow); null without client keys. */
   oauth: IntuitOAuth | null;
   emulator: EmulatorHandle | null;
+  /** Where the connection's record lives (shared with other processes pointing at it). */
+  store: ConnectionStore;
   /** Connect (authorization-code flow) and Disconnect (revoke, then forget) for every adapter. */
   connectFlow: OAuthConnectFlow;
   /** Every token value seen so far; the log redacts them. */
@@ -104,7 +117,12 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
 
   const store =
     options.store?.(config) ??
-    new FileTokenStore({ dataDir: config.dataDir ?? defaultDataDir(), storeKey: config.storeKey, log });
+    new FileConnectionStore({
+      dataDir: config.dataDir ?? defaultDataDir(),
+      storeKey: config.storeKey,
+      log,
+      environment: config.environment,
+    });
   const oauth =
     hasClientCredentials(config) && config.clientId && config.clientSecret
       ? new IntuitOAuth({
@@ -125,17 +143,21 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
       refreshSkewSeconds: config.refreshSkewSeconds,
       demo: config.demo,
       canConnect: hasClientCredentials(config),
+      warnings: config.warnings,
     },
     store,
     oauth,
     log,
     secrets,
+    clientName: options.clientName,
+    telemetry: options.telemetry,
     ...options.manager,
   });
   try {
     await manager.start();
   } catch (err) {
     await manager.dispose();
+    await store.close();
     await emulator?.close();
     throw err;
   }
@@ -155,11 +177,13 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     config,
     oauth,
     emulator,
+    store,
     connectFlow,
     secrets,
     log,
     async close() {
       await manager.dispose();
+      await store.close();
       await emulator?.close();
     },
   };

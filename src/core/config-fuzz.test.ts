@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDesk } from './bootstrap';
 import { CONFIG_VARIABLES, loadConfig, type ConfigVariable } from './config';
 import { ConfigError } from './errors';
-import { FileTokenStore, STORE_FILE_NAME } from './file-token-store';
+import { seedStoredChain } from './testing/stored-chain';
 import { fingerprintToken } from './token-store';
 import { seededRandom } from './testing/seeded-random';
 
@@ -93,7 +93,14 @@ describe('config loader under bad input', () => {
     let refused = 0;
     for (const variable of CONFIG_VARIABLES) {
       for (const value of ODD_VALUES) {
-        const error = attempt({ [variable]: value });
+        // The client keys come as a pair (a lone one is its own error): each is tried beside a valid partner.
+        const partner: Record<string, string> =
+          variable === 'QB_CLIENT_ID'
+            ? { QB_CLIENT_SECRET: 'a-client-secret' }
+            : variable === 'QB_CLIENT_SECRET'
+              ? { QB_CLIENT_ID: 'a-client-id' }
+              : {};
+        const error = attempt({ ...partner, [variable]: value });
         if (error) {
           refused += 1;
           expectClear(error, variable, value);
@@ -249,7 +256,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
   it('the stored chain is byte for byte the same after every refused start', async () => {
     const dataDir = await mkdtemp(join(cwd, 'store-'));
     const refreshToken = 'RT-config-fuzz-0123456789abcdef';
-    await new FileTokenStore({ dataDir, storeKey: null }).save({
+    const recordPath = await seedStoredChain(dataDir, {
       version: 1,
       refreshToken: 'RT-stored-rotated-0123456789',
       refreshTokenIssuedAt: Date.now(),
@@ -262,7 +269,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
       realmId: '123',
       origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
     });
-    const original = await readFile(join(dataDir, STORE_FILE_NAME));
+    const original = await readFile(recordPath);
     const base = {
       QB_CLIENT_ID: 'client',
       QB_CLIENT_SECRET: 'secret-0123456789',
@@ -283,7 +290,7 @@ describe('a start-up refused for bad configuration leaves the token store untouc
       await expect(
         startDesk({ env: { ...base, ...bad }, cwd: dataDir, log: () => {} }),
       ).rejects.toBeInstanceOf(ConfigError);
-      expect((await readFile(join(dataDir, STORE_FILE_NAME))).equals(original)).toBe(true);
+      expect((await readFile(recordPath)).equals(original)).toBe(true);
     }
   });
 });

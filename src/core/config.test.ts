@@ -41,7 +41,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ QB_ENVIRONMENT: 'production', QB_CLIENT_ID: 'id', QB_DEMO: '1' }, cwd);
     expect(config.apiBaseUrl).toBe('https://quickbooks.api.intuit.com');
     expect(config.demo).toBe(true);
-    expect(loadConfig({ QB_CLIENT_ID: 'id' }, cwd).demo).toBe(false);
+    expect(loadConfig({ QB_CLIENT_ID: 'id', QB_CLIENT_SECRET: 'secret' }, cwd).demo).toBe(false);
   });
 
   it('reads process env first, then .env.local, then .env, without touching process.env', async () => {
@@ -50,7 +50,7 @@ describe('loadConfig', () => {
       'QB_REALM_ID=111\nQB_CLIENT_ID=from-env-file\nQB_REFRESH_SKEW_SECONDS=60\n',
     );
     await writeFile(join(cwd, '.env.local'), 'QB_REALM_ID=222\nQB_CLIENT_ID=from-local\n');
-    const config = loadConfig({ QB_CLIENT_ID: 'from-process' }, cwd);
+    const config = loadConfig({ QB_CLIENT_ID: 'from-process', QB_CLIENT_SECRET: 'secret' }, cwd);
     expect(config.clientId).toBe('from-process');
     expect(config.realmId).toBe('222');
     expect(config.refreshSkewSeconds).toBe(60);

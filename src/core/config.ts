@@ -6,9 +6,17 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
-import type { QbEnvironment } from '../shared/contract';
+import { HTTP_PATHS, type QbEnvironment } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import { ConfigError } from './errors';
+import {
+  ALLOW_NON_INTUIT_URLS,
+  checkDotenvLines,
+  clientKeysProblem,
+  nonIntuitUrlWarning,
+  productionHostProblem,
+  redirectPathProblem,
+} from './config-rules';
 
 export const INTUIT_ENDPOINTS = {
   tokenUrl: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
@@ -40,6 +48,7 @@ export const CONFIG_VARIABLES = [
   'QB_SCOPES',
   'QB_REDIRECT_URI',
   'QB_HTTP_TIMEOUT_MS',
+  'QB_ALLOW_NON_INTUIT_URLS',
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -67,6 +76,10 @@ export interface Config {
   scopes: string[];
   redirectUri: string | null;
   httpTimeoutMs: number;
+  /** QB_ALLOW_NON_INTUIT_URLS: production may talk to endpoints outside intuit.com (a warning says so). */
+  allowNonIntuitUrls: boolean;
+  /** Standing sentences for the status about the configuration itself (never a secret). */
+  warnings: string[];
   /** Where each set variable came from (no values). */
   sources: Partial<Record<ConfigVariable, ConfigSource>>;
 }
@@ -92,6 +105,13 @@ function urlVar(name: string) {
         ctx.addIssue({
           code: 'custom',
           message: `${name} must be an absolute https URL such as https://example.com/path`,
+        });
+        return;
+      }
+      if (url.username || url.password) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must not carry a user name or password (user:password@host): they would be sent, and logged, with every request`,
         });
         return;
       }
@@ -180,6 +200,12 @@ const schema = z.object({
     600_000,
     'a whole number of milliseconds from 100 to 600000 (default 15000)',
   ),
+  [ALLOW_NON_INTUIT_URLS]: z
+    .string()
+    .optional()
+    .refine((value) => value === undefined || ['1', '0', 'true', 'false'].includes(value.toLowerCase()), {
+      message: `${ALLOW_NON_INTUIT_URLS} must be 1 (allow endpoints outside intuit.com in production) or 0`,
+    }),
 });
 
 /** Reads the variables from the three sources, earliest wins; empty values count as unset. */
@@ -194,11 +220,15 @@ export function collectVariables(
   for (const file of ['.env.local', '.env'] as const) {
     const path = join(cwd, file);
     if (!existsSync(path)) continue;
+    let text: Buffer;
     try {
-      layers.push([file, parseDotenv(readFileSync(path))]);
+      text = readFileSync(path);
     } catch {
       throw new ConfigError(`${file} in ${cwd} could not be read`);
     }
+    // dotenv skips a line it cannot parse without a word; a typo would silently drop a setting.
+    checkDotenvLines(text.toString('utf8'), `${file} in ${cwd}`);
+    layers.push([file, parseDotenv(text)]);
   }
   const values: Partial<Record<ConfigVariable, string>> = {};
   const sources: Partial<Record<ConfigVariable, ConfigSource>> = {};
@@ -236,7 +266,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_STORE_KEY',
     ];
     // Echo at most a short prefix: a megabyte of junk in a variable should not become a megabyte of error.
-    const shown = raw !== undefined && raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+    // A URL's user:password part is a secret too.
+    const safe = raw?.replace(/\/\/[^/@\s]*@/, '//…@');
+    const shown = safe !== undefined && safe.length > 60 ? `${safe.slice(0, 60)}…` : safe;
     const got = raw === undefined || secret.includes(variable) ? '' : `, got ${JSON.stringify(shown)}`;
     const from = sources[variable as ConfigVariable];
     const where = from && from !== 'environment' ? ` (from ${from})` : '';
@@ -245,6 +277,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const v = parsed.data;
   const environment: QbEnvironment = (v.QB_ENVIRONMENT as QbEnvironment | undefined) ?? 'sandbox';
   const demoFlag = v.QB_DEMO !== undefined && ['1', 'true'].includes(v.QB_DEMO.toLowerCase());
+  const allowNonIntuitUrls =
+    v[ALLOW_NON_INTUIT_URLS] !== undefined && ['1', 'true'].includes(v[ALLOW_NON_INTUIT_URLS].toLowerCase());
+  const problem =
+    (demoFlag ? null : clientKeysProblem(v.QB_CLIENT_ID, v.QB_CLIENT_SECRET)) ??
+    (environment === 'production' && !allowNonIntuitUrls ? productionHostProblem(values) : null) ??
+    redirectPathProblem(v.QB_REDIRECT_URI, Object.values(HTTP_PATHS));
+  if (problem) {
+    const from = sources[problem.citing ?? problem.variable];
+    const where = from && from !== 'environment' ? ` (from ${from})` : '';
+    throw new ConfigError(`${problem.message}${where}`, problem.variable);
+  }
+  const warnings = allowNonIntuitUrls ? [nonIntuitUrlWarning(values)] : [];
   return {
     clientId: v.QB_CLIENT_ID ?? null,
     clientSecret: v.QB_CLIENT_SECRET ?? null,
@@ -265,6 +309,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     scopes: (v.QB_SCOPES ?? 'com.intuit.quickbooks.accounting').split(/[\s,]+/).filter(Boolean),
     redirectUri: v.QB_REDIRECT_URI ?? null,
     httpTimeoutMs: v.QB_HTTP_TIMEOUT_MS !== undefined ? Number(v.QB_HTTP_TIMEOUT_MS) : 15_000,
+    allowNonIntuitUrls,
+    warnings,
     sources,
   };
 }
@@ -302,6 +348,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_SCOPES: config.scopes.join(' '),
     QB_REDIRECT_URI: config.redirectUri,
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
+    QB_ALLOW_NON_INTUIT_URLS: config.allowNonIntuitUrls,
   };
 }
 

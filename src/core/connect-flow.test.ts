@@ -1,5 +1,5 @@
 // The Connect flow and Disconnect against the real emulator over loopback HTTP: a TokenManager on a
-// FileTokenStore in a temp dir, IntuitOAuth, and the emulator's authorize page in auto-approve mode
+// FileConnectionStore in a temp dir, IntuitOAuth, and the emulator's authorize page in auto-approve mode
 // (its 302 carries code, state and realmId, exactly what a browser would follow).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,11 +12,12 @@ import type { EmulatorHandle } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
 import { ConnectRefusedError, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import { ConnectError, NotConfiguredError, toResultError } from './errors';
-import { FileTokenStore } from './file-token-store';
+import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
 import { SecretRegistry } from './log';
 import { TokenManager } from './token-manager';
-import type { TokenStore } from './token-store';
+import type { ConnectionStore } from './connection-store';
+import { wrapStore } from './testing/store-wrapper';
 
 const REDIRECT = 'http://localhost:5999/callback';
 
@@ -60,15 +61,15 @@ function oauth(overrides: Partial<{ revokeUrl: string }> = {}): IntuitOAuth {
   });
 }
 
-function store(): FileTokenStore {
-  return new FileTokenStore({ dataDir: s.dir, storeKey: null, log: (line) => s.logLines.push(line) });
+function store(): FileConnectionStore {
+  return new FileConnectionStore({ dataDir: s.dir, storeKey: null, log: (line) => s.logLines.push(line) });
 }
 
 async function engine(
   options: {
     envRefreshToken?: string | null;
     revokeUrl?: string;
-    wrapStore?: (store: TokenStore) => TokenStore;
+    wrapStore?: (store: ConnectionStore) => ConnectionStore;
     now?: () => number;
     withKeys?: boolean;
   } = {},
@@ -159,16 +160,13 @@ describe('Connect', () => {
   it('writes the store before any status says connected', async () => {
     let saved = false;
     const { manager, flow } = await engine({
-      wrapStore: (inner) => ({
-        load: () => inner.load(),
-        forget: () => inner.forget(),
-        withRefreshLock: (fn) => inner.withRefreshLock(fn),
-        warnings: inner.warnings,
-        async save(tokens) {
-          await inner.save(tokens);
-          saved = true;
-        },
-      }),
+      wrapStore: (inner) =>
+        wrapStore(inner, {
+          async save(record) {
+            await inner.save(record);
+            saved = true;
+          },
+        }),
     });
     const seen: Array<{ connected: boolean; saved: boolean }> = [];
     manager.onStatusChanged((status) => seen.push({ connected: status.refreshToken !== null, saved }));
@@ -307,7 +305,7 @@ describe('Disconnect', () => {
   async function connected(options: { revokeUrl?: string } = {}) {
     const setup = await engine(options);
     await setup.flow.complete(await approve(setup.flow.begin(REDIRECT).authorizeUrl));
-    const { tokens } = await setup.store.load();
+    const tokens = (await setup.store.load('default')).record?.tokens ?? null;
     return { ...setup, refreshToken: tokens?.refreshToken ?? '' };
   }
 
@@ -319,7 +317,7 @@ describe('Disconnect', () => {
     expect(s.emulator.control.isRefreshTokenValid(refreshToken)).toBe(false);
     expect(status).toMatchObject({ state: 'not_configured', refreshToken: null, accessToken: null });
     expect(status.history[0]?.type).toBe('disconnected');
-    expect((await tokenStore.load()).tokens).toBeNull();
+    expect((await tokenStore.load('default')).record?.tokens).toBeNull();
     expect(manager.getStatus().state).toBe('not_configured');
   });
 
@@ -348,11 +346,11 @@ describe('Disconnect', () => {
       intuitTid: '1-outage-tid',
     });
     expect(manager.getStatus().state).toBe('valid');
-    expect((await tokenStore.load()).tokens?.refreshToken).toBe(refreshToken);
+    expect((await tokenStore.load('default')).record?.tokens?.refreshToken).toBe(refreshToken);
 
     const forced: TokenStatus = await flow.disconnect({ force: true });
     expect(forced.state).toBe('not_configured');
-    expect((await tokenStore.load()).tokens).toBeNull();
+    expect((await tokenStore.load('default')).record?.tokens).toBeNull();
     assertNoSecretsIn([(failed as Error).message, JSON.stringify(forced)]);
   });
 

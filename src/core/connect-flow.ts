@@ -12,7 +12,7 @@ import { ConnectError, NotConfiguredError, TokenError } from './errors';
 import type { IntuitTokenResponse } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import type { AdoptAuthorizationInput } from './token-manager';
-import type { TokenStore } from './token-store';
+import type { ConnectionStore } from './connection-store';
 
 /** The protocol calls the flow needs (IntuitOAuth implements them). */
 export interface ConnectOAuth {
@@ -354,12 +354,13 @@ function revokeFailure(err: unknown): ConnectError {
  */
 export async function refreshTokenInUse(source: {
   status: () => TokenStatus;
-  store: Pick<TokenStore, 'load'>;
+  store: Pick<ConnectionStore, 'load'>;
   envRefreshToken: string | null;
 }): Promise<string | null> {
-  const info = source.status().refreshToken;
+  const status = source.status();
+  const info = status.refreshToken;
   if (!info) return null;
   if (info.source === 'environment') return source.envRefreshToken;
-  const { tokens } = await source.store.load();
-  return tokens?.refreshToken ?? null;
+  const { record } = await source.store.load(status.connection.id);
+  return record?.tokens?.refreshToken ?? null;
 }

@@ -61,14 +61,28 @@ describe('across processes', () => {
       Array.from({ length: 3 }, () =>
         run(process.execPath, [worker], { env, timeout: 60_000 }).then(({ stdout }) => {
           h.scan.collect('worker stdout', stdout);
-          return JSON.parse(stdout) as { fingerprint: string; refreshes: number; state: string };
+          return JSON.parse(stdout) as {
+            fingerprint: string;
+            client: string;
+            lastRefreshClient: string | null;
+            state: string;
+          };
         }),
       ),
     );
     expect(h.emulator.control.counters().tokenCalls.refresh_token).toBe(1);
     expect(new Set(outputs.map((output) => output.fingerprint)).size).toBe(1);
-    expect(outputs.map((output) => output.refreshes).sort()).toEqual([0, 0, 1]);
-    const stored = await h.readStoredTokens();
+    // One of them refreshed, and every one of them says which (the record is shared).
+    const clients = outputs.map((output) => output.client);
+    const refresher = outputs[0]?.lastRefreshClient ?? '';
+    expect(clients).toContain(refresher);
+    expect(outputs.map((output) => output.lastRefreshClient)).toEqual([refresher, refresher, refresher]);
+    const record = await h.readRecord();
+    const refreshedBy = (record?.health.history ?? [])
+      .filter((event) => event.type === 'refreshed' && event.client?.startsWith('worker-'))
+      .map((event) => event.client);
+    expect(refreshedBy).toEqual([refresher]);
+    const stored = record?.tokens;
     expect(fingerprintToken(stored?.accessToken ?? '')).toBe(outputs[0]?.fingerprint);
     expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
     h.assertNoLeaks();

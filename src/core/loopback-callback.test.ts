@@ -10,7 +10,7 @@ import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import { ConnectRefusedError, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import { ConnectError } from './errors';
-import { FileTokenStore } from './file-token-store';
+import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
 import { SecretRegistry } from './log';
 import { parseLoopbackRedirect, startLoopbackCallback, type LoopbackCallback } from './loopback-callback';
@@ -26,7 +26,7 @@ const secrets = new SecretRegistry();
 beforeEach(async () => {
   emulator = await startEmulator({ autoApprove: true });
   dir = await mkdtemp(join(tmpdir(), 'qbtd-loopback-'));
-  const store = new FileTokenStore({ dataDir: dir, storeKey: null });
+  const store = new FileConnectionStore({ dataDir: dir, storeKey: null });
   const oauth = new IntuitOAuth({
     clientId: emulator.clientId,
     clientSecret: emulator.clientSecret,

@@ -1,15 +1,26 @@
 // The cross-process refresh lock shared by every TokenStore that keeps its tokens in a file
 // (the CLI's and headless server's FileTokenStore, the desktop store): one refresh at a time
-// across processes sharing a data directory.
-import lockfile from 'proper-lockfile';
+// across processes sharing a data directory. The lock records its holder (pid, host), so one left
+// by a killed process is taken over at once (fs/owned-lock.ts); a directory this process cannot
+// write to fails at once with a message naming the variable, instead of being retried.
+import { DATA_DIR_VARIABLE, storeFsError } from './fs/data-dir';
+import { withOwnedLock } from './fs/owned-lock';
 import type { LogFn } from './log';
+import { dirname } from 'node:path';
 
 export interface FileLockOptions {
   /** How long to wait for another process's lock before giving up, ms. */
   waitMs: number;
-  /** A lock not touched for this long belongs to a dead process and is taken over, ms. */
+  /** A lock whose holder has not renewed it for this long is taken over (a holder on another host, or hung), ms. */
   staleMs: number;
   log: LogFn;
+  /** The variable naming the directory, for error messages (default QB_DATA_DIR). */
+  variable?: string;
+}
+
+/** The lock directory guarding `file`. */
+export function lockPathFor(file: string): string {
+  return `${file}.lock`;
 }
 
 export async function withFileLock<T>(
@@ -17,19 +28,16 @@ export async function withFileLock<T>(
   options: FileLockOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const retries = Math.max(1, Math.ceil(options.waitMs / 200));
-  const release = await lockfile.lock(file, {
-    realpath: false,
-    stale: options.staleMs,
-    update: Math.max(1000, Math.floor(options.staleMs / 2)),
-    retries: { retries, minTimeout: 20, maxTimeout: 200, factor: 1.5 },
-    // The default throws from a timer (taking the process down); a compromised lock only means
-    // another process may refresh at the same time, which the re-read inside the lock limits.
-    onCompromised: (err) => options.log(`Refresh lock was compromised: ${err.message}`),
-  });
-  try {
-    return await fn();
-  } finally {
-    await release().catch((err: Error) => options.log(`Could not release the refresh lock: ${err.message}`));
-  }
+  const variable = options.variable ?? DATA_DIR_VARIABLE;
+  return withOwnedLock(
+    lockPathFor(file),
+    {
+      waitMs: options.waitMs,
+      staleMs: options.staleMs,
+      log: options.log,
+      what: `the refresh lock on ${file}`,
+      fsError: (err, doing) => storeFsError(err, dirname(file), variable, doing),
+    },
+    fn,
+  );
 }

@@ -1,17 +1,20 @@
 // The token engine against the emulator over real loopback HTTP: schedule, single-flight,
 // durability of rotation, restarts, the environment's token, every fault kind, fallback, and a
 // leak scan of everything each test produced.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenFault } from '../emulator/types';
 import type { RefreshErrorKind, TokenStatus } from '../shared/contract';
-import { ReauthorizationRequiredError, TokenError } from './errors';
+import { ReauthorizationRequiredError, StoreKeyError, TokenError } from './errors';
 import { QuickBooksClient } from './quickbooks-client';
 import { EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
 import { existsSync } from 'node:fs';
-import { REFRESHING_NOTE_SUFFIX } from './file-token-store';
-import { fingerprintToken, type StoredTokens, type TokenStore } from './token-store';
+import { REFRESHING_NOTE_SUFFIX } from './file-connection-store';
+import type { ConnectionStore } from './connection-store';
+import { failingSaves, wrapStore } from './testing/store-wrapper';
+import { fingerprintToken } from './token-store';
 
 let harness: EngineHarness | null = null;
 
@@ -127,18 +130,13 @@ describe('rotation and restarts', () => {
   it('stores the rotated refresh token durably before the access token is returned', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
     const order: string[] = [];
-    const observe = (store: TokenStore): TokenStore => ({
-      load: () => store.load(),
-      forget: () => store.forget(),
-      withRefreshLock: (fn) => store.withRefreshLock(fn),
-      get warnings() {
-        return store.warnings;
-      },
-      async save(tokens: StoredTokens) {
-        await store.save(tokens);
-        order.push(`saved ${tokens.refreshToken}`);
-      },
-    });
+    const observe = (store: ConnectionStore): ConnectionStore =>
+      wrapStore(store, {
+        async save(record) {
+          await store.save(record);
+          order.push(`saved ${record.tokens?.refreshToken}`);
+        },
+      });
     const manager = await h.manager({ wrapStore: observe });
     const original = h.emulator.refreshToken;
     const token = await manager.getAccessToken().then((value) => {
@@ -240,7 +238,7 @@ describe('a refresh interrupted by a stop (kill -9 between Intuit answering and 
     await first.dispose();
     const stored = await h.readStoredTokens();
     if (!stored) throw new Error('no stored chain');
-    h.store().beginRefresh({
+    h.store().beginRefresh('default', {
       startedAt: Date.parse('2026-11-27T10:00:00Z'),
       refreshTokenSha256: fingerprintToken(options.noteFor ?? stored.refreshToken),
     });
@@ -524,33 +522,42 @@ describe('clock skew', () => {
 });
 
 describe('store recovery', () => {
-  it('moves a corrupt store aside and carries on from the environment token', async () => {
+  it('moves a corrupt record aside and carries on from the environment token', async () => {
     const h = await setup();
-    await writeFile(h.storePath, '{"format": "qb-token-desk/tokens-v1", "encrypted": fal', { mode: 0o600 });
+    await mkdir(dirname(h.storePath), { recursive: true });
+    await writeFile(h.storePath, '{"format": "qb-token-desk/connection-v2", "record": {', { mode: 0o600 });
     const manager = await h.manager();
     const status = manager.getStatus();
     expect(status.warnings.join(' ')).toMatch(/moved aside/);
     expect(status.history[0]?.type).toBe('store_recovered');
     expect(status.refreshToken?.source).toBe('environment');
-    const { readdir } = await import('node:fs/promises');
-    const files = await readdir(h.dataDir);
-    expect(files.some((name) => /\.corrupt-/.test(name))).toBe(true);
+    const files = await readdir(dirname(h.storePath));
+    const aside = files.find((name) => /\.corrupt-/.test(name)) ?? '';
+    expect(await readFile(join(dirname(h.storePath), aside), 'utf8')).toMatch(/^\{"format"/);
     await manager.getAccessToken();
     expect(manager.getStatus().state).toBe('valid');
   });
 
-  it('moves aside a store it cannot decrypt (wrong QB_STORE_KEY), keeping the file', async () => {
+  it('a wrong QB_STORE_KEY stops the start with an error naming it; nothing is refreshed or moved', async () => {
     const h = await setup();
     const first = await h.manager({ storeKey: 'the-first-key-0123456789' });
     await first.getAccessToken();
     await first.dispose();
     const raw = await h.rawStoreFile();
     expect(raw).not.toContain(h.emulator.refreshToken);
-    const second = await h.manager({ storeKey: 'a-different-key-0123456789' });
-    expect(second.getStatus().warnings.join(' ')).toMatch(/could not be decrypted/);
-    const { readdir, readFile } = await import('node:fs/promises');
-    const aside = (await readdir(h.dataDir)).find((name) => /\.corrupt-/.test(name)) ?? '';
-    expect(await readFile(`${h.dataDir}/${aside}`, 'utf8')).toBe(raw);
+    h.emulator.control.resetCounters();
+    for (const storeKey of ['a-different-key-0123456789', null]) {
+      const error = await h.manager({ storeKey }).catch((err: unknown) => err);
+      h.scan.collect('error', error);
+      expect(error).toBeInstanceOf(StoreKeyError);
+      expect((error as Error).message).toMatch(/QB_STORE_KEY/);
+    }
+    expect(refreshCalls(h)).toBe(0);
+    expect(await h.rawStoreFile()).toBe(raw);
+    expect((await readdir(dirname(h.storePath))).filter((name) => /corrupt/.test(name))).toEqual([]);
+    // With the right key the chain is all there.
+    const again = await h.manager({ storeKey: 'the-first-key-0123456789' });
+    expect(again.getStatus()).toMatchObject({ state: 'valid', refreshToken: { source: 'stored' } });
   });
 });
 
@@ -640,25 +647,11 @@ describe('time-driven status events', () => {
 describe('a store that cannot be written', () => {
   it('keeps the new chain in memory, says so, hands nothing out until it is saved', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    let failSaves = 0;
-    const flaky = (store: TokenStore): TokenStore => ({
-      load: () => store.load(),
-      forget: () => store.forget(),
-      withRefreshLock: (fn) => store.withRefreshLock(fn),
-      get warnings() {
-        return store.warnings;
-      },
-      async save(tokens: StoredTokens) {
-        if (failSaves > 0) {
-          failSaves -= 1;
-          throw new Error('ENOSPC: no space left on device');
-        }
-        await store.save(tokens);
-      },
-    });
+    const failures = { remaining: 0 };
+    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
     const manager = await h.manager({ wrapStore: flaky });
     await manager.getAccessToken();
-    failSaves = 1;
+    failures.remaining = 1;
     const error = await manager.refresh('manual').catch((err: unknown) => err);
     h.scan.collect('error', error);
     expect((error as Error).message).toMatch(/could not be saved/);
@@ -673,25 +666,11 @@ describe('a store that cannot be written', () => {
 
   it('Clear keeps the unsaved rotated chain: the older stored one never replaces it', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    let failSaves = 0;
-    const flaky = (store: TokenStore): TokenStore => ({
-      load: () => store.load(),
-      forget: () => store.forget(),
-      withRefreshLock: (fn) => store.withRefreshLock(fn),
-      get warnings() {
-        return store.warnings;
-      },
-      async save(tokens: StoredTokens) {
-        if (failSaves > 0) {
-          failSaves -= 1;
-          throw new Error('ENOSPC: no space left on device');
-        }
-        await store.save(tokens);
-      },
-    });
+    const failures = { remaining: 0 };
+    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
     const manager = await h.manager({ wrapStore: flaky });
     await manager.getAccessToken();
-    failSaves = 1;
+    failures.remaining = 1;
     await manager.refresh('manual').catch(() => undefined);
     await manager.clear();
     const stored = await h.readStoredTokens();
@@ -702,25 +681,11 @@ describe('a store that cannot be written', () => {
 
   it('a pending save that waited for the lock does not write back the chain a refresh rotated past', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    let failSaves = 0;
-    const flaky = (store: TokenStore): TokenStore => ({
-      load: () => store.load(),
-      forget: () => store.forget(),
-      withRefreshLock: (fn) => store.withRefreshLock(fn),
-      get warnings() {
-        return store.warnings;
-      },
-      async save(tokens: StoredTokens) {
-        if (failSaves > 0) {
-          failSaves -= 1;
-          throw new Error('ENOSPC: no space left on device');
-        }
-        await store.save(tokens);
-      },
-    });
+    const failures = { remaining: 0 };
+    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
     const manager = await h.manager({ wrapStore: flaky });
     await manager.getAccessToken();
-    failSaves = 1;
+    failures.remaining = 1;
     await manager.refresh('manual').catch(() => undefined);
     // The refresh takes the lock first; the caller's pending save waits behind it.
     const refreshed = manager.refresh('manual');

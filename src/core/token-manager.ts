@@ -1,34 +1,73 @@
-// The token engine: holds the state behind TokenStatus, refreshes ahead of expiry on one timer,
-// refreshes on demand, coalesces concurrent refreshes into one promise, serialises refreshes
-// across processes through the store's lock, persists every new refresh token before anyone sees
-// the new access token, and tells transient failures (retried with back-off, same refresh token)
-// from terminal ones (invalid_grant, invalid_client). Token values live only in `chain` and
-// `config`; everything the outside sees is built from previews.
+// The token engine for one connection: refreshes ahead of expiry on one timer and on demand,
+// coalesces concurrent refreshes into one promise, serialises refreshes across processes (and
+// machines) through the store's per-connection lock, writes every new refresh token before anyone
+// sees the new access token, and tells transient failures (retried with back-off, same refresh
+// token) from terminal ones (invalid_grant, invalid_client).
+//
+// What is true about the connection lives in its shared record (connection-record.ts), read and
+// written under the lock; TokenStatus is computed from that record plus what only this process
+// knows (token-status.ts). Token values live only in `chain`, `shared` and `config`; everything the
+// outside sees is built from previews.
 import {
   DEFAULT_CONNECTION_ID,
-  HISTORY_LIMIT,
-  REFRESH_TOKEN_WARNING_DAYS,
+  type ConnectionId,
   type HistoryEvent,
   type HistoryEventType,
-  type LastRefreshInfo,
   type QbEnvironment,
-  type RefreshErrorInfo,
   type RefreshTrigger,
-  type TokenState,
-  type TokenStats,
   type TokenStatus,
 } from '../shared/contract';
 import { previewToken } from '../shared/preview';
-import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
+import {
+  applyHealthChanges,
+  defaultProfile,
+  historyEvent,
+  newConnectionRecord,
+  nextRevision,
+  rejectionOf,
+  withTokens,
+  type ConnectionRecord,
+  type HealthChange,
+  type RefreshAttemptFacts,
+} from './connection-record';
+import type { ConnectionStore } from './connection-store';
+import {
+  NotConfiguredError,
+  ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreError,
+  StoreKeyError,
+  StoreLockTimeoutError,
+  StoreUnavailableError,
+  TokenError,
+} from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
+import { noTelemetry, type EngineTelemetry, type RefreshOutcome, type StoreErrorKind } from './telemetry';
 import {
-  fingerprintToken,
-  type RefreshInFlightNote,
-  type StoredTokens,
-  type TokenStore,
-} from './token-store';
+  chainFromAnswer,
+  chainFromAuthorization,
+  chainFromEnvironment,
+  sameChain,
+  sameLineage,
+  startingChain,
+  withoutAccessToken,
+  type AuthorizationAnswer,
+} from './token-chain';
+import {
+  computeTokenStatus,
+  environmentTokenUsable,
+  MIN_USABLE_MS,
+  servedSkewMs,
+  servedToken,
+  skewMs,
+  type EnvironmentAccessToken,
+  type ProcessFacts,
+} from './token-status';
+import { fingerprintToken, type RefreshInFlightNote, type StoredTokens } from './token-store';
+
+export { defaultConnectionName } from './connection-record';
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -73,11 +112,16 @@ export interface TokenManagerConfig {
   demo: boolean;
   /** Client id and secret present (the Connect flow can run, refreshes can be attempted). */
   canConnect: boolean;
+  /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
+  warnings?: readonly string[];
 }
 
 export interface TokenManagerOptions {
   config: TokenManagerConfig;
-  store: TokenStore;
+  /** Where the connection's record lives; several managers (connections) may share one store. */
+  store: ConnectionStore;
+  /** The connection this manager serves (default: the one the QB_* environment defines). */
+  connectionId?: ConnectionId;
   /** The token endpoint; null when the client keys are missing (refreshes then fail as not configured). */
   oauth: TokenEndpoint | null;
   now?: () => number;
@@ -90,30 +134,36 @@ export interface TokenManagerOptions {
   refreshOnStart?: boolean;
   /** Every token value the engine sees is added here (for log redaction and leak scans). */
   secrets?: SecretRegistry;
+  /** Counters and durations for operators (default: none). */
+  telemetry?: EngineTelemetry;
+  /** Names this process in history events and lastRefresh (`qb-token`, `desktop`, a library user's app). */
+  clientName?: string;
+  /** How long a refresh waits for the connection's lock before a transient error (default 30 s). */
+  lockWaitMs?: number;
+  /** While the store does not answer, it is asked again this often, ms (default 5 s). */
+  storeRetryMs?: number;
 }
 
-export interface AdoptAuthorizationInput {
-  accessToken: string;
-  refreshToken: string;
-  /** Seconds, as the token endpoint said. */
-  expiresIn: number;
-  refreshExpiresIn: number;
-  hardExpiresIn?: number | null;
-  realmId: string | null;
-}
+export type AdoptAuthorizationInput = AuthorizationAnswer;
 
 /** Access tokens live one hour: an environment token first seen at T is certainly dead by T + 1 h. */
 const ENV_ACCESS_TOKEN_MAX_LIFETIME_MS = 3600_000;
 /** The longest a timer can wait without overflowing. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** A token with less than this left is not handed out; a refresh comes first. */
-const MIN_USABLE_MS = 5_000;
 
 type StatusListener = (status: TokenStatus) => void;
 
+/** The access token callers get without a refresh, and until when (the hot path). */
+interface HotToken {
+  until: number;
+  promise: Promise<string>;
+}
+
 export class TokenManager {
+  readonly connectionId: ConnectionId;
+  readonly secrets: SecretRegistry;
   private readonly config: TokenManagerConfig;
-  private readonly store: TokenStore;
+  private readonly store: ConnectionStore;
   private readonly oauth: TokenEndpoint | null;
   private readonly now: () => number;
   private readonly timers: Timers;
@@ -121,21 +171,38 @@ export class TokenManager {
   private readonly retry: RetryPolicy;
   private readonly random: () => number;
   private readonly refreshOnStart: boolean;
-  readonly secrets: SecretRegistry;
+  private readonly telemetry: EngineTelemetry;
+  private readonly clientName: string | undefined;
+  private readonly lockWaitMs: number;
+  private readonly storeRetryMs: number;
 
-  /** The chain in use. `persisted` = it is what the store holds (refreshToken.source 'stored'). */
+  // ---- what the store said: the record as last read or written under the lock
+  private shared: ConnectionRecord | null = null;
+  /** Health changes made here that are not in the store yet (written with the next write). */
+  private pending: HealthChange[] = [];
+
+  // ---- the chain in use (it differs from shared.tokens while unsaved, or when it came from QB_REFRESH_TOKEN)
   private chain: StoredTokens | null = null;
-  private persisted = false;
-  /** The chain's latest version could not be saved: retried before anything is handed out. */
+  /** The chain is what the store holds (refreshToken.source 'stored'). */
+  private chainStored = false;
+  /** The chain's latest version could not be written: saved before anything is handed out. */
   private unsaved = false;
+
+  // ---- what only this process knows
   private readonly startedAt: number;
   private envTokenRejected = false;
   private envFallbackActive = false;
-  private reauthError: RefreshErrorInfo | null = null;
+  private forgotten = false;
   /** A previous process was stopped with a token call in flight using the chain's refresh token. */
   private interrupted: RefreshInFlightNote | null = null;
-  private clientError: RefreshErrorInfo | null = null;
-  private forgotten = false;
+  private clientError: TokenError | null = null;
+  private storeReachable = true;
+  /** The last store failure while it lasts (unreachable, wrong key); cleared when the store answers. */
+  private storeFault: StoreError | null = null;
+  private storeRetryTimer: unknown = null;
+  /** The store has been read once (the start's decision, rule 6, is made). */
+  private loaded = false;
+  private loadWarnings: string[] = [];
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
   /** When the back-off wait of a failing refresh ends (shown as the next refresh time). */
@@ -147,19 +214,13 @@ export class TokenManager {
   private backoffWake: (() => void) | null = null;
   private backoffTimer: unknown = null;
   private disposed = false;
-  private lastRefresh: LastRefreshInfo | null = null;
-  private readonly stats: TokenStats = {
-    refreshes: 0,
-    failures: 0,
-    retriedOn401: 0,
-    consecutiveFailures: 0,
-    failingSince: null,
-  };
-  private history: HistoryEvent[] = [];
-  private loadWarnings: string[] = [];
+  private hot: HotToken | null = null;
+  private unwatch: (() => void) | null = null;
+  private rereading: Promise<void> | null = null;
   private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
+    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
     this.config = options.config;
     this.store = options.store;
     this.oauth = options.oauth;
@@ -170,40 +231,38 @@ export class TokenManager {
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
     this.secrets = options.secrets ?? new SecretRegistry();
+    this.telemetry = options.telemetry ?? noTelemetry;
+    this.clientName = options.clientName;
+    this.lockWaitMs = options.lockWaitMs ?? 30_000;
+    this.storeRetryMs = options.storeRetryMs ?? 5_000;
     this.secrets.pin(this.config.refreshToken, this.config.accessToken);
     this.startedAt = this.now();
   }
 
-  /** Loads the store and decides which chain to use (DESIGN rule 6). Call once before anything else. */
+  /**
+   * Opens the store, reads the connection's record and decides which chain to use (DESIGN rule 6).
+   * Call once before anything else. A store that cannot be reached does not stop the start (the status
+   * says so and the store is asked again until it answers); a wrong QB_STORE_KEY or an unusable store
+   * configuration does (StoreKeyError, StoreConfigError), as any configuration error does.
+   */
   async start(): Promise<TokenStatus> {
-    const { tokens: stored, warnings } = await this.store.load();
-    this.loadWarnings = warnings;
-    for (const warning of warnings) this.record('store_recovered', warning);
-    const envToken = this.config.refreshToken;
-    const envFingerprint = envToken ? fingerprintToken(envToken) : null;
-    if (stored) this.secrets.add(stored.refreshToken, stored.accessToken);
-
-    if (stored && (envFingerprint === null || stored.origin.envRefreshTokenSha256 === envFingerprint)) {
-      this.chain = stored;
-      this.persisted = true;
-      this.log(`Using the stored token chain (refresh token ${previewToken(stored.refreshToken)}).`);
-    } else if (envToken) {
-      this.chain = this.chainFromEnvironment(envToken);
-      this.persisted = false;
-      if (stored) {
-        this.record(
-          'environment_token_adopted',
-          `QB_REFRESH_TOKEN (${previewToken(envToken)}) differs from the one the stored chain started from: the environment wins (you reconnected).`,
-        );
-      }
+    try {
+      await this.store.open();
+      const { record, warnings } = await this.store.load(this.connectionId);
+      this.adoptAtStart(record, warnings);
+      this.loaded = true;
+      this.interrupted = await this.interruptedNoteFor(this.chain);
+    } catch (err) {
+      if (!isTransientStoreError(err)) throw err;
+      this.storeFailed(err);
+      // Until the store answers: the environment's chain, tentatively. Nothing is refreshed without the
+      // lock, so it is never used against a stored chain that may have moved on.
+      this.adoptAtStart(null, []);
     }
-    const note = (await this.store.interruptedRefresh?.()) ?? null;
-    if (note && this.chain && fingerprintToken(this.chain.refreshToken) === note.refreshTokenSha256) {
-      this.interrupted = note;
-      this.log(
-        `A refresh started at ${iso(note.startedAt)} never finished (the app was stopped during it); if Intuit rotated the refresh token then, the next refresh is refused.`,
-      );
-    }
+    this.unwatch = this.store.watch((change) => {
+      if (change.id === this.connectionId && change.revision > (this.shared?.revision ?? 0))
+        void this.reread();
+    });
     this.reschedule(true);
     this.emit();
     return this.getStatus();
@@ -212,59 +271,7 @@ export class TokenManager {
   // ---------------------------------------------------------------- public surface
 
   getStatus(): TokenStatus {
-    const now = this.now();
-    const chain = this.chain;
-    const serving = this.servedToken(now);
-    const skewMs =
-      chain && serving?.source === 'cached' ? this.skewMs(chain) : this.config.refreshSkewSeconds * 1000;
-    let state: TokenState;
-    if (!chain && !this.envTokenUsable(now)) state = 'not_configured';
-    // A refresh token without the client keys to use it: nothing can be renewed.
-    else if (!this.oauth && !(serving && now < serving.expiresAt)) state = 'not_configured';
-    else if (this.reauthError) state = 'reauthorization_required';
-    else if (this.inflight) state = 'refreshing';
-    else if (!serving) state = 'expired';
-    else if (now >= serving.expiresAt) state = 'expired';
-    else if (now >= serving.expiresAt - skewMs) state = 'expiring';
-    else state = 'valid';
-
-    return {
-      connection: {
-        id: DEFAULT_CONNECTION_ID,
-        name: defaultConnectionName(this.config.environment),
-        companyName: null,
-      },
-      state,
-      source: serving ? serving.source : 'none',
-      environment: this.config.environment,
-      realmId: chain?.realmId ?? this.config.realmId,
-      demo: this.config.demo,
-      accessToken: serving
-        ? { preview: previewToken(serving.token), expiresAt: new Date(serving.expiresAt).toISOString() }
-        : null,
-      refreshToken: chain
-        ? {
-            preview: previewToken(chain.refreshToken),
-            source: this.persisted ? 'stored' : 'environment',
-            expiresAt: iso(chain.refreshTokenExpiresAt),
-            hardExpiresAt: iso(chain.refreshTokenHardExpiresAt),
-            lastRotatedAt: iso(chain.lastRotatedAt),
-            rejectedAt: this.reauthError ? (this.lastRefresh?.at ?? null) : null,
-          }
-        : null,
-      autoRefresh: {
-        enabled: this.scheduleAllowed(),
-        nextRefreshAt: iso(this.retryAt ?? this.nextRefreshAt),
-        skewSeconds: this.config.refreshSkewSeconds,
-        retrying: this.retrying ? { ...this.retrying } : null,
-      },
-      lastRefresh: this.lastRefresh ? structuredClone(this.lastRefresh) : null,
-      stats: { ...this.stats },
-      history: this.history.map((event) => ({ ...event })),
-      warnings: this.warnings(now),
-      canConnect: this.config.canConnect,
-      store: this.store.description ? { ...this.store.description, reachable: true } : null,
-    };
+    return computeTokenStatus(this.view(), this.facts(), this.now());
   }
 
   onStatusChanged(listener: StatusListener): () => void {
@@ -273,14 +280,27 @@ export class TokenManager {
     return () => this.listeners.delete(listener);
   }
 
-  /** A usable access token: the cached one, else a refresh (coalesced), else the environment's fallback. */
-  async getAccessToken(): Promise<string> {
+  /**
+   * A usable access token: the cached one, else a refresh (coalesced), else the environment's
+   * fallback. While the cached token is good this is one comparison and an already-resolved promise.
+   */
+  getAccessToken(): Promise<string> {
+    const hot = this.hot;
+    if (hot !== null && this.now() < hot.until) return hot.promise;
+    return this.accessTokenSlowPath();
+  }
+
+  private async accessTokenSlowPath(): Promise<string> {
     this.assertOpen();
+    if (this.unsaved) await this.persistUnsaved();
     const now = this.now();
-    if (this.unsaved) await this.persistPending();
     const chain = this.chain;
     if (!this.envFallbackActive && chain?.accessToken && chain.accessTokenExpiresAt !== null) {
-      if (now < chain.accessTokenExpiresAt - MIN_USABLE_MS) return chain.accessToken;
+      const until = chain.accessTokenExpiresAt - MIN_USABLE_MS;
+      if (now < until) {
+        this.hot = { until, promise: Promise.resolve(chain.accessToken) };
+        return chain.accessToken;
+      }
     }
     // While falling back, the schedule (not every caller) retries the refresh after its cooldown.
     if (this.envFallbackActive && !this.inflight && this.envTokenUsable(now))
@@ -289,9 +309,10 @@ export class TokenManager {
       if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
       throw new NotConfiguredError();
     }
-    if (this.reauthError) {
+    const rejection = rejectionOf(this.view());
+    if (rejection) {
       if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
-      throw new ReauthorizationRequiredError(undefined, this.reauthError.intuitTid);
+      throw new ReauthorizationRequiredError(undefined, rejection.error.intuitTid);
     }
     // Keys Intuit rejected stay rejected until the configuration changes: no token call per caller.
     if (this.clientError && !this.inflight) {
@@ -323,26 +344,32 @@ export class TokenManager {
   async refreshAfter401(staleAccessToken: string): Promise<string> {
     this.assertOpen();
     const now = this.now();
-    if (staleAccessToken === this.config.accessToken) this.envTokenRejected = true;
-    const current = this.servedToken(now);
+    if (staleAccessToken === this.config.accessToken) {
+      this.envTokenRejected = true;
+      this.hot = null;
+    }
+    const current = servedToken(this.chain, this.facts(), now);
     // A different token answers the 401 only if callers are really being given it (not a stand-in).
     const handedOut = current?.source === 'cached' || this.envFallbackActive;
     if (current && handedOut && current.token !== staleAccessToken && now < current.expiresAt - MIN_USABLE_MS)
       return current.token;
     if (this.inflight) return this.inflight;
     if (!this.chain) throw new NotConfiguredError();
-    if (this.reauthError) throw new ReauthorizationRequiredError(undefined, this.reauthError.intuitTid);
+    const rejection = rejectionOf(this.view());
+    if (rejection) throw new ReauthorizationRequiredError(undefined, rejection.error.intuitTid);
     // The stale token is dead at Intuit whatever its expiry says.
     if (this.chain.accessToken === staleAccessToken)
-      this.chain = { ...this.chain, accessTokenExpiresAt: now };
-    this.stats.retriedOn401 += 1;
-    this.record(
-      'retried_after_401',
-      'QuickBooks answered 401 to an API call: refreshing once and retrying it.',
-      {
-        trigger: 'on-401',
-      },
-    );
+      this.setChain({ ...this.chain, accessTokenExpiresAt: now });
+    this.pending.push({
+      type: 'retried_after_401',
+      events: [
+        this.event(
+          'retried_after_401',
+          'QuickBooks answered 401 to an API call: refreshing once and retrying it.',
+          { trigger: 'on-401' },
+        ),
+      ],
+    });
     return this.refreshCoalesced('on-401', staleAccessToken);
   }
 
@@ -350,30 +377,34 @@ export class TokenManager {
   async clear(): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    if (this.chain?.accessToken) {
-      await this.store.withRefreshLock(async () => {
-        // Re-read first: another process may have rotated the refresh token, which must not be overwritten.
-        // An unsaved chain is newer than the store's (its refresh token replaced the stored one): it stays.
-        const { tokens: latest } = await this.store.load();
-        const base =
-          !this.unsaved && this.chain && latest && sameLineage(latest, this.chain) ? latest : this.chain;
-        if (!base) return;
-        const next: StoredTokens = { ...base, accessToken: null, accessTokenExpiresAt: null };
-        if (this.persisted || this.unsaved || base === latest) {
-          await this.store.save(next);
-          this.persisted = true;
-          // The refresh-in-flight note outlives an unsaved chain (attempt()); it is saved now.
-          if (this.unsaved) this.store.endRefresh?.();
-          this.unsaved = false;
-        }
-        this.chain = next;
-      });
-    }
-    this.envFallbackActive = false;
-    this.record(
+    const cleared = this.event(
       'cleared',
       'Cached access token cleared; the refresh token is kept. The next call refreshes.',
     );
+    if (this.chain) {
+      await this.underLock(async (latest) => {
+        const chain = this.chain;
+        if (!chain) return;
+        // Another process may have rotated the refresh token meanwhile, which must not be overwritten.
+        // An unsaved chain is newer than the store's (its refresh token replaced the stored one): it stays.
+        const base =
+          !this.unsaved && latest?.tokens && sameLineage(latest.tokens, chain) ? latest.tokens : chain;
+        const next = withoutAccessToken(base);
+        if (this.chainStored || this.unsaved || base === latest?.tokens) {
+          await this.write(latest, next, [{ type: 'events', events: [cleared] }]);
+          // The refresh-in-flight note outlives an unsaved chain (attempt()); it is saved now.
+          if (this.unsaved) this.store.endRefresh?.(this.connectionId);
+          this.unsaved = false;
+          this.chainStored = true;
+        } else {
+          this.pending.push({ type: 'events', events: [cleared] });
+        }
+        this.setChain(next);
+      });
+    } else {
+      this.pending.push({ type: 'events', events: [cleared] });
+    }
+    this.envFallbackActive = false;
     this.reschedule(false);
     this.emit();
     return this.getStatus();
@@ -381,58 +412,52 @@ export class TokenManager {
 
   /**
    * Takes over a new authorization (the Connect flow): stores the chain first, then serves it.
-   * Clears a previous reauthorization or configuration error.
+   * Clears a previous rejection or configuration error; the 5-year cap starts anew.
    */
   async adoptAuthorization(input: AdoptAuthorizationInput): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
     this.secrets.add(input.accessToken, input.refreshToken);
-    const at = this.now();
-    const envToken = this.config.refreshToken;
-    const chain: StoredTokens = {
-      version: 1,
-      refreshToken: input.refreshToken,
-      refreshTokenIssuedAt: at,
-      lastRotatedAt: null,
-      refreshTokenExpiresAt: at + input.refreshExpiresIn * 1000,
-      refreshTokenHardExpiresAt: input.hardExpiresIn != null ? at + input.hardExpiresIn * 1000 : null,
-      accessToken: input.accessToken,
-      accessTokenExpiresAt: at + input.expiresIn * 1000,
-      refreshedAt: at,
-      realmId: input.realmId ?? this.config.realmId,
-      // The environment's current value is recorded so it wins only if it changes later (rule 6).
-      origin: { envRefreshTokenSha256: envToken ? fingerprintToken(envToken) : null },
-    };
-    await this.store.withRefreshLock(() => this.store.save(chain));
-    this.chain = chain;
-    this.persisted = true;
+    const chain = chainFromAuthorization(
+      { ...input, realmId: input.realmId ?? this.config.realmId },
+      this.config.refreshToken,
+      this.now(),
+    );
+    const connected = this.event(
+      'connected',
+      `Connected to QuickBooks${chain.realmId ? ` (company ${chain.realmId})` : ''}.`,
+    );
+    await this.underLock((latest) =>
+      this.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
+    );
+    this.setChain(chain);
+    this.chainStored = true;
     this.unsaved = false;
     this.forgotten = false;
     this.interrupted = null;
-    this.reauthError = null;
     this.clientError = null;
     this.envFallbackActive = false;
-    this.record('connected', `Connected to QuickBooks${chain.realmId ? ` (company ${chain.realmId})` : ''}.`);
     this.reschedule(false);
     this.emit();
     return this.getStatus();
   }
 
-  /** Disconnect: drops everything (store included); the status becomes not_configured. */
+  /** Disconnect: the record keeps its history but no chain; the status becomes not_configured. */
   async forget(): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    await this.store.withRefreshLock(() => this.store.forget());
-    this.chain = null;
-    this.persisted = false;
+    const disconnected = this.event('disconnected', 'Disconnected: the stored tokens were forgotten.');
+    await this.underLock((latest) =>
+      this.write(latest, null, [{ type: 'chain_replaced', events: [disconnected] }]),
+    );
+    this.store.endRefresh?.(this.connectionId);
+    this.setChain(null);
+    this.chainStored = false;
     this.unsaved = false;
     this.forgotten = true;
     this.interrupted = null;
-    this.reauthError = null;
     this.clientError = null;
     this.envFallbackActive = false;
-    this.lastRefresh = null;
-    this.record('disconnected', 'Disconnected: the stored tokens were forgotten.');
     this.reschedule(false);
     this.emit();
     return this.getStatus();
@@ -443,15 +468,268 @@ export class TokenManager {
     return this.settle();
   }
 
-  /** Stops the timer, cuts a back-off wait short and waits for an in-flight refresh to settle. */
+  /** Stops the timers and the store watch, cuts a back-off wait short and waits for an in-flight refresh. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.hot = null;
+    this.unwatch?.();
+    this.unwatch = null;
     this.clearTimer();
     this.clearBoundaryTimer();
+    this.clearStoreRetry();
     this.wakeBackoff();
     await this.settle();
+    await this.rereading;
     this.listeners.clear();
+  }
+
+  // ---------------------------------------------------------------- the record
+
+  /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
+  private view(): ConnectionRecord | null {
+    if (!this.shared && !this.chain && this.pending.length === 0) return null;
+    const base = this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
+    return applyHealthChanges(withTokens(base, this.chain), this.pending);
+  }
+
+  private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
+    const profile = base?.profile ?? defaultProfile(this.config.environment, this.config.realmId);
+    // The QB_* environment defines its connection's environment and, until a chain knows better, its realm.
+    return {
+      ...profile,
+      environment: this.config.environment,
+      realmId: profile.realmId ?? this.config.realmId,
+    };
+  }
+
+  private adoptAtStart(stored: ConnectionRecord | null, warnings: readonly string[]): void {
+    this.shared = stored;
+    this.loadWarnings = [...warnings];
+    for (const warning of warnings)
+      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
+    const envToken = this.config.refreshToken;
+    const storedChain = stored?.tokens ?? null;
+    if (storedChain) this.secrets.add(storedChain.refreshToken, storedChain.accessToken);
+    switch (startingChain(storedChain, envToken)) {
+      case 'stored':
+        this.setChain(storedChain);
+        this.chainStored = true;
+        this.log(
+          `Using the stored token chain (refresh token ${previewToken(storedChain?.refreshToken ?? '')}).`,
+        );
+        break;
+      case 'environment':
+        this.setChain(chainFromEnvironment(envToken ?? '', this.config.realmId, this.now()));
+        this.chainStored = false;
+        if (storedChain) {
+          this.pending.push({
+            type: 'events',
+            events: [
+              this.event(
+                'environment_token_adopted',
+                `QB_REFRESH_TOKEN (${previewToken(envToken ?? '')}) differs from the one the stored chain started from: the environment wins (you reconnected).`,
+              ),
+            ],
+          });
+        }
+        break;
+      case 'none':
+        this.setChain(null);
+        this.chainStored = false;
+    }
+  }
+
+  private async interruptedNoteFor(chain: StoredTokens | null): Promise<RefreshInFlightNote | null> {
+    const note = (await this.store.interruptedRefresh?.(this.connectionId)) ?? null;
+    if (!note || !chain || fingerprintToken(chain.refreshToken) !== note.refreshTokenSha256) return null;
+    this.log(
+      `A refresh started at ${new Date(note.startedAt).toISOString()} never finished (the app was stopped during it); if Intuit rotated the refresh token then, the next refresh is refused.`,
+    );
+    return note;
+  }
+
+  /**
+   * Takes in what another process wrote (a watch event, the store answering again), outside the lock.
+   * The shared health always wins; the chain is taken when it is of our lineage (rule 6) and ours is
+   * not newer (an unsaved chain is).
+   */
+  private adoptShared(latest: ConnectionRecord | null): void {
+    if (!latest || latest.revision <= (this.shared?.revision ?? 0)) return;
+    this.shared = latest;
+    if (this.unsaved) return;
+    const stored = latest.tokens;
+    if (stored === null) {
+      // Another process disconnected the connection.
+      if (this.chainStored) {
+        this.setChain(null);
+        this.chainStored = false;
+        this.forgotten = true;
+      }
+      return;
+    }
+    if (startingChain(stored, this.config.refreshToken) !== 'stored') return;
+    this.secrets.add(stored.refreshToken, stored.accessToken);
+    if (!this.chain || !sameChain(this.chain, stored)) {
+      this.setChain(stored);
+      this.chainStored = true;
+      this.forgotten = false;
+      this.envFallbackActive = false;
+      // Another process's refresh worked with these keys: whatever Intuit said to ours is stale now.
+      if (latest.health.lastRefresh?.ok) this.clientError = null;
+    }
+  }
+
+  private reread(): Promise<void> {
+    this.rereading ??= (async () => {
+      try {
+        const { record } = await this.store.load(this.connectionId);
+        this.storeAnswered();
+        this.adoptShared(record);
+      } catch (err) {
+        if (!(err instanceof StoreError)) throw err;
+        this.storeFailed(err);
+      } finally {
+        this.rereading = null;
+      }
+      if (this.disposed) return;
+      this.reschedule(false);
+      this.emit();
+    })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
+    return this.rereading;
+  }
+
+  /**
+   * Runs `fn` under the connection's lock with the record as it is now in the store. Store failures
+   * are tracked (status, telemetry, the retry timer) and rethrown.
+   */
+  private async underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
+    if (this.storeFault instanceof StoreKeyError || this.storeFault instanceof StoreConfigError)
+      throw this.storeFault;
+    const asked = this.now();
+    try {
+      return await this.store.withLock(
+        this.connectionId,
+        async () => {
+          this.telemetry.lockWaited({ connectionId: this.connectionId, waitMs: this.now() - asked });
+          const { record, warnings } = await this.store.load(this.connectionId);
+          this.storeAnswered();
+          this.noteLoadWarnings(warnings);
+          if (record && record.revision >= (this.shared?.revision ?? 0)) this.shared = record;
+          if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+          return fn(record);
+        },
+        { waitMs: this.lockWaitMs },
+      );
+    } catch (err) {
+      if (err instanceof StoreError && !(err instanceof SaveFailed)) this.storeFailed(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the record under the lock: `latest` (what the store holds now) with `chain`, the changes
+   * not yet written and `changes`, one revision up. On success they are all in the store. Synchronous
+   * up to the store's save() call (a file store renames before returning): see exchangeAndSave().
+   */
+  private write(
+    latest: ConnectionRecord | null,
+    chain: StoredTokens | null,
+    changes: HealthChange[],
+  ): Promise<void> {
+    const base = latest ?? this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
+    const all = [...this.pending, ...changes];
+    const record = nextRevision(
+      applyHealthChanges({ ...withTokens(base, chain), profile: this.profile(base) }, all),
+      latest,
+    );
+    // Until it is durable the changes stay pending (the view shows them either way).
+    this.pending = all;
+    return this.store.save(record).then(
+      () => {
+        this.shared = record;
+        this.pending = this.pending.filter((change) => !all.includes(change));
+      },
+      (err: unknown) => {
+        if (err instanceof StoreUnavailableError) this.storeFailed(err);
+        else
+          this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'write') });
+        this.log(`Writing the connection record failed: ${(err as Error).message}`);
+        throw new SaveFailed(err);
+      },
+    );
+  }
+
+  private noteLoadWarnings(warnings: readonly string[]): void {
+    for (const warning of warnings) {
+      this.loadWarnings.push(warning);
+      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
+    }
+  }
+
+  // ---------------------------------------------------------------- store reachability
+
+  private storeFailed(err: StoreError): void {
+    this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'unavailable') });
+    if (err instanceof StoreLockTimeoutError) return; // the store answers; another holder is slow
+    const first = this.storeFault === null;
+    this.storeFault = err;
+    if (err instanceof StoreUnavailableError) this.storeReachable = false;
+    if (first) this.log(`The token store failed: ${err.message}`);
+    this.clearTimer();
+    this.armStoreRetry();
+  }
+
+  private storeAnswered(): void {
+    if (this.storeFault === null) return;
+    this.storeFault = null;
+    this.storeReachable = true;
+    this.clearStoreRetry();
+    this.log('The token store answers again.');
+  }
+
+  private armStoreRetry(): void {
+    if (this.storeRetryTimer !== null || this.disposed) return;
+    this.storeRetryTimer = this.timers.setTimeout(() => {
+      this.storeRetryTimer = null;
+      void this.recoverStore();
+    }, this.storeRetryMs);
+  }
+
+  private clearStoreRetry(): void {
+    if (this.storeRetryTimer !== null) this.timers.clearTimeout(this.storeRetryTimer);
+    this.storeRetryTimer = null;
+  }
+
+  /** The store answers again: take in what it holds, write what could not be written, carry on. */
+  private async recoverStore(): Promise<void> {
+    if (this.disposed || this.storeFault === null) return;
+    try {
+      await this.store.open();
+      const { record, warnings } = await this.store.load(this.connectionId);
+      this.storeAnswered();
+      if (!this.loaded) {
+        // The start could not read the store: decide now, as the start would have.
+        this.adoptAtStart(record, warnings);
+        this.loaded = true;
+        this.interrupted = await this.interruptedNoteFor(this.chain);
+      } else {
+        this.noteLoadWarnings(warnings);
+        this.adoptShared(record);
+      }
+      if (this.unsaved || this.pending.length > 0) await this.persistUnsaved();
+    } catch (err) {
+      if (!(err instanceof StoreError)) {
+        this.log(`Reconnecting to the token store failed: ${(err as Error).message}`);
+        this.armStoreRetry();
+        return;
+      }
+      if (!(err instanceof SaveFailed)) this.storeFailed(err);
+      else this.armStoreRetry();
+    }
+    if (this.disposed) return;
+    this.reschedule(false);
+    this.emit();
   }
 
   // ---------------------------------------------------------------- refresh machinery
@@ -479,25 +757,16 @@ export class TokenManager {
         this.retrying = null;
         return token;
       } catch (err) {
-        let error = asTokenError(err);
-        // Only while the refused token is the one the interrupted refresh sent (not one adopted since).
-        const interrupted =
-          this.interrupted &&
-          this.chain &&
-          fingerprintToken(this.chain.refreshToken) === this.interrupted.refreshTokenSha256
-            ? this.interrupted
-            : null;
-        if (error?.kind === 'invalid_grant' && interrupted) {
-          error = new TokenError('invalid_grant', interruptedRefreshMessage(interrupted), {
-            intuitTid: error.intuitTid,
-            status: error.status,
-          });
-        }
+        const error = err instanceof TokenError ? err : null;
         if (error === null) {
-          if (err instanceof StoreError) this.record('failed', err.message, { trigger });
+          this.attempted(
+            trigger,
+            err instanceof NotConfiguredError ? 'not_configured' : 'store_error',
+            started,
+          );
+          if (err instanceof SaveFailed) throw err.toStoreError();
           throw err;
         }
-        this.onFailure(trigger, error, started);
         if (!error.transient || attempt >= this.retry.maxAttempts || this.disposed) throw error;
         const delay = this.backoffDelay(attempt, error);
         this.retrying = { attempt: attempt + 1, maxAttempts: this.retry.maxAttempts };
@@ -516,57 +785,70 @@ export class TokenManager {
     }
   }
 
-  /** One token-endpoint attempt inside the cross-process lock. Returns the access token to hand out. */
+  private attempted(trigger: RefreshTrigger, outcome: RefreshOutcome, started: number): void {
+    this.telemetry.refreshAttempted({
+      connectionId: this.connectionId,
+      trigger,
+      outcome,
+      durationMs: this.now() - started,
+    });
+  }
+
+  /** One attempt inside the cross-process lock. Returns the access token to hand out. */
   private async attempt(trigger: RefreshTrigger, staleAccessToken: string | null): Promise<string> {
-    if (!this.oauth) {
+    if (!this.oauth)
       throw new NotConfiguredError(
         'QB_CLIENT_ID and QB_CLIENT_SECRET are not set: the refresh token cannot be used.',
       );
-    }
     const oauth = this.oauth;
-    return this.store.withRefreshLock(async () => {
+    return this.underLock(async (latest) => {
       const started = this.now();
       // A chain we could not save earlier is newer than the store's: save it first, never adopt over it.
       if (this.unsaved && this.chain) {
-        await this.store.save(this.chain);
+        await this.write(latest, this.chain, []);
         this.unsaved = false;
-        this.persisted = true;
+        this.chainStored = true;
+        latest = this.shared;
       }
-      const adopted = await this.adoptNewerStoredChain(trigger, staleAccessToken);
-      if (adopted) return adopted;
+      const adopted = this.adoptNewerStoredChain(latest, trigger, staleAccessToken);
+      if (adopted !== null) {
+        if (this.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
+        return adopted;
+      }
       const chain = this.chain;
       if (!chain) throw new NotConfiguredError();
       const sentAt = this.now();
       // Evidence for the next start, should this process be stopped before the answer is saved.
-      this.store.beginRefresh?.({
+      this.store.beginRefresh?.(this.connectionId, {
         startedAt: sentAt,
         refreshTokenSha256: fingerprintToken(chain.refreshToken),
       });
       try {
-        return await this.exchangeAndSave(trigger, chain, oauth, started, sentAt);
+        return await this.exchangeAndSave(latest, trigger, chain, oauth, started, sentAt);
       } finally {
         // An unsaved chain keeps the note: a stop before the retried save loses it just the same.
-        if (!this.unsaved) this.store.endRefresh?.();
+        if (!this.unsaved) this.store.endRefresh?.(this.connectionId);
       }
     });
   }
 
-  /** The token call and the save of its answer (rule 3), inside the lock. */
+  /** The token call and the write of its answer (rule 3), inside the lock. */
   private async exchangeAndSave(
+    latest: ConnectionRecord | null,
     trigger: RefreshTrigger,
     chain: StoredTokens,
     oauth: TokenEndpoint,
     started: number,
     sentAt: number,
   ): Promise<string> {
-    // Rule 3, as early as it can be: the rotated chain is saved from inside the token call, the moment
-    // a valid answer is in (Intuit has retired the old refresh token by then). FileTokenStore renames
+    // Rule 3, as early as it can be: the rotated chain is written from inside the token call, the moment
+    // a valid answer is in (Intuit has retired the old refresh token by then). The file store renames
     // it into place before save() returns, so no event-loop turn separates the answer from the write.
     let early = null as { next: StoredTokens; saved: Promise<void> } | null;
     const onAnswer = (raw: IntuitTokenResponse) => {
       this.secrets.add(raw.accessToken, raw.refreshToken);
-      const next = this.chainFromAnswer(chain, raw, sentAt);
-      const saved = this.store.save(next);
+      const next = chainFromAnswer(chain, raw, sentAt);
+      const saved = this.write(latest, next, [this.successChange(trigger, chain, next, raw, started)]);
       saved.catch(() => undefined); // awaited below
       early = { next, saved };
     };
@@ -578,42 +860,135 @@ export class TokenManager {
       // The answer passed our checks and was saved, but the OAuth library rejected it: its refresh
       // token is still the one Intuit now accepts, so the chain moves on to it; the error stands.
       if (early) await this.keepEarlyChain(early);
+      if (err instanceof TokenError) throw await this.recordFailure(latest, trigger, chain, err, started);
       throw err;
     }
     markRefreshStep('answer-parsed');
     this.secrets.add(answer.accessToken, answer.refreshToken);
-    const next = this.chainFromAnswer(chain, answer, sentAt);
+    const next = chainFromAnswer(chain, answer, sentAt);
     // Rule 3: the new refresh token is durable before the new access token goes to anyone.
     try {
-      if (early && sameChain(early.next, next)) await early.saved;
-      else await this.store.save(next);
+      const saved = early as { next: StoredTokens; saved: Promise<void> } | null;
+      if (saved && sameChain(saved.next, next)) await saved.saved;
+      // The early write (done or pending) already carries this success; this one only fixes the chain.
+      else if (saved)
+        await saved.saved.catch(() => undefined).then(() => this.write(this.shared ?? latest, next, []));
+      else await this.write(latest, next, [this.successChange(trigger, chain, next, answer, started)]);
     } catch (err) {
-      this.chain = next;
-      this.persisted = false;
+      this.setChain(next);
+      this.chainStored = false;
       this.unsaved = true;
-      this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
-      throw new StoreError(
-        'The new tokens could not be saved to the token store; they are kept in memory and saving is retried.',
+      throw err;
+    }
+    this.setChain(next);
+    this.chainStored = true;
+    this.unsaved = false;
+    this.onSuccess(trigger, started, answer);
+    return answer.accessToken;
+  }
+
+  private successChange(
+    trigger: RefreshTrigger,
+    previous: StoredTokens,
+    next: StoredTokens,
+    answer: IntuitTokenResponse,
+    started: number,
+  ): HealthChange {
+    const attempt = this.attemptFacts(trigger, started);
+    const events = [];
+    if (next.refreshToken !== previous.refreshToken) {
+      events.push(
+        this.event(
+          'rotated',
+          `Intuit issued a new refresh token (${previewToken(next.refreshToken)}, replacing ${previewToken(previous.refreshToken)}); it was saved before use.`,
+          { trigger, intuitTid: answer.intuitTid },
+        ),
       );
     }
-    this.chain = next;
-    this.persisted = true;
-    this.unsaved = false;
-    this.onSuccess(trigger, chain, next, answer, started);
-    return answer.accessToken;
+    const expiresAt = new Date(next.accessTokenExpiresAt ?? attempt.at).toISOString();
+    events.push(
+      this.event(
+        'refreshed',
+        `Access token refreshed (${previewToken(answer.accessToken)}), valid until ${expiresAt}${this.envFallbackActive ? '; no longer using QB_ACCESS_TOKEN' : ''}.`,
+        { trigger, intuitTid: answer.intuitTid, accessTokenExpiresAt: expiresAt },
+      ),
+    );
+    return { type: 'refresh_succeeded', attempt, events };
+  }
+
+  private onSuccess(trigger: RefreshTrigger, started: number, answer: IntuitTokenResponse): void {
+    this.envFallbackActive = false;
+    this.interrupted = null;
+    this.clientError = null;
+    this.attempted(trigger, 'ok', started);
+    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`);
+  }
+
+  /** Records a failed token call in the shared record (under the lock); returns the error to throw. */
+  private async recordFailure(
+    latest: ConnectionRecord | null,
+    trigger: RefreshTrigger,
+    chain: StoredTokens,
+    thrown: TokenError,
+    started: number,
+  ): Promise<TokenError> {
+    let error = thrown;
+    // Only while the refused token is the one the interrupted refresh sent (not one adopted since).
+    const interrupted =
+      this.interrupted && fingerprintToken(chain.refreshToken) === this.interrupted.refreshTokenSha256
+        ? this.interrupted
+        : null;
+    if (error.kind === 'invalid_grant' && interrupted) {
+      error = new TokenError('invalid_grant', interruptedRefreshMessage(interrupted), {
+        intuitTid: error.intuitTid,
+        status: error.status,
+      });
+    }
+    if (error.kind === 'invalid_client') this.clientError = error;
+    const info = error.toInfo();
+    const change: HealthChange = {
+      type: 'refresh_failed',
+      attempt: this.attemptFacts(trigger, started),
+      error: info,
+      refreshTokenSha256: fingerprintToken(chain.refreshToken),
+      ...(error.kind === 'invalid_grant' && interrupted ? { cause: 'interrupted_refresh' as const } : {}),
+      events: [
+        this.event('failed', `Refresh failed (${error.kind}): ${error.message}`, {
+          trigger,
+          intuitTid: error.intuitTid,
+        }),
+      ],
+    };
+    this.attempted(trigger, error.kind, started);
+    this.log(
+      `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
+    );
+    if (!error.transient) this.clearTimer();
+    const chainToWrite =
+      this.chainStored || this.unsaved
+        ? this.chain
+        : latest?.tokens && !sameLineage(latest.tokens, chain)
+          ? latest.tokens
+          : chain;
+    try {
+      await this.write(this.shared ?? latest, chainToWrite, [change]);
+      if (chainToWrite === chain) this.chainStored = true;
+    } catch {
+      // Kept in `pending`: the view shows it now, the next write stores it.
+    }
+    return error;
   }
 
   /** After an early save whose answer the protocol layer then rejected: the saved chain is the live one. */
   private async keepEarlyChain(early: { next: StoredTokens; saved: Promise<void> }): Promise<void> {
-    this.chain = early.next;
+    this.setChain(early.next);
     try {
       await early.saved;
-      this.persisted = true;
+      this.chainStored = true;
       this.unsaved = false;
-    } catch (err) {
-      this.persisted = false;
+    } catch {
+      this.chainStored = false;
       this.unsaved = true;
-      this.log(`Saving the refreshed tokens failed: ${(err as Error).message}`);
     }
   }
 
@@ -622,114 +997,41 @@ export class TokenManager {
    * When the stored chain is of the same lineage and holds a newer, usable access token, take it and
    * skip the token call (except for a manual refresh, which then refreshes with the newest refresh token).
    */
-  private async adoptNewerStoredChain(
+  private adoptNewerStoredChain(
+    latest: ConnectionRecord | null,
     trigger: RefreshTrigger,
     staleAccessToken: string | null,
-  ): Promise<string | null> {
-    const { tokens: latest, warnings } = await this.store.load();
-    for (const warning of warnings) {
-      this.loadWarnings.push(warning);
-      this.record('store_recovered', warning);
-    }
+  ): string | null {
+    const stored = latest?.tokens ?? null;
     const chain = this.chain;
-    if (!latest || !chain) return null;
-    if (!sameLineage(latest, chain)) return null;
-    this.secrets.add(latest.refreshToken, latest.accessToken);
+    if (!stored || !chain || !sameLineage(stored, chain)) return null;
     const now = this.now();
+    // Usable beyond the skew and not the token a 401 refused: someone refreshed since ours fell due
+    // (another process, or this one's watch already took its result in).
     const newerAccess =
-      latest.accessToken !== null &&
-      latest.accessTokenExpiresAt !== null &&
-      latest.accessToken !== chain.accessToken &&
-      latest.accessToken !== staleAccessToken &&
-      now < latest.accessTokenExpiresAt - this.skewMs(latest);
-    if (latest.refreshToken !== chain.refreshToken || newerAccess) {
-      this.chain = latest;
-      this.persisted = true;
+      stored.accessToken !== null &&
+      stored.accessTokenExpiresAt !== null &&
+      stored.accessToken !== staleAccessToken &&
+      now < stored.accessTokenExpiresAt - skewMs(stored, this.config.refreshSkewSeconds);
+    if (stored.refreshToken !== chain.refreshToken || newerAccess) {
+      this.setChain(stored);
+      this.chainStored = true;
       this.unsaved = false;
     }
-    if (newerAccess && trigger !== 'manual' && latest.accessToken) {
+    if (newerAccess && trigger !== 'manual' && stored.accessToken) {
       this.log('Another process refreshed the token meanwhile; using its result.');
       this.clientError = null;
       this.envFallbackActive = false;
-      return latest.accessToken;
+      return stored.accessToken;
     }
     return null;
   }
 
-  private chainFromAnswer(previous: StoredTokens, answer: IntuitTokenResponse, sentAt: number): StoredTokens {
-    // Expiries count from when the request was sent, on our clock: skew-proof and conservative.
-    const rotated = answer.refreshToken !== previous.refreshToken;
-    return {
-      ...previous,
-      refreshToken: answer.refreshToken,
-      refreshTokenIssuedAt: rotated ? sentAt : previous.refreshTokenIssuedAt,
-      lastRotatedAt: rotated ? sentAt : previous.lastRotatedAt,
-      refreshTokenExpiresAt: sentAt + answer.refreshExpiresIn * 1000,
-      refreshTokenHardExpiresAt:
-        answer.hardExpiresIn !== null
-          ? sentAt + answer.hardExpiresIn * 1000
-          : previous.refreshTokenHardExpiresAt,
-      accessToken: answer.accessToken,
-      accessTokenExpiresAt: sentAt + answer.expiresIn * 1000,
-      refreshedAt: sentAt,
-    };
-  }
-
-  private onSuccess(
-    trigger: RefreshTrigger,
-    previous: StoredTokens,
-    next: StoredTokens,
-    answer: IntuitTokenResponse,
-    started: number,
-  ): void {
-    const wasFallback = this.envFallbackActive;
-    this.envFallbackActive = false;
-    this.interrupted = null;
-    this.clientError = null;
-    this.reauthError = null;
-    this.stats.refreshes += 1;
-    this.stats.consecutiveFailures = 0;
-    this.stats.failingSince = null;
+  private attemptFacts(trigger: RefreshTrigger, started: number): RefreshAttemptFacts {
     const at = this.now();
-    this.lastRefresh = { at: new Date(at).toISOString(), ok: true, trigger, durationMs: at - started };
-    if (next.refreshToken !== previous.refreshToken) {
-      this.record(
-        'rotated',
-        `Intuit issued a new refresh token (${previewToken(next.refreshToken)}, replacing ${previewToken(previous.refreshToken)}); it was saved before use.`,
-        { trigger, intuitTid: answer.intuitTid },
-      );
-    }
-    this.record(
-      'refreshed',
-      `Access token refreshed (${previewToken(answer.accessToken)}), valid until ${new Date(next.accessTokenExpiresAt ?? at).toISOString()}${wasFallback ? '; no longer using QB_ACCESS_TOKEN' : ''}.`,
-      { trigger, intuitTid: answer.intuitTid },
-    );
-    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`);
-  }
-
-  private onFailure(trigger: RefreshTrigger, error: TokenError, started: number): void {
-    const at = this.now();
-    this.stats.failures += 1;
-    this.stats.consecutiveFailures += 1;
-    this.stats.failingSince ??= new Date(at).toISOString();
-    const info = error.toInfo();
-    this.lastRefresh = {
-      at: new Date(at).toISOString(),
-      ok: false,
-      trigger,
-      durationMs: at - started,
-      error: info,
-    };
-    if (error.kind === 'invalid_grant') this.reauthError = info;
-    if (error.kind === 'invalid_client') this.clientError = info;
-    this.record('failed', `Refresh failed (${error.kind}): ${error.message}`, {
-      trigger,
-      intuitTid: error.intuitTid,
-    });
-    this.log(
-      `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
-    );
-    if (!error.transient) this.clearTimer();
+    const facts: RefreshAttemptFacts = { at, trigger, durationMs: at - started };
+    if (this.clientName !== undefined) facts.client = this.clientName;
+    return facts;
   }
 
   private backoffDelay(attempt: number, error: TokenError): number {
@@ -756,18 +1058,29 @@ export class TokenManager {
     this.backoffWake?.();
   }
 
-  private async persistPending(): Promise<void> {
-    if (!this.chain || !this.unsaved) return;
-    await this.store.withRefreshLock(async () => {
-      // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
-      // and the chain read before waiting would overwrite the newer refresh token in the store.
-      const chain = this.chain;
-      if (!chain || !this.unsaved) return;
-      await this.store.save(chain);
-      this.unsaved = false;
-      this.persisted = true;
-      this.store.endRefresh?.();
-    });
+  /** Writes an unsaved chain (and health changes not yet written) under the lock. */
+  private async persistUnsaved(): Promise<void> {
+    if (!this.unsaved && this.pending.length === 0) return;
+    try {
+      await this.underLock(async (latest) => {
+        // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
+        // and the chain read before waiting would overwrite the newer refresh token in the store.
+        if (this.unsaved && this.chain) {
+          await this.write(latest, this.chain, []);
+          this.unsaved = false;
+          this.chainStored = true;
+          this.store.endRefresh?.(this.connectionId);
+        } else if (this.pending.length > 0) {
+          await this.write(
+            latest,
+            this.chainStored ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
+            [],
+          );
+        }
+      });
+    } catch (err) {
+      throw err instanceof SaveFailed ? err.toStoreError() : err;
+    }
   }
 
   /** Waits for an in-flight refresh, ignoring its outcome. */
@@ -779,7 +1092,12 @@ export class TokenManager {
 
   private scheduleAllowed(): boolean {
     return (
-      !this.disposed && this.chain !== null && this.oauth !== null && !this.reauthError && !this.clientError
+      !this.disposed &&
+      this.chain !== null &&
+      this.oauth !== null &&
+      this.storeFault === null &&
+      !this.clientError &&
+      rejectionOf(this.view()) === null
     );
   }
 
@@ -792,16 +1110,16 @@ export class TokenManager {
     const now = this.now();
     let at: number | null;
     if (chain.accessToken && chain.accessTokenExpiresAt !== null) {
-      at = Math.max(now, chain.accessTokenExpiresAt - this.skewMs(chain));
+      at = Math.max(now, chain.accessTokenExpiresAt - skewMs(chain, this.config.refreshSkewSeconds));
     } else if (starting && this.refreshOnStart) {
       at = now;
     } else {
       at = null;
     }
     // After a refresh that exhausted its retries, the next scheduled try waits out the cooldown.
-    if (at !== null && this.lastRefresh && !this.lastRefresh.ok && at <= now)
-      at = now + this.retry.cooldownMs;
-    else if (at === null && this.lastRefresh && !this.lastRefresh.ok) at = now + this.retry.cooldownMs;
+    const lastFailed = this.view()?.health.lastRefresh?.ok === false;
+    if (at !== null && lastFailed && at <= now) at = now + this.retry.cooldownMs;
+    else if (at === null && lastFailed) at = now + this.retry.cooldownMs;
     if (at === null) return;
     this.nextRefreshAt = at;
     this.timer = this.timers.setTimeout(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
@@ -813,7 +1131,10 @@ export class TokenManager {
     if (!this.scheduleAllowed()) return;
     const chain = this.chain;
     // A timer that fired early (the clamp, a clock change) just sets itself again.
-    if (chain?.accessTokenExpiresAt && this.now() < chain.accessTokenExpiresAt - this.skewMs(chain)) {
+    if (
+      chain?.accessTokenExpiresAt &&
+      this.now() < chain.accessTokenExpiresAt - skewMs(chain, this.config.refreshSkewSeconds)
+    ) {
       this.reschedule(false);
       return;
     }
@@ -822,53 +1143,27 @@ export class TokenManager {
     });
   }
 
-  /**
-   * The skew, but never more than half the token's lifetime: a skew longer than the lifetime (300 s
-   * against the demo's 120 s tokens) would otherwise refresh in a loop.
-   */
-  private skewMs(chain: StoredTokens): number {
-    const skew = this.config.refreshSkewSeconds * 1000;
-    if (chain.accessTokenExpiresAt === null || chain.refreshedAt === null) return skew;
-    return Math.min(skew, Math.max(0, (chain.accessTokenExpiresAt - chain.refreshedAt) / 2));
-  }
-
   private clearTimer(): void {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     this.nextRefreshAt = null;
   }
 
-  // ---------------------------------------------------------------- environment fallback and state
+  // ---------------------------------------------------------------- environment fallback and facts
 
-  private chainFromEnvironment(refreshToken: string): StoredTokens {
-    const at = this.now();
+  private environmentAccessToken(): EnvironmentAccessToken | null {
+    const value = this.config.accessToken;
+    if (value === null) return null;
     return {
-      version: 1,
-      refreshToken,
-      refreshTokenIssuedAt: at,
-      lastRotatedAt: null,
-      refreshTokenExpiresAt: null,
-      refreshTokenHardExpiresAt: null,
-      accessToken: null,
-      accessTokenExpiresAt: null,
-      refreshedAt: null,
-      realmId: this.config.realmId,
-      origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
+      value,
+      expiresAt: this.startedAt + ENV_ACCESS_TOKEN_MAX_LIFETIME_MS,
+      usable: !this.forgotten && !this.envTokenRejected,
     };
   }
 
   /** QB_ACCESS_TOKEN is usable when set, not rejected by the API, and not older than an access token lives. */
   private envTokenUsable(now: number): boolean {
-    return (
-      !this.forgotten &&
-      this.config.accessToken !== null &&
-      !this.envTokenRejected &&
-      now < this.envTokenExpiresAt() - MIN_USABLE_MS
-    );
-  }
-
-  private envTokenExpiresAt(): number {
-    return this.startedAt + ENV_ACCESS_TOKEN_MAX_LIFETIME_MS;
+    return environmentTokenUsable(this.environmentAccessToken(), now);
   }
 
   private useEnvironmentToken(cause: unknown): string {
@@ -876,97 +1171,71 @@ export class TokenManager {
     if (!token) throw new NotConfiguredError();
     if (!this.envFallbackActive) {
       this.envFallbackActive = true;
+      this.hot = null;
       const why = cause instanceof TokenError ? ` after the refresh failed (${cause.kind})` : '';
-      this.record(
-        'fell_back_to_environment',
-        `Using QB_ACCESS_TOKEN (${previewToken(token)}) from the environment${why}; it cannot be renewed and expires within the hour.`,
-        { intuitTid: cause instanceof TokenError ? cause.intuitTid : null },
-      );
+      this.pending.push({
+        type: 'events',
+        events: [
+          this.event(
+            'fell_back_to_environment',
+            `Using QB_ACCESS_TOKEN (${previewToken(token)}) from the environment${why}; it cannot be renewed and expires within the hour.`,
+            { intuitTid: cause instanceof TokenError ? cause.intuitTid : null },
+          ),
+        ],
+      });
       this.emit();
     }
     return token;
   }
 
-  /** Which access token a caller would get right now, if any. */
-  private servedToken(
-    now: number,
-  ): { token: string; expiresAt: number; source: 'cached' | 'environment' } | null {
-    const chain = this.chain;
-    if (!this.envFallbackActive && chain?.accessToken && chain.accessTokenExpiresAt !== null) {
-      return { token: chain.accessToken, expiresAt: chain.accessTokenExpiresAt, source: 'cached' };
-    }
-    // With no cached access token (none yet, or Clear dropped it) QB_ACCESS_TOKEN stands in, as in the seed.
-    if (
-      (this.envFallbackActive || !chain?.accessToken) &&
-      this.config.accessToken &&
-      this.envTokenUsable(now)
-    ) {
-      return { token: this.config.accessToken, expiresAt: this.envTokenExpiresAt(), source: 'environment' };
-    }
-    if (chain?.accessToken && chain.accessTokenExpiresAt !== null) {
-      return { token: chain.accessToken, expiresAt: chain.accessTokenExpiresAt, source: 'cached' };
-    }
-    return null;
+  private facts(): ProcessFacts {
+    const fault = this.storeFault;
+    return {
+      connectionId: this.connectionId,
+      environment: this.config.environment,
+      demo: this.config.demo,
+      configuredRealmId: this.config.realmId,
+      refreshSkewSeconds: this.config.refreshSkewSeconds,
+      canConnect: this.config.canConnect,
+      canRefresh: this.oauth !== null,
+      chainStored: this.chainStored,
+      refreshing: this.inflight !== null,
+      retrying: this.retrying,
+      nextRefreshAt: this.retryAt ?? this.nextRefreshAt,
+      autoRefresh: this.scheduleAllowed(),
+      environmentAccessToken: this.environmentAccessToken(),
+      environmentFallback: this.envFallbackActive,
+      unsaved: this.unsaved,
+      clientError: this.clientError?.toInfo() ?? null,
+      configWarnings: this.config.warnings ?? [],
+      store: {
+        description: this.store.description,
+        reachable: this.storeReachable,
+        warnings: [...this.store.warnings, ...this.loadWarnings],
+        problem: fault ? storeProblemSentence(fault) : null,
+        misconfigured: fault instanceof StoreKeyError || fault instanceof StoreConfigError,
+      },
+    };
   }
 
-  private warnings(now: number): string[] {
-    const out = [...this.store.warnings, ...this.loadWarnings];
-    if (this.envFallbackActive) {
-      out.push(
-        'Refreshing failed, so calls use QB_ACCESS_TOKEN from the environment; it cannot be renewed and expires within the hour.',
-      );
-    }
-    if (this.clientError) {
-      out.push(`Configuration error: ${this.clientError.message}`);
-    }
-    if (this.reauthError) {
-      const why = this.interrupted ? interruptedRefreshMessage(this.interrupted) : null;
-      // The refusal that followed an interrupted refresh says so; any other keeps the plain sentence.
-      out.push(
-        why !== null && this.reauthError.message === why
-          ? why
-          : 'QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.',
-      );
-    }
-    if (this.unsaved) {
-      out.push(
-        'The latest tokens could not be saved to the token store; they are kept in memory until a save succeeds.',
-      );
-    }
-    const chain = this.chain;
-    const limit = REFRESH_TOKEN_WARNING_DAYS * 86_400_000;
-    if (chain?.refreshTokenExpiresAt != null && chain.refreshTokenExpiresAt - now < limit) {
-      out.push(
-        `The refresh token expires on ${iso(chain.refreshTokenExpiresAt)} (in under ${REFRESH_TOKEN_WARNING_DAYS} days): reconnect to QuickBooks before then.`,
-      );
-    }
-    if (chain?.refreshTokenHardExpiresAt != null && chain.refreshTokenHardExpiresAt - now < limit) {
-      out.push(
-        `The authorization reaches Intuit's 5-year limit on ${iso(chain.refreshTokenHardExpiresAt)}: reconnect to QuickBooks before then.`,
-      );
-    }
-    if (chain && !this.oauth) {
-      out.push('QB_CLIENT_ID and QB_CLIENT_SECRET are not set: the refresh token cannot be used.');
-    }
-    return [...new Set(out)];
-  }
-
-  private record(
+  private event(
     type: HistoryEventType,
     message: string,
-    extra: Partial<Pick<HistoryEvent, 'trigger' | 'intuitTid'>> = {},
-  ): void {
-    const event: HistoryEvent = {
-      at: new Date(this.now()).toISOString(),
-      type,
-      message: this.secrets.redact(message),
-    };
-    if (extra.trigger) event.trigger = extra.trigger;
-    if (extra.intuitTid !== undefined) event.intuitTid = extra.intuitTid;
-    this.history = [event, ...this.history].slice(0, HISTORY_LIMIT);
+    extra: Parameters<typeof historyEvent>[3] = {},
+  ): HistoryEvent {
+    return historyEvent(this.now(), type, this.secrets.redact(message), {
+      ...extra,
+      ...(this.clientName !== undefined ? { client: this.clientName } : {}),
+    });
+  }
+
+  private setChain(chain: StoredTokens | null): void {
+    this.chain = chain;
+    this.hot = null;
   }
 
   private emit(): void {
+    this.hot = null;
     this.armBoundaryTimer();
     if (this.listeners.size === 0) return;
     const status = this.getStatus();
@@ -986,14 +1255,13 @@ export class TokenManager {
    */
   private armBoundaryTimer(): void {
     this.clearBoundaryTimer();
-    if (this.disposed || this.listeners.size === 0 || this.inflight || this.reauthError) return;
+    if (this.disposed || this.listeners.size === 0 || this.inflight) return;
+    if (rejectionOf(this.view())) return;
     const now = this.now();
-    const serving = this.servedToken(now);
+    const facts = this.facts();
+    const serving = servedToken(this.chain, facts, now);
     if (!serving) return;
-    const skew =
-      serving.source === 'cached' && this.chain
-        ? this.skewMs(this.chain)
-        : this.config.refreshSkewSeconds * 1000;
+    const skew = servedSkewMs(this.chain, serving, this.config.refreshSkewSeconds);
     const next = [serving.expiresAt - skew, serving.expiresAt].find((at) => at > now);
     if (next === undefined) return;
     if (this.nextRefreshAt !== null && this.nextRefreshAt <= next) return;
@@ -1016,13 +1284,38 @@ export class TokenManager {
   }
 }
 
-/** The default connection's display name until the admin names it. */
-export function defaultConnectionName(environment: QbEnvironment): string {
-  return `QuickBooks ${environment}`;
+/** A write failed: the engine keeps what it meant to write and says so with a StoreError. */
+class SaveFailed extends StoreError {
+  override name = 'SaveFailed';
+  constructor(override readonly cause: unknown) {
+    super('The connection record could not be written.');
+  }
+
+  toStoreError(): StoreError {
+    if (this.cause instanceof StoreError) return this.cause;
+    return new StoreError(
+      'The new tokens could not be saved to the token store; they are kept in memory and saved before anything is handed out.',
+    );
+  }
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+function isTransientStoreError(err: unknown): err is StoreError {
+  return err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError;
+}
+
+function storeErrorKind(err: unknown, otherwise: StoreErrorKind): StoreErrorKind {
+  if (err instanceof StoreUnavailableError) return 'unavailable';
+  if (err instanceof StoreLockTimeoutError) return 'lock_timeout';
+  if (err instanceof StoreKeyError) return 'key';
+  if (err instanceof StoreConfigError) return 'config';
+  return otherwise;
+}
+
+function storeProblemSentence(err: StoreError): string {
+  if (err instanceof StoreUnavailableError) {
+    return `The token store cannot be reached (${err.message}); a still-valid access token is served from memory and nothing is refreshed until it answers again.`;
+  }
+  return err.message;
 }
 
 /** Why the refresh token is refused after a restart that found a refresh left in flight. */
@@ -1032,18 +1325,4 @@ export function interruptedRefreshMessage(note: RefreshInFlightNote): string {
     'had issued a new refresh token, before it could be saved: that token is lost, and Intuit no longer accepts ' +
     'the previous one (invalid_grant). Reconnect to QuickBooks.'
   );
-}
-
-function asTokenError(err: unknown): TokenError | null {
-  return err instanceof TokenError ? err : null;
-}
-
-/** The same tokens and times (the early save and the library's answer built the same chain). */
-function sameChain(a: StoredTokens, b: StoredTokens): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** Both chains descend from the same starting point (the same environment token, or the same Connect). */
-function sameLineage(a: StoredTokens, b: StoredTokens): boolean {
-  return a.origin.envRefreshTokenSha256 === b.origin.envRefreshTokenSha256;
 }

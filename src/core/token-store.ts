@@ -1,9 +1,8 @@
-// Where the token chain lives between runs. The engine (TokenManager) talks only to this
-// interface; FileTokenStore (Node: CLI, headless) and the desktop store (electron-store +
-// safeStorage, src/main/store.ts) implement it.
+// The token chain as every store keeps it inside a connection's record (connection-record.ts),
+// its schema, and the fingerprint that stands for a token value wherever one must be compared
+// without being kept (the environment's token a chain started from, the in-flight note).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ConnectionStoreDescription } from './connection-store';
 
 /** The persisted token chain. Times are ms since epoch. Never log this object. */
 export interface StoredTokens {
@@ -37,47 +36,12 @@ export function fingerprintToken(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
-export interface TokenStoreLoadResult {
-  tokens: StoredTokens | null;
-  /** Plain sentences for the status (e.g. "the store could not be decrypted and was moved aside"). */
-  warnings: string[];
-}
-
 /** The note a process leaves while a token call is in flight (no token value in it). */
 export interface RefreshInFlightNote {
   /** When the token call started, ms since epoch. */
   startedAt: number;
   /** fingerprintToken() of the refresh token it sent. */
   refreshTokenSha256: string;
-}
-
-export interface TokenStore {
-  /** Reads the chain. A corrupt or undecryptable store is moved aside (never deleted) and reported in `warnings`. */
-  load(): Promise<TokenStoreLoadResult>;
-  /** Durable before it resolves (atomic write + fsync, or the platform's equivalent). */
-  save(tokens: StoredTokens): Promise<void>;
-  /** Drops everything (disconnect). */
-  forget(): Promise<void>;
-  /**
-   * Runs `fn` while holding a lock shared by every process using the same store
-   * (CLI, headless server, desktop app). Stores without a shared location may use an in-process lock.
-   */
-  withRefreshLock<T>(fn: () => Promise<T>): Promise<T>;
-  /**
-   * Optional: notes, before a token call, that a refresh with this refresh token is in flight; dropped by
-   * `endRefresh` once its outcome is handled (the new chain saved, or a failure). A process stopped in
-   * between leaves the note, so the next start can tell the user why the stored token is rejected.
-   */
-  beginRefresh?(note: RefreshInFlightNote): void;
-  endRefresh?(): void;
-  /** Optional: the note a previous process left (a refresh it never finished), or null. */
-  interruptedRefresh?(): Promise<RefreshInFlightNote | null>;
-  /** Standing warnings about the store itself ("kept in plaintext", "memory only"). */
-  readonly warnings: readonly string[];
-  /** Optional: a human description of where the tokens live (path), for status/CLI. */
-  readonly location?: string;
-  /** Optional: what kind of store this is and where, for TokenStatus.store. */
-  readonly description?: ConnectionStoreDescription;
 }
 
 /** Validates a record read back from any store before it is trusted. */

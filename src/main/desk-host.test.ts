@@ -11,7 +11,7 @@ import { toResultError } from '../core/errors';
 import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
 import { startDeskHost, type DeskHost, type DeskHostOptions } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
-import { DESKTOP_STORE_NAME, DesktopTokenStore, type SafeStorageLike } from './store';
+import { DESKTOP_STORE_NAME, DesktopConnectionStore, type SafeStorageLike } from './store';
 import { frameEvent, IpcMainStandIn } from './testing/stand-ins';
 
 const APP_URL = 'file:///opt/qb/out/renderer/index.html';
@@ -45,7 +45,7 @@ function host(env: Record<string, string>, dir: string, connectActions?: DeskHos
         cwd: dir,
         log: (line) => logs.push(line),
         store: (config) =>
-          new DesktopTokenStore({
+          new DesktopConnectionStore({
             directory: config.dataDir ?? dir,
             openStore: (directory) =>
               new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),

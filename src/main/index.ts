@@ -9,7 +9,7 @@ import { dataDirFromEnv, locateApp } from './app-location';
 import { desktopConnectActions } from './connect-desktop';
 import { startDeskHost, type DeskHost } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
-import { DESKTOP_STORE_NAME, DesktopTokenStore } from './store';
+import { DESKTOP_STORE_NAME, DesktopConnectionStore } from './store';
 import { externalHostsFor, hardenSession, hardenWebContents, isSameDocument, urlForLog } from './security';
 import { createMainWindow } from './window';
 
@@ -71,9 +71,12 @@ function startEngine(): DeskHost {
         env: { ...process.env, QB_DATA_DIR: process.env.QB_DATA_DIR?.trim() || userData },
         cwd: process.cwd(),
         log,
+        clientName: 'desktop',
         store: (config) =>
-          new DesktopTokenStore({
+          new DesktopConnectionStore({
             directory: config.dataDir ?? userData,
+            storeKey: config.storeKey,
+            environment: config.environment,
             openStore: (directory) =>
               new ElectronStore<Record<string, unknown>>({
                 cwd: directory,

@@ -1,15 +1,18 @@
 // The desktop store on Node: a real on-disk `conf` store (the class electron-store extends, so the
 // same get/set/delete and atomic file writes) and a stand-in for Electron's safeStorage.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../core/connection-record';
+import { StoreKeyError, StoreLockTimeoutError } from '../core/errors';
 import type { StoredTokens } from '../core/token-store';
-import { DESKTOP_STORE_NAME, DesktopTokenStore, TOKENS_KEY, type SafeStorageLike } from './store';
+import { DESKTOP_STORE_NAME, DesktopConnectionStore, LEGACY_TOKENS_KEY, type SafeStorageLike } from './store';
 
 const REFRESH = 'RT-desktop-store-test-value-0001';
 const ACCESS = 'AT-desktop-store-test-value-0002';
+const STORE_KEY = 'desktop-fallback-store-key-0123';
 
 const tokens: StoredTokens = {
   version: 1,
@@ -24,6 +27,11 @@ const tokens: StoredTokens = {
   realmId: '9130350000000000',
   origin: { envRefreshTokenSha256: null },
 };
+
+const record = (revision = 1, chain: StoredTokens | null = tokens): ConnectionRecord => ({
+  ...newConnectionRecord('default', defaultProfile('sandbox', chain?.realmId ?? null), chain),
+  revision,
+});
 
 /** Stand-in for safeStorage: a reversible transform with a per-"keychain" key; `broken` makes decryption fail. */
 class SafeStorageStandIn implements SafeStorageLike {
@@ -60,179 +68,205 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** As main opens electron-store: the file is mode 0600. */
 function openConf(directory: string) {
   return new Conf<Record<string, unknown>>({
     cwd: directory,
     configName: DESKTOP_STORE_NAME,
     clearInvalidConfig: false,
+    configFileMode: 0o600,
   });
 }
 
-function makeStore(directory: string, safeStorage: SafeStorageLike = new SafeStorageStandIn(), extra = {}) {
+function makeStore(
+  directory: string,
+  safeStorage: SafeStorageLike = new SafeStorageStandIn(),
+  extra: Partial<ConstructorParameters<typeof DesktopConnectionStore>[0]> = {},
+) {
   const logs: string[] = [];
-  const store = new DesktopTokenStore({
+  const store = new DesktopConnectionStore({
     directory,
     openStore: openConf,
     safeStorage,
     platform: 'linux',
-    log: (line) => logs.push(line),
+    log: (line: string) => logs.push(line),
     now: () => new Date('2026-01-02T03:04:05.678Z'),
     ...extra,
   });
   return { store, logs };
 }
 
-describe('DesktopTokenStore with OS encryption', () => {
+const fileOf = (dir: string) => join(dir, `${DESKTOP_STORE_NAME}.json`);
+
+describe('DesktopConnectionStore with OS encryption', () => {
   it('round-trips the record through the file, encrypted: no token value on disk', async () => {
     const dir = tempDir();
-    await makeStore(dir).store.save(tokens);
-    const file = readFileSync(join(dir, `${DESKTOP_STORE_NAME}.json`), 'utf8');
+    const { store } = makeStore(dir);
+    expect(store.protection).toBe('safeStorage');
+    await store.save(record());
+    const file = readFileSync(fileOf(dir), 'utf8');
     expect(file).not.toContain(REFRESH);
     expect(file).not.toContain(ACCESS);
     expect(file).not.toContain(REFRESH.slice(-8));
     // A new instance (a restart) reads it back.
-    const { store } = makeStore(dir);
-    expect(store.warnings).toEqual([]);
-    await expect(store.load()).resolves.toEqual({ tokens, warnings: [] });
+    const restarted = makeStore(dir).store;
+    expect(restarted.warnings).toEqual([]);
+    await expect(restarted.load('default')).resolves.toEqual({ record: record(), warnings: [] });
+    expect(await restarted.list()).toEqual(['default']);
   });
 
-  it('starts empty, and forget drops the record', async () => {
+  it('starts empty, and remove drops the record', async () => {
     const { store } = makeStore(tempDir());
-    await expect(store.load()).resolves.toEqual({ tokens: null, warnings: [] });
-    await store.save(tokens);
-    await store.forget();
-    await expect(store.load()).resolves.toEqual({ tokens: null, warnings: [] });
+    await expect(store.load('default')).resolves.toEqual({ record: null, warnings: [] });
+    await store.save(record());
+    await store.remove('default');
+    await expect(store.load('default')).resolves.toEqual({ record: null, warnings: [] });
   });
 
   it('refuses to save an incomplete record', async () => {
     const { store } = makeStore(tempDir());
-    await expect(store.save({ ...tokens, refreshToken: '' })).rejects.toThrow();
+    await expect(store.save(record(1, { ...tokens, refreshToken: '' }))).rejects.toThrow();
   });
 
-  it('moves an undecryptable record aside under a corrupt-<timestamp> key, never deleting it', async () => {
+  it('a keychain that cannot decrypt the chain is a key error: nothing is moved or rewritten', async () => {
     const dir = tempDir();
-    await makeStore(dir).store.save(tokens);
-    const before = openConf(dir).get(TOKENS_KEY);
+    await makeStore(dir).store.save(record());
+    const before = readFileSync(fileOf(dir), 'utf8');
     const keychain = new SafeStorageStandIn();
     keychain.broken = true;
-    const { store, logs } = makeStore(dir, keychain);
-    const result = await store.load();
-    expect(result.tokens).toBeNull();
-    expect(result.warnings).toHaveLength(1);
-    expect(result.warnings[0]).toMatch(
-      /could not be decrypted.*moved aside.*corrupt-2026-01-02T03-04-05-678Z/,
-    );
-    expect(logs).toEqual(result.warnings);
-    const after = openConf(dir);
-    expect(after.get(TOKENS_KEY)).toBeUndefined();
-    expect(after.get('corrupt-2026-01-02T03-04-05-678Z')).toEqual(before);
-    // A later save starts a fresh record; the moved-aside copy stays.
-    keychain.broken = false;
-    await store.save(tokens);
-    expect(openConf(dir).get('corrupt-2026-01-02T03-04-05-678Z')).toEqual(before);
+    const error = await makeStore(dir, keychain)
+      .store.load('default')
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(StoreKeyError);
+    expect((error as Error).message).toMatch(/keychain.*nothing was changed/);
+    expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
   });
 
   it('moves aside a record of an unknown layout', async () => {
     const dir = tempDir();
-    openConf(dir).set(TOKENS_KEY, { format: 'something-else', data: 'x' });
-    const result = await makeStore(dir).store.load();
-    expect(result.tokens).toBeNull();
-    expect(result.warnings[0]).toMatch(/not a token record of this version/);
+    openConf(dir).set('connection:default', { format: 'something-else', data: 'x' });
+    const { record: loaded, warnings } = await makeStore(dir).store.load('default');
+    expect(loaded).toBeNull();
+    expect(warnings[0]).toMatch(/not a connection record of this version.*corrupt-2026-01-02T03-04-05-678Z/);
+    expect(openConf(dir).get('corrupt-2026-01-02T03-04-05-678Z')).toEqual({
+      format: 'something-else',
+      data: 'x',
+    });
   });
 
   it('moves a store file that is not JSON aside to a .corrupt-<timestamp> file and carries on', async () => {
     const dir = tempDir();
-    const file = join(dir, `${DESKTOP_STORE_NAME}.json`);
-    writeFileSync(file, '{"tokens": {"format": "qb-tok');
+    writeFileSync(fileOf(dir), '{"connection:default": {"format": "qb-tok');
     const { store } = makeStore(dir);
-    const result = await store.load();
-    expect(result.tokens).toBeNull();
+    const result = await store.load('default');
+    expect(result.record).toBeNull();
     expect(result.warnings[0]).toMatch(/not valid JSON.*moved aside/);
     const aside = readdirSync(dir).find((name) => name.includes('.corrupt-'));
     expect(aside).toBe(`${DESKTOP_STORE_NAME}.json.corrupt-2026-01-02T03-04-05-678Z`);
-    expect(readFileSync(join(dir, aside ?? ''), 'utf8')).toBe('{"tokens": {"format": "qb-tok');
-    await store.save(tokens);
-    await expect(makeStore(dir).store.load()).resolves.toEqual({ tokens, warnings: [] });
+    expect(readFileSync(join(dir, aside ?? ''), 'utf8')).toBe('{"connection:default": {"format": "qb-tok');
+    await store.save(record());
+    await expect(makeStore(dir).store.load('default')).resolves.toEqual({ record: record(), warnings: [] });
   });
 });
 
-describe('DesktopTokenStore without OS encryption', () => {
-  it.each([
-    ['safeStorage unavailable', new SafeStorageStandIn(false), /no encryption/],
-    ['Linux basic_text backend', new SafeStorageStandIn(true, 'basic_text'), /fixed key/],
-  ])(
-    '%s: keeps tokens in memory only, with a warning, and writes nothing',
-    async (_label, safeStorage, reason) => {
-      const dir = tempDir();
-      const { store } = makeStore(dir, safeStorage);
-      expect(store.warnings).toHaveLength(1);
-      expect(store.warnings[0]).toMatch(/memory only/);
-      expect(store.warnings[0]).toMatch(reason);
-      await store.save(tokens);
-      await expect(store.load()).resolves.toEqual({ tokens, warnings: [] });
-      expect(readdirSync(dir)).toEqual([]);
-      // A restart has nothing.
-      await expect(makeStore(dir, safeStorage).store.load()).resolves.toEqual({ tokens: null, warnings: [] });
-    },
-  );
+describe('DesktopConnectionStore never keeps the chain in memory only', () => {
+  const backends: Array<[string, () => SafeStorageStandIn]> = [
+    ['real OS encryption', () => new SafeStorageStandIn()],
+    ['the Linux basic_text backend', () => new SafeStorageStandIn(true, 'basic_text')],
+    ['no OS encryption', () => new SafeStorageStandIn(false)],
+  ];
 
-  it('hands out copies: changing a loaded record does not change the kept one', async () => {
-    const { store } = makeStore(tempDir(), new SafeStorageStandIn(false));
-    await store.save(tokens);
-    const loaded = await store.load();
-    if (loaded.tokens) loaded.tokens.refreshToken = 'changed';
-    expect((await store.load()).tokens?.refreshToken).toBe(REFRESH);
-  });
+  for (const [backend, keychain] of backends) {
+    for (const storeKey of [null, STORE_KEY]) {
+      it(`${backend}, QB_STORE_KEY ${storeKey ? 'set' : 'unset'}: a restart finds the chain`, async () => {
+        const dir = tempDir();
+        const first = makeStore(dir, keychain(), { storeKey }).store;
+        await first.save(record());
+        // The app restarts: a new store over the same directory, nothing carried in memory.
+        const restarted = makeStore(dir, keychain(), { storeKey }).store;
+        expect((await restarted.load('default')).record?.tokens).toEqual(tokens);
+        const raw = readFileSync(fileOf(dir), 'utf8');
+        expect(statSync(fileOf(dir)).mode & 0o777).toBe(0o600);
+        const real = backend === 'real OS encryption';
+        expect(restarted.protection).toBe(real ? 'safeStorage' : storeKey ? 'storeKey' : 'plaintext');
+        expect(restarted.description.encrypted).toBe(real || storeKey !== null);
+        if (real || storeKey) {
+          expect(raw).not.toContain(REFRESH);
+          expect(restarted.warnings).toEqual([]);
+        } else {
+          expect(raw).toContain(REFRESH);
+          expect(restarted.warnings.join(' ')).toMatch(
+            /stored unencrypted.*set QB_STORE_KEY to encrypt them/,
+          );
+        }
+      });
+    }
+  }
 
-  it('basic_text is fine outside Linux', () => {
+  it('basic_text is real encryption outside Linux', () => {
     const { store } = makeStore(tempDir(), new SafeStorageStandIn(true, 'basic_text'), {
       platform: 'darwin',
     });
-    expect(store.warnings).toEqual([]);
+    expect(store.protection).toBe('safeStorage');
   });
 
-  it('leaves an encrypted record from an earlier run untouched, and says so', async () => {
+  it('a chain the keychain wrote, with the keychain gone, stays untouched and says why', async () => {
     const dir = tempDir();
-    await makeStore(dir).store.save(tokens);
-    const before = readFileSync(join(dir, `${DESKTOP_STORE_NAME}.json`), 'utf8');
-    const result = await makeStore(dir, new SafeStorageStandIn(false)).store.load();
-    expect(result.tokens).toBeNull();
-    expect(result.warnings[0]).toMatch(/left untouched/);
-    expect(readFileSync(join(dir, `${DESKTOP_STORE_NAME}.json`), 'utf8')).toBe(before);
+    await makeStore(dir).store.save(record());
+    const before = readFileSync(fileOf(dir), 'utf8');
+    const error = await makeStore(dir, new SafeStorageStandIn(false), { storeKey: STORE_KEY })
+      .store.load('default')
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(StoreKeyError);
+    expect((error as Error).message).toMatch(/keychain, which is not available now/);
+    expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
+  });
+
+  it('a chain written without the keychain is read once it is back, and sealed by it at the next write', async () => {
+    const dir = tempDir();
+    await makeStore(dir, new SafeStorageStandIn(false)).store.save(record());
+    const { store } = makeStore(dir);
+    expect((await store.load('default')).record?.tokens).toEqual(tokens);
+    await store.save(record(2));
+    expect(readFileSync(fileOf(dir), 'utf8')).not.toContain(REFRESH);
   });
 });
 
-describe('DesktopTokenStore refresh lock', () => {
+describe('DesktopConnectionStore lock and in-flight note', () => {
   it('is shared by every store on the same directory (another process waits, or gives up)', async () => {
     const dir = tempDir();
     const first = makeStore(dir).store;
-    const impatient = makeStore(dir, undefined, { lockWaitMs: 1 }).store;
+    const impatient = makeStore(dir).store;
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
     let entered: () => void = () => undefined;
     const inside = new Promise<void>((resolve) => (entered = resolve));
-    const holding = first.withRefreshLock(async () => {
+    const holding = first.withLock('default', async () => {
       entered();
       await held;
       return 'first';
     });
     await inside;
-    await expect(impatient.withRefreshLock(async () => 'second')).rejects.toMatchObject({ code: 'ELOCKED' });
+    await expect(impatient.withLock('default', async () => 'second', { waitMs: 1 })).rejects.toBeInstanceOf(
+      StoreLockTimeoutError,
+    );
+    // Another connection is not held up.
+    await expect(impatient.withLock('other', async () => 'other', { waitMs: 1 })).resolves.toBe('other');
     release();
     await expect(holding).resolves.toBe('first');
-    await expect(impatient.withRefreshLock(async () => 'second')).resolves.toBe('second');
+    await expect(impatient.withLock('default', async () => 'second')).resolves.toBe('second');
   });
 
   it('serialises callers within one process and releases after a failure', async () => {
     const { store } = makeStore(tempDir());
     const order: string[] = [];
-    const a = store.withRefreshLock(async () => {
+    const a = store.withLock('default', async () => {
       order.push('a-start');
       await Promise.resolve();
       order.push('a-end');
       throw new Error('refresh failed');
     });
-    const b = store.withRefreshLock(async () => {
+    const b = store.withLock('default', async () => {
       order.push('b');
       return 2;
     });
@@ -240,20 +274,56 @@ describe('DesktopTokenStore refresh lock', () => {
     await expect(b).resolves.toBe(2);
     expect(order).toEqual(['a-start', 'a-end', 'b']);
   });
-});
 
-describe('DesktopTokenStore refresh-in-flight note', () => {
   it('tells the next start that a refresh was interrupted, and forgets it once the refresh is handled', async () => {
     const directory = tempDir();
-    const make = () =>
-      new DesktopTokenStore({ directory, openStore: openConf, safeStorage: new SafeStorageStandIn() });
+    const make = () => makeStore(directory).store;
     const note = { startedAt: 1_700_000_000_000, refreshTokenSha256: 'a'.repeat(64) };
-    make().beginRefresh(note);
+    make().beginRefresh('default', note);
     // A new process (the app restarted after being stopped mid-refresh) finds it.
-    expect(await make().interruptedRefresh()).toEqual(note);
+    expect(await make().interruptedRefresh('default')).toEqual(note);
+    expect(await make().interruptedRefresh('other')).toBeNull();
     const noteFile = readdirSync(directory).find((name) => name.endsWith('.refreshing')) ?? '';
     expect(readFileSync(join(directory, noteFile), 'utf8')).not.toContain(REFRESH);
-    make().endRefresh();
-    expect(await make().interruptedRefresh()).toBeNull();
+    make().endRefresh('default');
+    expect(await make().interruptedRefresh('default')).toBeNull();
+  });
+});
+
+describe('DesktopConnectionStore upgrade from 0.1', () => {
+  const FIXTURES = join(import.meta.dirname, '..', 'core', 'testing', 'fixtures', 'store-v0.1');
+  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
+    tokens: StoredTokens;
+  };
+
+  it("0.1's record (safeStorage) opens as the default connection with its chain intact", async () => {
+    const dir = tempDir();
+    cpSync(join(FIXTURES, 'desktop', `${DESKTOP_STORE_NAME}.json`), fileOf(dir));
+    writeFileSync(
+      `${fileOf(dir)}.refreshing`,
+      JSON.stringify({ startedAt: 1, refreshTokenSha256: 'b'.repeat(64) }),
+    );
+    const { store } = makeStore(dir);
+    const { record: upgraded, warnings } = await store.load('default');
+    expect(warnings).toEqual([]);
+    expect(upgraded).toMatchObject({ id: 'default', revision: 1, tokens: expected.tokens });
+    expect(openConf(dir).get(LEGACY_TOKENS_KEY)).toBeUndefined();
+    expect(readFileSync(fileOf(dir), 'utf8')).not.toContain(expected.tokens.refreshToken);
+    expect(await store.interruptedRefresh('default')).toEqual({
+      startedAt: 1,
+      refreshTokenSha256: 'b'.repeat(64),
+    });
+    // And again after a restart: nothing left to upgrade, the record stays.
+    expect((await makeStore(dir).store.load('default')).record?.tokens).toEqual(expected.tokens);
+  });
+
+  it('without the keychain, 0.1 record stays as it was (StoreKeyError)', async () => {
+    const dir = tempDir();
+    cpSync(join(FIXTURES, 'desktop', `${DESKTOP_STORE_NAME}.json`), fileOf(dir));
+    const before = readFileSync(fileOf(dir), 'utf8');
+    await expect(makeStore(dir, new SafeStorageStandIn(false)).store.open()).rejects.toBeInstanceOf(
+      StoreKeyError,
+    );
+    expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
   });
 });

@@ -1,32 +1,50 @@
-// The desktop token store: electron-store (a JSON file in the store's directory, written
-// atomically) holding the token record encrypted by the OS keychain through Electron's safeStorage,
-// base64. Where the OS offers no real encryption (safeStorage unavailable, or Linux's hard-coded
-// `basic_text` key) the tokens stay in memory only, with a warning. A record that cannot be read is
-// moved aside under a `corrupt-<timestamp>` key (or the file to a `.corrupt-<timestamp>` name),
-// never deleted: it may hold the only valid refresh token.
+// The desktop connection store: electron-store (a JSON file in the app's data directory, written
+// atomically, mode 0600) holding one record per connection under `connection:<id>`. The token chain
+// inside is protected by the best means there is, and always persisted (a chain kept in memory only
+// is lost at the next restart, and Intuit then answers invalid_grant):
+// - safeStorage, where the OS really encrypts (a keychain, or a secret service on Linux);
+// - else QB_STORE_KEY (AES-256-GCM, as the file store), when it is set;
+// - else plaintext in the 0600 file, with the same warning as the file store.
+// A record that cannot be read is moved aside under a `corrupt-<timestamp>` key (or the file to a
+// `.corrupt-<timestamp>` name), never deleted; a chain that cannot be decrypted is left where it is
+// (StoreKeyError). The single-connection layout of 0.1 (`tokens`) is upgraded into the default
+// connection's record.
 //
 // Both electron-store and safeStorage are injected: this module never imports electron, so its
 // logic is tested on Node (with `conf`, which electron-store extends, and a stand-in safeStorage).
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ConnectionStoreDescription } from '../core/connection-store';
+import type { ConnectionId, QbEnvironment } from '../shared/contract';
+import {
+  defaultProfile,
+  isValidConnectionId,
+  newConnectionRecord,
+  checkRecordForSave,
+  parseConnectionRecord,
+  type ConnectionRecord,
+} from '../core/connection-record';
+import type {
+  ConnectionStore,
+  ConnectionStoreDescription,
+  LockOptions,
+  RecordChange,
+  RecordLoadResult,
+} from '../core/connection-store';
+import { StoreKeyError } from '../core/errors';
+import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
-import {
-  storedTokensSchema,
-  type RefreshInFlightNote,
-  type StoredTokens,
-  type TokenStore,
-  type TokenStoreLoadResult,
-} from '../core/token-store';
+import { missingKeyError, sealedSchema, StoreCipher } from '../core/store-crypto';
+import { storedTokensSchema, type RefreshInFlightNote, type StoredTokens } from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
 export interface KeyValueStore {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
   delete(key: string): void;
+  readonly store: Record<string, unknown>;
   readonly path: string;
 }
 
@@ -38,27 +56,49 @@ export interface SafeStorageLike {
   decryptString(encrypted: Buffer): string;
 }
 
-export interface DesktopTokenStoreOptions {
-  /** The store's directory (the data dir); holds the electron-store file and the refresh lock. */
+export interface DesktopConnectionStoreOptions {
+  /** The store's directory (the data dir); holds the electron-store file, the locks and notes. */
   directory: string;
-  /** Opens the electron-store file in `directory`; may throw when the file is not valid JSON. */
+  /** Opens the electron-store file in `directory` (mode 0600); may throw when the file is not valid JSON. */
   openStore: (directory: string) => KeyValueStore;
   safeStorage: SafeStorageLike;
+  /** QB_STORE_KEY: protects the chain where safeStorage cannot. */
+  storeKey?: string | null;
   platform?: NodeJS.Platform;
   log?: LogFn;
   now?: () => Date;
-  /** How long to wait for another process's refresh lock, ms (default 60 s). */
+  /** How long to wait for another process's lock, ms, unless the caller says (default 60 s). */
   lockWaitMs?: number;
   /** A lock not updated for this long is taken over (its holder crashed), ms (default 10 s). */
   lockStaleMs?: number;
+  /** The environment the QB_* variables name: the profile of a 0.1 record upgraded to the default connection. */
+  environment?: QbEnvironment;
 }
 
 export const DESKTOP_STORE_NAME = 'desktop-tokens';
-export const TOKENS_KEY = 'tokens';
-const FORMAT = 'qb-token-desk/desktop-v1';
+/** The key of 0.1's single record; upgraded by open(). */
+export const LEGACY_TOKENS_KEY = 'tokens';
+const KEY_PREFIX = 'connection:';
+const FORMAT = 'qb-token-desk/desktop-connection-v2';
+const LEGACY_FORMAT = 'qb-token-desk/desktop-v1';
 
-const envelopeSchema = z.object({
+/** How the chain is kept, best first. */
+export type DesktopProtection = 'safeStorage' | 'storeKey' | 'plaintext';
+
+const tokensSchema = z.discriminatedUnion('protection', [
+  z.object({ protection: z.literal('safeStorage'), data: z.string().min(1) }),
+  sealedSchema.extend({ protection: z.literal('storeKey') }),
+  z.object({ protection: z.literal('plaintext'), chain: z.unknown() }),
+]);
+
+const entrySchema = z.object({
   format: z.literal(FORMAT),
+  record: z.looseObject({}),
+  tokens: tokensSchema.nullable(),
+});
+
+const legacySchema = z.object({
+  format: z.literal(LEGACY_FORMAT),
   cipher: z.literal('safeStorage'),
   data: z.string().min(1),
 });
@@ -92,135 +132,268 @@ export function encryptionUnavailableReason(
   return null;
 }
 
-export class DesktopTokenStore implements TokenStore {
+export class DesktopConnectionStore implements ConnectionStore {
   readonly location: string;
   readonly warnings: readonly string[];
   readonly description: ConnectionStoreDescription;
+  readonly protection: DesktopProtection;
   private readonly directory: string;
   private readonly openStore: (directory: string) => KeyValueStore;
   private readonly safeStorage: SafeStorageLike;
+  private readonly cipher: StoreCipher | null;
   private readonly log: LogFn;
   private readonly now: () => Date;
   private readonly lockWaitMs: number;
   private readonly lockStaleMs: number;
-  /** Set when no OS encryption exists: the tokens live here and nowhere else. */
-  private readonly memoryOnly: boolean;
-  private memory: StoredTokens | null = null;
+  private readonly environment: QbEnvironment;
   private kv: KeyValueStore | null = null;
-  /** In-process queue in front of the cross-process lock (proper-lockfile is not re-entrant). */
-  private lockQueue: Promise<unknown> = Promise.resolve();
-  private readonly note: RefreshNoteFile;
+  private opening: Promise<void> | null = null;
+  /** What opening found, reported by the next load (a file moved aside, an unreadable 0.1 record). */
+  private readonly openWarnings: string[] = [];
+  private readonly lockQueues = new Map<ConnectionId, Promise<unknown>>();
+  private readonly notes = new Map<ConnectionId, RefreshNoteFile>();
 
-  constructor(options: DesktopTokenStoreOptions) {
+  constructor(options: DesktopConnectionStoreOptions) {
     this.directory = options.directory;
     this.location = join(options.directory, `${DESKTOP_STORE_NAME}.json`);
-    this.description = {
-      kind: 'desktop',
-      location: this.location,
-      encrypted:
-        encryptionUnavailableReason(options.safeStorage, options.platform ?? process.platform) === null,
-    };
     this.openStore = options.openStore;
     this.safeStorage = options.safeStorage;
+    this.cipher = options.storeKey ? new StoreCipher(options.storeKey) : null;
     this.log = options.log ?? (() => undefined);
     this.now = options.now ?? (() => new Date());
     this.lockWaitMs = options.lockWaitMs ?? 60_000;
     this.lockStaleMs = options.lockStaleMs ?? 10_000;
-    this.note = new RefreshNoteFile(`${this.location}${REFRESHING_NOTE_SUFFIX}`, this.log);
+    this.environment = options.environment ?? 'sandbox';
     const reason = encryptionUnavailableReason(options.safeStorage, options.platform ?? process.platform);
-    this.memoryOnly = reason !== null;
-    this.warnings = reason
-      ? [
-          `Tokens are kept in memory only because ${reason}; after a restart the app starts again from QB_REFRESH_TOKEN, which may have been rotated away.`,
-        ]
-      : [];
+    this.protection = reason === null ? 'safeStorage' : this.cipher ? 'storeKey' : 'plaintext';
+    this.description = {
+      kind: 'desktop',
+      location: this.location,
+      encrypted: this.protection !== 'plaintext',
+    };
+    this.warnings =
+      this.protection === 'plaintext'
+        ? [
+            `Tokens are stored unencrypted in ${this.location} because ${reason}; set QB_STORE_KEY to encrypt them.`,
+          ]
+        : [];
   }
 
-  async load(): Promise<TokenStoreLoadResult> {
-    if (this.memoryOnly) return this.loadInMemoryMode();
-    const warnings: string[] = [];
+  open(): Promise<void> {
+    this.opening ??= Promise.resolve()
+      .then(() => this.upgradeLegacyRecord())
+      .catch((err: unknown) => {
+        this.opening = null;
+        throw err;
+      });
+    return this.opening;
+  }
+
+  async list(): Promise<ConnectionId[]> {
+    await this.open();
+    return Object.keys(this.store().store)
+      .filter((key) => key.startsWith(KEY_PREFIX))
+      .map((key) => key.slice(KEY_PREFIX.length))
+      .filter(isValidConnectionId)
+      .sort();
+  }
+
+  async load(id: ConnectionId): Promise<RecordLoadResult> {
+    await this.open();
+    const warnings = this.openWarnings.splice(0);
     const kv = this.store(warnings);
-    const blob = kv.get(TOKENS_KEY);
-    if (blob === undefined) return { tokens: null, warnings };
+    const key = keyOf(id);
+    const entry = kv.get(key);
+    if (entry === undefined) return { record: null, warnings };
     try {
-      return { tokens: this.decode(blob), warnings };
+      return { record: this.decode(entry, id), warnings };
     } catch (error) {
       if (!(error instanceof UnreadableRecord)) throw error;
-      const key = `corrupt-${this.stamp()}`;
-      kv.set(key, blob);
-      kv.delete(TOKENS_KEY);
-      const warning = `The desktop token store could not be decrypted (${error.message}) and was moved aside under the key "${key}" in ${kv.path}; carrying on from the environment's token.`;
-      this.log(warning);
-      warnings.push(warning);
-      return { tokens: null, warnings };
+      warnings.push(this.moveAside(kv, key, entry, error.message));
+      return { record: null, warnings };
     }
   }
 
-  async save(tokens: StoredTokens): Promise<void> {
-    const record = storedTokensSchema.parse(tokens) as StoredTokens;
-    if (this.memoryOnly) {
-      this.memory = structuredClone(record);
-      return;
-    }
-    const data = this.safeStorage.encryptString(JSON.stringify(record)).toString('base64');
+  async save(record: ConnectionRecord): Promise<void> {
+    checkRecordForSave(record);
     // electron-store writes the whole file atomically (temp file + rename) before returning.
-    this.store([]).set(TOKENS_KEY, { format: FORMAT, cipher: 'safeStorage', data });
+    this.store([]).set(keyOf(record.id), this.encode(record));
   }
 
-  async forget(): Promise<void> {
-    this.memory = null;
-    if (!this.memoryOnly) this.store([]).delete(TOKENS_KEY);
+  async remove(id: ConnectionId): Promise<void> {
+    this.store([]).delete(keyOf(id));
+    this.note(id).remove();
+  }
+
+  withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    const lockPath = join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}`);
+    const previous = this.lockQueues.get(id) ?? Promise.resolve();
+    const run = previous.then(() => this.fileLock(lockPath, options.waitMs ?? this.lockWaitMs, fn));
+    const tail = run.catch(() => undefined);
+    this.lockQueues.set(id, tail);
+    void tail.then(() => {
+      if (this.lockQueues.get(id) === tail) this.lockQueues.delete(id);
+    });
+    return run;
+  }
+
+  /** The desktop app runs one instance and is the store's only writer: there is nothing to hear. */
+  watch(_listener: (change: RecordChange) => void): () => void {
+    return () => undefined;
   }
 
   // The refresh-in-flight note (no token value): lets the next start explain an invalid_grant
   // after the app was stopped between Intuit's rotation and the save.
-  beginRefresh(note: RefreshInFlightNote): void {
-    this.note.write(note);
+  beginRefresh(id: ConnectionId, note: RefreshInFlightNote): void {
+    this.note(id).write(note);
   }
 
-  endRefresh(): void {
-    this.note.remove();
+  endRefresh(id: ConnectionId): void {
+    this.note(id).remove();
   }
 
-  interruptedRefresh(): Promise<RefreshInFlightNote | null> {
-    return this.note.read();
+  interruptedRefresh(id: ConnectionId): Promise<RefreshInFlightNote | null> {
+    return this.note(id).read();
   }
 
-  withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lockQueue.then(() => this.crossProcessLock(fn));
-    this.lockQueue = run.catch(() => undefined);
-    return run;
+  async close(): Promise<void> {
+    // electron-store keeps no handle open between writes.
   }
 
-  private async crossProcessLock<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    return withFileLock(
-      this.location,
-      { waitMs: this.lockWaitMs, staleMs: this.lockStaleMs, log: this.log },
-      fn,
-    );
-  }
+  // ---------------------------------------------------------------- encoding
 
-  private loadInMemoryMode(): TokenStoreLoadResult {
-    const warnings: string[] = [];
-    // A record written while encryption worked is left exactly as it is: it may be readable again
-    // once the keychain is back.
-    if (existsSync(this.location)) {
-      try {
-        if (this.store(warnings).get(TOKENS_KEY) !== undefined) {
-          warnings.push(
-            `An encrypted token store exists in ${this.location} but cannot be decrypted without OS encryption; it was left untouched.`,
-          );
-        }
-      } catch {
-        // store() already reported a file it had to move aside.
+  private encode(record: ConnectionRecord): object {
+    const { tokens, ...rest } = record;
+    let protectedTokens: object | null = null;
+    if (tokens) {
+      const json = JSON.stringify(tokens);
+      switch (this.protection) {
+        case 'safeStorage':
+          protectedTokens = {
+            protection: 'safeStorage',
+            data: this.safeStorage.encryptString(json).toString('base64'),
+          };
+          break;
+        case 'storeKey':
+          protectedTokens = {
+            protection: 'storeKey',
+            ...(this.cipher as StoreCipher).sealTokens(tokens, record.id),
+          };
+          break;
+        case 'plaintext':
+          protectedTokens = { protection: 'plaintext', chain: tokens };
       }
     }
-    return { tokens: this.memory ? structuredClone(this.memory) : null, warnings };
+    return { format: FORMAT, record: rest, tokens: protectedTokens };
+  }
+
+  private decode(entry: unknown, id: ConnectionId): ConnectionRecord {
+    const parsed = entrySchema.safeParse(entry);
+    if (!parsed.success) throw new UnreadableRecord('not a connection record of this version');
+    const onDisk = parsed.data.tokens;
+    let chain: unknown = null;
+    if (onDisk?.protection === 'safeStorage') chain = this.openWithSafeStorage(onDisk.data);
+    else if (onDisk?.protection === 'storeKey') {
+      if (!this.cipher) throw missingKeyError(this.location);
+      const { protection: _protection, ...sealed } = onDisk;
+      try {
+        chain = this.cipher.openTokens(sealed, id, this.location);
+      } catch (error) {
+        if (error instanceof z.ZodError || error instanceof SyntaxError)
+          throw new UnreadableRecord('its token chain is incomplete');
+        throw error;
+      }
+    } else if (onDisk) chain = onDisk.chain;
+    const tokens = chain === null ? null : storedTokensSchema.safeParse(chain);
+    if (tokens && !tokens.success) throw new UnreadableRecord('its token chain is incomplete');
+    let record: ConnectionRecord;
+    try {
+      record = parseConnectionRecord({ ...parsed.data.record, tokens: tokens ? tokens.data : null });
+    } catch {
+      throw new UnreadableRecord('its record is incomplete');
+    }
+    if (record.id !== id) throw new UnreadableRecord(`it holds the record of connection "${record.id}"`);
+    return record;
+  }
+
+  /** The chain as JSON; a keychain that cannot open it is a key problem, not corruption: nothing is moved. */
+  private openWithSafeStorage(data: string): unknown {
+    if (this.protection !== 'safeStorage') {
+      throw new StoreKeyError(
+        `The tokens in ${this.location} were encrypted by the operating system's keychain, which is not available now; nothing was changed. Start the keychain (or secret service) and restart the app.`,
+      );
+    }
+    let plain: string;
+    try {
+      plain = this.safeStorage.decryptString(Buffer.from(data, 'base64'));
+    } catch {
+      throw new StoreKeyError(
+        `The tokens in ${this.location} could not be decrypted by the operating system's keychain (the keychain or the user may have changed); nothing was changed.`,
+      );
+    }
+    try {
+      return JSON.parse(plain);
+    } catch {
+      throw new UnreadableRecord('its decrypted content is not valid JSON');
+    }
+  }
+
+  // ---------------------------------------------------------------- upgrade from 0.1
+
+  /** 0.1 kept one safeStorage-encrypted chain under `tokens`: it becomes the default connection's record. */
+  private async upgradeLegacyRecord(): Promise<void> {
+    const kv = this.store(this.openWarnings);
+    if (kv.get(LEGACY_TOKENS_KEY) === undefined) return;
+    await this.withLock('default', async () => {
+      const blob = kv.get(LEGACY_TOKENS_KEY);
+      if (blob === undefined) return;
+      if (kv.get(keyOf('default')) === undefined) {
+        let tokens: StoredTokens;
+        try {
+          tokens = this.decodeLegacy(blob);
+        } catch (error) {
+          if (!(error instanceof UnreadableRecord)) throw error;
+          this.openWarnings.push(this.moveAside(kv, LEGACY_TOKENS_KEY, blob, error.message));
+          return;
+        }
+        const record = newConnectionRecord(
+          'default',
+          defaultProfile(this.environment, tokens.realmId),
+          tokens,
+        );
+        await this.save({ ...record, revision: 1 });
+        const legacyNote = `${this.location}${REFRESHING_NOTE_SUFFIX}`;
+        if (existsSync(legacyNote)) renameSync(legacyNote, this.notePath('default'));
+        this.log(
+          `Upgraded the single-connection desktop token store in ${this.location} to the default connection.`,
+        );
+      }
+      // The new record is written (electron-store renames it into place): the old one can go.
+      kv.delete(LEGACY_TOKENS_KEY);
+    });
+  }
+
+  private decodeLegacy(blob: unknown): StoredTokens {
+    const envelope = legacySchema.safeParse(blob);
+    if (!envelope.success) throw new UnreadableRecord('not a token record of version 0.1');
+    const tokens = storedTokensSchema.safeParse(this.openWithSafeStorage(envelope.data.data));
+    if (!tokens.success) throw new UnreadableRecord('its token record is incomplete');
+    return tokens.data as StoredTokens;
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private moveAside(kv: KeyValueStore, key: string, entry: unknown, why: string): string {
+    const aside = `corrupt-${this.stamp()}`;
+    kv.set(aside, entry);
+    kv.delete(key);
+    const warning = `The desktop token store record "${key}" could not be read (${why}) and was moved aside under the key "${aside}" in ${kv.path}; carrying on from the environment's token.`;
+    this.log(warning);
+    return warning;
   }
 
   /** Opens the file once; a file that is not valid JSON is moved aside and a fresh one started. */
-  private store(warnings: string[]): KeyValueStore {
+  private store(warnings: string[] = []): KeyValueStore {
     if (this.kv) return this.kv;
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     try {
@@ -237,29 +410,38 @@ export class DesktopTokenStore implements TokenStore {
     return this.kv;
   }
 
-  private decode(blob: unknown): StoredTokens {
-    const envelope = envelopeSchema.safeParse(blob);
-    if (!envelope.success) throw new UnreadableRecord('not a token record of this version');
-    let plain: string;
-    try {
-      plain = this.safeStorage.decryptString(Buffer.from(envelope.data.data, 'base64'));
-    } catch {
-      throw new UnreadableRecord(
-        'the OS keychain could not decrypt it; the keychain or the user may have changed',
-      );
+  private async fileLock<T>(path: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+    // Checked like ~/.ssh, and a directory this user cannot write to fails at once (not after the wait).
+    assertWritableDir(prepareDataDir(this.directory));
+    return withFileLock(path, { waitMs, staleMs: this.lockStaleMs, log: this.log }, fn);
+  }
+
+  private notePath(id: ConnectionId): string {
+    return join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}${REFRESHING_NOTE_SUFFIX}`);
+  }
+
+  private note(id: ConnectionId): RefreshNoteFile {
+    let note = this.notes.get(id);
+    if (!note) {
+      note = new RefreshNoteFile(this.notePath(id), this.log);
+      this.notes.set(id, note);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(plain);
-    } catch {
-      throw new UnreadableRecord('its decrypted content is not valid JSON');
-    }
-    const tokens = storedTokensSchema.safeParse(json);
-    if (!tokens.success) throw new UnreadableRecord('its token record is incomplete');
-    return tokens.data as StoredTokens;
+    return note;
   }
 
   private stamp(): string {
     return this.now().toISOString().replace(/[:.]/g, '-');
   }
+}
+
+function keyOf(id: ConnectionId): string {
+  return `${KEY_PREFIX}${checkedId(id)}`;
+}
+
+function checkedId(id: ConnectionId): ConnectionId {
+  if (!isValidConnectionId(id))
+    throw new TypeError(
+      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
+    );
+  return id;
 }

@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileTokenStore } from '../core/file-token-store';
+import { readStoredRecord } from '../core/testing/stored-chain';
 import { HTTP_PATHS, type ConnectionTestResult, type TokenStatus } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import { readStatusEvents, startStack, type Stack } from './test-support';
@@ -21,7 +21,7 @@ const secrets = new Set<string>();
 async function learnTokens(stack: Stack): Promise<void> {
   secrets.add(stack.emulator.refreshToken);
   secrets.add(stack.emulator.clientSecret);
-  const { tokens } = await new FileTokenStore({ dataDir: stack.dataDir, storeKey: null }).load();
+  const { tokens } = await readStoredRecord(stack.dataDir);
   if (tokens?.refreshToken) secrets.add(tokens.refreshToken);
   if (tokens?.accessToken) secrets.add(tokens.accessToken);
 }
@@ -75,7 +75,7 @@ describe('headless API', () => {
     const status = value(answer);
     expect(status.realmId).toBe(stack.emulator.realmId);
     expect(status.demo).toBe(false);
-    const { tokens } = await new FileTokenStore({ dataDir: stack.dataDir, storeKey: null }).load();
+    const { tokens } = await readStoredRecord(stack.dataDir);
     expect(status.refreshToken?.preview).toBe(previewToken(tokens?.refreshToken ?? ''));
   });
 
@@ -96,7 +96,7 @@ describe('headless API', () => {
     const status = value(answer);
     expect(status.accessToken).toBeNull();
     expect(status.refreshToken).not.toBeNull();
-    const { tokens } = await new FileTokenStore({ dataDir: stack.dataDir, storeKey: null }).load();
+    const { tokens } = await readStoredRecord(stack.dataDir);
     expect(tokens?.refreshToken).toBeTruthy();
     expect(stack.emulator.control.isRefreshTokenValid(tokens?.refreshToken ?? '')).toBe(true);
   });

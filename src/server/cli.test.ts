@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileTokenStore, STORE_FILE_NAME } from '../core/file-token-store';
+import { defaultRecordPath, readStoredRecord } from '../core/testing/stored-chain';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type ConnectionTestResult, type TokenStatus } from '../shared/contract';
@@ -117,9 +117,9 @@ describe('npm run serve', () => {
     await pending;
     expect(await streamEnded).toBe('ended');
 
-    const raw = await readFile(join(proc.dataDir, STORE_FILE_NAME), 'utf8');
+    const raw = await readFile(defaultRecordPath(proc.dataDir), 'utf8');
     expect(() => JSON.parse(raw)).not.toThrow();
-    const { tokens, warnings } = await new FileTokenStore({ dataDir: proc.dataDir, storeKey: null }).load();
+    const { tokens, warnings } = await readStoredRecord(proc.dataDir);
     expect(warnings.filter((w) => /moved aside|could not be read/i.test(w))).toEqual([]);
     expect(tokens).not.toBeNull();
     expect(emu.control.isRefreshTokenValid(tokens?.refreshToken ?? '')).toBe(true);

@@ -3,7 +3,7 @@
 // Configuration comes from the environment, then .env.local, then .env (see README).
 import { resolve } from 'node:path';
 import { startDesk } from '../core/bootstrap';
-import { ConfigError } from '../core/errors';
+import { ConfigError, StoreConfigError, StoreKeyError } from '../core/errors';
 import { defaultLog, type LogFn } from '../core/log';
 import { generateAdminToken } from './access';
 import { registerConnectRoutes } from './connect-routes';
@@ -41,7 +41,8 @@ async function main(argv: string[]): Promise<void> {
   try {
     started = await startDesk({ env: process.env, cwd: process.cwd(), log });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR is configuration too: exit 2, nothing touched.
+    if (err instanceof ConfigError || err instanceof StoreKeyError || err instanceof StoreConfigError) {
       console.error(`Configuration error: ${err.message}`);
       process.exitCode = 2;
       return;

@@ -172,11 +172,8 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
       );
       return;
     }
-    const found = await lookupStaticFile(options.staticDir, url.pathname);
-    if (found.kind === 'not_found') {
-      sendError(res, 404, { code: 'bad_request', message: `No such file: ${url.pathname}` });
-      return;
-    }
+    // Authorization before the lookup: without the secret, a file that exists and one that does not
+    // get the same answer, so the build's contents cannot be probed (no 404-vs-401 oracle).
     if (!policy.isAuthorized(req)) {
       if (url.pathname === '/' || url.pathname === '/index.html') {
         sendHtmlPage(res, 401, 'Sign in to QB Token Desk', [
@@ -186,6 +183,11 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
       } else {
         refuseUnauthorized(res);
       }
+      return;
+    }
+    const found = await lookupStaticFile(options.staticDir, url.pathname);
+    if (found.kind === 'not_found') {
+      sendError(res, 404, { code: 'bad_request', message: `No such file: ${url.pathname}` });
       return;
     }
     if (found.kind === 'no_build') {

@@ -1,4 +1,4 @@
-// Test helper: a real emulator, a FileTokenStore in a temp dir, IntuitOAuth and a TokenManager
+// Test helper: a real emulator, a FileConnectionStore in a temp dir, IntuitOAuth and a TokenManager
 // wired together over loopback HTTP, with every status, log line and error collected for the
 // leak scan. Several managers can share one harness's store directory (separate processes' view).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
-import { FileTokenStore, STORE_FILE_NAME } from '../file-token-store';
+import type { ConnectionRecord } from '../connection-record';
+import type { ConnectionStore } from '../connection-store';
+import { FileConnectionStore } from '../file-connection-store';
 import { IntuitOAuth } from '../intuit-oauth';
 import { SecretRegistry } from '../log';
 import { TokenManager, type RetryPolicy, type Timers, type TokenManagerConfig } from '../token-manager';
-import type { StoredTokens, TokenStore } from '../token-store';
+import type { EngineTelemetry } from '../telemetry';
+import type { StoredTokens } from '../token-store';
 import { LeakScan } from './leak-scan';
 
 export const FAST_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 };
@@ -24,8 +27,12 @@ export interface ManagerSetup {
   storeKey?: string | null;
   timeoutMs?: number;
   /** Wrap the store (e.g. to observe save order). */
-  wrapStore?: (store: TokenStore) => TokenStore;
+  wrapStore?: (store: ConnectionStore) => ConnectionStore;
   start?: boolean;
+  clientName?: string;
+  telemetry?: EngineTelemetry;
+  lockWaitMs?: number;
+  storeRetryMs?: number;
 }
 
 export class EngineHarness {
@@ -33,6 +40,7 @@ export class EngineHarness {
   readonly logLines: string[] = [];
   readonly secrets = new SecretRegistry();
   private readonly managers: TokenManager[] = [];
+  private readonly stores: ConnectionStore[] = [];
 
   private constructor(
     readonly emulator: EmulatorHandle,
@@ -48,8 +56,9 @@ export class EngineHarness {
     return new EngineHarness(emulator, dataDir);
   }
 
+  /** The default connection's record file. */
   get storePath(): string {
-    return join(this.dataDir, STORE_FILE_NAME);
+    return this.store().recordPath('default');
   }
 
   oauth(timeoutMs = 2000): IntuitOAuth {
@@ -63,8 +72,15 @@ export class EngineHarness {
     });
   }
 
-  store(storeKey: string | null = null): FileTokenStore {
-    return new FileTokenStore({ dataDir: this.dataDir, storeKey, log: this.log, lockWaitMs: 20_000 });
+  store(storeKey: string | null = null): FileConnectionStore {
+    const store = new FileConnectionStore({
+      dataDir: this.dataDir,
+      storeKey,
+      log: this.log,
+      lockWaitMs: 20_000,
+    });
+    this.stores.push(store);
+    return store;
   }
 
   /**
@@ -100,6 +116,10 @@ export class EngineHarness {
       random: () => 0.5,
       refreshOnStart: setup.refreshOnStart ?? false,
       secrets: this.secrets,
+      clientName: setup.clientName,
+      telemetry: setup.telemetry,
+      lockWaitMs: setup.lockWaitMs,
+      storeRetryMs: setup.storeRetryMs,
     });
     manager.onStatusChanged((status) => this.scan.collect('status event', status));
     this.managers.push(manager);
@@ -107,10 +127,16 @@ export class EngineHarness {
     return manager;
   }
 
-  /** The record on disk (plaintext stores only). */
-  async readStoredTokens(): Promise<StoredTokens | null> {
-    const { tokens } = await this.store().load();
-    return tokens;
+  /** The default connection's chain on disk (plaintext stores, unless the key is given). */
+  async readStoredTokens(storeKey: string | null = null): Promise<StoredTokens | null> {
+    return (await this.readRecord(storeKey))?.tokens ?? null;
+  }
+
+  /** The default connection's record on disk. */
+  async readRecord(storeKey: string | null = null): Promise<ConnectionRecord | null> {
+    const store = this.store(storeKey);
+    const { record } = await store.load('default');
+    return record;
   }
 
   async rawStoreFile(): Promise<string> {
@@ -126,6 +152,7 @@ export class EngineHarness {
 
   async close(): Promise<void> {
     for (const manager of this.managers) await manager.dispose();
+    for (const store of this.stores) await store.close();
     await this.emulator.close();
     await rm(this.dataDir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // with its clock moved by QBTD_CLOCK_OFFSET_MS, and prints what it got as a fingerprint (never the
 // value). The test bundles it with esbuild (tsx's own dependency) so each process starts fast;
 // `node --import tsx src/core/testing/refresh-worker.ts` runs it directly too.
-import { FileTokenStore } from '../file-token-store';
+import { FileConnectionStore } from '../file-connection-store';
 import { IntuitOAuth } from '../intuit-oauth';
 import { TokenManager } from '../token-manager';
 import { fingerprintToken } from '../token-store';
@@ -25,7 +25,8 @@ const manager = new TokenManager({
     demo: false,
     canConnect: true,
   },
-  store: new FileTokenStore({ dataDir: required('QB_DATA_DIR'), storeKey: env.QB_STORE_KEY ?? null }),
+  store: new FileConnectionStore({ dataDir: required('QB_DATA_DIR'), storeKey: env.QB_STORE_KEY ?? null }),
+  clientName: `worker-${process.pid}`,
   oauth: new IntuitOAuth({
     clientId: required('QB_CLIENT_ID'),
     clientSecret: required('QB_CLIENT_SECRET'),
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   await manager.dispose();
   const line = JSON.stringify({
     fingerprint: fingerprintToken(token),
-    refreshes: status.stats.refreshes,
+    client: `worker-${process.pid}`,
+    lastRefreshClient: status.lastRefresh?.client ?? null,
     state: status.state,
   });
   return new Promise((resolve) => process.stdout.write(line, () => resolve()));

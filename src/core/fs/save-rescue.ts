@@ -1,0 +1,145 @@
+// Where a chain goes when the store cannot take it. A rotated refresh token that exists only in
+// memory is lost when the process ends (the CLI ends right after its refresh), and Intuit has already
+// retired the previous one. So a save that keeps failing is retried for a bounded time, and then the
+// record (encrypted as the store would write it) is written to a rescue file outside the data
+// directory: first under the user's home, then under the system temp directory. The next process
+// that opens the same data directory finds it, takes the newer chain and moves it back.
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StoreUnavailableError } from '../errors';
+import { prepareDataDir } from './data-dir';
+import { openExclusive, readFileNoFollow, removeQuietly, writeAllSync } from './safe-open';
+
+/** The save failed and kept failing; the chain is safe in a rescue file, named in the message. */
+export class StoreSaveRescuedError extends StoreUnavailableError {
+  override name = 'StoreSaveRescuedError';
+  constructor(
+    message: string,
+    /** Where the record was written. */
+    readonly rescuePath: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RescuedRecord {
+  path: string;
+  body: Buffer;
+  writtenAt: number;
+}
+
+/** The rescue directories, most durable first. HOME and TMPDIR decide them (os.homedir(), os.tmpdir()). */
+export function defaultRescueDirs(): string[] {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return [join(homedir(), '.qb-token-desk', 'rescue'), join(tmpdir(), `qb-token-desk-rescue-${uid}`)];
+}
+
+export class SaveRescue {
+  private readonly name: string;
+
+  constructor(
+    /** The data directory's real path: rescue files are keyed by it. */
+    dataDir: string,
+    fileName: string,
+    private readonly dirs: readonly string[] = defaultRescueDirs(),
+  ) {
+    const key = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+    this.name = `${key}-${fileName}`;
+  }
+
+  /** Every place a rescue file for this store could be. */
+  get candidates(): string[] {
+    return this.dirs.map((dir) => join(dir, this.name));
+  }
+
+  /**
+   * Writes `body` durably (exclusive temp file, fsync, rename, directory fsync) to the first rescue
+   * directory that takes it, and returns the path. Throws when none does.
+   */
+  write(body: Buffer): string {
+    const problems: string[] = [];
+    for (const dir of this.dirs) {
+      try {
+        const real = prepareDataDir(dir, 'the rescue directory');
+        const target = join(real, this.name);
+        const temp = join(real, `.${this.name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+        const fd = openExclusive(temp);
+        try {
+          writeAllSync(fd, body, 0);
+          fsyncSync(fd);
+        } catch (err) {
+          closeSync(fd);
+          removeQuietly(temp);
+          throw err;
+        }
+        closeSync(fd);
+        renameSync(temp, target);
+        syncDirQuietly(real);
+        return target;
+      } catch (err) {
+        problems.push(`${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    throw new Error(`no rescue directory could take the record (${problems.join('; ')})`);
+  }
+
+  /** The newest rescue file for this store, or null. A link at a rescue path is ignored. */
+  find(): RescuedRecord | null {
+    let newest: RescuedRecord | null = null;
+    for (const path of this.candidates) {
+      try {
+        const body = readFileNoFollow(path, 'the rescue directory');
+        if (!body) continue;
+        const writtenAt = statSync(path).mtimeMs;
+        if (!newest || writtenAt > newest.writtenAt) newest = { path, body, writtenAt };
+      } catch {
+        // Unreadable or a link: not ours to trust.
+      }
+    }
+    return newest;
+  }
+
+  /** Removes every rescue file of this store (the chain is back in the store). */
+  removeAll(): void {
+    for (const path of this.candidates) removeQuietly(path);
+  }
+}
+
+function syncDirQuietly(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not every platform can open a directory.
+  }
+}
+
+/**
+ * Runs `attempt` until it succeeds or `budgetMs` has passed, waiting 100 ms, then doubling up to
+ * 2 s, between tries. Resolves on success; rejects with the last error when the budget is spent.
+ */
+export async function retryFor(
+  attempt: () => void | Promise<void>,
+  budgetMs: number,
+  onRetry: (error: unknown, attempt: number) => void,
+): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  let delay = 100;
+  for (let tries = 1; ; tries += 1) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      onRetry(err, tries);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(2000, delay * 2);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// Test helper: a ConnectionStore that forwards to a real one, with some methods replaced (to watch
+// the order of writes, or to make writes fail as a full disk does).
+import type { ConnectionStore } from '../connection-store';
+
+export function wrapStore(inner: ConnectionStore, overrides: Partial<ConnectionStore>): ConnectionStore {
+  return {
+    get description() {
+      return inner.description;
+    },
+    get warnings() {
+      return inner.warnings;
+    },
+    open: () => inner.open(),
+    list: () => inner.list(),
+    load: (id) => inner.load(id),
+    save: (record) => inner.save(record),
+    remove: (id) => inner.remove(id),
+    withLock: (id, fn, options) => inner.withLock(id, fn, options),
+    watch: (listener) => inner.watch(listener),
+    beginRefresh: (id, note) => inner.beginRefresh?.(id, note),
+    endRefresh: (id) => inner.endRefresh?.(id),
+    interruptedRefresh: (id) => inner.interruptedRefresh?.(id) ?? Promise.resolve(null),
+    close: () => inner.close(),
+    ...overrides,
+  };
+}
+
+/** Saves that fail while `failures.remaining` > 0, as a full disk makes them (ENOSPC). */
+export function failingSaves(inner: ConnectionStore, failures: { remaining: number }): ConnectionStore {
+  return wrapStore(inner, {
+    save: (record) => {
+      if (failures.remaining > 0) {
+        failures.remaining -= 1;
+        return Promise.reject(
+          Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+        );
+      }
+      return inner.save(record);
+    },
+  });
+}

@@ -10,6 +10,17 @@ import { HTTP_PATHS, type QbEnvironment } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import { ConfigError } from './errors';
 import {
+  CLIENT_KEY_SECRET_VARIABLES,
+  CLIENT_KEY_VARIABLES,
+  clientKeySchema,
+  clientKeySecrets,
+  describeClientKeys,
+  environmentKeysProblem,
+  environmentsWithKeys,
+  resolveClientKeys,
+  type ClientKeysByEnvironment,
+} from './client-keys-config';
+import {
   ALLOW_NON_INTUIT_URLS,
   checkDotenvLines,
   clientKeysProblem,
@@ -49,6 +60,8 @@ export const CONFIG_VARIABLES = [
   'QB_REDIRECT_URI',
   'QB_HTTP_TIMEOUT_MS',
   'QB_ALLOW_NON_INTUIT_URLS',
+  // Keys per environment, for companies in both (client-keys-config.ts).
+  ...CLIENT_KEY_VARIABLES,
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -80,6 +93,8 @@ export interface Config {
   allowNonIntuitUrls: boolean;
   /** Standing sentences for the status about the configuration itself (never a secret). */
   warnings: string[];
+  /** The app's keys each environment's connections use (client-keys-config.ts); clientId/clientSecret are QB_ENVIRONMENT's. */
+  clientKeys: ClientKeysByEnvironment;
   /** Where each set variable came from (no values). */
   sources: Partial<Record<ConfigVariable, ConfigSource>>;
 }
@@ -206,6 +221,7 @@ const schema = z.object({
     .refine((value) => value === undefined || ['1', '0', 'true', 'false'].includes(value.toLowerCase()), {
       message: `${ALLOW_NON_INTUIT_URLS} must be 1 (allow endpoints outside intuit.com in production) or 0`,
     }),
+  ...clientKeySchema,
 });
 
 /** Reads the variables from the three sources, earliest wins; empty values count as unset. */
@@ -264,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ACCESS_TOKEN',
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
+      ...CLIENT_KEY_SECRET_VARIABLES,
     ];
     // Echo at most a short prefix: a megabyte of junk in a variable should not become a megabyte of error.
     // A URL's user:password part is a secret too.
@@ -279,9 +296,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const demoFlag = v.QB_DEMO !== undefined && ['1', 'true'].includes(v.QB_DEMO.toLowerCase());
   const allowNonIntuitUrls =
     v[ALLOW_NON_INTUIT_URLS] !== undefined && ['1', 'true'].includes(v[ALLOW_NON_INTUIT_URLS].toLowerCase());
+  const clientKeys = resolveClientKeys(values, environment);
   const problem =
     (demoFlag ? null : clientKeysProblem(v.QB_CLIENT_ID, v.QB_CLIENT_SECRET)) ??
+    (demoFlag ? null : environmentKeysProblem(values)) ??
     (environment === 'production' && !allowNonIntuitUrls ? productionHostProblem(values) : null) ??
+    (clientKeys.production && !allowNonIntuitUrls
+      ? productionHostProblem(values, 'with production keys (QB_PRODUCTION_CLIENT_ID)')
+      : null) ??
     redirectPathProblem(v.QB_REDIRECT_URI, Object.values(HTTP_PATHS));
   if (problem) {
     const from = sources[problem.citing ?? problem.variable];
@@ -290,8 +312,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
   const warnings = allowNonIntuitUrls ? [nonIntuitUrlWarning(values)] : [];
   return {
-    clientId: v.QB_CLIENT_ID ?? null,
-    clientSecret: v.QB_CLIENT_SECRET ?? null,
+    clientId: clientKeys[environment]?.clientId ?? null,
+    clientSecret: clientKeys[environment]?.clientSecret ?? null,
     refreshToken: v.QB_REFRESH_TOKEN ?? null,
     accessToken: v.QB_ACCESS_TOKEN ?? null,
     realmId: v.QB_REALM_ID ?? null,
@@ -302,7 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     apiBaseUrl: (v.QB_API_BASE_URL ?? INTUIT_ENDPOINTS.apiBaseUrl[environment]).replace(/\/+$/, ''),
     refreshSkewSeconds: v.QB_REFRESH_SKEW_SECONDS !== undefined ? Number(v.QB_REFRESH_SKEW_SECONDS) : 300,
     dataDir: v.QB_DATA_DIR ?? null,
-    demo: demoFlag || v.QB_CLIENT_ID === undefined,
+    demo: demoFlag || environmentsWithKeys(clientKeys).length === 0,
     port: v.QB_PORT !== undefined ? Number(v.QB_PORT) : null,
     adminToken: v.QB_ADMIN_TOKEN ?? null,
     storeKey: v.QB_STORE_KEY ?? null,
@@ -311,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     httpTimeoutMs: v.QB_HTTP_TIMEOUT_MS !== undefined ? Number(v.QB_HTTP_TIMEOUT_MS) : 15_000,
     allowNonIntuitUrls,
     warnings,
+    clientKeys,
     sources,
   };
 }
@@ -349,6 +372,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_REDIRECT_URI: config.redirectUri,
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
     QB_ALLOW_NON_INTUIT_URLS: config.allowNonIntuitUrls,
+    ...describeClientKeys(config.clientKeys, config.sources),
   };
 }
 
@@ -360,5 +384,8 @@ export function configSecrets(config: Config): string[] {
     config.accessToken,
     config.adminToken,
     config.storeKey,
-  ].filter((value): value is string => value !== null && value.length > 0);
+    ...clientKeySecrets(config.clientKeys),
+  ].filter(
+    (value, i, all): value is string => value !== null && value.length > 0 && all.indexOf(value) === i,
+  );
 }

@@ -114,6 +114,8 @@ export interface TokenManagerConfig {
   canConnect: boolean;
   /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
   warnings?: readonly string[];
+  /** Display name of a connection this manager creates the record of (default "QuickBooks <environment>"). */
+  name?: string;
 }
 
 export interface TokenManagerOptions {
@@ -187,6 +189,9 @@ export class TokenManager {
   private chainStored = false;
   /** The chain's latest version could not be written: saved before anything is handed out. */
   private unsaved = false;
+
+  /** Profile changes (a name, the company name) not in the store yet (written with the next write). */
+  private profileChanges: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>> = {};
 
   // ---- what only this process knows
   private readonly startedAt: number;
@@ -442,6 +447,59 @@ export class TokenManager {
     return this.getStatus();
   }
 
+  /**
+   * Takes over a bare refresh token (`qb-token connections add`): stored first, like a new
+   * authorization; the first call that needs an access token refreshes with it.
+   */
+  async adoptRefreshToken(refreshToken: string, realmId: string | null): Promise<TokenStatus> {
+    this.assertOpen();
+    await this.settle();
+    this.secrets.add(refreshToken);
+    const envToken = this.config.refreshToken;
+    const chain: StoredTokens = {
+      ...chainFromEnvironment(refreshToken, realmId ?? this.config.realmId, this.now()),
+      // Recorded so QB_REFRESH_TOKEN wins over this chain only if it changes later (rule 6).
+      origin: { envRefreshTokenSha256: envToken ? fingerprintToken(envToken) : null },
+    };
+    const connected = this.event(
+      'connected',
+      `Connected with a refresh token given by hand (${previewToken(refreshToken)})${chain.realmId ? ` for company ${chain.realmId}` : ''}.`,
+    );
+    await this.underLock((latest) =>
+      this.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
+    );
+    this.setChain(chain);
+    this.chainStored = true;
+    this.unsaved = false;
+    this.forgotten = false;
+    this.interrupted = null;
+    this.clientError = null;
+    this.envFallbackActive = false;
+    this.reschedule(false);
+    this.emit();
+    return this.getStatus();
+  }
+
+  /** Renames the connection or records its company name (from CompanyInfo), in the shared record. */
+  async updateProfile(
+    changes: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>>,
+  ): Promise<TokenStatus> {
+    this.assertOpen();
+    this.profileChanges = { ...this.profileChanges, ...changes };
+    try {
+      await this.underLock((latest) =>
+        this.write(
+          latest,
+          this.chainStored || this.unsaved ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
+          [],
+        ),
+      );
+    } finally {
+      this.emit();
+    }
+    return this.getStatus();
+  }
+
   /** Disconnect: the record keeps its history but no chain; the status becomes not_configured. */
   async forget(): Promise<TokenStatus> {
     this.assertOpen();
@@ -490,14 +548,22 @@ export class TokenManager {
   private view(): ConnectionRecord | null {
     if (!this.shared && !this.chain && this.pending.length === 0) return null;
     const base = this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
-    return applyHealthChanges(withTokens(base, this.chain), this.pending);
+    const record = withTokens(base, this.chain);
+    return applyHealthChanges(
+      { ...record, profile: { ...record.profile, ...this.profileChanges } },
+      this.pending,
+    );
   }
 
   private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
-    const profile = base?.profile ?? defaultProfile(this.config.environment, this.config.realmId);
+    const profile = base?.profile ?? {
+      ...defaultProfile(this.config.environment, this.config.realmId),
+      ...(this.config.name ? { name: this.config.name } : {}),
+    };
     // The QB_* environment defines its connection's environment and, until a chain knows better, its realm.
     return {
       ...profile,
+      ...this.profileChanges,
       environment: this.config.environment,
       realmId: profile.realmId ?? this.config.realmId,
     };
@@ -645,10 +711,12 @@ export class TokenManager {
     );
     // Until it is durable the changes stay pending (the view shows them either way).
     this.pending = all;
+    const profileChanges = this.profileChanges;
     return this.store.save(record).then(
       () => {
         this.shared = record;
         this.pending = this.pending.filter((change) => !all.includes(change));
+        if (this.profileChanges === profileChanges) this.profileChanges = {};
       },
       (err: unknown) => {
         if (err instanceof StoreUnavailableError) this.storeFailed(err);

@@ -4,7 +4,12 @@ import { app, BrowserWindow, ipcMain, safeStorage, session, shell } from 'electr
 import ElectronStore from 'electron-store';
 import { startDesk } from '../core/bootstrap';
 import { toResultError } from '../core/errors';
-import { STATUS_CHANGED_CHANNEL, type TokenStatus } from '../shared/contract';
+import {
+  CONNECTIONS_CHANGED_CHANNEL,
+  STATUS_CHANGED_CHANNEL,
+  type ConnectionSummary,
+  type TokenStatus,
+} from '../shared/contract';
 import { dataDirFromEnv, locateApp } from './app-location';
 import { desktopConnectActions } from './connect-desktop';
 import { startDeskHost, type DeskHost } from './desk-host';
@@ -26,8 +31,8 @@ const location = locateApp({
 
 let mainWindow: BrowserWindow | null = null;
 let deskHost: DeskHost | null = null;
-/** The newest status, so a window opened later (macOS activate) starts from it. */
-let lastStatus: TokenStatus | null = null;
+/** The newest status of each connection, so a window opened later (macOS activate) starts from them. */
+const lastStatuses = new Map<string, TokenStatus>();
 
 function openMainWindow(): BrowserWindow {
   mainWindow = createMainWindow(BrowserWindow, {
@@ -36,7 +41,7 @@ function openMainWindow(): BrowserWindow {
   });
   // A push sent before the page listened is lost; send the newest once the page has loaded.
   mainWindow.webContents.on('did-finish-load', () => {
-    if (lastStatus) pushStatus(lastStatus);
+    for (const status of [...lastStatuses.values()]) pushStatus(status);
   });
   mainWindow.on('closed', () => {
     mainWindow = null;
@@ -51,13 +56,25 @@ function focusMainWindow(): void {
   window.focus();
 }
 
-/** Pushes a status to every window showing the app's own page. */
+/** Pushes a status (of any connection: it names its own) to every window showing the app's own page. */
 function pushStatus(status: TokenStatus): void {
-  lastStatus = status;
+  lastStatuses.delete(status.connection.id);
+  lastStatuses.set(status.connection.id, status);
+  sendToApp(STATUS_CHANGED_CHANNEL, status);
+}
+
+/** After a connection was added or removed: the new list, and no replay of a removed one's status. */
+function pushConnections(connections: ConnectionSummary[]): void {
+  const ids = new Set(connections.map((connection) => connection.id));
+  for (const id of [...lastStatuses.keys()]) if (!ids.has(id)) lastStatuses.delete(id);
+  sendToApp(CONNECTIONS_CHANGED_CHANNEL, connections);
+}
+
+function sendToApp(channel: string, value: unknown): void {
   for (const window of BrowserWindow.getAllWindows()) {
     const contents = window.webContents;
     if (contents.isDestroyed() || !isSameDocument(contents.getURL(), location.appUrl)) continue;
-    contents.send(STATUS_CHANGED_CHANNEL, status);
+    contents.send(channel, value);
   }
 }
 
@@ -89,6 +106,7 @@ function startEngine(): DeskHost {
           }),
       }),
     push: pushStatus,
+    pushConnections,
     log,
     // Connect opens Intuit's consent page in the system browser and waits on the loopback listener.
     connectActions: (started) =>

@@ -10,8 +10,12 @@ import { LiveRegion } from './components/LiveRegion';
 import { LoadError } from './components/LoadError';
 import { RefreshTokenCard } from './components/RefreshTokenCard';
 import { Warnings } from './components/Warnings';
+import { AddCompanyWhenSingle } from './components/connections/AddCompanyWhenSingle';
+import { Workspace } from './components/connections/Workspace';
+import { useWindowTitle } from './use-window-title';
 
 export function App() {
+  useWindowTitle();
   return (
     <div className="app">
       <header className="topbar">
@@ -20,11 +24,12 @@ export function App() {
             QB
           </span>
           <h1>QB Token Desk</h1>
+          <AddCompanyWhenSingle />
         </div>
         <ActionsBar />
       </header>
       <LiveRegion />
-      <main className="content">
+      <Workspace>
         <LoadError />
         <HealthBanner />
         <Warnings />
@@ -37,7 +42,7 @@ export function App() {
           <CountersCard />
           <HistoryList />
         </div>
-      </main>
+      </Workspace>
     </div>
   );
 }

@@ -176,8 +176,12 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       throw new ConfigError(`--name must be 1 to ${MAX_NAME_LENGTH} characters`);
     if (!/^\d{1,32}$/.test(input.realmId))
       throw new ConfigError('--realm must be the numeric company id (digits only)');
-    if (!input.refreshToken.trim()) throw new ConfigError('The refresh token read from standard input is empty');
-    const manager = await this.managerForRealm(input.realmId, input.environment, { name, fillDefault: false });
+    if (!input.refreshToken.trim())
+      throw new ConfigError('The refresh token read from standard input is empty');
+    const manager = await this.managerForRealm(input.realmId, input.environment, {
+      name,
+      fillDefault: false,
+    });
     let status = await manager.adoptRefreshToken(input.refreshToken.trim(), input.realmId);
     if (status.connection.name !== name) status = await manager.updateProfile({ name });
     return status;
@@ -195,7 +199,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   // ---------------------------------------------------------------- ConnectTargets (the Connect flow)
 
   environmentFor(request: ConnectRequest): QbEnvironment {
-    if (request.connectionId !== undefined) return this.entry(request.connectionId).manager.getStatus().environment;
+    if (request.connectionId !== undefined)
+      return this.entry(request.connectionId).manager.getStatus().environment;
     return request.environment ?? this.config.environment;
   }
 
@@ -263,7 +268,9 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   }
 
   /** An added connection: no QB_* tokens; its environment and realm come from its record. */
-  private addedManagerConfig(profile: Pick<ConnectionProfile, 'environment' | 'realmId' | 'name'>): TokenManagerConfig {
+  private addedManagerConfig(
+    profile: Pick<ConnectionProfile, 'environment' | 'realmId' | 'name'>,
+  ): TokenManagerConfig {
     return {
       refreshToken: null,
       accessToken: null,
@@ -394,7 +401,9 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       this.desk(id)
         .testConnection()
         .then((info) => manager.updateProfile({ name: info.companyName }))
-        .catch((err: unknown) => this.log(`Reading the new company's name failed: ${(err as Error).message}`));
+        .catch((err: unknown) =>
+          this.log(`Reading the new company's name failed: ${(err as Error).message}`),
+        );
     });
   }
 
@@ -433,7 +442,9 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       this.discoverTimer.unref?.();
       return;
     }
-    const outcomes = await Promise.allSettled(ids.filter((id) => this.wanted(id)).map((id) => this.check(id)));
+    const outcomes = await Promise.allSettled(
+      ids.filter((id) => this.wanted(id)).map((id) => this.check(id)),
+    );
     for (const outcome of outcomes) {
       if (outcome.status === 'fulfilled') continue;
       const err: unknown = outcome.reason;
@@ -441,7 +452,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       if (err instanceof StoreKeyError || err instanceof StoreConfigError) throw err;
       this.log(`A connection could not be started: ${(err as Error).message}`);
     }
-    if (outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value)) this.connectionsChanged();
+    if (outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value))
+      this.connectionsChanged();
   }
 
   /** A change in the store for `id` (another process wrote or removed it): start or drop its connection. */

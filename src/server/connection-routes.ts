@@ -7,7 +7,7 @@
 //   DELETE /api/integrations/quickbooks/connections/{id}  {"force"?}       revoke, then remove (not the default)
 // (POST .../connections/{id}/disconnect is with the Connect routes.) An unknown id answers 404
 // `unknown_connection`. The original paths (token-routes.ts) act on the default connection.
-import { CONNECTION_PATHS, HTTP_PATHS } from '../shared/contract';
+import { CONNECTION_PATHS, DEFAULT_CONNECTION_ID, HTTP_PATHS } from '../shared/contract';
 import type { ConnectionsDesk, TokenDesk } from '../core/desk';
 import { expectOnlyKeys, HttpError, readJsonObject, sendOk } from './http-io';
 import type { RequestContext, Router } from './router';
@@ -56,7 +56,16 @@ export function registerConnectionRoutes(router: Router, connections: Connection
     )
     .delete(CONNECTION_ROUTE, async (ctx) => {
       const force = await readForce(ctx);
-      await answerFromDesk(ctx.res, () => connections.remove(connectionIdOf(ctx), { force }));
+      const id = connectionIdOf(ctx);
+      // A refusal about this request (400), not an upstream failure (the desk's bad_request is Intuit's).
+      if (id === DEFAULT_CONNECTION_ID) {
+        throw new HttpError(
+          400,
+          'bad_request',
+          'The default connection is defined by the QB_* environment and cannot be removed: disconnect it (POST .../disconnect), and unset QB_REFRESH_TOKEN.',
+        );
+      }
+      await answerFromDesk(ctx.res, () => connections.remove(id, { force }));
     });
 }
 

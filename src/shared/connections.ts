@@ -81,10 +81,7 @@ export function compareListOrder(a: ConnectionSummary, b: ConnectionSummary): nu
 }
 
 /** `/api/integrations/quickbooks/connections/{id}` plus one of CONNECTION_PATHS (or nothing: the connection itself). */
-export function connectionPath(
-  id: ConnectionId,
-  action?: keyof typeof CONNECTION_PATHS,
-): string {
+export function connectionPath(id: ConnectionId, action?: keyof typeof CONNECTION_PATHS): string {
   const base = `${HTTP_PATHS.connections}/${encodeURIComponent(id)}`;
   return action ? base + CONNECTION_PATHS[action] : base;
 }

@@ -6,10 +6,15 @@ import { useDashboard } from '../../use-dashboard';
 /** The access token's time left, ticking with the dashboard's clock; the state when there is none. */
 export function ConnectionCountdown(props: { summary: ConnectionSummary }) {
   const now = useDashboard((s) => s.now);
-  const expires = parseTime(props.summary.accessTokenExpiresAt);
+  const { state } = props.summary;
+  // A connection that needs the admin says so instead of counting down a token it cannot renew.
+  const expires =
+    state === 'reauthorization_required' || state === 'not_configured'
+      ? null
+      : parseTime(props.summary.accessTokenExpiresAt);
   const text =
     expires === null
-      ? STATE_LABELS[props.summary.state]
+      ? STATE_LABELS[state]
       : expires > now
         ? `${formatDuration(expires - now)} left`
         : `expired ${formatDuration(now - expires)} ago`;

@@ -22,7 +22,7 @@ const nodeBuiltins = [
 
 export default tseslint.config(
   {
-    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json'],
+    ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/results*.json', 'examples/*/.next/**', 'examples/*/next-env.d.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,
@@ -80,6 +80,29 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The library entry (`qb-token-desk`) runs inside the user's app: no desktop, UI or emulator code,
+    // and not bootstrap.ts, whose demo mode loads the emulator.
+    files: ['src/lib/**/*.ts'],
+    ignores: ['src/lib/**/*.test.ts', 'src/lib/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron', 'electron-store', 'react', 'react-dom', 'next', 'next/*'], message: 'The library imports no Electron, React or Next.js.' },
+            { group: ['**/main/**', '**/renderer/**', '**/preload/**', '**/emulator/**', '**/emulator', '**/core/bootstrap'], message: 'The library reaches neither an adapter nor the emulator (bootstrap.ts starts it in demo mode).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // electron-builder's hooks are CommonJS modules it requires.
+    files: ['build/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['src/preload/**/*.ts'],

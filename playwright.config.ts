@@ -1,6 +1,8 @@
-// Two projects: `browser` (the React UI served by the headless adapter, in Debian's Chromium) and
+// Three projects: `browser` (the React UI served by the headless adapter, in Debian's Chromium),
 // `electron` (the built app through Playwright's _electron; its fixtures live in
-// e2e/support/electron-app.ts and skip, with the reason shown, where no Electron runtime exists).
+// e2e/support/electron-app.ts and skip, with the reason shown, where no Electron runtime exists) and
+// `desktop-host` (the built main bundle under an electron stand-in, driving the real renderer and
+// preload in Chromium; e2e/support/desktop-host).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, defineConfig } from '@playwright/test';
@@ -39,7 +41,7 @@ const browserProjectWanted = (() => {
       arg === '--project' ? [all[i + 1] ?? ''] : arg.startsWith('--project=') ? [arg.slice(10)] : [],
     )
     .filter(Boolean);
-  return projects.length === 0 || projects.includes('browser');
+  return projects.length === 0 || projects.includes('browser') || projects.includes('desktop-host');
 })();
 
 const chromiumRuntime = resolveChromium();
@@ -56,6 +58,24 @@ if (!chromiumRuntime && browserProjectWanted) {
       .filter(Boolean)
       .join(' '),
   );
+}
+
+/** Debian's Chromium, headless, with the flags every browser test uses (plus `extra`). */
+function chromiumUse(extra: string[] = []) {
+  return {
+    browserName: 'chromium' as const,
+    headless: true,
+    launchOptions: {
+      executablePath: chromiumRuntime?.executablePath,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-gpu',
+        ...extra,
+      ],
+    },
+  };
 }
 
 export default defineConfig({
@@ -77,23 +97,24 @@ export default defineConfig({
     {
       name: 'browser',
       testMatch: /.*\.browser\.spec\.ts/,
-      use: {
-        browserName: 'chromium',
-        headless: true,
-        launchOptions: {
-          executablePath: chromiumRuntime?.executablePath,
-          args: [
-            '--no-sandbox',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-gpu',
-          ],
-        },
-      },
+      use: chromiumUse(),
     },
     {
       name: 'electron',
       testMatch: /.*\.electron\.spec\.ts/,
+    },
+    {
+      // Checks of the built package (dist/lib) from plain Node: no browser.
+      name: 'node',
+      testMatch: /.*\.node\.spec\.ts/,
+    },
+    {
+      // The built main bundle under an electron stand-in (e2e/support/desktop-host), its windows as
+      // Chromium pages with the real preload: runs here, where no Electron runtime can exist.
+      name: 'desktop-host',
+      testMatch: /.*\.desktop-host\.spec\.ts/,
+      // Electron lets its file:// app page load its own module scripts; plain Chromium needs this.
+      use: chromiumUse(['--allow-file-access-from-files']),
     },
   ],
 });

@@ -1,11 +1,12 @@
 // `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
 // loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
 // machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
-// --only=stampede,storm,hot,xproc,footprint.
+// --only=stampede,storm,hot,xproc,footprint,cli.
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine';
+import { runCliToken } from './scenarios/cli-token';
 import { runCrossProcess } from './scenarios/cross-process';
 import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
@@ -15,7 +16,7 @@ import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint'] as const;
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'cli'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Entry {
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   await record('hot', () => runHotPath(quick ? 50_000 : 500_000, quick ? 100 : 1000));
   await record('xproc', () => runCrossProcess(quick ? 5 : 20));
   await record('footprint', () => runFootprint(quick ? [100, 1000] : [100, 10_000]));
+  await record('cli', () => runCliToken(quick ? 5 : 15, 20));
 
   console.log(`\n${formatTable(entries)}`);
   if (quick || only.size < SCENARIOS.length) {
@@ -102,6 +104,18 @@ function checkHeadlines(entries: Entry[]): string[] {
         (side) => side.tool === 'qb-token-desk',
       );
       if (ours && ours.refreshes !== 1) out.push(`401 storm: ${ours.refreshes} refreshes`);
+    }
+    if (entry.scenario === 'footprint') {
+      const forbidden =
+        (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
+      if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+    }
+    if (entry.scenario === 'cli-token') {
+      if (entry.tokenCalls !== 0)
+        out.push(`cli: ${String(entry.tokenCalls)} token calls with a valid stored token`);
+      const concurrent = entry.concurrent as { printedSameToken: boolean };
+      if (!concurrent.printedSameToken)
+        out.push('cli: 20 processes at once did not all print the stored token');
     }
     if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
       out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);

@@ -1,4 +1,5 @@
 // Turns the results into one Markdown table (printed by `npm run bench`, pasted into bench/README.md).
+import type { LibrarySizeResult } from './scenarios/library-size';
 
 type Row = [scenario: string, figure: string, ours: string, theirs: string];
 
@@ -79,6 +80,7 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
       const [first, last] = Object.keys(heap.after);
       return [
         ['5. Footprint', 'renderer bundle, gzipped', kb(renderer.gzipBytes), 'n/a'],
+        ...libraryRows(entry.library as LibrarySizeResult | undefined),
         [
           '5. Footprint',
           `engine heap after ${first} / ${last} refreshes`,
@@ -87,9 +89,48 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
         ],
       ];
     }
+    case 'cli-token': {
+      const single = entry.single as Record<string, number>;
+      const sources = entry.fromSources as Record<string, number>;
+      const bare = entry.bareNode as Record<string, number>;
+      const together = entry.concurrent as Record<string, number>;
+      const name = '6. `qb-token token`, valid stored token';
+      return [
+        [
+          name,
+          'one process: wall median / p90 (ms)',
+          `${single.medianMs} / ${single.p90Ms} (from the TypeScript sources: ${sources.medianMs}; bare \`node -e 0\`: ${bare.medianMs})`,
+          'n/a (no CLI)',
+        ],
+        [
+          name,
+          'one process: CPU time, median (ms)',
+          `${single.cpuMedianMs} (from the TypeScript sources: ${sources.cpuMedianMs}; bare \`node -e 0\`: ${bare.cpuMedianMs})`,
+          'n/a (no CLI)',
+        ],
+        [
+          name,
+          `${together.processes} processes at once: wall / per-process median / max (ms)`,
+          `${together.wallMs} / ${together.medianMs} / ${together.maxMs}`,
+          'n/a (no CLI)',
+        ],
+      ];
+    }
     default:
       return [];
   }
+}
+
+function libraryRows(library: LibrarySizeResult | undefined): Row[] {
+  if (!library) return [];
+  return [
+    [
+      '5. Footprint',
+      'library entry, minified + gzipped: own code / with runtime deps',
+      `${kb(library.ownCode.gzipBytes)} / ${kb(library.withDependencies.gzipBytes)}`,
+      `${kb(library.intuitOauth.ownCode.gzipBytes)} / ${kb(library.intuitOauth.withDependencies.gzipBytes)}`,
+    ],
+  ];
 }
 
 export function formatTable(entries: Array<Record<string, unknown>>): string {

@@ -1,7 +1,18 @@
 #!/usr/bin/env node
-// `qb-token`: runs the TypeScript CLI through tsx's ESM loader, so the CLI uses the very same
-// core sources as the app and the headless server, with no separate build step.
-import { register } from 'tsx/esm/api';
+// `qb-token`: runs the built CLI (dist/cli, from `npm run build`), so a script may call
+// `qb-token token` once per request; in a development checkout with newer sources it runs those
+// through tsx instead (see cli-entry.js).
+import { pickCliEntry } from './cli-entry.js';
 
-register();
-await import('../src/cli/main.ts');
+let entry;
+try {
+  entry = pickCliEntry();
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+if (entry.kind === 'sources') {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+await import(entry.url);

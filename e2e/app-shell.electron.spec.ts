@@ -49,9 +49,19 @@ test.describe('Electron shell', () => {
       () => (globalThis as unknown as { open: (u: string) => unknown }).open('https://example.com/') === null,
     );
     expect(opened).toBe(true);
+    // Listen in main first, so the check below waits for the very event it is about.
+    const willNavigate = electronApp.evaluate(
+      ({ BrowserWindow }) =>
+        new Promise<string>((resolve) => {
+          BrowserWindow.getAllWindows()[0]?.webContents.once('will-navigate', (details) =>
+            resolve(details.url),
+          );
+        }),
+    );
     await appWindow.evaluate(() => {
       (globalThis as unknown as { location: { href: string } }).location.href = 'https://example.com/';
     });
+    expect(await willNavigate).toBe('https://example.com/');
     // The navigation was refused; the app's page still answers on the bridge.
     const result = (await appWindow.evaluate(() =>
       (globalThis as unknown as PageGlobals).qbTokens.getStatus(),

@@ -1,15 +1,24 @@
 // The token dashboard in Chromium, served by the real headless server, against the real Intuit
 // emulator (both child processes, see support/headless.ts). Every spec ends by checking that no
 // token value ever reached the page, and saves a full-page screenshot to its output folder.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Page, TestInfo } from '@playwright/test';
 import {
   serverEnvFor,
   startEmulatorProcess,
   startServerProcess,
   type EmulatorControlClient,
 } from '../src/server/process-support';
+import {
+  accessExpiresAt,
+  dismissResults,
+  expectNoTokenValues,
+  openDashboard,
+  openWatchedDashboard,
+  pill,
+  refreshCount,
+  screenshot,
+  SecretWatch,
+  type StackSecrets,
+} from './support/dashboard-page';
 import { expect, test } from './support/headless';
 
 // Each test starts its own emulator and server (child processes): generous time on 2 busy cores.
@@ -17,174 +26,6 @@ test.describe.configure({ mode: 'parallel', timeout: 120_000 });
 
 const COMPANY = 'Harbor Light Bakery LLC';
 test.use({ headlessOptions: { emulator: { companyName: COMPANY } } });
-
-// ------------------------------------------------------------------ secrets the page must never show
-
-/** What a running stack tells about its secrets. */
-interface StackSecrets {
-  dataDir: string;
-  adminToken: string;
-  emulator: { refreshToken: string; clientSecret: string } | null;
-}
-
-/** Every token value the test has seen: the emulator's demo credentials and the server's token store. */
-class SecretWatch {
-  private readonly values = new Set<string>();
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly headless: StackSecrets) {
-    const em = headless.emulator;
-    if (em) this.add(em.refreshToken, em.clientSecret);
-    this.add(headless.adminToken);
-  }
-
-  add(...values: (string | null | undefined)[]): void {
-    for (const value of values) if (value && value.length >= 8) this.values.add(value);
-  }
-
-  /** Reads the (plaintext, in tests) token store: the access and refresh tokens the server holds now. */
-  sample(): void {
-    for (const file of storeFiles(this.headless.dataDir)) {
-      try {
-        const envelope = JSON.parse(readFileSync(file, 'utf8')) as {
-          tokens?: { accessToken?: string | null; refreshToken?: string };
-        };
-        this.add(envelope.tokens?.accessToken, envelope.tokens?.refreshToken);
-      } catch {
-        // Caught mid-rename: the next sample reads it.
-      }
-    }
-  }
-
-  /** Samples the store every 100 ms, so tokens that lived only a few seconds are caught too. */
-  start(): void {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 100);
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.sample();
-  }
-
-  get count(): number {
-    return this.values.size;
-  }
-
-  find(text: string): string[] {
-    return [...this.values].filter((value) => text.includes(value)).map((value) => `…${value.slice(-4)}`);
-  }
-}
-
-function storeFiles(dir: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string, depth: number) => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(d, entry.name);
-      if (entry.isDirectory() && depth < 3) walk(path, depth + 1);
-      else if (entry.isFile() && entry.name.endsWith('.json')) found.push(path);
-    }
-  };
-  walk(dir, 0);
-  return found;
-}
-
-/**
- * Records, from the first paint on, every piece of text and every attribute value the page ever
- * shows (a token that flashed by between two checks would otherwise go unseen).
- */
-async function recordEverythingShown(page: Page): Promise<void> {
-  // A string, not a function: this file is compiled without the DOM library.
-  await page.addInitScript({
-    content: `(() => {
-      const seen = [];
-      window.__shown = seen;
-      new MutationObserver((records) => {
-        for (const record of records) {
-          if (record.type === 'characterData') seen.push(record.target.textContent || '');
-          else if (record.type === 'attributes') seen.push(record.target.getAttribute(record.attributeName) || '');
-          else for (const node of record.addedNodes) seen.push(node.outerHTML || node.textContent || '');
-        }
-      }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
-    })();`,
-  });
-}
-
-async function expectNoTokenValues(page: Page, secrets: SecretWatch): Promise<void> {
-  secrets.stop();
-  expect(secrets.count, 'the test must know some token values to look for').toBeGreaterThanOrEqual(3);
-  const shown = String(await page.evaluate("(window.__shown || []).join('\\n')"));
-  expect(shown.length, 'the recorder saw the page render').toBeGreaterThan(0);
-  const html = await page.content();
-  const text = await page.locator('body').innerText();
-  expect(secrets.find(shown), 'token values shown at some point').toEqual([]);
-  expect(secrets.find(html), 'token values in the HTML').toEqual([]);
-  expect(secrets.find(text), 'token values in the page text').toEqual([]);
-  expect(pageProblems.get(page) ?? [], 'page errors, CSP refusals or dialogs').toEqual([]);
-}
-
-// ------------------------------------------------------------------ page helpers
-
-/** Uncaught page errors and CSP refusals, per page: the checks at the end expect none. */
-const pageProblems = new WeakMap<Page, string[]>();
-
-async function openDashboard(page: Page, headless: { uiUrl: string }): Promise<void> {
-  const problems: string[] = [];
-  pageProblems.set(page, problems);
-  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-  page.on('console', (message) => {
-    const text = message.text();
-    // The meta CSP names frame-ancestors too (the server also sends it as a header), which Chromium notes.
-    if (/Content Security Policy|Refused to/.test(text) && !/frame-ancestors' is ignored/.test(text))
-      problems.push(`csp: ${text}`);
-  });
-  page.on('dialog', (dialog) => {
-    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  await recordEverythingShown(page);
-  await page.goto(headless.uiUrl);
-  await expect(page.getByTestId('verdict')).toBeVisible();
-  // Every stack here starts from a refresh token and refreshes at once: let that settle first, so
-  // counters read and faults injected afterwards belong to the test's own actions.
-  await expect(page.getByTestId('count-refreshes')).not.toHaveText('0', { timeout: 30_000 });
-  await expect(page.getByTestId('state-pill')).not.toHaveAttribute('data-state', 'refreshing');
-}
-
-/** Starts watching the stack's token values from before the first paint, then opens the dashboard. */
-async function openWatchedDashboard(
-  page: Page,
-  headless: StackSecrets & { uiUrl: string },
-): Promise<SecretWatch> {
-  const secrets = new SecretWatch(headless);
-  secrets.start();
-  await openDashboard(page, headless);
-  return secrets;
-}
-
-async function screenshot(page: Page, testInfo: TestInfo, name = 'dashboard'): Promise<void> {
-  // From the top: a full-page capture of a scrolled page repeats the sticky header mid-page.
-  await page.evaluate('window.scrollTo(0, 0)');
-  await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
-}
-
-async function refreshCount(page: Page): Promise<number> {
-  return Number(await page.getByTestId('count-refreshes').innerText());
-}
-
-async function accessExpiresAt(page: Page): Promise<number> {
-  const iso = await page.getByTestId('access-expires-at').getAttribute('datetime');
-  expect(iso, 'the access token expiry is shown').toBeTruthy();
-  return Date.parse(iso ?? '');
-}
-
-const pill = (page: Page) => page.getByTestId('state-pill');
 
 // ------------------------------------------------------------------ specs
 
@@ -292,13 +133,25 @@ test('Clear cache removes the cached token and the next refresh brings one back'
 
   await page.getByRole('button', { name: 'Clear cache' }).click();
   await expect(page.getByTestId('outcome-clear')).toHaveAttribute('data-ok', 'true');
-  await expect(page.getByTestId('access-none')).toBeVisible();
+  // A deliberate action, so a neutral state: no red "expired" banner, badge or countdown.
+  await expect(pill(page)).toHaveAttribute('data-state', 'no_token');
+  await expect(pill(page)).toHaveText('No access token');
+  await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'neutral');
+  await expect(page.getByTestId('verdict')).toContainText('No access token cached');
+  await expect(page.getByTestId('access-none')).toHaveText(
+    'No access token cached; the next call fetches one.',
+  );
   await expect(page.getByTestId('access-preview')).toHaveCount(0);
+  // The auto-refresh card agrees: no token to refresh on a timer; the next call fetches one.
+  await expect(page.getByTestId('auto-refresh-enabled')).toHaveText('On');
+  await expect(page.getByTestId('next-refresh')).toHaveText(/next call needs a token|^in \d/);
+  await expect(page.locator('main')).not.toContainText(/expired/i);
   await expect(page.getByTestId('history-list').locator('li').first()).toHaveAttribute(
     'data-type',
     'cleared',
   );
-  await screenshot(page, testInfo, 'cleared');
+  await dismissResults(page);
+  await screenshot(page, testInfo, 'after-clear-cache');
 
   await page.getByRole('button', { name: 'Refresh now' }).click();
   await expect(page.getByTestId('access-source')).toHaveText('Cached');
@@ -329,8 +182,17 @@ test('an injected invalid_grant shows the reconnect guidance and the intuit_tid'
   await expect(copy).toHaveText('Copied');
   await expect(copy).toHaveAccessibleName('Copy intuit_tid: Copied');
   await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'bad');
+  // The refresh-token card says Intuit rejected it: no green "Stored" badge, no days left.
+  const card = page.getByTestId('refresh-token-card');
+  await expect(page.getByTestId('refresh-source')).toHaveText('Rejected by Intuit');
+  await expect(page.getByTestId('refresh-rejected')).toContainText('Rejected');
+  await expect(card.locator('.tone-good')).toHaveCount(0);
+  await expect(card).not.toContainText(/days? left/);
+  await expect(page.getByTestId('refresh-days-left')).toHaveCount(0);
+  await expect(page.getByTestId('auto-refresh-enabled')).toHaveText('Stopped');
 
-  await screenshot(page, testInfo);
+  await dismissResults(page);
+  await screenshot(page, testInfo, 'after-invalid-grant');
   await expectNoTokenValues(page, secrets);
 });
 
@@ -534,7 +396,7 @@ test.describe('Disconnect and Connect', () => {
     await expect(pill(page)).toHaveAttribute('data-state', 'not_configured');
     await expect(page.getByTestId('verdict')).toContainText('Not connected');
     await expect(page.getByTestId('access-none')).toBeVisible();
-    await expect(page.getByTestId('disconnect-outcome')).toContainText('Disconnected');
+    await expect(page.getByTestId('outcome-disconnect')).toContainText('Disconnected');
     await expect(page.getByRole('button', { name: 'Refresh now' })).toBeDisabled();
     await expect(page.locator('[data-testid=history-list] li[data-type=disconnected]')).toHaveCount(1);
     expect((await headlessServer.emulator?.counters())?.revokeCalls).toBe(1);

@@ -55,7 +55,7 @@ export function noRuntimeMessage(tried, overridden) {
     `No Electron runtime found (looked for ${where}).`,
     overridden
       ? 'ELECTRON_OVERRIDE_DIST_PATH is set but holds no Electron executable.'
-      : 'The electron package fetches its binary from Electron\'s release host (since Electron 42, on first use rather than at install); that download did not happen or failed (no network?).',
+      : "The electron package fetches its binary from Electron's release host (since Electron 42, on first use rather than at install); that download did not happen or failed (no network?).",
     'To supply one: set ELECTRON_OVERRIDE_DIST_PATH to a directory holding an unpacked Electron 45 build ' +
       '(e.g. electron-v45.x.x-linux-x64.zip from https://github.com/electron/electron/releases), ' +
       'or run `node node_modules/electron/install.js` on a machine with network access.',

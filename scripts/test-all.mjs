@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: lint, typecheck, unit/integration tests (vitest), build, then the
-// Playwright projects (browser, and electron where a runtime exists). Ends with one totals line
+// Playwright projects (browser, desktop-host, and electron where a runtime exists). Ends with one totals line
 // summed over vitest and Playwright; a failed lint, typecheck or build counts as one failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -58,7 +58,8 @@ if (vitest) {
   totals.failed += 1;
 }
 
-const buildOk = run('build (electron-vite)', npx, ['electron-vite', 'build']);
+// `npm run build`: the Electron app (electron-vite, out/) and the Node artefacts (tsdown, dist/).
+const buildOk = run('build (npm run build)', 'npm', ['run', '--silent', 'build']);
 if (!buildOk) totals.failed += 1;
 
 const playwrightJson = join(resultsDir, 'playwright.json');
@@ -90,7 +91,8 @@ function collectSkips(report) {
     for (const spec of suite.specs ?? []) {
       for (const test of spec.tests ?? []) {
         if (test.status !== 'skipped') continue;
-        const note = (test.annotations ?? []).find((a) => a.type === 'skip')?.description ?? 'no reason given';
+        const note =
+          (test.annotations ?? []).find((a) => a.type === 'skip')?.description ?? 'no reason given';
         reasons.push(`${spec.title} [${test.projectName}]: ${note}`);
       }
     }

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { startEmulator } from '../../src/emulator';
 import { round } from '../stats';
+import { measureLibrarySize, type LibrarySizeResult } from './library-size';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ASSETS = join(ROOT, 'out', 'renderer', 'assets');
@@ -16,6 +17,8 @@ const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'load
 export interface FootprintResult {
   scenario: 'footprint';
   renderer: { files: number; rawBytes: number; gzipBytes: number; built: boolean };
+  /** The `qb-token-desk` library entry, minified and gzipped (bench/scenarios/library-size.ts). */
+  library: LibrarySizeResult;
   heap: {
     gcExposed: boolean;
     store: string;
@@ -105,5 +108,10 @@ async function heapAfterRefreshes(checkpoints: number[]): Promise<FootprintResul
 }
 
 export async function runFootprint(checkpoints = [100, 10_000]): Promise<FootprintResult> {
-  return { scenario: 'footprint', renderer: rendererSize(), heap: await heapAfterRefreshes(checkpoints) };
+  return {
+    scenario: 'footprint',
+    renderer: rendererSize(),
+    library: await measureLibrarySize(),
+    heap: await heapAfterRefreshes(checkpoints),
+  };
 }

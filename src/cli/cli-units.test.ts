@@ -19,7 +19,7 @@ import { StoreSaveRescuedError } from '../core/fs/save-rescue';
 import { parseArgs, UsageError } from './args';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { formatRelative, formatStatus } from './format-status';
-import { runCli, tokenForScripts } from './run';
+import { describeFailure, runCli, tokenForScripts } from './run';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -111,16 +111,74 @@ describe('qb-token units', () => {
 
   it('prints a compact status with expiry, refresh token, last refresh and warnings', () => {
     const text = formatStatus(status, NOW);
-    expect(text).toContain('State:         expiring (source: cached; sandbox, realm 9341453172571840)');
+    expect(text).toContain(
+      'State:         expiring (inside the refresh window) [expiring] (source: cached; sandbox, realm 9341453172571840)',
+    );
     expect(text).toContain('Access token:  …abcd, expires in 4 min (2026-11-27 12:04:00 UTC)');
     expect(text).toContain('Refresh token: …wxyz (stored), expires in 10 d (2026-12-07 12:00:00 UTC)');
     expect(text).toContain('               hard limit in 900 d');
     expect(text).toContain('               last rotated 3 h ago');
-    expect(text).toContain('retrying (attempt 2 of 4)');
+    // A one-shot process promises no refresh of its own, and no retries.
+    expect(text).not.toMatch(/Auto refresh|retrying/i);
+    expect(text).toContain(
+      'Refreshing:    not by this command (it exits); due 1 min ago (2026-11-27 11:59:00 UTC). The desktop app or a headless server sharing this store refreshes 300 s before expiry; without one, the next command that needs a token does.',
+    );
     expect(text).toContain('Last refresh:  FAILED (server), 1 min ago');
     expect(text).toContain('HTTP 503 from the token endpoint. [intuit_tid 1-abc]');
     expect(text).toContain('Stats:         3 refreshes, 1 failures, 2 retried after 401');
     expect(text).toContain('  - The refresh token expires in 10 days');
+  });
+
+  it('says there is no access token yet, rather than "expired", before the first one', () => {
+    const text = formatStatus(
+      { ...status, state: 'no_token', source: 'none', accessToken: null, lastRefresh: null },
+      NOW,
+    );
+    expect(text).toContain('State:         no access token yet [no_token] (source: none;');
+    expect(text).toContain(
+      'Access token:  none cached yet; the next command that needs one (qb-token token, company-info) fetches it',
+    );
+    expect(text).not.toMatch(/expired|due /);
+    expect(text).toContain('Last refresh:  none recorded');
+  });
+
+  it('says Intuit rejected the refresh token, and that nothing refreshes until a reconnect', () => {
+    if (!status.refreshToken) throw new Error('the fixture has a refresh token');
+    const text = formatStatus(
+      {
+        ...status,
+        state: 'reauthorization_required',
+        accessToken: null,
+        refreshToken: { ...status.refreshToken, rejectedAt: at(-60_000) },
+      },
+      NOW,
+    );
+    expect(text).toContain(
+      'Refresh token: …wxyz (stored), REJECTED by Intuit 1 min ago (2026-11-27 11:59:00 UTC)',
+    );
+    expect(text).not.toContain('expires in 10 d (');
+    expect(text).toContain('Access token:  none; reconnect to QuickBooks first');
+    expect(text).toContain(
+      'Refreshing:    stopped: Intuit rejected the refresh token; reconnect to QuickBooks',
+    );
+  });
+
+  it('without client keys, says that nothing here can refresh', () => {
+    expect(formatStatus({ ...status, canConnect: false }, NOW)).toContain(
+      'Refreshing:    not possible here: QB_CLIENT_ID and QB_CLIENT_SECRET are not set',
+    );
+  });
+
+  it('a transient failure says the command gives up, not that it retries', () => {
+    const line = describeFailure(
+      new TokenError('server', 'HTTP 503: Intuit answered with a server error.', { intuitTid: '1-abc' }),
+      true,
+    );
+    expect(line).toBe(
+      'qb-token: HTTP 503: Intuit answered with a server error. [intuit_tid 1-abc] qb-token gives up here (exit 4); the refresh token is kept, so running it again later can succeed.',
+    );
+    expect(describeFailure(new TokenError('invalid_grant', 'dead'), true)).not.toContain('gives up');
+    expect(describeFailure(new TokenError('server', 'HTTP 503.'))).toBe('qb-token: HTTP 503.');
   });
 
   it('token refreshes first inside the skew window, and still prints a valid token when that fails', async () => {
@@ -161,11 +219,18 @@ describe('qb-token units', () => {
       const out: string[] = [];
       const err: string[] = [];
       const io = { cwd, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
-      expect(await runCli(['status'], { ...io, env: { QB_REFRESH_TOKEN: 'RT1-some-refresh-token' } })).toBe(
-        2,
-      );
+      // status still prints a status, so `--json` stays parseable: not_configured, exit 2.
+      const env = { QB_REFRESH_TOKEN: 'RT1-some-refresh-token', QB_DATA_DIR: join(cwd, 'data') };
+      expect(await runCli(['status', '--json'], { ...io, env })).toBe(2);
+      const printed = JSON.parse(out.join('')) as TokenStatus;
+      expect(printed.state).toBe('not_configured');
+      expect(printed.demo).toBe(false);
       expect(err.join('')).toMatch(/not configured: set QB_CLIENT_ID and QB_CLIENT_SECRET/);
-      expect(err.join('')).not.toContain('RT1-some-refresh-token');
+      expect([...out, ...err].join('')).not.toContain('RT1-some-refresh-token');
+      out.length = 0;
+      err.length = 0;
+      expect(await runCli(['refresh'], { ...io, env })).toBe(2);
+      expect(err.join('')).toMatch(/not configured: set QB_CLIENT_ID and QB_CLIENT_SECRET/);
       err.length = 0;
       expect(
         await runCli(['token'], { ...io, env: { QB_CLIENT_ID: 'id', QB_REFRESH_SKEW_SECONDS: 'soon' } }),

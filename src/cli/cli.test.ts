@@ -103,6 +103,7 @@ const tokenStatusSchema = z
         error: z
           .object({ kind: z.string(), message: z.string(), intuitTid: z.string().nullable() })
           .optional(),
+        client: z.string().optional(),
       })
       .nullable(),
     stats: z.object({
@@ -144,14 +145,41 @@ beforeEach(() => {
 });
 
 describe('qb-token', () => {
-  it('status --json prints a valid TokenStatus', async () => {
-    const run = await qbToken(['status', '--json'], cliEnv(await freshDataDir()));
+  it('status --json prints a valid TokenStatus; before any token it says there is none yet', async () => {
+    const env = cliEnv(await freshDataDir());
+    const run = await qbToken(['status', '--json'], env);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const status = tokenStatusSchema.parse(JSON.parse(run.stdout));
     expect(status.realmId).toBe(emulator.realmId);
     expect(status.refreshToken?.preview).toBe(`…${emulator.refreshToken.slice(-4)}`);
+    expect(status.state).toBe('no_token');
     console.info(`[figures] qb-token status --json: ${run.ms} ms`);
+
+    // In words: no access token yet (not "expired"), and no promise of a refresh by a process that exits.
+    const human = await qbToken(['status'], env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^State:\s+no access token yet \[no_token\]/);
+    expect(human.stdout).toMatch(/^Access token:\s+none cached yet; the next command that needs one/m);
+    expect(human.stdout).toMatch(
+      /^Refreshing:\s+not by this command \(it exits\)\. The desktop app or a headless server/m,
+    );
+    expect(human.stdout).not.toMatch(/expired|Auto refresh/i);
+    expect(refreshCalls()).toBe(0);
+  }, 60_000);
+
+  it('status --json with no configuration prints a not_configured TokenStatus and exits 2', async () => {
+    const env = { PATH: process.env.PATH, HOME: workDir, QB_DATA_DIR: await freshDataDir() };
+    const run = await qbToken(['status', '--json'], env);
+    expect(run.code).toBe(2);
+    const status = tokenStatusSchema.parse(JSON.parse(run.stdout));
+    expect(status).toMatchObject({
+      state: 'not_configured',
+      demo: false,
+      accessToken: null,
+      refreshToken: null,
+    });
+    expect(run.stderr).toContain('not configured: set QB_CLIENT_ID and QB_CLIENT_SECRET');
   }, 60_000);
 
   it('token twice in a row makes one token call; the second run reuses the stored access token', async () => {
@@ -245,12 +273,40 @@ describe('qb-token', () => {
     expect(run.stderr).toMatch(/invalid_grant|reconnect/i);
   }, 60_000);
 
+  it('after refresh exits 3 on invalid_grant, a later status on the same data directory says so and exits 3', async () => {
+    const env = cliEnv(await freshDataDir());
+    expect((await qbToken(['token'], env)).code).toBe(0);
+    emulator.control.injectTokenFault({ kind: 'invalid_grant' }, 1);
+    const refresh = await qbToken(['refresh'], env);
+    expect(refresh.code).toBe(3);
+    expect(refresh.stderr).toMatch(/invalid_grant/);
+    emulator.control.resetCounters();
+    // Another process, later: it asks Intuit nothing, and still knows.
+    const status = await qbToken(['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(3);
+    const parsed = tokenStatusSchema.parse(JSON.parse(status.stdout));
+    expect(parsed.state).toBe('reauthorization_required');
+    expect(parsed.refreshToken?.rejectedAt).not.toBeNull();
+    expect(parsed.lastRefresh).toMatchObject({
+      ok: false,
+      trigger: 'manual',
+      error: { kind: 'invalid_grant' },
+    });
+    expect(parsed.history[0]).toMatchObject({ type: 'failed' });
+    const text = await qbToken(['status'], env);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toMatch(/reauthorization_required|reconnect/i);
+    expect(refreshCalls()).toBe(0);
+  }, 90_000);
+
   it('exit 4 when the token endpoint keeps answering 503', async () => {
     emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 100);
     const run = await qbToken(['token'], cliEnv(await freshDataDir()));
     expect(run.code).toBe(4);
     expect(run.stdout).toBe('');
-    expect(run.stderr).not.toBe('');
+    // It says what this process does: it exits; it does not claim a retry is coming.
+    expect(run.stderr).toContain('qb-token gives up here (exit 4); the refresh token is kept');
+    expect(run.stderr).not.toMatch(/retried|retrying/i);
   }, 120_000);
 
   it('exit 1 and usage for an unknown command; --help exits 0', async () => {

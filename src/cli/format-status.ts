@@ -1,6 +1,6 @@
 // The human `qb-token status`: one screen an admin can read at a glance. Times are shown both
 // relative ("in 52 min") and absolute (UTC), because relative alone goes stale in a pasted log.
-import type { TokenStatus } from '../shared/contract';
+import type { TokenState, TokenStatus } from '../shared/contract';
 
 export function formatRelative(iso: string, now: number): string {
   const ms = Date.parse(iso) - now;
@@ -28,11 +28,50 @@ function when(iso: string | null, now: number): string {
   return iso ? `${formatRelative(iso, now)} (${formatAbsolute(iso)})` : 'unknown';
 }
 
+/** The state in words, then the contract's name for scripts that grep. */
+const STATE_WORDS: Record<TokenState, string> = {
+  valid: 'valid',
+  expiring: 'expiring (inside the refresh window)',
+  expired: 'expired',
+  no_token: 'no access token yet',
+  refreshing: 'refreshing',
+  reauthorization_required: 'reconnect required',
+  not_configured: 'not configured',
+};
+
+function accessTokenLine(status: TokenStatus, now: number): string {
+  const access = status.accessToken;
+  if (access) return `${access.preview}, expires ${when(access.expiresAt, now)}`;
+  if (status.state === 'reauthorization_required') return 'none; reconnect to QuickBooks first';
+  if (!status.refreshToken) return 'none';
+  return 'none cached yet; the next command that needs one (qb-token token, company-info) fetches it';
+}
+
+/**
+ * Who refreshes. This process exits after its command, so it promises nothing: a desktop app or
+ * headless server sharing the store refreshes ahead of expiry; without one, the next command that
+ * needs a token refreshes when it runs.
+ */
+function refreshingLine(status: TokenStatus, now: number): string {
+  if (status.state === 'not_configured') return 'nothing to refresh (not configured)';
+  if (status.state === 'reauthorization_required')
+    return 'stopped: Intuit rejected the refresh token; reconnect to QuickBooks';
+  if (!status.canConnect) return 'not possible here: QB_CLIENT_ID and QB_CLIENT_SECRET are not set';
+  const skew = status.autoRefresh.skewSeconds;
+  const expires = status.accessToken ? Date.parse(status.accessToken.expiresAt) : Number.NaN;
+  const due = Number.isFinite(expires)
+    ? `; due ${when(new Date(expires - skew * 1000).toISOString(), now)}`
+    : '';
+  return (
+    `not by this command (it exits)${due}. The desktop app or a headless server sharing this ` +
+    `store refreshes ${skew} s before expiry; without one, the next command that needs a token does.`
+  );
+}
+
 export function formatStatus(status: TokenStatus, now = Date.now()): string {
   const lines: string[] = [];
   const row = (label: string, value: string) =>
     lines.push(`${(label ? `${label}:` : '').padEnd(15)}${value}`);
-
   const where = [
     status.environment,
     status.realmId ? `realm ${status.realmId}` : 'no realm',
@@ -40,13 +79,15 @@ export function formatStatus(status: TokenStatus, now = Date.now()): string {
   ]
     .filter(Boolean)
     .join(', ');
-  row('State', `${status.state} (source: ${status.source}; ${where})`);
-
-  const access = status.accessToken;
-  row('Access token', access ? `${access.preview}, expires ${when(access.expiresAt, now)}` : 'none');
-
+  row('State', `${STATE_WORDS[status.state]} [${status.state}] (source: ${status.source}; ${where})`);
+  row('Access token', accessTokenLine(status, now));
   const refresh = status.refreshToken;
-  if (refresh) {
+  if (refresh?.rejectedAt) {
+    row(
+      'Refresh token',
+      `${refresh.preview} (${refresh.source}), REJECTED by Intuit ${when(refresh.rejectedAt, now)}`,
+    );
+  } else if (refresh) {
     const expiry = refresh.expiresAt
       ? `expires ${when(refresh.expiresAt, now)}`
       : 'expiry unknown until the first refresh';
@@ -56,33 +97,20 @@ export function formatStatus(status: TokenStatus, now = Date.now()): string {
   } else {
     row('Refresh token', 'none');
   }
-
-  const auto = status.autoRefresh;
-  const retrying = auto.retrying
-    ? `, retrying (attempt ${auto.retrying.attempt} of ${auto.retrying.maxAttempts})`
-    : '';
-  row(
-    'Auto refresh',
-    auto.enabled
-      ? `on, ${auto.skewSeconds} s before expiry${auto.nextRefreshAt ? `, next ${when(auto.nextRefreshAt, now)}` : ''}${retrying}`
-      : 'off',
-  );
-
+  row('Refreshing', refreshingLine(status, now));
   const last = status.lastRefresh;
   if (last) {
     const outcome = last.ok ? 'ok' : `FAILED (${last.error?.kind ?? 'unknown'})`;
-    row('Last refresh', `${outcome}, ${when(last.at, now)}, ${last.trigger}, ${last.durationMs} ms`);
+    const by = last.client ? `, by ${last.client}` : '';
+    row('Last refresh', `${outcome}, ${when(last.at, now)}, ${last.trigger}, ${last.durationMs} ms${by}`);
     if (last.error) {
       row('', last.error.message + (last.error.intuitTid ? ` [intuit_tid ${last.error.intuitTid}]` : ''));
     }
   } else {
-    // The engine keeps refresh history per process; a CLI run starts with none.
-    row('Last refresh', 'none by this process');
+    row('Last refresh', 'none recorded');
   }
-
   const { refreshes, failures, retriedOn401 } = status.stats;
   row('Stats', `${refreshes} refreshes, ${failures} failures, ${retriedOn401} retried after 401`);
-
   if (status.warnings.length > 0) {
     lines.push('Warnings:');
     for (const warning of status.warnings) lines.push(`  - ${warning}`);

@@ -1,4 +1,5 @@
-// Entry point of `qb-token` (loaded by bin/qb-token.js through tsx).
+// Entry point of `qb-token`: built into dist/cli/main.js, which bin/qb-token.js runs (in a development
+// checkout with newer sources, bin/qb-token.js runs this file through tsx instead).
 import { runCli } from './run';
 import { readSecret } from './stdin-secret';
 

@@ -50,7 +50,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     const config = loadConfig(io.env, io.cwd);
     secrets.pin(...configSecrets(config));
     const refusal = demoRefusal(config, io.env);
-    if (refusal) {
+    // `status` still answers (a not_configured TokenStatus, so `--json` stays parseable); the others cannot act.
+    if (refusal && command !== 'status') {
       diagnose(`qb-token: ${refusal}`);
       return EXIT.configuration;
     }
@@ -64,8 +65,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       env,
       cwd: io.cwd,
       log: verbose ? diagnose : () => {},
+      clientName: 'qb-token',
       manager: { refreshOnStart: false },
       connections: { only: connectionsServed(args) },
+      allowDemo: refusal === null,
     });
     engineSecrets = started.secrets;
     if (refreshToken) engineSecrets.add(refreshToken);
@@ -77,13 +80,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         return await runConnectionsCommand(args, { started, io, diagnose, refreshToken, describeFailure });
       }
       const desk = started.connections.desk(args.connection);
-      return await runCommand(command, args.json, desk, io, diagnose);
+      const code = await runCommand(command, args.json, desk, io, diagnose);
+      // A stored access token can outlive missing keys (the status then says so in its warnings).
+      if (refusal && desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
+      return code;
     } finally {
       clearInterval(keepAlive);
       await started.close();
     }
   } catch (error) {
-    diagnose(describeFailure(error));
+    diagnose(describeFailure(error, true));
     return exitCodeFor(error);
   }
 }
@@ -188,7 +194,8 @@ function demoRefusal(config: Config, env: NodeJS.ProcessEnv): string | null {
   return `not configured: set ${missing} (and QB_REFRESH_TOKEN, QB_REALM_ID) in the environment, .env.local or .env. For the emulator, run \`npm run emulator\` and point QB_TOKEN_URL and QB_API_BASE_URL at it.`;
 }
 
-export function describeFailure(error: unknown): string {
+/** One diagnostic line; `exiting` when the command ends on this error (then a transient one says so). */
+export function describeFailure(error: unknown, exiting = false): string {
   const hint =
     error instanceof ReauthorizationRequiredError ||
     (error instanceof TokenError && error.kind === 'invalid_grant')
@@ -198,6 +205,11 @@ export function describeFailure(error: unknown): string {
     error instanceof TokenError || error instanceof ApiError || error instanceof ReauthorizationRequiredError
       ? error.intuitTid
       : null;
+  // The engine's schedule would retry; this process does not outlive the command, so it says so.
+  const exits =
+    exiting && exitCodeFor(error) === EXIT.transient
+      ? ' qb-token gives up here (exit 4); the refresh token is kept, so running it again later can succeed.'
+      : '';
   const text = error instanceof Error ? error.message : String(error);
-  return `qb-token: ${text}${tid ? ` [intuit_tid ${tid}]` : ''}${hint}`;
+  return `qb-token: ${text}${tid ? ` [intuit_tid ${tid}]` : ''}${hint}${exits}`;
 }

@@ -10,7 +10,7 @@ import type { OAuthConnectFlow } from './connect-flow';
 import { ConnectionRegistry, type EngineKnobs } from './connection-registry';
 import type { TokenDesk } from './desk';
 import type { ConnectionStore } from './connection-store';
-import { FileConnectionStore } from './file-connection-store';
+import { fileStoreFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import type { EngineTelemetry } from './telemetry';
@@ -38,6 +38,11 @@ export interface StartDeskOptions {
   /** Counters and durations for operators (default: none). */
   telemetry?: EngineTelemetry;
   demoEmulatorOptions?: EmulatorOptions;
+  /**
+   * False: without client keys the desk starts unconfigured (status `not_configured`) instead of
+   * starting a demo emulator. The CLI: a throwaway emulator per process would be useless.
+   */
+  allowDemo?: boolean;
   /** Serve only these connections besides the default one (a CLI command for one connection). */
   connections?: { only?: readonly ConnectionId[] };
   log?: LogFn;
@@ -73,6 +78,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   secrets.pin(...configSecrets(config));
 
   let emulator: EmulatorHandle | null = null;
+  if (config.demo && options.allowDemo === false) config = { ...config, demo: false };
   if (config.demo) {
     // Loaded only in demo mode: every CLI process would otherwise pay for the emulator's modules.
     const { startEmulator } = await import('../emulator');
@@ -114,14 +120,7 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  const store =
-    options.store?.(config) ??
-    new FileConnectionStore({
-      dataDir: config.dataDir ?? defaultDataDir(),
-      storeKey: config.storeKey,
-      log,
-      environment: config.environment,
-    });
+  const store = options.store?.(config) ?? fileStoreFor(config, log);
   // One TokenManager per connection (the QB_* environment's plus every added one), one store, one
   // OAuth client per environment.
   const connections = new ConnectionRegistry({

@@ -6,6 +6,7 @@ import type { TokenDesk } from './desk';
 import { NotConfiguredError } from './errors';
 import type { LogFn } from './log';
 import { QuickBooksClient } from './quickbooks-client';
+import type { EngineTelemetry } from './telemetry';
 import type { TokenManager } from './token-manager';
 
 export interface ConnectionDeskOptions {
@@ -14,6 +15,8 @@ export interface ConnectionDeskOptions {
   apiBaseUrl: string;
   httpTimeoutMs: number;
   log: LogFn;
+  /** API requests and retries after a 401, per connection (default: none). */
+  telemetry?: EngineTelemetry;
 }
 
 export class ConnectionDesk implements TokenDesk {
@@ -57,6 +60,8 @@ export class ConnectionDesk implements TokenDesk {
           realmId,
           fetchTimeoutMs: this.options.httpTimeoutMs,
           log: this.options.log,
+          telemetry: this.options.telemetry,
+          connectionId: this.manager.connectionId,
         }),
       };
     }

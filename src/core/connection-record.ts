@@ -20,6 +20,7 @@ import {
   type RefreshTrigger,
   type TokenStats,
 } from '../shared/contract';
+import type { ActiveCondition, ConditionKind } from '../shared/conditions';
 import { fingerprintToken, storedTokensSchema, type StoredTokens } from './token-store';
 
 export interface ConnectionProfile {
@@ -50,6 +51,18 @@ export interface ConnectionHealth {
   stats: TokenStats;
   /** Newest first, at most HISTORY_LIMIT. Messages carry previews only. */
   history: HistoryEvent[];
+  /**
+   * What the alert webhook last announced for this connection (src/server/ops/alert-ledger.ts),
+   * so several servers on one store send each alert once. Every save carries it over unchanged.
+   */
+  announced?: AnnouncedConditions;
+}
+
+export interface AnnouncedConditions {
+  conditions: ActiveCondition[];
+  at: string;
+  /** The instance that announced the last change (host name and process id). */
+  by: string;
 }
 
 export interface ConnectionRecord {
@@ -114,6 +127,27 @@ const statsSchema = z.looseObject({
   failingSince: isoTime.nullable(),
 });
 
+const CONDITION_KINDS = [
+  'reconnect_required',
+  'refresh_token_expiring',
+  'refresh_failing',
+  'intuit_unreachable',
+  'store_unreachable',
+] as const satisfies readonly ConditionKind[];
+
+const announcedSchema = z.object({
+  conditions: z.array(
+    z.object({
+      kind: z.enum(CONDITION_KINDS),
+      connectionId: z.string(),
+      message: z.string(),
+      intuitTid: z.string().nullable(),
+    }),
+  ),
+  at: z.string(),
+  by: z.string(),
+});
+
 export const connectionHealthSchema = z.looseObject({
   lastRefresh: lastRefreshSchema.nullable(),
   rejection: z
@@ -125,7 +159,13 @@ export const connectionHealthSchema = z.looseObject({
     })
     .nullable(),
   stats: statsSchema,
-  history: z.array(historyEventSchema).max(HISTORY_LIMIT),
+  // For people: an event that does not parse is dropped rather than costing the record.
+  history: z
+    .array(historyEventSchema.nullable().catch(null))
+    .transform((events) => events.filter((event) => event !== null).slice(0, HISTORY_LIMIT)),
+  // Dropping it on a read would make every server announce the same change again; a garbled one
+  // counts as nothing announced (the next announcement replaces it).
+  announced: announcedSchema.optional().catch(undefined),
 });
 
 export const connectionProfileSchema = z.looseObject({

@@ -14,9 +14,10 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
-import { hasClientCredentials, INTUIT_ENDPOINTS, type Config } from './config';
+import { INTUIT_ENDPOINTS, type Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import { ConnectionDesk } from './connection-desk';
+import { managerConfigFor } from './engine-parts';
 import { isValidConnectionId, type ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
@@ -254,17 +255,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   }
 
   private defaultManagerConfig(): TokenManagerConfig {
-    const config = this.config;
-    return {
-      refreshToken: config.refreshToken,
-      accessToken: config.accessToken,
-      realmId: config.realmId,
-      environment: config.environment,
-      refreshSkewSeconds: config.refreshSkewSeconds,
-      demo: config.demo,
-      canConnect: hasClientCredentials(config),
-      warnings: config.warnings,
-    };
+    return managerConfigFor(this.config);
   }
 
   /** An added connection: no QB_* tokens; its environment and realm come from its record. */
@@ -324,6 +315,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       apiBaseUrl: this.apiBaseUrlFor(managerConfig.environment),
       httpTimeoutMs: this.config.httpTimeoutMs,
       log,
+      telemetry: this.options.telemetry,
     });
     const unsubscribe = manager.onStatusChanged((status) => {
       for (const listener of this.statusListeners) {

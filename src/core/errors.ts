@@ -190,12 +190,14 @@ export const LIKELY_CAUSE: Record<RefreshErrorKind, string> = {
     'the refresh token expired, was revoked, or was rotated away (a newer value was issued and the old one not saved); reconnect to QuickBooks',
   invalid_client:
     'the client id or secret is wrong, or sandbox keys are used against production; check QB_CLIENT_ID, QB_CLIENT_SECRET and QB_ENVIRONMENT',
+  // Transient kinds say what holds for every caller; whether and when a retry follows is each
+  // surface's to say (the app's schedule retries, a CLI run exits).
   network:
-    'the token endpoint could not be reached (connection refused or reset); the same refresh token stays valid and is retried',
-  timeout: 'the token endpoint did not answer in time; the same refresh token stays valid and is retried',
-  server: 'Intuit answered with a server error; the same refresh token stays valid and is retried',
+    'the token endpoint could not be reached (connection refused or reset); the refresh token is kept and stays valid',
+  timeout: 'the token endpoint did not answer in time; the refresh token is kept and stays valid',
+  server: 'Intuit answered with a server error; the refresh token is kept and stays valid',
   rate_limited:
-    'Intuit is throttling requests (HTTP 429); the same refresh token stays valid and is retried after a pause',
+    'Intuit is throttling requests (HTTP 429); the refresh token is kept and stays valid, and a later attempt after a pause can succeed',
   bad_response:
-    'the token endpoint answered with something that is not a valid token response (HTML or malformed JSON, often a proxy or outage page); the refresh token is kept and retried',
+    'the token endpoint answered with something that is not a valid token response (HTML or malformed JSON, often a proxy or outage page); the refresh token is kept',
 };

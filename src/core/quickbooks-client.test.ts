@@ -10,6 +10,7 @@ import { startEmulator } from '../emulator/index';
 import { seededCustomers } from '../emulator/intuit-bodies';
 import type { EmulatorHandle } from '../emulator/types';
 import { describeApiFault, parseApiFault } from './api-faults';
+import { noTelemetry } from './telemetry';
 import { startDesk, type StartedDesk } from './bootstrap';
 import { ApiError } from './errors';
 import {
@@ -121,6 +122,33 @@ describe('QuickBooksClient against the emulator', () => {
       `[figures] 200 calls after revoke: refreshes=${counters.tokenCalls.refresh_token}, 401s=${counters.api401s}, ` +
         `apiCalls=${counters.apiCalls}, maxApiInFlight=${counters.maxApiInFlightByRealm[emulator.realmId]}`,
     );
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
+  });
+
+  it('reports each request by status and duration, and each retry after a 401, to telemetry', async () => {
+    // Five calls in a row: the earlier tests' calls must not push this second over Intuit's 10/s.
+    emulator.control.configure({ maxRequestsPerSecondPerRealm: 1000 });
+    const seen: string[] = [];
+    const qb = client({
+      connectionId: '9130350000000042',
+      telemetry: {
+        ...noTelemetry,
+        apiRequested: (e) => seen.push(`api ${e.connectionId} ${e.status} ${e.durationMs >= 0}`),
+        retriedAfter401: (e) => seen.push(`401 ${e.connectionId}`),
+      },
+    });
+    await qb.getCompanyInfo();
+    emulator.control.revokeAccessTokens();
+    await qb.getCompanyInfo();
+    emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    await qb.getCompanyInfo().catch(() => undefined);
+    expect(seen).toEqual([
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 401 true',
+      '401 9130350000000042',
+      'api 9130350000000042 200 true',
+      'api 9130350000000042 403 true',
+    ]);
     emulator.control.configure({ maxRequestsPerSecondPerRealm: 10 });
   });
 
@@ -273,6 +301,108 @@ describe('QuickBooksClient against a misbehaving server', () => {
     expect(seen.authorization).toBe('Bearer fixed-access-token-value');
     expect(seen.accept).toBe('application/json');
     expect(seen.url).toBe('/v3/company/42/companyinfo/42?minorversion=75');
+  });
+});
+
+describe('QuickBooksClient.fetch (any method, a Response back)', () => {
+  let server: Server;
+  let baseUrl: string;
+  const seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string }[] = [];
+  let statuses: number[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const status = statuses.shift() ?? 200;
+        res.writeHead(status, { 'content-type': 'application/json', intuit_tid: `tid-${seen.length}` });
+        res.end(
+          status === 200
+            ? JSON.stringify({ echo: body })
+            : JSON.stringify({ Fault: { Error: [{ Message: 'No', code: String(status) }], type: 'X' } }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+    statuses = [];
+  });
+
+  let refreshed = 0;
+  const rotatingTokens: AccessTokenSource = {
+    getAccessToken: async () => `access-token-generation-${refreshed}`,
+    refreshAfter401: async () => {
+      refreshed += 1;
+      return `access-token-generation-${refreshed}`;
+    },
+  };
+  const fetcher = () => new QuickBooksClient({ tokens: rotatingTokens, apiBaseUrl: baseUrl, realmId: '42' });
+
+  it('POSTs a string body as JSON and resends the same body after one refresh on 401', async () => {
+    statuses = [401, 200];
+    const before = refreshed;
+    const response = await fetcher().fetch('/v3/company/42/customer', {
+      method: 'post',
+      body: JSON.stringify({ DisplayName: 'Ada' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ echo: '{"DisplayName":"Ada"}' });
+    expect(refreshed).toBe(before + 1);
+    expect(seen.map((request) => request.method)).toEqual(['POST', 'POST']);
+    expect(seen.map((request) => request.body)).toEqual(['{"DisplayName":"Ada"}', '{"DisplayName":"Ada"}']);
+    expect(seen[0]?.headers['content-type']).toBe('application/json');
+    expect(seen[0]?.headers.accept).toBe('application/json');
+    expect(seen[0]?.headers.authorization).toBe(`Bearer access-token-generation-${before}`);
+    expect(seen[1]?.headers.authorization).toBe(`Bearer access-token-generation-${before + 1}`);
+    expect(seen[0]?.url).toBe('/v3/company/42/customer?minorversion=75');
+  });
+
+  it("keeps the caller's Accept and Content-Type, resolves paths relative to the company, and drops a caller's Authorization", async () => {
+    await fetcher().fetch('query', {
+      method: 'POST',
+      body: 'select * from Customer',
+      headers: { 'Content-Type': 'application/text', Accept: 'application/xml', Authorization: 'Bearer x' },
+    });
+    expect(seen[0]?.url).toBe('/v3/company/42/query?minorversion=75');
+    expect(seen[0]?.headers['content-type']).toBe('application/text');
+    expect(seen[0]?.headers.accept).toBe('application/xml');
+    expect(seen[0]?.headers.authorization).toMatch(/^Bearer access-token-generation-/);
+  });
+
+  it('rejects a non-2xx answer with ApiError (status, fault code, intuit_tid) and a second 401 without looping', async () => {
+    statuses = [400];
+    const invalid = await rejection(fetcher().fetch('customer/9'));
+    expect(invalid).toMatchObject({ status: 400, code: 'bad_request', faultCode: '400', intuitTid: 'tid-1' });
+    expect(invalid.message).toMatch(/GET \/v3\/company\/42\/customer\/9/);
+    statuses = [401, 401];
+    const again = await rejection(fetcher().fetch('customer/9', { method: 'DELETE' }));
+    expect(again.status).toBe(401);
+    expect(again.message).toMatch(/DELETE .*again after the access token was refreshed/);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('sends the token to no other origin, and refuses a GET with a body', async () => {
+    await expect(fetcher().fetch('https://example.com/v3/company/42/query')).rejects.toThrow(
+      /not the QuickBooks API .*QB_API_BASE_URL/,
+    );
+    await expect(fetcher().fetch('query', { body: 'select' })).rejects.toThrow(
+      /GET request cannot have a body/,
+    );
+    await expect(fetcher().fetch(`${baseUrl}/v3/company/42/companyinfo/42`)).resolves.toMatchObject({
+      status: 200,
+    });
+    expect(seen).toHaveLength(1);
   });
 });
 

@@ -1,10 +1,14 @@
-// Authorized reads from the QuickBooks Online Accounting API. Everything that makes a call
+// Authorized calls to the QuickBooks Online Accounting API. Everything that makes a call
 // safe lives here: a per-realm concurrency ceiling (Intuit allows 10 in flight per company),
 // one refresh and one retry after a 401, Retry-After-aware back-off on 429, timeouts, and errors
-// that carry intuit_tid and never a token value.
+// that carry intuit_tid and never a token value. `request` reads JSON; `fetch` is the same
+// machinery for any method, answering with a Response (the library's `fetch` is this one).
 import { describeApiFault, parseApiFault } from './api-faults';
 import { ApiError, type ApiErrorCode } from './errors';
+import { ApiTransport, WireTimeoutError, type WireHeaders } from './api-transport';
 import { RequestQueue } from './request-queue';
+import { noTelemetry, type EngineTelemetry } from './telemetry';
+import { DEFAULT_CONNECTION_ID, type ConnectionId } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 
 export { ApiError } from './errors';
@@ -34,6 +38,10 @@ export interface QuickBooksClientOptions {
   maxRetryAfterMs?: number;
   /** One line per request (method, path, status, duration, intuit_tid); never a token value. */
   log?: (line: string) => void;
+  /** Requests by status and duration, and retries after a 401, for operators (default: none). */
+  telemetry?: EngineTelemetry;
+  /** The connection the requests are for, in telemetry (default: the default connection). */
+  connectionId?: ConnectionId;
 }
 
 export interface RequestOptions {
@@ -69,10 +77,28 @@ export interface QueryResult<T = unknown> {
 
 interface Attempt {
   status: number;
-  headers: Headers;
-  text: string;
+  statusText: string;
+  headers: WireHeaders;
+  bytes: Uint8Array;
   tokenUsed: string;
 }
+
+/** One request as the retry loop replays it: the body is read once, so a retry can resend it. */
+interface Outgoing {
+  url: URL;
+  method: string;
+  /** Caller headers (lower-case names) without Authorization, which is set per attempt. */
+  headers: Readonly<Record<string, string>>;
+  body: Uint8Array<ArrayBuffer> | null;
+  signal: AbortSignal | undefined;
+}
+
+/** `GET /v3/company/…/query "select …"`: for logs and messages, built only when one is written. */
+function describeRequest(request: Outgoing): string {
+  return `${request.method} ${describePath(request.url)}`;
+}
+
+const JSON_GET_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json' };
 
 const DEFAULTS = {
   minorVersion: 75,
@@ -89,7 +115,11 @@ export class QuickBooksClient {
   readonly realmId: string;
   private readonly settings: typeof DEFAULTS;
   private readonly queue: RequestQueue;
-  private readonly log: (line: string) => void;
+  /** Null without a log: the per-request line is not even built then (it is on the hot path). */
+  private readonly log: ((line: string) => void) | null;
+  private readonly telemetry: EngineTelemetry;
+  private readonly transport = new ApiTransport();
+  private readonly connectionId: ConnectionId;
 
   constructor(options: QuickBooksClientOptions) {
     if (!options.realmId) throw new TypeError('QuickBooksClient: realmId is required (QB_REALM_ID).');
@@ -113,7 +143,9 @@ export class QuickBooksClient {
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
     };
     this.queue = new RequestQueue(this.settings.maxConcurrent);
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? null;
+    this.telemetry = options.telemetry ?? noTelemetry;
+    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
   }
 
   /** Requests running and waiting right now, and the highest concurrency seen (for status and tests). */
@@ -179,22 +211,86 @@ export class QuickBooksClient {
    */
   async request<T = unknown>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const url = this.buildUrl(path, options.query);
-    const label = describePath(url);
+    const attempt = await this.send({
+      url,
+      method: 'GET',
+      headers: JSON_GET_HEADERS,
+      body: null,
+      signal: options.signal,
+    });
+    const intuitTid = attempt.headers.get('intuit_tid');
+    return {
+      status: attempt.status,
+      body: parseJsonBody(attempt, intuitTid, () => `GET ${describePath(url)}`) as T,
+      intuitTid,
+    };
+  }
+
+  /**
+   * An authorized request of any method, answered like the platform's fetch: `pathOrUrl` is a path
+   * relative to `/v3/company/{realmId}/`, a path from the API base when it starts with `/`, or an
+   * absolute URL on the API base's origin (the bearer token goes nowhere else). Adds the bearer,
+   * `Accept: application/json` unless given, and `Content-Type: application/json` for a string body
+   * without one. Resolves with the 2xx answer (its body read, so the concurrency slot is free);
+   * rejects with ApiError for any other answer or none.
+   */
+  async fetch(pathOrUrl: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = this.resolveUrl(pathOrUrl);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const headers = new Headers(init.headers);
+    headers.delete('authorization');
+    if (!headers.has('accept')) headers.set('Accept', 'application/json');
+    let body: Uint8Array<ArrayBuffer> | null = null;
+    if (init.body !== undefined && init.body !== null) {
+      if (method === 'GET' || method === 'HEAD')
+        throw new TypeError(`QuickBooks fetch: a ${method} request cannot have a body.`);
+      // Read once through the platform's own body rules, so a retry after 401 or 429 can resend it.
+      const probe = new Request(url, { method: 'POST', body: init.body, duplex: 'half' } as RequestInit);
+      body = new Uint8Array(await probe.arrayBuffer());
+      if (!headers.has('content-type')) {
+        const implied = probe.headers.get('content-type');
+        headers.set(
+          'Content-Type',
+          typeof init.body === 'string' || implied === null ? 'application/json' : implied,
+        );
+      }
+    }
+    const attempt = await this.send({
+      url,
+      method,
+      headers: Object.fromEntries(headers),
+      body,
+      signal: init.signal ?? undefined,
+    });
+    const answerHeaders = attempt.headers.toHeaders();
+    // The body is already decoded and buffered: these would describe the bytes on the wire.
+    answerHeaders.delete('content-encoding');
+    answerHeaders.delete('content-length');
+    const noBody = attempt.status === 204 || attempt.status === 205 || method === 'HEAD';
+    return new Response(noBody ? null : new Uint8Array(attempt.bytes), {
+      status: attempt.status,
+      statusText: attempt.statusText,
+      headers: answerHeaders,
+    });
+  }
+
+  /** Runs the request to a 2xx answer: one refresh and retry after a 401, bounded waits after 429s. */
+  private async send(request: Outgoing): Promise<Attempt> {
     let retriedAfter401 = false;
     let rateLimitRetries = 0;
     for (;;) {
       // The slot is held only while a request is on the wire: refreshes and back-off waits happen outside it.
-      const attempt = await this.queue.run(() => this.send(url, label, options.signal));
+      const attempt = await this.queue.run(() => this.attempt(request));
       const { status, headers, tokenUsed } = attempt;
+
+      if (status >= 200 && status < 300) return attempt;
+
+      const what = describeRequest(request);
       const intuitTid = headers.get('intuit_tid');
-
-      if (status >= 200 && status < 300) {
-        return { status, body: parseJsonBody(attempt, intuitTid, label) as T, intuitTid };
-      }
-
       if (status === 401 && !retriedAfter401) {
         retriedAfter401 = true;
-        this.log(`GET ${label}: 401, refreshing the access token once and retrying`);
+        this.log?.(`${what}: 401, refreshing the access token once and retrying`);
+        this.telemetry.retriedAfter401({ connectionId: this.connectionId });
         await this.tokens.refreshAfter401(tokenUsed);
         continue;
       }
@@ -202,13 +298,29 @@ export class QuickBooksClient {
         const waitMs = this.rateLimitWait(headers, rateLimitRetries);
         if (waitMs !== null) {
           rateLimitRetries += 1;
-          this.log(`GET ${label}: 429 throttled, retry ${rateLimitRetries} in ${waitMs} ms`);
-          await sleep(waitMs, options.signal);
+          this.log?.(`${what}: 429 throttled, retry ${rateLimitRetries} in ${waitMs} ms`);
+          await sleep(waitMs, request.signal);
           continue;
         }
       }
-      throw this.errorFor(attempt, intuitTid, label, retriedAfter401);
+      throw this.errorFor(attempt, intuitTid, what, retriedAfter401);
     }
+  }
+
+  /** An absolute URL must be on the API base's origin: the bearer token is sent nowhere else. */
+  private resolveUrl(pathOrUrl: string | URL): URL {
+    const text = String(pathOrUrl);
+    if (!/^[a-z][a-z\d+.-]*:/i.test(text)) return this.buildUrl(text);
+    const url = new URL(text);
+    const base = new URL(this.apiBaseUrl);
+    if (url.origin !== base.origin) {
+      throw new TypeError(
+        `QuickBooks fetch: ${url.origin} is not the QuickBooks API (${base.origin}, QB_API_BASE_URL); the access token is sent only there.`,
+      );
+    }
+    if (!url.searchParams.has('minorversion'))
+      url.searchParams.set('minorversion', String(this.settings.minorVersion));
+    return url;
   }
 
   private buildUrl(path: string, query: Record<string, string> = {}): URL {
@@ -222,40 +334,48 @@ export class QuickBooksClient {
     return url;
   }
 
-  private async send(url: URL, label: string, callerSignal: AbortSignal | undefined): Promise<Attempt> {
+  private async attempt(request: Outgoing): Promise<Attempt> {
     const tokenUsed = await this.tokens.getAccessToken();
-    const timeout = AbortSignal.timeout(this.settings.fetchTimeoutMs);
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
     const started = Date.now();
     try {
-      const response = await fetch(url, {
-        method: 'GET',
-        headers: { Authorization: `Bearer ${tokenUsed}`, Accept: 'application/json' },
-        signal,
+      const answer = await this.transport.send({
+        url: request.url,
+        method: request.method,
+        headers: { ...request.headers, authorization: `Bearer ${tokenUsed}` },
+        body: request.body,
+        timeoutMs: this.settings.fetchTimeoutMs,
+        signal: request.signal,
       });
-      const text = await response.text();
-      this.log(
-        `GET ${label} -> ${response.status} in ${Date.now() - started} ms, intuit_tid=${response.headers.get('intuit_tid') ?? '-'}`,
+      const durationMs = Date.now() - started;
+      this.telemetry.apiRequested({ connectionId: this.connectionId, status: answer.status, durationMs });
+      this.log?.(
+        `${describeRequest(request)} -> ${answer.status} in ${durationMs} ms, intuit_tid=${answer.headers.get('intuit_tid') ?? '-'}`,
       );
-      return { status: response.status, headers: response.headers, text, tokenUsed };
+      return { ...answer, tokenUsed };
     } catch (error) {
-      if (callerSignal?.aborted) throw callerSignal.reason;
-      const timedOut = timeout.aborted;
-      this.log(
-        `GET ${label} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`,
+      this.telemetry.apiRequested({
+        connectionId: this.connectionId,
+        status: 0,
+        durationMs: Date.now() - started,
+      });
+      if (request.signal?.aborted) throw request.signal.reason;
+      const timedOut = error instanceof WireTimeoutError;
+      const what = describeRequest(request);
+      this.log?.(
+        `${what} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`,
       );
       throw new ApiError({
         status: 0,
         code: timedOut ? 'timeout' : 'network',
         message: timedOut
-          ? `QuickBooks did not answer GET ${label} within ${this.settings.fetchTimeoutMs} ms.`
-          : `Could not reach QuickBooks at ${url.origin} (${scrub(errorText(error), tokenUsed)}).`,
+          ? `QuickBooks did not answer ${what} within ${this.settings.fetchTimeoutMs} ms.`
+          : `Could not reach QuickBooks at ${request.url.origin} (${scrub(errorText(error), tokenUsed)}).`,
       });
     }
   }
 
   /** How long to wait before retrying a 429, or null when the server asks for more than we allow. */
-  private rateLimitWait(headers: Headers, retriesSoFar: number): number | null {
+  private rateLimitWait(headers: WireHeaders, retriesSoFar: number): number | null {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
     if (retryAfterMs !== null) return retryAfterMs <= this.settings.maxRetryAfterMs ? retryAfterMs : null;
     return Math.min(this.settings.rateLimitBackoffMs * 2 ** retriesSoFar, this.settings.maxRetryAfterMs);
@@ -264,11 +384,11 @@ export class QuickBooksClient {
   private errorFor(
     attempt: Attempt,
     intuitTid: string | null,
-    label: string,
+    what: string,
     retriedAfter401: boolean,
   ): ApiError {
     const { status, tokenUsed } = attempt;
-    const fault = parseApiFault(tryParseJson(attempt.text));
+    const fault = parseApiFault(tryParseJson(textOf(attempt)));
     const said = fault ? describeApiFault(fault) : describeNonFaultBody(attempt);
     const retryAfterMs = parseRetryAfter(attempt.headers.get('retry-after'));
     let code: ApiErrorCode;
@@ -276,22 +396,22 @@ export class QuickBooksClient {
     if (status === 401) {
       code = 'unauthorized';
       message = retriedAfter401
-        ? `QuickBooks rejected GET ${label} with 401 again after the access token was refreshed: ${said}. The connection may have been revoked or lack the accounting scope for this company.`
-        : `QuickBooks rejected GET ${label} with 401: ${said}.`;
+        ? `QuickBooks rejected ${what} with 401 again after the access token was refreshed: ${said}. The connection may have been revoked or lack the accounting scope for this company.`
+        : `QuickBooks rejected ${what} with 401: ${said}.`;
     } else if (status === 403) {
       code = 'forbidden';
-      message = `QuickBooks refused GET ${label} with 403: ${said}. The connected user lacks permission for this; refreshing the token does not help.`;
+      message = `QuickBooks refused ${what} with 403: ${said}. The connected user lacks permission for this; refreshing the token does not help.`;
     } else if (status === 429) {
       code = 'rate_limited';
-      message = `QuickBooks throttled GET ${label} (429: ${said})${
+      message = `QuickBooks throttled ${what} (429: ${said})${
         retryAfterMs !== null ? `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''
       }. Intuit allows 10 concurrent and 500 requests per minute per company.`;
     } else if (status === 400) {
       code = 'bad_request';
-      message = `QuickBooks rejected GET ${label} as invalid (400): ${said}.`;
+      message = `QuickBooks rejected ${what} as invalid (400): ${said}.`;
     } else {
       code = 'api_error';
-      message = `QuickBooks answered GET ${label} with HTTP ${status}: ${said}.`;
+      message = `QuickBooks answered ${what} with HTTP ${status}: ${said}.`;
     }
     return new ApiError({
       status,
@@ -312,25 +432,31 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
-function parseJsonBody(attempt: Attempt, intuitTid: string | null, label: string): unknown {
-  const parsed = tryParseJson(attempt.text);
+function parseJsonBody(attempt: Attempt, intuitTid: string | null, what: () => string): unknown {
+  const parsed = tryParseJson(textOf(attempt));
   if (parsed !== undefined && typeof parsed === 'object' && parsed !== null) return parsed;
   throw new ApiError({
     status: attempt.status,
     code: 'bad_response',
     intuitTid,
-    message: `QuickBooks answered GET ${label} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
+    message: `QuickBooks answered ${what()} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
   });
 }
 
 function describeNonFaultBody(attempt: Attempt): string {
   const contentType = attempt.headers.get('content-type') ?? '';
-  const text = attempt.text.trimStart();
+  const text = textOf(attempt).trimStart();
   if (contentType.includes('html') || text.startsWith('<')) return 'the body was an HTML page, not JSON';
   if (text === '') return 'the body was empty';
   return tryParseJson(text) === undefined
     ? 'the body was not valid JSON'
     : 'the body carried no fault details';
+}
+
+const utf8 = new TextDecoder();
+
+function textOf(attempt: Attempt): string {
+  return utf8.decode(attempt.bytes);
 }
 
 function tryParseJson(text: string): unknown {

@@ -1,19 +1,18 @@
 // The token engine against the emulator over real loopback HTTP: schedule, single-flight,
 // durability of rotation, restarts, the environment's token, every fault kind, fallback, and a
-// leak scan of everything each test produced.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// leak scan of everything each test produced. The shared record across processes is
+// token-manager-shared.test.ts; a store that fails, token-manager-store.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenFault } from '../emulator/types';
 import type { RefreshErrorKind, TokenStatus } from '../shared/contract';
-import { ReauthorizationRequiredError, StoreKeyError, TokenError } from './errors';
+import { ReauthorizationRequiredError, TokenError } from './errors';
 import { QuickBooksClient } from './quickbooks-client';
 import { EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
 import { existsSync } from 'node:fs';
 import { REFRESHING_NOTE_SUFFIX } from './file-connection-store';
 import type { ConnectionStore } from './connection-store';
-import { failingSaves, wrapStore } from './testing/store-wrapper';
+import { wrapStore } from './testing/store-wrapper';
 import { fingerprintToken } from './token-store';
 
 let harness: EngineHarness | null = null;
@@ -521,46 +520,6 @@ describe('clock skew', () => {
   }
 });
 
-describe('store recovery', () => {
-  it('moves a corrupt record aside and carries on from the environment token', async () => {
-    const h = await setup();
-    await mkdir(dirname(h.storePath), { recursive: true });
-    await writeFile(h.storePath, '{"format": "qb-token-desk/connection-v2", "record": {', { mode: 0o600 });
-    const manager = await h.manager();
-    const status = manager.getStatus();
-    expect(status.warnings.join(' ')).toMatch(/moved aside/);
-    expect(status.history[0]?.type).toBe('store_recovered');
-    expect(status.refreshToken?.source).toBe('environment');
-    const files = await readdir(dirname(h.storePath));
-    const aside = files.find((name) => /\.corrupt-/.test(name)) ?? '';
-    expect(await readFile(join(dirname(h.storePath), aside), 'utf8')).toMatch(/^\{"format"/);
-    await manager.getAccessToken();
-    expect(manager.getStatus().state).toBe('valid');
-  });
-
-  it('a wrong QB_STORE_KEY stops the start with an error naming it; nothing is refreshed or moved', async () => {
-    const h = await setup();
-    const first = await h.manager({ storeKey: 'the-first-key-0123456789' });
-    await first.getAccessToken();
-    await first.dispose();
-    const raw = await h.rawStoreFile();
-    expect(raw).not.toContain(h.emulator.refreshToken);
-    h.emulator.control.resetCounters();
-    for (const storeKey of ['a-different-key-0123456789', null]) {
-      const error = await h.manager({ storeKey }).catch((err: unknown) => err);
-      h.scan.collect('error', error);
-      expect(error).toBeInstanceOf(StoreKeyError);
-      expect((error as Error).message).toMatch(/QB_STORE_KEY/);
-    }
-    expect(refreshCalls(h)).toBe(0);
-    expect(await h.rawStoreFile()).toBe(raw);
-    expect((await readdir(dirname(h.storePath))).filter((name) => /corrupt/.test(name))).toEqual([]);
-    // With the right key the chain is all there.
-    const again = await h.manager({ storeKey: 'the-first-key-0123456789' });
-    expect(again.getStatus()).toMatchObject({ state: 'valid', refreshToken: { source: 'stored' } });
-  });
-});
-
 describe('clear, connect and forget', () => {
   it('clear drops only the access token; the refresh token survives', async () => {
     const h = await setup();
@@ -641,58 +600,6 @@ describe('time-driven status events', () => {
     clock.advance(300_000);
     expect(states).toEqual(['expiring', 'expired']);
     expect(clock.pendingCount).toBe(0);
-  });
-});
-
-describe('a store that cannot be written', () => {
-  it('keeps the new chain in memory, says so, hands nothing out until it is saved', async () => {
-    const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
-    const error = await manager.refresh('manual').catch((err: unknown) => err);
-    h.scan.collect('error', error);
-    expect((error as Error).message).toMatch(/could not be saved/);
-    expect(manager.getStatus().warnings.join(' ')).toMatch(/could not be saved/);
-    // The rotated token lives only in memory now; the next call saves it before handing anything out.
-    const token = await manager.getAccessToken();
-    const stored = await h.readStoredTokens();
-    expect(stored?.accessToken).toBe(token);
-    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
-    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
-  });
-
-  it('Clear keeps the unsaved rotated chain: the older stored one never replaces it', async () => {
-    const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
-    await manager.refresh('manual').catch(() => undefined);
-    await manager.clear();
-    const stored = await h.readStoredTokens();
-    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
-    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
-    await expect(manager.getAccessToken()).resolves.toBeTruthy();
-  });
-
-  it('a pending save that waited for the lock does not write back the chain a refresh rotated past', async () => {
-    const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
-    await manager.refresh('manual').catch(() => undefined);
-    // The refresh takes the lock first; the caller's pending save waits behind it.
-    const refreshed = manager.refresh('manual');
-    const token = manager.getAccessToken();
-    await Promise.all([refreshed, token]);
-    const stored = await h.readStoredTokens();
-    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
   });
 });
 

@@ -19,32 +19,30 @@ import {
 } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import {
-  applyHealthChanges,
   defaultProfile,
   historyEvent,
-  newConnectionRecord,
-  nextRevision,
   rejectionOf,
-  withTokens,
   type ConnectionRecord,
   type HealthChange,
   type RefreshAttemptFacts,
 } from './connection-record';
 import type { ConnectionStore } from './connection-store';
-import {
-  NotConfiguredError,
-  ReauthorizationRequiredError,
-  StoreConfigError,
-  StoreError,
-  StoreKeyError,
-  StoreLockTimeoutError,
-  StoreUnavailableError,
-  TokenError,
-} from './errors';
+import { ConnectionSession, isTransientStoreError, SaveFailed } from './connection-session';
+import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
 import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import { markRefreshStep } from './refresh-markers';
-import { noTelemetry, type EngineTelemetry, type RefreshOutcome, type StoreErrorKind } from './telemetry';
+import {
+  BackoffSleep,
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  MAX_TIMER_MS,
+  scheduledRefreshAt,
+  systemTimers,
+  type RetryPolicy,
+  type Timers,
+} from './refresh-timing';
+import { noTelemetry, type EngineTelemetry, type RefreshOutcome } from './telemetry';
 import {
   chainFromAnswer,
   chainFromAuthorization,
@@ -69,38 +67,7 @@ import { fingerprintToken, type RefreshInFlightNote, type StoredTokens } from '.
 
 export { defaultConnectionName } from './connection-record';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    // The schedule never keeps a CLI process alive on its own.
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-export interface RetryPolicy {
-  /** Attempts per refresh, including the first (default 4). */
-  maxAttempts: number;
-  /** First back-off delay, ms (default 1000); doubles per attempt, with jitter. */
-  baseDelayMs: number;
-  /** Cap for one back-off delay, ms (default 30 s); also caps a server's Retry-After. */
-  maxDelayMs: number;
-  /** After a refresh exhausted its attempts, the schedule tries again this much later, ms (default 60 s). */
-  cooldownMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 4,
-  baseDelayMs: 1000,
-  maxDelayMs: 30_000,
-  cooldownMs: 60_000,
-};
+export { DEFAULT_RETRY_POLICY, systemTimers, type RetryPolicy, type Timers } from './refresh-timing';
 
 /** The parts of Config the engine reads. */
 export interface TokenManagerConfig {
@@ -150,8 +117,6 @@ export type AdoptAuthorizationInput = AuthorizationAnswer;
 
 /** Access tokens live one hour: an environment token first seen at T is certainly dead by T + 1 h. */
 const ENV_ACCESS_TOKEN_MAX_LIFETIME_MS = 3600_000;
-/** The longest a timer can wait without overflowing. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 type StatusListener = (status: TokenStatus) => void;
 
@@ -175,13 +140,9 @@ export class TokenManager {
   private readonly refreshOnStart: boolean;
   private readonly telemetry: EngineTelemetry;
   private readonly clientName: string | undefined;
-  private readonly lockWaitMs: number;
-  private readonly storeRetryMs: number;
 
-  // ---- what the store said: the record as last read or written under the lock
-  private shared: ConnectionRecord | null = null;
-  /** Health changes made here that are not in the store yet (written with the next write). */
-  private pending: HealthChange[] = [];
+  /** The record as the store has it, the changes not written yet, and whether the store answers. */
+  private readonly session: ConnectionSession;
 
   // ---- the chain in use (it differs from shared.tokens while unsaved, or when it came from QB_REFRESH_TOKEN)
   private chain: StoredTokens | null = null;
@@ -201,13 +162,8 @@ export class TokenManager {
   /** A previous process was stopped with a token call in flight using the chain's refresh token. */
   private interrupted: RefreshInFlightNote | null = null;
   private clientError: TokenError | null = null;
-  private storeReachable = true;
-  /** The last store failure while it lasts (unreachable, wrong key); cleared when the store answers. */
-  private storeFault: StoreError | null = null;
-  private storeRetryTimer: unknown = null;
   /** The store has been read once (the start's decision, rule 6, is made). */
   private loaded = false;
-  private loadWarnings: string[] = [];
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
   /** When the back-off wait of a failing refresh ends (shown as the next refresh time). */
@@ -216,12 +172,13 @@ export class TokenManager {
   /** Fires when the state would change by time alone (valid -> expiring -> expired) and nothing else acts then. */
   private boundaryTimer: unknown = null;
   private nextRefreshAt: number | null = null;
-  private backoffWake: (() => void) | null = null;
-  private backoffTimer: unknown = null;
+  private readonly backoff: BackoffSleep;
   private disposed = false;
   private hot: HotToken | null = null;
   private unwatch: (() => void) | null = null;
   private rereading: Promise<void> | null = null;
+  /** A change came in while `rereading` was in flight: read once more when it ends. */
+  private rereadAgain = false;
   private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
@@ -238,10 +195,25 @@ export class TokenManager {
     this.secrets = options.secrets ?? new SecretRegistry();
     this.telemetry = options.telemetry ?? noTelemetry;
     this.clientName = options.clientName;
-    this.lockWaitMs = options.lockWaitMs ?? 30_000;
-    this.storeRetryMs = options.storeRetryMs ?? 5_000;
     this.secrets.pin(this.config.refreshToken, this.config.accessToken);
     this.startedAt = this.now();
+    this.backoff = new BackoffSleep(this.timers);
+    this.session = new ConnectionSession({
+      store: this.store,
+      connectionId: this.connectionId,
+      now: this.now,
+      timers: this.timers,
+      log: this.log,
+      telemetry: this.telemetry,
+      lockWaitMs: options.lockWaitMs ?? 30_000,
+      retryMs: options.storeRetryMs ?? 5_000,
+      profile: (base) => this.profile(base),
+      onRead: (record) => {
+        if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+      },
+      onRetry: () => void this.recoverStore(),
+      onFailed: () => this.clearTimer(),
+    });
   }
 
   /**
@@ -259,13 +231,13 @@ export class TokenManager {
       this.interrupted = await this.interruptedNoteFor(this.chain);
     } catch (err) {
       if (!isTransientStoreError(err)) throw err;
-      this.storeFailed(err);
+      this.session.failed(err);
       // Until the store answers: the environment's chain, tentatively. Nothing is refreshed without the
       // lock, so it is never used against a stored chain that may have moved on.
       this.adoptAtStart(null, []);
     }
     this.unwatch = this.store.watch((change) => {
-      if (change.id === this.connectionId && change.revision > (this.shared?.revision ?? 0))
+      if (change.id === this.connectionId && change.revision > (this.session.shared?.revision ?? 0))
         void this.reread();
     });
     this.reschedule(true);
@@ -277,6 +249,14 @@ export class TokenManager {
 
   getStatus(): TokenStatus {
     return computeTokenStatus(this.view(), this.facts(), this.now());
+  }
+
+  /**
+   * The status a record read just now would give, with this process's facts: the alert claim decides
+   * on the record it read under the lock, not on this process's view, which may be a moment old.
+   */
+  statusFor(record: ConnectionRecord): TokenStatus {
+    return computeTokenStatus(record, this.facts(), this.now());
   }
 
   onStatusChanged(listener: StatusListener): () => void {
@@ -365,7 +345,7 @@ export class TokenManager {
     // The stale token is dead at Intuit whatever its expiry says.
     if (this.chain.accessToken === staleAccessToken)
       this.setChain({ ...this.chain, accessTokenExpiresAt: now });
-    this.pending.push({
+    this.session.pending.push({
       type: 'retried_after_401',
       events: [
         this.event(
@@ -402,12 +382,12 @@ export class TokenManager {
           this.unsaved = false;
           this.chainStored = true;
         } else {
-          this.pending.push({ type: 'events', events: [cleared] });
+          this.session.pending.push({ type: 'events', events: [cleared] });
         }
         this.setChain(next);
       });
     } else {
-      this.pending.push({ type: 'events', events: [cleared] });
+      this.session.pending.push({ type: 'events', events: [cleared] });
     }
     this.envFallbackActive = false;
     this.reschedule(false);
@@ -535,8 +515,8 @@ export class TokenManager {
     this.unwatch = null;
     this.clearTimer();
     this.clearBoundaryTimer();
-    this.clearStoreRetry();
-    this.wakeBackoff();
+    this.session.close();
+    this.backoff.cut();
     await this.settle();
     await this.rereading;
     this.listeners.clear();
@@ -546,13 +526,10 @@ export class TokenManager {
 
   /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
   private view(): ConnectionRecord | null {
-    if (!this.shared && !this.chain && this.pending.length === 0) return null;
-    const base = this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
-    const record = withTokens(base, this.chain);
-    return applyHealthChanges(
-      { ...record, profile: { ...record.profile, ...this.profileChanges } },
-      this.pending,
-    );
+    const record = this.session.view(this.chain);
+    // A rename or a company name not yet written shows at once.
+    if (!record || Object.keys(this.profileChanges).length === 0) return record;
+    return { ...record, profile: { ...record.profile, ...this.profileChanges } };
   }
 
   private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
@@ -570,10 +547,10 @@ export class TokenManager {
   }
 
   private adoptAtStart(stored: ConnectionRecord | null, warnings: readonly string[]): void {
-    this.shared = stored;
-    this.loadWarnings = [...warnings];
+    this.session.shared = stored;
+    this.session.loadWarnings = [...warnings];
     for (const warning of warnings)
-      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
+      this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
     const envToken = this.config.refreshToken;
     const storedChain = stored?.tokens ?? null;
     if (storedChain) this.secrets.add(storedChain.refreshToken, storedChain.accessToken);
@@ -589,7 +566,7 @@ export class TokenManager {
         this.setChain(chainFromEnvironment(envToken ?? '', this.config.realmId, this.now()));
         this.chainStored = false;
         if (storedChain) {
-          this.pending.push({
+          this.session.pending.push({
             type: 'events',
             events: [
               this.event(
@@ -621,8 +598,8 @@ export class TokenManager {
    * not newer (an unsaved chain is).
    */
   private adoptShared(latest: ConnectionRecord | null): void {
-    if (!latest || latest.revision <= (this.shared?.revision ?? 0)) return;
-    this.shared = latest;
+    if (!latest || latest.revision <= (this.session.shared?.revision ?? 0)) return;
+    this.session.shared = latest;
     if (this.unsaved) return;
     const stored = latest.tokens;
     if (stored === null) {
@@ -647,153 +624,81 @@ export class TokenManager {
   }
 
   private reread(): Promise<void> {
+    // A change reported while a read is in flight may be newer than what that read saw: read again after it.
+    if (this.rereading) this.rereadAgain = true;
     this.rereading ??= (async () => {
+      this.rereadAgain = false;
       try {
         const { record } = await this.store.load(this.connectionId);
-        this.storeAnswered();
+        this.session.answered();
         this.adoptShared(record);
       } catch (err) {
         if (!(err instanceof StoreError)) throw err;
-        this.storeFailed(err);
+        this.session.failed(err);
       } finally {
         this.rereading = null;
       }
       if (this.disposed) return;
       this.reschedule(false);
       this.emit();
+      if (this.rereadAgain) void this.reread();
     })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
     return this.rereading;
   }
 
-  /**
-   * Runs `fn` under the connection's lock with the record as it is now in the store. Store failures
-   * are tracked (status, telemetry, the retry timer) and rethrown.
-   */
-  private async underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
-    if (this.storeFault instanceof StoreKeyError || this.storeFault instanceof StoreConfigError)
-      throw this.storeFault;
-    const asked = this.now();
-    try {
-      return await this.store.withLock(
-        this.connectionId,
-        async () => {
-          this.telemetry.lockWaited({ connectionId: this.connectionId, waitMs: this.now() - asked });
-          const { record, warnings } = await this.store.load(this.connectionId);
-          this.storeAnswered();
-          this.noteLoadWarnings(warnings);
-          if (record && record.revision >= (this.shared?.revision ?? 0)) this.shared = record;
-          if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
-          return fn(record);
-        },
-        { waitMs: this.lockWaitMs },
-      );
-    } catch (err) {
-      if (err instanceof StoreError && !(err instanceof SaveFailed)) this.storeFailed(err);
-      throw err;
-    }
+  /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
+  private underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
+    return this.session.underLock(fn, (warning) => this.noteLoadWarning(warning));
   }
 
-  /**
-   * Writes the record under the lock: `latest` (what the store holds now) with `chain`, the changes
-   * not yet written and `changes`, one revision up. On success they are all in the store. Synchronous
-   * up to the store's save() call (a file store renames before returning): see exchangeAndSave().
-   */
   private write(
     latest: ConnectionRecord | null,
     chain: StoredTokens | null,
     changes: HealthChange[],
   ): Promise<void> {
-    const base = latest ?? this.shared ?? newConnectionRecord(this.connectionId, this.profile(null), null);
-    const all = [...this.pending, ...changes];
-    const record = nextRevision(
-      applyHealthChanges({ ...withTokens(base, chain), profile: this.profile(base) }, all),
-      latest,
-    );
-    // Until it is durable the changes stay pending (the view shows them either way).
-    this.pending = all;
     const profileChanges = this.profileChanges;
-    return this.store.save(record).then(
+    const written = this.session.write(latest, chain, changes);
+    // Written: the record carries them now (a newer change made meanwhile stays).
+    void written.then(
       () => {
-        this.shared = record;
-        this.pending = this.pending.filter((change) => !all.includes(change));
         if (this.profileChanges === profileChanges) this.profileChanges = {};
       },
-      (err: unknown) => {
-        if (err instanceof StoreUnavailableError) this.storeFailed(err);
-        else
-          this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'write') });
-        this.log(`Writing the connection record failed: ${(err as Error).message}`);
-        throw new SaveFailed(err);
-      },
+      () => undefined,
     );
+    return written;
   }
 
-  private noteLoadWarnings(warnings: readonly string[]): void {
-    for (const warning of warnings) {
-      this.loadWarnings.push(warning);
-      this.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
-    }
-  }
-
-  // ---------------------------------------------------------------- store reachability
-
-  private storeFailed(err: StoreError): void {
-    this.telemetry.storeFailed({ connectionId: this.connectionId, kind: storeErrorKind(err, 'unavailable') });
-    if (err instanceof StoreLockTimeoutError) return; // the store answers; another holder is slow
-    const first = this.storeFault === null;
-    this.storeFault = err;
-    if (err instanceof StoreUnavailableError) this.storeReachable = false;
-    if (first) this.log(`The token store failed: ${err.message}`);
-    this.clearTimer();
-    this.armStoreRetry();
-  }
-
-  private storeAnswered(): void {
-    if (this.storeFault === null) return;
-    this.storeFault = null;
-    this.storeReachable = true;
-    this.clearStoreRetry();
-    this.log('The token store answers again.');
-  }
-
-  private armStoreRetry(): void {
-    if (this.storeRetryTimer !== null || this.disposed) return;
-    this.storeRetryTimer = this.timers.setTimeout(() => {
-      this.storeRetryTimer = null;
-      void this.recoverStore();
-    }, this.storeRetryMs);
-  }
-
-  private clearStoreRetry(): void {
-    if (this.storeRetryTimer !== null) this.timers.clearTimeout(this.storeRetryTimer);
-    this.storeRetryTimer = null;
+  /** What loading found: a warning in the status and an event in the history. */
+  private noteLoadWarning(warning: string): void {
+    this.session.loadWarnings.push(warning);
+    this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
   }
 
   /** The store answers again: take in what it holds, write what could not be written, carry on. */
   private async recoverStore(): Promise<void> {
-    if (this.disposed || this.storeFault === null) return;
+    if (this.disposed || this.session.healthy) return;
     try {
       await this.store.open();
       const { record, warnings } = await this.store.load(this.connectionId);
-      this.storeAnswered();
+      this.session.answered();
       if (!this.loaded) {
         // The start could not read the store: decide now, as the start would have.
         this.adoptAtStart(record, warnings);
         this.loaded = true;
         this.interrupted = await this.interruptedNoteFor(this.chain);
       } else {
-        this.noteLoadWarnings(warnings);
+        for (const warning of warnings) this.noteLoadWarning(warning);
         this.adoptShared(record);
       }
-      if (this.unsaved || this.pending.length > 0) await this.persistUnsaved();
+      if (this.unsaved || this.session.pending.length > 0) await this.persistUnsaved();
     } catch (err) {
       if (!(err instanceof StoreError)) {
         this.log(`Reconnecting to the token store failed: ${(err as Error).message}`);
-        this.armStoreRetry();
+        this.session.armRetry();
         return;
       }
-      if (!(err instanceof SaveFailed)) this.storeFailed(err);
-      else this.armStoreRetry();
+      if (!(err instanceof SaveFailed)) this.session.failed(err);
+      else this.session.armRetry();
     }
     if (this.disposed) return;
     this.reschedule(false);
@@ -836,7 +741,7 @@ export class TokenManager {
           throw err;
         }
         if (!error.transient || attempt >= this.retry.maxAttempts || this.disposed) throw error;
-        const delay = this.backoffDelay(attempt, error);
+        const delay = backoffDelay(attempt, this.retry, this.random, error.retryAfterMs);
         this.retrying = { attempt: attempt + 1, maxAttempts: this.retry.maxAttempts };
         this.retryAt = this.now() + delay;
         this.log(
@@ -844,7 +749,7 @@ export class TokenManager {
         );
         this.emit();
         try {
-          await this.sleep(delay);
+          await this.backoff.sleep(delay);
         } finally {
           this.retryAt = null;
         }
@@ -876,11 +781,11 @@ export class TokenManager {
         await this.write(latest, this.chain, []);
         this.unsaved = false;
         this.chainStored = true;
-        latest = this.shared;
+        latest = this.session.shared;
       }
       const adopted = this.adoptNewerStoredChain(latest, trigger, staleAccessToken);
       if (adopted !== null) {
-        if (this.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
+        if (this.session.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
         return adopted;
       }
       const chain = this.chain;
@@ -940,7 +845,9 @@ export class TokenManager {
       if (saved && sameChain(saved.next, next)) await saved.saved;
       // The early write (done or pending) already carries this success; this one only fixes the chain.
       else if (saved)
-        await saved.saved.catch(() => undefined).then(() => this.write(this.shared ?? latest, next, []));
+        await saved.saved
+          .catch(() => undefined)
+          .then(() => this.write(this.session.shared ?? latest, next, []));
       else await this.write(latest, next, [this.successChange(trigger, chain, next, answer, started)]);
     } catch (err) {
       this.setChain(next);
@@ -1039,7 +946,7 @@ export class TokenManager {
           ? latest.tokens
           : chain;
     try {
-      await this.write(this.shared ?? latest, chainToWrite, [change]);
+      await this.write(this.session.shared ?? latest, chainToWrite, [change]);
       if (chainToWrite === chain) this.chainStored = true;
     } catch {
       // Kept in `pending`: the view shows it now, the next write stores it.
@@ -1102,33 +1009,9 @@ export class TokenManager {
     return facts;
   }
 
-  private backoffDelay(attempt: number, error: TokenError): number {
-    const exponential = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    // "Equal jitter": at least half the step, so retries from several processes spread out.
-    const jittered = Math.round(exponential / 2 + (this.random() * exponential) / 2);
-    const asked = error.retryAfterMs !== null ? Math.min(this.retry.maxDelayMs, error.retryAfterMs) : 0;
-    return Math.max(jittered, asked);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.backoffWake = () => {
-        this.backoffWake = null;
-        if (this.backoffTimer !== null) this.timers.clearTimeout(this.backoffTimer);
-        this.backoffTimer = null;
-        resolve();
-      };
-      this.backoffTimer = this.timers.setTimeout(() => this.backoffWake?.(), ms);
-    });
-  }
-
-  private wakeBackoff(): void {
-    this.backoffWake?.();
-  }
-
   /** Writes an unsaved chain (and health changes not yet written) under the lock. */
   private async persistUnsaved(): Promise<void> {
-    if (!this.unsaved && this.pending.length === 0) return;
+    if (!this.unsaved && this.session.pending.length === 0) return;
     try {
       await this.underLock(async (latest) => {
         // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
@@ -1138,7 +1021,7 @@ export class TokenManager {
           this.unsaved = false;
           this.chainStored = true;
           this.store.endRefresh?.(this.connectionId);
-        } else if (this.pending.length > 0) {
+        } else if (this.session.pending.length > 0) {
           await this.write(
             latest,
             this.chainStored ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
@@ -1163,7 +1046,7 @@ export class TokenManager {
       !this.disposed &&
       this.chain !== null &&
       this.oauth !== null &&
-      this.storeFault === null &&
+      this.session.healthy &&
       !this.clientError &&
       rejectionOf(this.view()) === null
     );
@@ -1176,18 +1059,15 @@ export class TokenManager {
     const chain = this.chain;
     if (!chain) return;
     const now = this.now();
-    let at: number | null;
-    if (chain.accessToken && chain.accessTokenExpiresAt !== null) {
-      at = Math.max(now, chain.accessTokenExpiresAt - skewMs(chain, this.config.refreshSkewSeconds));
-    } else if (starting && this.refreshOnStart) {
-      at = now;
-    } else {
-      at = null;
-    }
-    // After a refresh that exhausted its retries, the next scheduled try waits out the cooldown.
-    const lastFailed = this.view()?.health.lastRefresh?.ok === false;
-    if (at !== null && lastFailed && at <= now) at = now + this.retry.cooldownMs;
-    else if (at === null && lastFailed) at = now + this.retry.cooldownMs;
+    const at = scheduledRefreshAt({
+      chain,
+      now,
+      skewSeconds: this.config.refreshSkewSeconds,
+      starting,
+      refreshOnStart: this.refreshOnStart,
+      lastRefreshFailed: this.view()?.health.lastRefresh?.ok === false,
+      cooldownMs: this.retry.cooldownMs,
+    });
     if (at === null) return;
     this.nextRefreshAt = at;
     this.timer = this.timers.setTimeout(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
@@ -1241,7 +1121,7 @@ export class TokenManager {
       this.envFallbackActive = true;
       this.hot = null;
       const why = cause instanceof TokenError ? ` after the refresh failed (${cause.kind})` : '';
-      this.pending.push({
+      this.session.pending.push({
         type: 'events',
         events: [
           this.event(
@@ -1257,7 +1137,6 @@ export class TokenManager {
   }
 
   private facts(): ProcessFacts {
-    const fault = this.storeFault;
     return {
       connectionId: this.connectionId,
       environment: this.config.environment,
@@ -1276,13 +1155,7 @@ export class TokenManager {
       unsaved: this.unsaved,
       clientError: this.clientError?.toInfo() ?? null,
       configWarnings: this.config.warnings ?? [],
-      store: {
-        description: this.store.description,
-        reachable: this.storeReachable,
-        warnings: [...this.store.warnings, ...this.loadWarnings],
-        problem: fault ? storeProblemSentence(fault) : null,
-        misconfigured: fault instanceof StoreKeyError || fault instanceof StoreConfigError,
-      },
+      store: this.session.storeFacts(),
     };
   }
 
@@ -1350,40 +1223,6 @@ export class TokenManager {
   private assertOpen(): void {
     if (this.disposed) throw new Error('The token manager has been disposed.');
   }
-}
-
-/** A write failed: the engine keeps what it meant to write and says so with a StoreError. */
-class SaveFailed extends StoreError {
-  override name = 'SaveFailed';
-  constructor(override readonly cause: unknown) {
-    super('The connection record could not be written.');
-  }
-
-  toStoreError(): StoreError {
-    if (this.cause instanceof StoreError) return this.cause;
-    return new StoreError(
-      'The new tokens could not be saved to the token store; they are kept in memory and saved before anything is handed out.',
-    );
-  }
-}
-
-function isTransientStoreError(err: unknown): err is StoreError {
-  return err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError;
-}
-
-function storeErrorKind(err: unknown, otherwise: StoreErrorKind): StoreErrorKind {
-  if (err instanceof StoreUnavailableError) return 'unavailable';
-  if (err instanceof StoreLockTimeoutError) return 'lock_timeout';
-  if (err instanceof StoreKeyError) return 'key';
-  if (err instanceof StoreConfigError) return 'config';
-  return otherwise;
-}
-
-function storeProblemSentence(err: StoreError): string {
-  if (err instanceof StoreUnavailableError) {
-    return `The token store cannot be reached (${err.message}); a still-valid access token is served from memory and nothing is refreshed until it answers again.`;
-  }
-  return err.message;
 }
 
 /** Why the refresh token is refused after a restart that found a refresh left in flight. */

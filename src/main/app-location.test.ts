@@ -17,6 +17,24 @@ describe('locateApp', () => {
       /^file:/,
     );
   });
+
+  it('decides loopback on the parsed host name, not a prefix of the text', () => {
+    const at = (devServerUrl: string) =>
+      locateApp({ mainDir: '/opt/qb/out/main', devServerUrl, isPackaged: false }).appUrl;
+    for (const url of [
+      'http://localhost@evil.example/',
+      'http://127.0.0.1@evil.example:5173/',
+      'http://localhost.evil.example/',
+      'http://127.0.0.1.nip.io/',
+      'https://localhost:5173/',
+      'http://user:pw@localhost:5173/',
+      'not a url',
+    ]) {
+      expect(at(url), url).toBe('file:///opt/qb/out/renderer/index.html');
+    }
+    expect(at('http://127.0.0.1:5173')).toBe('http://127.0.0.1:5173/');
+    expect(at('http://[::1]:5173/')).toBe('http://[::1]:5173/');
+  });
 });
 
 describe('dataDirFromEnv', () => {

@@ -18,10 +18,28 @@ export interface LocateOptions {
 
 export function locateApp({ mainDir, devServerUrl, isPackaged }: LocateOptions): AppLocation {
   const preloadPath = join(mainDir, '..', 'preload', 'index.cjs');
-  if (!isPackaged && devServerUrl && /^http:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/?/.test(devServerUrl)) {
-    return { appUrl: new URL(devServerUrl).href, preloadPath };
-  }
+  const devServer = isPackaged ? null : loopbackDevServer(devServerUrl);
+  if (devServer) return { appUrl: devServer, preloadPath };
   return { appUrl: pathToFileURL(join(mainDir, '..', 'renderer', 'index.html')).href, preloadPath };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The dev server's URL when it is plain http on a loopback host, else null. Decided on the parsed
+ * URL: a prefix test would take `http://localhost@evil.example/` (a user name) or
+ * `http://localhost.evil.example/` for loopback.
+ */
+export function loopbackDevServer(url: string | undefined): string | null {
+  if (!url) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'http:' || parsed.username || parsed.password) return null;
+  return LOOPBACK_HOSTS.has(parsed.hostname) ? parsed.href : null;
 }
 
 /** QB_DATA_DIR as an absolute path, or undefined when unset/blank (a relative value is taken from cwd). */

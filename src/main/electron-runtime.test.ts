@@ -1,6 +1,6 @@
 // scripts/electron-path.mjs and `npm start` without and with an Electron runtime. A stand-in
 // runtime (a small shell script) shows what the launcher would run; no real Electron needed.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot, resolveElectronRuntime } from '../../scripts/electron-path.mjs';
 
 const startScript = join(projectRoot, 'scripts', 'start-electron.mjs');
+
+/** The environment without a developer's QB_* settings. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('QB_')));
+}
 const temps: string[] = [];
 
 function tempDir(): string {
@@ -60,11 +65,16 @@ describe('resolveElectronRuntime', () => {
 });
 
 describe('npm start (scripts/start-electron.mjs)', () => {
-  it('without a runtime: exits 1 with one clear message, no stack trace', () => {
-    const result = spawnSync(process.execPath, [startScript], {
+  it('without a runtime and --strict (or QB_START_STRICT=1): exits 1 with one clear message, no stack', () => {
+    const result = spawnSync(process.execPath, [startScript, '--strict'], {
       env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: join(tempDir(), 'missing') },
       encoding: 'utf8',
     });
+    const byVariable = spawnSync(process.execPath, [startScript], {
+      env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: join(tempDir(), 'missing'), QB_START_STRICT: '1' },
+      encoding: 'utf8',
+    });
+    expect(byVariable.status).toBe(1);
     expect(result.status).toBe(1);
     const output = result.stdout + result.stderr;
     expect(output).toContain('No Electron runtime found');
@@ -90,4 +100,49 @@ describe('npm start (scripts/start-electron.mjs)', () => {
       expect(args[0]).toBe('.');
     },
   );
+
+  it('without a runtime: says so in one sentence, then serves the dashboard headless until stopped', async () => {
+    const dataDir = tempDir();
+    const child = spawn(process.execPath, [startScript, '--no-build'], {
+      cwd: dataDir,
+      env: {
+        ...cleanEnv(),
+        ELECTRON_OVERRIDE_DIST_PATH: join(tempDir(), 'missing'),
+        QB_DEMO: '1',
+        QB_PORT: '0',
+        QB_DATA_DIR: dataDir,
+        QB_ADMIN_TOKEN: 'start-fallback-admin-token',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const found = /Open this URL to sign in \(it carries the admin secret\): (\S+)/.exec(stdout);
+          if (found?.[1]) resolve(found[1]);
+        });
+        void exited.then((code) => reject(new Error(`npm start exited (${code}): ${stdout}`)));
+      });
+      const [first] = stdout.split('\n');
+      expect(first).toMatch(
+        /^npm start: no Electron runtime is installed here and none could be fetched, so this serves the same dashboard headless instead \(what `npm run serve` does\)/,
+      );
+      expect(first?.match(/\. /g) ?? []).toHaveLength(0);
+      // The same API the dashboard uses answers, with a status.
+      const origin = new URL(url).origin;
+      const response = await fetch(`${origin}/api/integrations/quickbooks/refresh-token`, {
+        headers: { authorization: 'Bearer start-fallback-admin-token' },
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { ok: boolean; value: { demo: boolean } }).value.demo).toBe(true);
+      // Still running: it keeps serving until stopped.
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
 });

@@ -15,10 +15,12 @@ describe('notConfiguredHandlers', () => {
       ok: false,
       error: { code: 'not_configured', message: 'QB_CLIENT_SECRET is missing.' },
     });
-    await expect(handlers.connect()).resolves.toEqual({
-      ok: false,
-      error: { code: 'internal', message: 'not available yet' },
-    });
+    for (const answer of [await handlers.connect(), await handlers.disconnect({ force: true })]) {
+      expect(answer).toEqual({
+        ok: false,
+        error: { code: 'not_configured', message: 'QB_CLIENT_SECRET is missing.' },
+      });
+    }
   });
 });
 

@@ -47,8 +47,9 @@ export function notConfiguredHandlers(status: () => TokenStatus): IpcHandlers {
     refresh: async () => ({ ok: false, error: notConfigured() }),
     clear: async () => ({ ok: false, error: notConfigured() }),
     testConnection: async () => ({ ok: false, error: notConfigured() }),
-    connect: async () => ({ ok: false, error: NOT_AVAILABLE_YET }),
-    disconnect: async () => ({ ok: false, error: NOT_AVAILABLE_YET }),
+    // No engine means no Connect flow either: the same reason, not an opaque internal error.
+    connect: async () => ({ ok: false, error: notConfigured() }),
+    disconnect: async () => ({ ok: false, error: notConfigured() }),
     listConnections: async () => ({ ok: true, value: [summarizeStatus(status())] }),
     removeConnection: async () => ({ ok: false, error: notConfigured() }),
   };

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   externalHostsFor,
@@ -7,7 +9,13 @@ import {
   isSameDocument,
   secureWebPreferences,
   urlForLog,
+  APP_CONTENT_SECURITY_POLICY,
+  installContentSecurityPolicy,
+  NAVIGATION_EVENTS,
+  sandboxRefusal,
   type HardenableContents,
+  type HeaderHook,
+  type NavigationEventName,
   type PermissionSession,
 } from './security';
 
@@ -33,6 +41,15 @@ class ContentsStandIn implements HardenableContents {
     const preventable = { preventDefault: () => (prevented = true) };
     for (const listener of this.listeners.get(event) ?? [])
       (listener as (...a: unknown[]) => void)(preventable, ...args);
+    return prevented;
+  }
+
+  /** Fires a navigation event with Electron's `details` object (and its deprecated positional URL). */
+  navigate(event: NavigationEventName, url: string, isMainFrame = true): boolean {
+    let prevented = false;
+    const details = { url, isMainFrame, isSameDocument: false, preventDefault: () => (prevented = true) };
+    for (const listener of this.listeners.get(event) ?? [])
+      (listener as (...a: unknown[]) => void)(details, url, false, isMainFrame);
     return prevented;
   }
 }
@@ -97,16 +114,31 @@ describe('hardenSession', () => {
 describe('hardenWebContents', () => {
   it('lets the app navigate within its own page only', () => {
     const { contents, opened } = harden();
-    expect(contents.fire('will-navigate', `${APP_URL}#/settings`)).toBe(false);
-    expect(contents.fire('will-navigate', 'https://evil.example/')).toBe(true);
-    expect(contents.fire('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(contents.navigate('will-navigate', `${APP_URL}#/settings`)).toBe(false);
+    expect(contents.navigate('will-navigate', 'https://evil.example/')).toBe(true);
+    expect(contents.navigate('will-navigate', 'file:///etc/passwd')).toBe(true);
     expect(opened).toEqual([]);
   });
 
   it('denies navigation to an Intuit page but opens it in the system browser', () => {
     const { contents, opened } = harden();
-    expect(contents.fire('will-navigate', 'https://developer.intuit.com/app/developer/dashboard')).toBe(true);
+    expect(contents.navigate('will-navigate', 'https://developer.intuit.com/app/developer/dashboard')).toBe(
+      true,
+    );
     expect(opened).toEqual(['https://developer.intuit.com/app/developer/dashboard']);
+  });
+
+  it('keeps subframes and redirects in the app as will-navigate keeps the main frame', () => {
+    const { contents, opened, denied } = harden();
+    expect(contents.navigate('will-frame-navigate', 'https://evil.example/', false)).toBe(true);
+    expect(contents.navigate('will-redirect', 'https://evil.example/')).toBe(true);
+    expect(contents.navigate('will-redirect', 'https://developer.intuit.com/', false)).toBe(true);
+    expect(contents.navigate('will-redirect', `${APP_URL}#/x`)).toBe(false);
+    // A frame or a redirect is not the user's click: nothing goes to the system browser.
+    expect(contents.navigate('will-frame-navigate', 'https://developer.intuit.com/', false)).toBe(true);
+    expect(opened).toEqual([]);
+    expect(denied).toEqual(['navigate', 'navigate', 'navigate', 'navigate']);
+    for (const event of NAVIGATION_EVENTS) expect(contents.listeners.get(event)).toHaveLength(1);
   });
 
   it('denies window.open always; only allow-listed https URLs reach the system browser', () => {
@@ -149,6 +181,51 @@ describe('hardenWebContents', () => {
     });
     openWindow(contents, 'https://auth.example.test/authorize?state=1');
     expect(opened).toEqual(['https://auth.example.test/authorize?state=1']);
+  });
+});
+
+describe('installContentSecurityPolicy', () => {
+  function hook() {
+    let listener: Parameters<HeaderHook['onHeadersReceived']>[0] | null = null;
+    installContentSecurityPolicy({ onHeadersReceived: (l) => void (listener = l) }, APP_URL);
+    return (url: string, resourceType: string, responseHeaders?: Record<string, string[]>) => {
+      let answer: unknown = 'no answer';
+      if (!listener) throw new Error('no listener installed');
+      (listener as Parameters<HeaderHook['onHeadersReceived']>[0])(
+        { url, resourceType: resourceType as never, responseHeaders },
+        (response) => (answer = response),
+      );
+      return answer;
+    };
+  }
+
+  it('sends the policy with the app page only, replacing any other policy header', () => {
+    const headers = hook();
+    expect(
+      headers(APP_URL, 'mainFrame', { 'content-security-policy': ['default-src *'], 'x-a': ['1'] }),
+    ).toEqual({
+      responseHeaders: { 'x-a': ['1'], 'Content-Security-Policy': [APP_CONTENT_SECURITY_POLICY] },
+    });
+    expect(headers(`${APP_URL}#/x`, 'mainFrame')).toMatchObject({
+      responseHeaders: { 'Content-Security-Policy': [APP_CONTENT_SECURITY_POLICY] },
+    });
+    expect(headers('https://developer.intuit.com/', 'mainFrame')).toEqual({});
+    expect(headers(APP_URL.replace('index.html', 'assets/x.js'), 'script')).toEqual({});
+  });
+
+  it('is the meta tag’s policy plus frame-ancestors, which only a header can carry', () => {
+    const html = readFileSync(join(import.meta.dirname, '../renderer/index.html'), 'utf8');
+    const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+    expect(meta).toBeTruthy();
+    expect(APP_CONTENT_SECURITY_POLICY).toBe(`${meta}; frame-ancestors 'none'`);
+  });
+});
+
+describe('sandboxRefusal', () => {
+  it('refuses --no-sandbox in a packaged build only', () => {
+    expect(sandboxRefusal({ isPackaged: true, noSandbox: true })).toMatch(/does not run with --no-sandbox/);
+    expect(sandboxRefusal({ isPackaged: true, noSandbox: false })).toBeNull();
+    expect(sandboxRefusal({ isPackaged: false, noSandbox: true })).toBeNull();
   });
 });
 

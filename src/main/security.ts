@@ -1,7 +1,7 @@
 // The main process's security posture, kept free of a top-level `electron` import so unit tests
 // can check it on Node with stand-ins. Everything the renderer might ask for is denied unless
 // listed here.
-import type { Session, WebPreferences } from 'electron';
+import type { OnHeadersReceivedListenerDetails, Session, WebPreferences } from 'electron';
 
 /** Hosts whose https pages may open in the system browser (Intuit's app console, docs, product site). */
 export const INTUIT_EXTERNAL_HOSTS: readonly string[] = [
@@ -71,9 +71,19 @@ interface PreventableEvent {
   preventDefault(): void;
 }
 
+/** What Electron passes to will-navigate, will-frame-navigate and will-redirect (their `details`). */
+export interface NavigationEvent extends PreventableEvent {
+  url: string;
+  isMainFrame: boolean;
+}
+
+/** The navigation events hardening handles, alike: each may take a frame somewhere else. */
+export const NAVIGATION_EVENTS = ['will-navigate', 'will-frame-navigate', 'will-redirect'] as const;
+export type NavigationEventName = (typeof NAVIGATION_EVENTS)[number];
+
 /** The part of WebContents that hardening touches; Electron's WebContents satisfies it. */
 export interface HardenableContents {
-  on(event: 'will-navigate', listener: (event: PreventableEvent, url: string) => void): unknown;
+  on(event: NavigationEventName, listener: (details: NavigationEvent) => void): unknown;
   on(event: 'will-attach-webview', listener: (event: PreventableEvent) => void): unknown;
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void;
 }
@@ -101,11 +111,24 @@ export function hardenWebContents(contents: HardenableContents, options: HardenO
     options.shell.openExternal(url).catch(() => undefined);
   };
 
-  contents.on('will-navigate', (event, url) => {
-    if (isSameDocument(url, options.appUrl)) return;
-    event.preventDefault();
-    options.onDenied?.('navigate', url);
-    sendOut(url);
+  // A subframe or a server redirect can take a frame away as surely as a main-frame navigation.
+  // The `details` object, not the deprecated positional URL argument, carries the target.
+  const keepInApp = (details: NavigationEvent): void => {
+    if (isSameDocument(details.url, options.appUrl)) return;
+    details.preventDefault();
+    options.onDenied?.('navigate', details.url);
+    // Only a top-level link click is the user's wish to see a page; redirects and subframes are not.
+    if (details.isMainFrame) sendOut(details.url);
+  };
+  contents.on('will-navigate', keepInApp);
+  contents.on('will-frame-navigate', (details) => {
+    // The main frame's own navigation also arrives as will-navigate: handle it once, there.
+    if (!details.isMainFrame) keepInApp(details);
+  });
+  contents.on('will-redirect', (details) => {
+    if (isSameDocument(details.url, options.appUrl)) return;
+    details.preventDefault();
+    options.onDenied?.('navigate', details.url);
   });
 
   contents.on('will-attach-webview', (event) => {
@@ -118,6 +141,51 @@ export function hardenWebContents(contents: HardenableContents, options: HardenO
     sendOut(url);
     return { action: 'deny' };
   });
+}
+
+/**
+ * The app page's policy, sent as a header as well as index.html's meta tag: a header is applied
+ * before any of the document is parsed, and only a header can carry frame-ancestors. Keep the two
+ * in step (security.test.ts compares them).
+ */
+export const APP_CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+type HeadersCallback = (response: { responseHeaders?: Record<string, string | string[]> }) => void;
+
+/** The part of session.webRequest that the CSP header needs; Electron's WebRequest satisfies it. */
+export interface HeaderHook {
+  onHeadersReceived(
+    listener: (
+      details: Pick<OnHeadersReceivedListenerDetails, 'url' | 'resourceType' | 'responseHeaders'>,
+      callback: HeadersCallback,
+    ) => void,
+  ): void;
+}
+
+/** Sends APP_CONTENT_SECURITY_POLICY with the app's own page; every other response passes unchanged. */
+export function installContentSecurityPolicy(webRequest: HeaderHook, appUrl: string): void {
+  webRequest.onHeadersReceived((details, callback) => {
+    if (details.resourceType !== 'mainFrame' || !isSameDocument(details.url, appUrl)) return callback({});
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(details.responseHeaders ?? {})) {
+      // One policy, ours: a second header would only add restrictions we did not choose.
+      if (name.toLowerCase() !== 'content-security-policy') headers[name] = value;
+    }
+    headers['Content-Security-Policy'] = [APP_CONTENT_SECURITY_POLICY];
+    callback({ responseHeaders: headers });
+  });
+}
+
+/**
+ * Why main refuses to run, or null. `npm start` passes --no-sandbox when run as root (Chromium will
+ * not start otherwise); a packaged build must never run without the OS sandbox, whoever asks.
+ */
+export function sandboxRefusal(options: { isPackaged: boolean; noSandbox: boolean }): string | null {
+  return options.isPackaged && options.noSandbox
+    ? 'The packaged app does not run with --no-sandbox (Chromium’s OS sandbox stays on). Start it as an ordinary user, without that switch.'
+    : null;
 }
 
 /** A URL fit for a log line: origin and path only (a query string may carry a code or a state value). */

@@ -3,6 +3,7 @@
 // WebContents gets them, this window's included.
 import type { BrowserWindowConstructorOptions } from 'electron';
 import { secureWebPreferences } from './security';
+import { DEFAULT_WINDOW_SIZE } from './window-state';
 
 export interface WindowLike {
   once(event: 'ready-to-show', listener: () => void): unknown;
@@ -15,6 +16,8 @@ export type WindowConstructor<W extends WindowLike> = new (options: BrowserWindo
 export interface MainWindowOptions {
   /** Absolute path of the built preload (out/preload/index.cjs). */
   preloadPath: string;
+  /** Where the window was last (window-state.ts); default size, placed by the window manager, otherwise. */
+  bounds?: { x?: number; y?: number; width: number; height: number };
   /** The app's own page: file:// URL of out/renderer/index.html, or the dev server's URL. */
   appUrl: string;
   /** Reports a page that failed to load instead of leaving an unhandled rejection. */
@@ -23,11 +26,13 @@ export interface MainWindowOptions {
 
 export const MAIN_WINDOW_TITLE = 'QB Token Desk';
 
-export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+export function mainWindowOptions(
+  preloadPath: string,
+  bounds: MainWindowOptions['bounds'] = DEFAULT_WINDOW_SIZE,
+): BrowserWindowConstructorOptions {
   return {
     title: MAIN_WINDOW_TITLE,
-    width: 1120,
-    height: 800,
+    ...bounds,
     minWidth: 720,
     minHeight: 520,
     // Shown once painted, so the window never flashes white.
@@ -42,7 +47,7 @@ export function createMainWindow<W extends WindowLike>(
   BrowserWindow: WindowConstructor<W>,
   options: MainWindowOptions,
 ): W {
-  const window = new BrowserWindow(mainWindowOptions(options.preloadPath));
+  const window = new BrowserWindow(mainWindowOptions(options.preloadPath, options.bounds));
   window.once('ready-to-show', () => window.show());
   window.loadURL(options.appUrl).catch((error: unknown) => options.onLoadError?.(error));
   return window;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BRIDGE_METHODS,
+  COMMAND_CHANNEL,
   IPC_CHANNELS,
   STATUS_CHANGED_CHANNEL,
   type Result,
@@ -136,5 +137,19 @@ describe('preload bridge', () => {
     expect(first).toHaveLength(1);
     expect(second).toHaveLength(2);
     expect(ipc.listeners.get(STATUS_CHANGED_CHANNEL)?.size).toBe(1);
+  });
+
+  it('onCommand hands the page only the known commands, and unsubscribes', () => {
+    const ipc = new IpcRendererStandIn();
+    const received: unknown[] = [];
+    const stop = createBridge(ipc).onCommand?.((command) => received.push(command));
+    ipc.emit(COMMAND_CHANNEL, 'refresh');
+    ipc.emit(COMMAND_CHANNEL, 'disconnect');
+    ipc.emit(COMMAND_CHANNEL, { toString: () => 'clear' });
+    ipc.emit(COMMAND_CHANNEL, 'testConnection');
+    stop?.();
+    ipc.emit(COMMAND_CHANNEL, 'clear');
+    expect(received).toEqual(['refresh', 'testConnection']);
+    expect(ipc.listeners.get(COMMAND_CHANNEL)?.size).toBe(0);
   });
 });

@@ -2,10 +2,12 @@
 // or an IPC event object; every call resolves with a Result, even when main does not answer.
 import {
   CONNECTIONS_CHANGED_CHANNEL,
+  COMMAND_CHANNEL,
   IPC_CHANNELS,
   STATUS_CHANGED_CHANNEL,
   type ConnectionSummary,
   type ConnectionTestResult,
+  type DesktopCommand,
   type InvokeChannel,
   type QbTokensBridge,
   type Result,
@@ -80,7 +82,18 @@ export function createBridge(ipcRenderer: IpcRendererLike): QbTokensBridge {
         ipcRenderer.removeListener(STATUS_CHANGED_CHANNEL, listener);
       };
     },
-  } satisfies QbTokensBridge;
+    onCommand(callback) {
+      // Only the known commands reach the page, whatever main (or anything else) sends.
+      const listener: Listener = (_event, command) => {
+        if (command === 'refresh' || command === 'clear' || command === 'testConnection')
+          callback(command satisfies DesktopCommand);
+      };
+      ipcRenderer.on(COMMAND_CHANNEL, listener);
+      return () => {
+        ipcRenderer.removeListener(COMMAND_CHANNEL, listener);
+      };
+    },
+  } satisfies Required<QbTokensBridge>;
 }
 
 /** A connection id crosses as a string, and only when given (so main sees "no id" as the default). */

@@ -8,7 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultRecordPath, readStoredRecord } from '../core/testing/stored-chain';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
+import { emulatorEnv } from '../emulator/app-env';
 import { HTTP_PATHS, type ConnectionTestResult, type TokenStatus } from '../shared/contract';
+import { previewToken } from '../shared/preview';
+import { readStatusEvents } from './test-support';
 import { cleanEnv, REPO_ROOT, serverEnvFor, startServerProcess, type ServerProcess } from './process-support';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -87,6 +90,40 @@ describe('npm run serve', () => {
     expect(status).toMatchObject({ status: 200, body: { ok: true, value: { demo: true } } });
     const company = await proc.api<ConnectionTestResult>(HTTP_PATHS.companyInfo);
     expect(company).toMatchObject({ status: 200, body: { ok: true } });
+  });
+
+  it("a refresh qb-token makes on the server's data directory shows on the server's event stream", async () => {
+    const emu = await emulator();
+    const proc = await server(serverEnvFor(emu));
+    await waitFor(async () => {
+      const { body } = await proc.api<TokenStatus>(HTTP_PATHS.refreshToken);
+      return body.ok && body.value.lastRefresh?.ok === true && body.value.state === 'valid';
+    });
+    const stream = await fetch(proc.baseUrl + HTTP_PATHS.events, {
+      headers: { authorization: `Bearer ${proc.adminToken}` },
+    });
+    const calls = emu.control.counters().tokenCalls.refresh_token;
+    const cli = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'qb-token.js'), 'refresh'], {
+      env: cleanEnv(emulatorEnv(emu, proc.dataDir)),
+      cwd: proc.dataDir,
+      stdio: 'ignore',
+    });
+    const cliExit = new Promise<number | null>((resolve) => cli.on('exit', resolve));
+    let pushed: TokenStatus | null = null;
+    for await (const event of readStatusEvents(stream)) {
+      const status = event as TokenStatus;
+      if (status.lastRefresh?.client === 'qb-token') {
+        pushed = status;
+        break;
+      }
+    }
+    expect(await cliExit).toBe(0);
+    expect(pushed?.lastRefresh).toMatchObject({ ok: true, trigger: 'manual', client: 'qb-token' });
+    expect(pushed?.history[0]).toMatchObject({ type: 'refreshed', client: 'qb-token' });
+    // The CLI's rotated chain is the server's now: the same refresh token, one token call in all.
+    const stored = await readStoredRecord(proc.dataDir);
+    expect(pushed?.refreshToken?.preview).toBe(previewToken(stored.tokens?.refreshToken ?? ''));
+    expect(emu.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
   });
 
   it('SIGTERM during a refresh exits cleanly and leaves a readable store whose refresh token works', async () => {

@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
 
   let started: Awaited<ReturnType<typeof startDesk>>;
   try {
-    started = await startDesk({ env: process.env, cwd: process.cwd(), log });
+    started = await startDesk({ env: process.env, cwd: process.cwd(), log, clientName: 'qb-token serve' });
   } catch (err) {
     // A wrong QB_STORE_KEY or an unusable QB_DATA_DIR is configuration too: exit 2, nothing touched.
     if (err instanceof ConfigError || err instanceof StoreKeyError || err instanceof StoreConfigError) {

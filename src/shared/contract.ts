@@ -278,7 +278,15 @@ export interface QbTokensBridge {
   onStatusChanged(callback: (status: TokenStatus) => void): () => void;
   /** The list of connections after one was added or removed (here or by another process). */
   onConnectionsChanged(callback: (connections: ConnectionSummary[]) => void): () => void;
+  /**
+   * Desktop only: the app menu or a keyboard shortcut chose an action; the page runs it as if its
+   * button were clicked (so its outcome shows). Absent in headless mode. Returns the unsubscribe.
+   */
+  onCommand?(callback: (command: DesktopCommand) => void): () => void;
 }
+
+/** The actions main's menu and shortcuts can ask the page to run (src/shared/shortcuts.ts has the keys). */
+export type DesktopCommand = 'refresh' | 'clear' | 'testConnection';
 
 export const BRIDGE_METHODS = [
   'getStatus',
@@ -291,6 +299,7 @@ export const BRIDGE_METHODS = [
   'removeConnection',
   'onStatusChanged',
   'onConnectionsChanged',
+  'onCommand',
 ] as const satisfies readonly (keyof QbTokensBridge)[];
 
 /** IPC channels: one per request/response action, plus the status push. */
@@ -304,7 +313,7 @@ export const IPC_CHANNELS = {
   listConnections: 'tokens:list-connections',
   removeConnection: 'tokens:remove-connection',
 } as const satisfies Record<
-  Exclude<keyof QbTokensBridge, 'onStatusChanged' | 'onConnectionsChanged'>,
+  Exclude<keyof QbTokensBridge, 'onStatusChanged' | 'onConnectionsChanged' | 'onCommand'>,
   string
 >;
 
@@ -314,6 +323,9 @@ export const STATUS_CHANGED_CHANNEL = 'tokens:status-changed';
 
 /** Main -> page: the list of connections after one was added or removed. */
 export const CONNECTIONS_CHANGED_CHANNEL = 'tokens:connections-changed';
+
+/** Main → page push of a DesktopCommand (desktop only). */
+export const COMMAND_CHANNEL = 'tokens:command';
 
 /** Headless HTTP paths (the seed's), relative to the server's origin. */
 export const HTTP_PATHS = {

@@ -1,4 +1,5 @@
 import { AccessTokenCard } from './components/AccessTokenCard';
+import { ActionResults } from './components/ActionResults';
 import { ActionsBar } from './components/ActionsBar';
 import { AutoRefreshCard } from './components/AutoRefreshCard';
 import { ConnectionCard } from './components/ConnectionCard';
@@ -9,6 +10,7 @@ import { LastRefreshCard } from './components/LastRefreshCard';
 import { LiveRegion } from './components/LiveRegion';
 import { LoadError } from './components/LoadError';
 import { RefreshTokenCard } from './components/RefreshTokenCard';
+import { TokenTimeline } from './components/timeline/TokenTimeline';
 import { Warnings } from './components/Warnings';
 import { AddCompanyWhenSingle } from './components/connections/AddCompanyWhenSingle';
 import { Workspace } from './components/connections/Workspace';
@@ -40,9 +42,11 @@ export function App() {
           <RefreshTokenCard />
           <ConnectionCard />
           <CountersCard />
+          <TokenTimeline />
           <HistoryList />
         </div>
       </Workspace>
+      <ActionResults />
     </div>
   );
 }

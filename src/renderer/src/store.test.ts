@@ -148,4 +148,27 @@ describe('dashboard store', () => {
     await store.getState().disconnect(true);
     expect(seen).toEqual([undefined, { force: true }]);
   });
+  it('a timer for an older result leaves the newer result of the same action alone', async () => {
+    let now = T0;
+    const store = createDashboardStore(standInBridge(), () => now);
+    await store.getState().refresh();
+    const first = store.getState().outcomes.refresh?.at;
+    now += 1000;
+    await store.getState().refresh();
+    store.getState().dismiss('refresh', first);
+    expect(store.getState().outcomes.refresh?.at).toBe(T0 + 1000);
+    store.getState().dismiss('refresh', T0 + 1000);
+    expect(store.getState().outcomes.refresh).toBeUndefined();
+  });
+
+  it('names the action that failed when it announces the failure', async () => {
+    const store = createDashboardStore(
+      standInBridge({
+        clear: () => Promise.resolve({ ok: false, error: { code: 'internal', message: 'Boom.' } }),
+      }),
+      () => T0,
+    );
+    await store.getState().clear();
+    expect(store.getState().announcement).toBe('Clear cache failed: Boom.');
+  });
 });

@@ -11,10 +11,10 @@ import {
   type ResultError,
   type TokenStatus,
 } from '../../shared/contract';
-import { STATE_LABELS } from './format/labels';
+import { ACTION_LABELS, STATE_LABELS } from './format/labels';
 import { formatClock, formatMs, parseTime } from './format/time';
 
-export type ActionName = 'refresh' | 'clear' | 'testConnection' | 'connect' | 'disconnect';
+export type ActionName = keyof typeof ACTION_LABELS;
 
 export type ActionOutcome =
   { ok: true; at: number; message: string } | { ok: false; at: number; error: ResultError };
@@ -40,7 +40,8 @@ export interface DashboardState {
   testConnection(): Promise<void>;
   connect(): Promise<void>;
   disconnect(force?: boolean): Promise<void>;
-  dismiss(action: ActionName): void;
+  /** Closes an action's result; with `at`, only if it is still the result recorded at that time. */
+  dismiss(action: ActionName, at?: number): void;
   tick(now: number): void;
   /** Adopts a status of the connection shown; statuses of other connections are ignored. */
   receiveStatus(status: TokenStatus): void;
@@ -78,7 +79,7 @@ function refreshedMessage(status: TokenStatus): string {
 function clearedMessage(status: TokenStatus): string {
   return status.source === 'environment'
     ? 'Cached access token cleared: the environment token (QB_ACCESS_TOKEN) is in use now.'
-    : 'Cached access token cleared. The next refresh issues a new one; the refresh token is kept.';
+    : 'Cached access token cleared; the next call fetches one. The refresh token is kept.';
 }
 
 export function createDashboardStore(bridge: QbTokensBridge, clock: () => number = Date.now): DashboardStore {
@@ -109,7 +110,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         pending: { ...s.pending, [action]: false },
         outcomes: { ...s.outcomes, [action]: outcome },
       }));
-      announce(outcome.ok ? outcome.message : `Failed: ${outcome.error.message}`);
+      announce(outcome.ok ? outcome.message : `${ACTION_LABELS[action]} failed: ${outcome.error.message}`);
     }
 
     const adopt = (status: TokenStatus): void => get().receiveStatus(status);
@@ -200,7 +201,9 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           },
         ),
 
-      dismiss(action) {
+      dismiss(action, at) {
+        // A timer set for an older result must not close the newer one that replaced it.
+        if (at !== undefined && get().outcomes[action]?.at !== at) return;
         set((s) => ({ outcomes: { ...s.outcomes, [action]: undefined } }));
       },
 
@@ -244,10 +247,13 @@ export function startDashboard(
   clock: () => number = Date.now,
 ): () => void {
   const unsubscribe = bridge.onStatusChanged((status) => store.getState().receiveStatus(status));
+  // Desktop: the app menu and its shortcuts run an action as its button would.
+  const stopCommands = bridge.onCommand?.((command) => void store.getState()[command]());
   void store.getState().load();
   const ticker = setInterval(() => store.getState().tick(clock()), 1000);
   return () => {
     clearInterval(ticker);
     unsubscribe();
+    stopCommands?.();
   };
 }

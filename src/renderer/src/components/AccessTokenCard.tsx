@@ -1,3 +1,4 @@
+import type { TokenStatus } from '../../../shared/contract';
 import { accessTokenFraction, accessTokenLifetimeMs, roundedLifetimeMs } from '../format/lifetime';
 import { SOURCE_LABELS, STATE_LABELS, STATE_TONES } from '../format/labels';
 import { formatAbsolute, formatDuration, parseTime } from '../format/time';
@@ -5,6 +6,12 @@ import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
 import { LifetimeBar } from './LifetimeBar';
+
+function emptyText(status: TokenStatus): string {
+  if (status.state === 'reauthorization_required') return 'No access token: reconnect to QuickBooks first.';
+  if (!status.refreshToken) return 'No access token: connect to QuickBooks first.';
+  return 'No access token cached; the next call fetches one.';
+}
 
 export function AccessTokenCard() {
   const status = useDashboard((s) => s.status);
@@ -71,9 +78,7 @@ export function AccessTokenCard() {
         </>
       ) : (
         <p className="empty" data-testid="access-none">
-          {status.refreshToken
-            ? 'No access token cached. The next refresh or API call issues one.'
-            : 'No access token: connect to QuickBooks first.'}
+          {emptyText(status)}
         </p>
       )}
     </Card>

@@ -1,6 +1,7 @@
+import { ACTION_LABELS } from '../format/labels';
 import type { ActionName } from '../store';
 import { useDashboard } from '../use-dashboard';
-import { ActionOutcomeNote } from './ActionOutcomeNote';
+import { shortcutHint } from './shortcut-hint';
 
 const ACTIONS: {
   name: ActionName & ('refresh' | 'clear' | 'testConnection');
@@ -8,9 +9,14 @@ const ACTIONS: {
   busy: string;
   testId: string;
 }[] = [
-  { name: 'refresh', label: 'Refresh now', busy: 'Refreshing…', testId: 'action-refresh' },
-  { name: 'clear', label: 'Clear cache', busy: 'Clearing…', testId: 'action-clear' },
-  { name: 'testConnection', label: 'Test connection', busy: 'Testing…', testId: 'action-test-connection' },
+  { name: 'refresh', label: ACTION_LABELS.refresh, busy: 'Refreshing…', testId: 'action-refresh' },
+  { name: 'clear', label: ACTION_LABELS.clear, busy: 'Clearing…', testId: 'action-clear' },
+  {
+    name: 'testConnection',
+    label: ACTION_LABELS.testConnection,
+    busy: 'Testing…',
+    testId: 'action-test-connection',
+  },
 ];
 
 export function ActionsBar() {
@@ -25,25 +31,29 @@ export function ActionsBar() {
   return (
     <div className="actions">
       <div className="button-row" role="group" aria-label="Token actions">
-        {ACTIONS.map((action) => (
-          <button
-            key={action.name}
-            type="button"
-            className={`button ${action.name === 'refresh' ? 'primary' : ''}`}
-            data-testid={action.testId}
-            disabled={!ready || pending[action.name] || (action.name !== 'testConnection' && !connected)}
-            aria-busy={pending[action.name]}
-            onClick={() => void handlers[action.name]()}
-          >
-            {pending[action.name] ? <span className="spinner" aria-hidden="true" /> : null}
-            {pending[action.name] ? action.busy : action.label}
-          </button>
-        ))}
-      </div>
-      <div className="outcomes">
-        {ACTIONS.map((action) => (
-          <ActionOutcomeNote key={action.name} action={action.name} testId={`outcome-${action.name}`} />
-        ))}
+        {ACTIONS.map((action) => {
+          const shortcut = shortcutHint(action.name);
+          return (
+            <button
+              key={action.name}
+              type="button"
+              className={`button ${action.name === 'refresh' ? 'primary' : ''}`}
+              data-testid={action.testId}
+              disabled={!ready || pending[action.name] || (action.name !== 'testConnection' && !connected)}
+              aria-busy={pending[action.name]}
+              aria-keyshortcuts={shortcut?.aria}
+              onClick={() => void handlers[action.name]()}
+            >
+              {pending[action.name] ? <span className="spinner" aria-hidden="true" /> : null}
+              {pending[action.name] ? action.busy : action.label}
+              {shortcut ? (
+                <kbd className="shortcut" aria-hidden="true" data-testid={`shortcut-${action.name}`}>
+                  {shortcut.label}
+                </kbd>
+              ) : null}
+            </button>
+          );
+        })}
       </div>
     </div>
   );

@@ -1,5 +1,4 @@
 import { useDashboard } from '../use-dashboard';
-import { ActionOutcomeNote } from './ActionOutcomeNote';
 
 /** Starts the Connect flow (OAuth consent); explains why it cannot when the app keys are missing. */
 export function ConnectButton(props: { label?: string; testId?: string }) {
@@ -22,7 +21,6 @@ export function ConnectButton(props: { label?: string; testId?: string }) {
       {!canConnect ? (
         <p className="hint">Connecting needs QB_CLIENT_ID and QB_CLIENT_SECRET to be configured.</p>
       ) : null}
-      <ActionOutcomeNote action="connect" testId="connect-outcome" />
     </div>
   );
 }

@@ -2,7 +2,6 @@ import { useState } from 'react';
 import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
-import { ActionOutcomeNote } from './ActionOutcomeNote';
 import { ConnectButton } from './ConnectButton';
 
 /** Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. */
@@ -118,11 +117,8 @@ export function ConnectionCard() {
       </dl>
       {connected ? (
         <DisconnectControl />
-      ) : (
-        <>
-          <ActionOutcomeNote action="disconnect" testId="disconnect-outcome" />
-          {reconnectShownElsewhere ? null : <ConnectButton testId="connect-button" />}
-        </>
+      ) : reconnectShownElsewhere ? null : (
+        <ConnectButton testId="connect-button" />
       )}
     </Card>
   );

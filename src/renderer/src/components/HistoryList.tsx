@@ -1,7 +1,8 @@
 import { HISTORY_LABELS, HISTORY_TONES, TRIGGER_LABELS } from '../format/labels';
-import { formatAbsolute, formatRelative, parseTime } from '../format/time';
+import { formatAbsolute, formatRelative, formatUtc, parseTime } from '../format/time';
 import { useDashboard } from '../use-dashboard';
 import { Card } from './Card';
+import { HistoryMessage } from './HistoryMessage';
 
 export function HistoryList() {
   const history = useDashboard((s) => s.status?.history);
@@ -25,8 +26,14 @@ export function HistoryList() {
                 <span className={`dot tone-${HISTORY_TONES[event.type]}`} aria-hidden="true" />
                 <span className="history-type">{HISTORY_LABELS[event.type]}</span>
                 <span className="history-message">
-                  {event.message}
+                  <HistoryMessage message={event.message} now={now} />
                   {event.trigger ? <span className="muted"> · {TRIGGER_LABELS[event.trigger]}</span> : null}
+                  {event.client ? (
+                    <span className="muted" data-testid="history-client">
+                      {' '}
+                      · by {event.client}
+                    </span>
+                  ) : null}
                   {event.intuitTid ? (
                     <span className="muted">
                       {' '}
@@ -35,11 +42,7 @@ export function HistoryList() {
                   ) : null}
                 </span>
                 {at !== null ? (
-                  <time
-                    className="history-time muted"
-                    dateTime={event.at}
-                    title={new Date(at).toLocaleString()}
-                  >
+                  <time className="history-time muted" dateTime={event.at} title={formatUtc(at)}>
                     {formatAbsolute(at, now)} · {formatRelative(at, now)}
                   </time>
                 ) : null}

@@ -43,6 +43,11 @@ export function LastRefreshCard() {
         <Field label="Duration" testId="last-refresh-duration">
           {formatMs(last.durationMs)}
         </Field>
+        {last.client ? (
+          <Field label="By" testId="last-refresh-client">
+            {last.client}
+          </Field>
+        ) : null}
         {error ? (
           <>
             <Field label="Error" testId="last-refresh-error-kind">

@@ -1,4 +1,4 @@
-import { REFRESH_TOKEN_WARNING_DAYS } from '../../../shared/contract';
+import { REFRESH_TOKEN_WARNING_DAYS, type RefreshTokenInfo } from '../../../shared/contract';
 import { refreshTokenDays, REFRESH_TOKEN_LIFETIME_DAYS } from '../format/lifetime';
 import { daysLeft, formatDateTime, parseTime, pluralDays } from '../format/time';
 import { useDashboard } from '../use-dashboard';
@@ -6,6 +6,45 @@ import { Badge } from './Badge';
 import { Card, Field } from './Card';
 import { LifetimeBar } from './LifetimeBar';
 import { RelativeTime } from './Time';
+
+const sourceLabel = (token: RefreshTokenInfo) => (token.source === 'stored' ? 'Stored' : 'Environment');
+
+/** Intuit refused the token (invalid_grant): its expiry dates no longer mean anything. */
+function RejectedRefreshToken(props: { token: RefreshTokenInfo; rejectedAt: string; now: number }) {
+  const { token, rejectedAt, now } = props;
+  return (
+    <Card
+      title="Refresh token"
+      testId="refresh-token-card"
+      className="accent-bad"
+      aside={
+        <Badge tone="bad" testId="refresh-source">
+          Rejected by Intuit
+        </Badge>
+      }
+    >
+      <p className="countdown" data-testid="refresh-rejected">
+        <span className="countdown-value">Rejected</span>
+        <span className="countdown-caption">
+          <RelativeTime iso={rejectedAt} now={now} />
+        </span>
+      </p>
+      <p className="error-text">
+        Intuit answered invalid_grant: this refresh token no longer works, whatever its expiry said. Reconnect
+        to QuickBooks to get a new one.
+      </p>
+      <dl className="fields">
+        <Field label="Preview">
+          <code>{token.preview}</code>
+        </Field>
+        <Field label="Source">{sourceLabel(token)}</Field>
+        <Field label="Rejected" testId="refresh-rejected-at">
+          <RelativeTime iso={rejectedAt} now={now} />
+        </Field>
+      </dl>
+    </Card>
+  );
+}
 
 export function RefreshTokenCard() {
   const token = useDashboard((s) => s.status?.refreshToken);
@@ -18,6 +57,7 @@ export function RefreshTokenCard() {
       </Card>
     );
   }
+  if (token.rejectedAt) return <RejectedRefreshToken token={token} rejectedAt={token.rejectedAt} now={now} />;
   const rolling = refreshTokenDays(token.expiresAt, now);
   const hard = parseTime(token.hardExpiresAt);
   const warn = rolling !== null && rolling.days < REFRESH_TOKEN_WARNING_DAYS;
@@ -28,7 +68,7 @@ export function RefreshTokenCard() {
       className={warn ? 'accent-warn' : undefined}
       aside={
         <Badge tone={token.source === 'environment' ? 'warn' : 'good'} testId="refresh-source">
-          {token.source === 'stored' ? 'Stored' : 'Environment'}
+          {sourceLabel(token)}
         </Badge>
       }
     >

@@ -49,4 +49,27 @@ describe('verdictFor', () => {
     const verdict = verdictFor(statusAt(T0, { state: 'not_configured', canConnect: false }), T0);
     expect(verdict.detail).toContain('QB_CLIENT_ID');
   });
+  it('is neutral, not alarmed, when no access token is cached (after Clear cache)', () => {
+    const verdict = verdictFor(statusAt(T0, { state: 'no_token', accessToken: null }), T0);
+    expect(verdict).toEqual({
+      tone: 'neutral',
+      headline: 'No access token cached',
+      detail: 'The next call fetches one; the refresh token is kept.',
+    });
+  });
+  it('says "retrying" only while a retry is scheduled', () => {
+    const failed = {
+      at: new Date(T0).toISOString(),
+      ok: false,
+      trigger: 'manual' as const,
+      durationMs: 5,
+      error: { kind: 'network' as const, message: 'Intuit could not be reached.', intuitTid: null },
+    };
+    expect(verdictFor(statusAt(T0, { lastRefresh: failed }), T0).headline).toBe('Refresh failing: retrying');
+    const stopped = statusAt(T0, {
+      lastRefresh: failed,
+      autoRefresh: { enabled: true, nextRefreshAt: null, skewSeconds: 300, retrying: null },
+    });
+    expect(verdictFor(stopped, T0).headline).toBe('Refresh failing: use Refresh now to try again');
+  });
 });

@@ -45,6 +45,15 @@ export const TRIGGER_LABELS: Record<RefreshTrigger, string> = {
   'on-demand': 'On demand',
 };
 
+/** What each dashboard action is called on its button (and in its result's wording). */
+export const ACTION_LABELS = {
+  refresh: 'Refresh now',
+  clear: 'Clear cache',
+  testConnection: 'Test connection',
+  connect: 'Connect',
+  disconnect: 'Disconnect',
+} as const;
+
 export const HISTORY_LABELS: Record<HistoryEventType, string> = {
   refreshed: 'Refreshed',
   rotated: 'Rotated',
@@ -111,10 +120,20 @@ export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
     return { tone: 'busy', headline: 'Refreshing the access token…', detail: 'This takes a moment.' };
   }
   if (status.lastRefresh && !status.lastRefresh.ok && status.lastRefresh.error) {
+    // Only a scheduled retry is "retrying": with auto-refresh off nothing will try again by itself.
+    const scheduled = status.autoRefresh.enabled && status.autoRefresh.nextRefreshAt !== null;
     return {
       tone: 'warn',
-      headline: 'Refresh failing: retrying',
+      headline: scheduled ? 'Refresh failing: retrying' : 'Refresh failing: use Refresh now to try again',
       detail: status.lastRefresh.error.message,
+    };
+  }
+  if (status.state === 'no_token') {
+    // Deliberate (Clear cache) or simply none fetched yet: nothing is wrong, so no alarm.
+    return {
+      tone: 'neutral',
+      headline: 'No access token cached',
+      detail: 'The next call fetches one; the refresh token is kept.',
     };
   }
   if (status.state === 'expired') {

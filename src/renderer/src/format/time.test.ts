@@ -8,7 +8,9 @@ import {
   formatRelative,
   formatSkew,
   parseTime,
+  formatUtc,
   pluralDays,
+  splitInstants,
 } from './time';
 
 const T0 = Date.parse('2026-11-27T12:00:00Z');
@@ -72,5 +74,28 @@ describe('small formats', () => {
     expect(formatSkew(90)).toBe('90 s before expiry');
     expect(formatMs(340.4)).toBe('340 ms');
     expect(formatMs(1_234)).toBe('1.2 s');
+  });
+});
+
+describe('UTC and local instants', () => {
+  it('writes the exact UTC instant for a tooltip', () => {
+    expect(formatUtc(T0 + 5_123)).toBe('2026-11-27 12:00:05.123 UTC');
+  });
+  it('finds the engine’s ISO instants in a sentence and keeps the rest as text', () => {
+    expect(splitInstants('Access token refreshed (…ab12), valid until 2026-11-27T13:00:00.000Z.')).toEqual([
+      { text: 'Access token refreshed (…ab12), valid until ' },
+      { iso: '2026-11-27T13:00:00.000Z', ms: T0 + 3_600_000 },
+      { text: '.' },
+    ]);
+    expect(splitInstants('from 2026-11-27T12:00:00+01:00 to 2026-11-27T12:00Z')).toEqual([
+      { text: 'from ' },
+      { iso: '2026-11-27T12:00:00+01:00', ms: T0 - 3_600_000 },
+      { text: ' to ' },
+      { iso: '2026-11-27T12:00Z', ms: T0 },
+    ]);
+    expect(splitInstants('no times; a date 2026-11-27 alone stays text')).toEqual([
+      { text: 'no times; a date 2026-11-27 alone stays text' },
+    ]);
+    expect(splitInstants('')).toEqual([]);
   });
 });

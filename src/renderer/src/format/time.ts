@@ -89,3 +89,29 @@ export function formatMs(ms: number): string {
 }
 
 export const TIME_UNITS = { SECOND, MINUTE, HOUR, DAY } as const;
+
+/** The exact instant in UTC, for tooltips beside local times: `2026-11-27 12:00:05.123 UTC`. */
+export function formatUtc(ms: number): string {
+  return `${new Date(ms).toISOString().replace('T', ' ').replace('Z', '')} UTC`;
+}
+
+/** A piece of a message: plain text, or an ISO-8601 instant the page shows in local time. */
+export type MessagePart = { text: string } | { iso: string; ms: number };
+
+// Instants as the engine writes them (`toISOString()`, or with an offset): full date and time.
+const ISO_INSTANT = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g;
+
+/** Splits a server-written sentence around the UTC instants in it, so the page can show them in local time. */
+export function splitInstants(message: string): MessagePart[] {
+  const parts: MessagePart[] = [];
+  let last = 0;
+  for (const match of message.matchAll(ISO_INSTANT)) {
+    const ms = Date.parse(match[0]);
+    if (Number.isNaN(ms)) continue;
+    if (match.index > last) parts.push({ text: message.slice(last, match.index) });
+    parts.push({ iso: match[0], ms });
+    last = match.index + match[0].length;
+  }
+  if (last < message.length) parts.push({ text: message.slice(last) });
+  return parts;
+}

@@ -1,0 +1,260 @@
+// The engine over the shared connection record: what one process learns every other process sees
+// (rejection, last refresh, stats, history with its client), changes another process makes reach a
+// running one through the store's watch, and the status says what the 5-year cap, Clear and a
+// first start really are. Real emulator over loopback, real file store, one data directory.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TokenStatus } from '../shared/contract';
+import { ReauthorizationRequiredError, TokenError } from './errors';
+import type { EngineTelemetry } from './telemetry';
+import { EngineHarness } from './testing/engine-harness';
+import { ManualClock, waitFor } from './testing/manual-clock';
+import { wrapStore } from './testing/store-wrapper';
+
+let harness: EngineHarness | null = null;
+async function setup(options: Parameters<typeof EngineHarness.start>[0] = {}): Promise<EngineHarness> {
+  harness = await EngineHarness.start(options);
+  return harness;
+}
+afterEach(async () => {
+  const current = harness;
+  harness = null;
+  if (!current) return;
+  try {
+    current.assertNoLeaks();
+  } finally {
+    await current.close();
+  }
+});
+
+const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
+
+/** Resolves with the first status a manager pushes that passes `check`. */
+function nextStatus(
+  manager: { onStatusChanged(listener: (status: TokenStatus) => void): () => void },
+  check: (status: TokenStatus) => boolean,
+): Promise<TokenStatus> {
+  return new Promise((resolve) => {
+    const off = manager.onStatusChanged((status) => {
+      if (!check(status)) return;
+      off();
+      resolve(status);
+    });
+  });
+}
+
+describe('one record, every process', () => {
+  it('invalid_grant seen by one process: the others say reauthorization_required and make no token call', async () => {
+    const h = await setup();
+    const a = await h.manager({ clientName: 'process-a' });
+    await a.getAccessToken();
+    const b = await h.manager({ clientName: 'process-b' });
+    expect(b.getStatus().state).toBe('valid');
+    // Really revoked at the emulator: the next refresh with it is refused.
+    await h.oauth().revoke((await h.readStoredTokens())?.refreshToken ?? '');
+    const seenByB = nextStatus(b, (status) => status.state === 'reauthorization_required');
+    const error = await a.refresh('manual').catch((err: unknown) => err);
+    h.scan.collect('error', error);
+    expect((error as TokenError).kind).toBe('invalid_grant');
+    // B hears it through the store's watch, without asking Intuit.
+    const status = await seenByB;
+    expect(status.refreshToken?.rejectedAt).not.toBeNull();
+    expect(status.lastRefresh).toMatchObject({
+      ok: false,
+      client: 'process-a',
+      error: { kind: 'invalid_grant' },
+    });
+    expect(status.stats).toMatchObject({ failures: 1, consecutiveFailures: 1 });
+    expect(status.autoRefresh.enabled).toBe(false);
+    // A process started later says the same, and callers get the reconnect error without a token call.
+    h.emulator.control.resetCounters();
+    const c = await h.manager({ clientName: 'process-c' });
+    expect(c.getStatus()).toMatchObject({
+      state: 'reauthorization_required',
+      refreshToken: { rejectedAt: status.refreshToken?.rejectedAt },
+    });
+    const callerError = await c.getAccessToken().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    // The access token from before is still valid, so it is served; past its expiry, the caller is told.
+    expect(callerError).toBeNull();
+    await c.clear();
+    const afterClear = await c.getAccessToken().catch((err: unknown) => err);
+    h.scan.collect('error', afterClear);
+    expect(afterClear).toBeInstanceOf(ReauthorizationRequiredError);
+    expect(refreshCalls(h)).toBe(0);
+  });
+
+  it("a refresh one process makes reaches another process's status listeners (the dashboard's push)", async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    const a = await h.manager({ clientName: 'qb-token' });
+    const server = await h.manager({ clientName: 'qb-token serve' });
+    await server.getAccessToken();
+    const before = server.getStatus();
+    const pushed = nextStatus(server, (status) => status.lastRefresh?.client === 'qb-token');
+    await a.refresh('manual');
+    const status = await pushed;
+    expect(status.accessToken?.preview).toBe(a.getStatus().accessToken?.preview);
+    expect(status.accessToken?.preview).not.toBe(before.accessToken?.preview);
+    expect(status.refreshToken?.preview).toBe(a.getStatus().refreshToken?.preview);
+    expect(status.stats.refreshes).toBe(2);
+    expect(status.history.slice(0, 2).map((event) => [event.type, event.client])).toEqual([
+      ['refreshed', 'qb-token'],
+      ['rotated', 'qb-token'],
+    ]);
+    // The server took the rotated chain in: its own next call needs no token call and no lock wait.
+    h.emulator.control.resetCounters();
+    expect(await server.getAccessToken()).toBe(await a.getAccessToken());
+    expect(refreshCalls(h)).toBe(0);
+  });
+
+  it('counts failures in a row across processes, and a success by any of them ends the run', async () => {
+    const h = await setup();
+    const a = await h.manager({ retry: { maxAttempts: 1 } });
+    const b = await h.manager({ retry: { maxAttempts: 1 } });
+    await a.getAccessToken();
+    h.emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 3);
+    await a.refresh('manual').catch(() => undefined);
+    await b.refresh('manual').catch(() => undefined);
+    await a.refresh('manual').catch(() => undefined);
+    const failing = (await h.readRecord())?.health.stats;
+    expect(failing).toMatchObject({ failures: 3, consecutiveFailures: 3 });
+    expect(failing?.failingSince).not.toBeNull();
+    await waitFor(() => b.getStatus().stats.consecutiveFailures === 3, "b's view of the failures");
+    await b.refresh('manual');
+    expect((await h.readRecord())?.health.stats).toMatchObject({
+      consecutiveFailures: 0,
+      failingSince: null,
+      failures: 3,
+    });
+  });
+
+  it('records the client name in history events and the last refresh', async () => {
+    const h = await setup();
+    const manager = await h.manager({ clientName: 'billing-app' });
+    await manager.refresh('manual');
+    const record = await h.readRecord();
+    expect(record?.health.lastRefresh?.client).toBe('billing-app');
+    expect(record?.health.history[0]).toMatchObject({ type: 'refreshed', client: 'billing-app' });
+    expect(record?.health.history[0]?.accessTokenExpiresAt).toBe(manager.getStatus().accessToken?.expiresAt);
+  });
+
+  it("keeps what it does not know in the record's health across its own writes (the alert claim)", async () => {
+    const h = await setup();
+    const manager = await h.manager();
+    await manager.getAccessToken();
+    const store = h.store();
+    const announced = {
+      conditions: [
+        { kind: 'refresh_failing' as const, connectionId: 'default', message: 'failing', intuitTid: null },
+      ],
+      at: '2026-11-30T10:00:00.000Z',
+      by: 'server-1/42',
+    };
+    await store.withLock('default', async () => {
+      const { record } = await store.load('default');
+      if (!record) throw new Error('no record');
+      await store.save({ ...record, revision: record.revision + 1, health: { ...record.health, announced } });
+    });
+    await manager.refresh('manual');
+    await manager.clear();
+    expect((await h.readRecord())?.health.announced).toEqual(announced);
+  });
+});
+
+describe('what the status says', () => {
+  it('no_token before any access token existed and after Clear, not expired', async () => {
+    const h = await setup();
+    const manager = await h.manager();
+    expect(manager.getStatus()).toMatchObject({ state: 'no_token', accessToken: null, source: 'none' });
+    await manager.getAccessToken();
+    expect(manager.getStatus().state).toBe('valid');
+    expect((await manager.clear()).state).toBe('no_token');
+    // Another process reading the same store agrees.
+    expect((await h.manager()).getStatus().state).toBe('no_token');
+  });
+
+  it('the 5-year cap is fixed when the chain is first issued and does not move with each refresh', async () => {
+    const h = await setup({ refreshTokenHardTtlSeconds: 5 * 365 * 86_400 });
+    const clock = new ManualClock();
+    const manager = await h.manager({ now: clock.now, timers: clock.timers });
+    await manager.refresh('manual');
+    const cap = manager.getStatus().refreshToken?.hardExpiresAt;
+    expect(cap).not.toBeNull();
+    for (const ms of [1_300, 3_600_700, 86_400_900]) {
+      clock.jump(ms);
+      h.emulator.control.advanceClock(ms / 1000);
+      await manager.refresh('manual');
+      expect(manager.getStatus().refreshToken?.hardExpiresAt).toBe(cap);
+    }
+    // A new authorization starts a new cap.
+    h.emulator.control.advanceClock(86_400);
+    clock.jump(86_400_000);
+    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
+    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    const connected = await manager.adoptAuthorization({
+      ...fresh,
+      expiresIn: 3600,
+      refreshExpiresIn: 8_726_400,
+      hardExpiresIn: 5 * 365 * 86_400,
+    });
+    expect(Date.parse(connected.refreshToken?.hardExpiresAt ?? '')).toBeGreaterThan(Date.parse(cap ?? ''));
+  });
+
+  it('after invalid_grant the refresh token says when Intuit rejected it; Connect clears it', async () => {
+    const h = await setup();
+    const manager = await h.manager();
+    await manager.getAccessToken();
+    h.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    await manager.refresh('manual').catch(() => undefined);
+    const rejected = manager.getStatus();
+    expect(rejected.refreshToken?.rejectedAt).toBe(rejected.lastRefresh?.at);
+    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
+    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    const connected = await manager.adoptAuthorization({
+      ...fresh,
+      expiresIn: 3600,
+      refreshExpiresIn: 8_726_400,
+    });
+    expect(connected.refreshToken?.rejectedAt).toBeNull();
+    expect(connected.stats.consecutiveFailures).toBe(0);
+  });
+});
+
+describe('telemetry', () => {
+  it('reports refresh attempts with outcome, trigger and duration, lock waits, and store failures', async () => {
+    const h = await setup();
+    const events: string[] = [];
+    const telemetry: EngineTelemetry = {
+      refreshAttempted: (e) =>
+        events.push(`refresh ${e.connectionId} ${e.trigger} ${e.outcome} ${e.durationMs >= 0}`),
+      lockWaited: (e) => events.push(`lock ${e.connectionId} ${e.waitMs >= 0}`),
+      storeFailed: (e) => events.push(`store ${e.connectionId} ${e.kind}`),
+      apiRequested: () => undefined,
+      retriedAfter401: () => undefined,
+    };
+    let failWrites = false;
+    const manager = await h.manager({
+      telemetry,
+      retry: { maxAttempts: 1 },
+      wrapStore: (inner) =>
+        wrapStore(inner, {
+          save: (record) => (failWrites ? Promise.reject(new Error('EIO: i/o error')) : inner.save(record)),
+        }),
+    });
+    await manager.refresh('manual');
+    h.emulator.control.injectTokenFault({ kind: 'status', status: 500 });
+    await manager.refresh('manual').catch(() => undefined);
+    failWrites = true;
+    await manager.refresh('manual').catch(() => undefined);
+    expect(events).toEqual([
+      'lock default true',
+      'refresh default manual ok true',
+      'lock default true',
+      'refresh default manual server true',
+      'lock default true',
+      'store default write',
+      'refresh default manual store_error true',
+    ]);
+  });
+});

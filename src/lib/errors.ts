@@ -1,0 +1,109 @@
+// What the library throws. Three classes are the engine's own (NotConfiguredError,
+// ReauthorizationRequiredError, ConfigError: the same classes the desk throws, so `instanceof` holds
+// whichever layer raised them); QuickBooksApiError extends the engine's ApiError; TransientError
+// gathers every "try again later" failure (token endpoint, API transport, store) under one class.
+// Each wrapped error keeps the engine's original as `cause`, which the route handlers map to the
+// contract's ResultError exactly as the headless server does.
+import {
+  ApiError,
+  ConfigError,
+  NotConfiguredError,
+  ReauthorizationRequiredError,
+  StoreLockTimeoutError,
+  StoreUnavailableError,
+  TokenError,
+} from '../core/errors';
+import type { RefreshErrorKind } from '../shared/contract';
+
+export { ConfigError, NotConfiguredError, ReauthorizationRequiredError };
+
+/** Why a TransientError happened: a token-endpoint failure kind, or the store being out of reach. */
+export type TransientKind =
+  Exclude<RefreshErrorKind, 'invalid_grant' | 'invalid_client'> | 'store_unavailable';
+
+/** A failure a later attempt may not have: Intuit or the store unreachable, throttling, a timeout. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+  readonly kind: TransientKind;
+  /** Intuit's transaction id when an answer arrived (quote it to Intuit support). */
+  readonly intuitTid: string | null;
+  /** How long the server asked to wait, ms, when it said. */
+  readonly retryAfterMs: number | null;
+
+  constructor(
+    kind: TransientKind,
+    message: string,
+    details: { intuitTid?: string | null; retryAfterMs?: number | null; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+    this.kind = kind;
+    this.intuitTid = details.intuitTid ?? null;
+    this.retryAfterMs = details.retryAfterMs ?? null;
+  }
+}
+
+/** QuickBooks answered an API call with an error status (after the one refresh-and-retry on 401). */
+export class QuickBooksApiError extends ApiError {
+  override name = 'QuickBooksApiError';
+
+  constructor(details: ConstructorParameters<typeof ApiError>[0] & { cause?: unknown }) {
+    super(details);
+    if (details.cause !== undefined) this.cause = details.cause;
+  }
+
+  /** 429 and 5xx: the same call may succeed later. */
+  get transient(): boolean {
+    return this.status === 429 || this.status >= 500;
+  }
+}
+
+/** Turns whatever the engine threw into the library's classes; anything else passes unchanged. */
+export function toLibraryError(err: unknown): unknown {
+  if (err instanceof QuickBooksApiError || err instanceof TransientError) return err;
+  if (err instanceof ApiError) {
+    // No answer at all (status 0): the transport failed, not QuickBooks.
+    if (err.code === 'network' || err.code === 'timeout') {
+      return new TransientError(err.code, err.message, { cause: err });
+    }
+    return new QuickBooksApiError({
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      intuitTid: err.intuitTid,
+      faultCode: err.faultCode,
+      retryAfterMs: err.retryAfterMs,
+      cause: err,
+    });
+  }
+  if (err instanceof TokenError) {
+    if (err.kind === 'invalid_grant') {
+      const reauth = new ReauthorizationRequiredError(undefined, err.intuitTid);
+      reauth.cause = err;
+      return reauth;
+    }
+    if (err.kind === 'invalid_client') {
+      const notConfigured = new NotConfiguredError(err.message);
+      notConfigured.cause = err;
+      return notConfigured;
+    }
+    return new TransientError(err.kind, err.message, {
+      intuitTid: err.intuitTid,
+      retryAfterMs: err.retryAfterMs,
+      cause: err,
+    });
+  }
+  if (err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError) {
+    return new TransientError('store_unavailable', err.message, { cause: err });
+  }
+  return err;
+}
+
+/** The engine's own error behind a library error (for mapping to the contract's ResultError). */
+export function engineErrorOf(err: unknown): unknown {
+  const wrapped =
+    err instanceof TransientError ||
+    err instanceof QuickBooksApiError ||
+    err instanceof ReauthorizationRequiredError ||
+    err instanceof NotConfiguredError;
+  return wrapped && err.cause instanceof Error ? err.cause : err;
+}

@@ -149,6 +149,31 @@ describe('connections store', () => {
   });
 });
 
+describe('connections store under a burst of pushes', () => {
+  it('takes a burst in with one list update when given a frame scheduler', async () => {
+    const frames: Array<() => void> = [];
+    const { bridge } = setUp();
+    const dashboard = createDashboardStore(bridge, () => T0);
+    const connections = createConnectionsStore(bridge, dashboard, {
+      schedule: (flush) => frames.push(flush),
+    });
+    await connections.getState().load();
+    let updates = 0;
+    connections.subscribe(() => (updates += 1));
+    for (const id of ['1', '2', 'default'])
+      connections.getState().receiveStatus(statusOf(id, { state: 'expiring' }));
+    expect(frames).toHaveLength(1);
+    expect(connections.getState().connections.every((c) => c.state === 'valid')).toBe(true);
+    frames[0]();
+    expect(updates).toBe(1);
+    expect(connections.getState().connections.map((c) => c.state)).toEqual([
+      'expiring',
+      'expiring',
+      'expiring',
+    ]);
+  });
+});
+
 describe('window title', () => {
   it('names the worst state with several companies, and stays plain with one', () => {
     const one = [summarizeStatus(statusOf('default'))];

@@ -69,6 +69,11 @@ export interface ConnectionsStoreOptions {
   initial?: ConnectionId | null;
   /** Called with the connection shown, so the URL can remember it (null for the default one). */
   remember?: (id: ConnectionId | null) => void;
+  /**
+   * When the list takes in pushed statuses: the page passes requestAnimationFrame, so a burst (every
+   * company refreshing at once) re-renders the list once per frame; default at once.
+   */
+  schedule?: (flush: () => void) => void;
 }
 
 export function createConnectionsStore(
@@ -80,6 +85,10 @@ export function createConnectionsStore(
   // The latest status of every connection, so choosing one shows it at once. Not state: a push for
   // a connection not shown re-renders only its row.
   const statuses = new Map<ConnectionId, TokenStatus>();
+  const schedule = options.schedule ?? ((flush: () => void) => flush());
+  /** Summaries pushed since the list last took them in. */
+  const arrived = new Map<ConnectionId, ConnectionSummary>();
+  let flushing = false;
 
   return createStore<ConnectionsState>()((set, get) => {
     const show = (id: ConnectionId): void => {
@@ -158,19 +167,29 @@ export function createConnectionsStore(
       receiveStatus(status) {
         const id = status.connection?.id ?? DEFAULT_CONNECTION_ID;
         statuses.set(id, status);
-        const summary = summarizeStatus(status);
-        const list = get().connections;
-        const index = list.findIndex((c) => c.id === id);
-        if (index < 0) {
-          set({ connections: [...list, summary] });
-        } else if (!sameSummary(list[index], summary)) {
-          set({ connections: list.map((c, i) => (i === index ? summary : c)) });
-        }
+        arrived.set(id, summarizeStatus(status));
+        if (flushing) return;
+        flushing = true;
+        schedule(() => {
+          flushing = false;
+          const list = get().connections;
+          const next = list.map((c) => {
+            const summary = arrived.get(c.id);
+            if (!summary) return c;
+            arrived.delete(c.id);
+            return sameSummary(c, summary) ? c : summary;
+          });
+          // A company whose list event has not come yet (just added).
+          next.push(...arrived.values());
+          arrived.clear();
+          if (next.length !== list.length || next.some((c, i) => c !== list[i])) set({ connections: next });
+        });
       },
 
       receiveConnections(connections) {
         const ids = new Set(connections.map((c) => c.id));
         for (const id of [...statuses.keys()]) if (!ids.has(id)) statuses.delete(id);
+        for (const id of [...arrived.keys()]) if (!ids.has(id)) arrived.delete(id);
         set({ connections });
         // The company shown was removed (here or elsewhere): back to the default one.
         if (!ids.has(get().selected)) show(DEFAULT_CONNECTION_ID);

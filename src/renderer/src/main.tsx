@@ -17,6 +17,7 @@ try {
   const store = createDashboardStore(bridge);
   const connections = createConnectionsStore(bridge, store, {
     initial: connectionFromHash(window.location.hash),
+    schedule: (flush) => requestAnimationFrame(flush),
     // The company shown survives a reload; the default one leaves the URL as it always was.
     remember: (id) =>
       window.history.replaceState(

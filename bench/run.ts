@@ -1,7 +1,7 @@
 // `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
 // loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
 // machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
-// --only=stampede,storm,hot,xproc,footprint,cli,connections; --record with --only puts those
+// --only=stampede,storm,hot,xproc,footprint,shared,cli,connections; --record with --only puts those
 // scenarios' new entries into bench/results.json in place of their old ones (each entry keeps its
 // own machine and time), the others untouched.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,13 +13,14 @@ import { runConnections } from './scenarios/connections';
 import { runCrossProcess } from './scenarios/cross-process';
 import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
+import { runSharedStore } from './scenarios/shared-store';
 import { runStampede } from './scenarios/stampede';
 import { runStorm } from './scenarios/storm401';
 import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'cli', 'connections'] as const;
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'shared', 'cli', 'connections'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Entry {
@@ -78,6 +79,8 @@ async function main(): Promise<void> {
   await record('hot', () => runHotPath(quick ? 50_000 : 500_000, quick ? 100 : 1000));
   await record('xproc', () => runCrossProcess(quick ? 5 : 20));
   await record('footprint', () => runFootprint(quick ? [100, 1000] : [100, 10_000]));
+  // Issue 11: one connection over PostgreSQL (a server this run starts) against the file store.
+  await record('shared', () => runSharedStore(quick));
   await record('cli', () => runCliToken(quick ? 5 : 15, 20));
   await record('connections', () => runConnections(quick ? [20] : [100, 1000], quick ? 20 : 100));
 
@@ -123,6 +126,15 @@ function checkHeadlines(entries: Entry[]): string[] {
       const forbidden =
         (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
       if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+    }
+    if (entry.scenario === 'shared-store') {
+      if (entry.tokenCalls !== 1)
+        out.push(
+          `shared ${String(entry.store)} x${String(entry.processes)}: ${String(entry.tokenCalls)} token calls`,
+        );
+      if (JSON.stringify(entry.storeSeen) !== JSON.stringify([entry.store])) {
+        out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
+      }
     }
     if (entry.scenario === 'cli-token') {
       if (entry.tokenCalls !== 0)

@@ -89,6 +89,36 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
         ],
       ];
     }
+    case 'shared-store': {
+      const name = `Shared store at expiry, ${String(entry.processes)} processes x ${String(entry.callersPerProcess)} callers (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store, one machine'})`;
+      return [
+        [name, 'token-endpoint calls', String(entry.tokenCalls), 'n/a (no shared store or lock)'],
+        [
+          name,
+          'caller wait p50 / p99 (ms)',
+          `${String(entry.waitP50Ms)} / ${String(entry.waitP99Ms)}`,
+          'n/a',
+        ],
+      ];
+    }
+    case 'store-read':
+      return [
+        [
+          `Status read from the store (${entry.store === 'postgres' ? 'PostgreSQL' : 'file store'})`,
+          'one record read and decrypted, mean / p99 (µs)',
+          `${String(entry.meanUs)} / ${String(entry.p99Us)}`,
+          'n/a',
+        ],
+      ];
+    case 'store-notify':
+      return [
+        [
+          'Change notification (PostgreSQL LISTEN/NOTIFY)',
+          'a write on one instance seen by another, p50 / p99 (ms)',
+          `${String(entry.p50Ms)} / ${String(entry.p99Ms)}`,
+          'n/a',
+        ],
+      ];
     case 'cli-token': {
       const single = entry.single as Record<string, number>;
       const sources = entry.fromSources as Record<string, number>;

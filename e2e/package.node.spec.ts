@@ -156,8 +156,8 @@ test('the built entry imports only Node built-ins, its declared dependencies and
   });
   expect(foreign).toEqual([]);
   expect([...imported]).toEqual(
-    // proper-lockfile is gone from the engine (src/core/fs/owned-lock.ts replaced it).
-    expect.arrayContaining(['openid-client', 'zod', 'dotenv']),
+    // proper-lockfile is gone from the engine (src/core/fs/owned-lock.ts replaced it); pg is the PostgreSQL store's.
+    expect.arrayContaining(['openid-client', 'zod', 'dotenv', 'pg']),
   );
   expect(regions).toContain('src/lib/quickbooks.ts');
   expect(

@@ -76,6 +76,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
     const keepAlive = setInterval(() => {}, 60_000);
     try {
+      // The engine starts without a store it cannot reach (a server waits for it); a one-shot command
+      // cannot wait: asking the store again throws its error (QB_STORE_URL masked), exit 4.
+      if (started.desk.getStatus().store?.reachable === false) await started.store.open();
       if (command === 'connections') {
         return await runConnectionsCommand(args, { started, io, diagnose, refreshToken, describeFailure });
       }

@@ -12,6 +12,7 @@ import type { TokenDesk } from './desk';
 import type { ConnectionStore } from './connection-store';
 import { fileStoreFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
+import { selectSharedStore } from './store-selection';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
 import type { EngineTelemetry } from './telemetry';
 import type { TokenManager } from './token-manager';
@@ -120,7 +121,9 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   }
   log(`Configuration: ${JSON.stringify(describeConfig(config))}`);
 
-  const store = options.store?.(config) ?? fileStoreFor(config, log);
+  // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
+  const store =
+    (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
   // One TokenManager per connection (the QB_* environment's plus every added one), one store, one
   // OAuth client per environment.
   const connections = new ConnectionRegistry({

@@ -28,6 +28,7 @@ import {
   productionHostProblem,
   redirectPathProblem,
 } from './config-rules';
+import { parseStoreUrl, storeUrlProblem } from './pg/store-url';
 
 export const INTUIT_ENDPOINTS = {
   tokenUrl: 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer',
@@ -56,6 +57,7 @@ export const CONFIG_VARIABLES = [
   'QB_PORT',
   'QB_ADMIN_TOKEN',
   'QB_STORE_KEY',
+  'QB_STORE_URL',
   'QB_SCOPES',
   'QB_REDIRECT_URI',
   'QB_HTTP_TIMEOUT_MS',
@@ -86,6 +88,8 @@ export interface Config {
   port: number | null;
   adminToken: string | null;
   storeKey: string | null;
+  /** QB_STORE_URL: keep the connections in PostgreSQL; null = the file store (desktop: its own store). */
+  storeUrl: string | null;
   scopes: string[];
   redirectUri: string | null;
   httpTimeoutMs: number;
@@ -207,6 +211,13 @@ const schema = z.object({
       message:
         'QB_STORE_KEY must be at least 16 characters (a passphrase or random string the store key is derived from)',
     }),
+  QB_STORE_URL: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      const problem = value === undefined ? null : storeUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   QB_SCOPES: optionalText,
   QB_REDIRECT_URI: urlVar('QB_REDIRECT_URI'),
   QB_HTTP_TIMEOUT_MS: intVar(
@@ -281,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
       ...CLIENT_KEY_SECRET_VARIABLES,
+      // Its message already shows it with the password masked.
+      'QB_STORE_URL',
     ];
     // Echo at most a short prefix: a megabyte of junk in a variable should not become a megabyte of error.
     // A URL's user:password part is a secret too.
@@ -328,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     port: v.QB_PORT !== undefined ? Number(v.QB_PORT) : null,
     adminToken: v.QB_ADMIN_TOKEN ?? null,
     storeKey: v.QB_STORE_KEY ?? null,
+    storeUrl: v.QB_STORE_URL ?? null,
     scopes: (v.QB_SCOPES ?? 'com.intuit.quickbooks.accounting').split(/[\s,]+/).filter(Boolean),
     redirectUri: v.QB_REDIRECT_URI ?? null,
     httpTimeoutMs: v.QB_HTTP_TIMEOUT_MS !== undefined ? Number(v.QB_HTTP_TIMEOUT_MS) : 15_000,
@@ -368,6 +382,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_PORT: config.port,
     QB_ADMIN_TOKEN: secret(config.adminToken),
     QB_STORE_KEY: config.storeKey === null ? null : 'set',
+    QB_STORE_URL: config.storeUrl === null ? null : parseStoreUrl(config.storeUrl).masked,
     QB_SCOPES: config.scopes.join(' '),
     QB_REDIRECT_URI: config.redirectUri,
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
@@ -384,6 +399,7 @@ export function configSecrets(config: Config): string[] {
     config.accessToken,
     config.adminToken,
     config.storeKey,
+    config.storeUrl === null ? null : parseStoreUrl(config.storeUrl).password,
     ...clientKeySecrets(config.clientKeys),
   ].filter(
     (value, i, all): value is string => value !== null && value.length > 0 && all.indexOf(value) === i,

@@ -392,6 +392,38 @@ describe('QuickBooksClient.fetch (any method, a Response back)', () => {
     expect(seen).toHaveLength(3);
   });
 
+  it('reports every answer (status 0 when none came) and each retry after a 401 to the telemetry', async () => {
+    const answers: { connectionId: string; status: number }[] = [];
+    const retries: string[] = [];
+    const telemetry = {
+      ...noTelemetry,
+      apiRequested: (event: { connectionId: string; status: number }) =>
+        answers.push({ connectionId: event.connectionId, status: event.status }),
+      retriedAfter401: (event: { connectionId: string }) => retries.push(event.connectionId),
+    };
+    statuses = [401, 200];
+    await new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: baseUrl,
+      realmId: '42',
+      telemetry,
+      connectionId: '9130',
+    }).fetch('companyinfo/42');
+    const unreachable = new QuickBooksClient({
+      tokens: rotatingTokens,
+      apiBaseUrl: 'http://127.0.0.1:9',
+      realmId: '42',
+      telemetry,
+    });
+    await expect(unreachable.fetch('companyinfo/42')).rejects.toMatchObject({ code: 'network' });
+    expect(answers).toEqual([
+      { connectionId: '9130', status: 401 },
+      { connectionId: '9130', status: 200 },
+      { connectionId: 'default', status: 0 },
+    ]);
+    expect(retries).toEqual(['9130']);
+  });
+
   it('sends the token to no other origin, and refuses a GET with a body', async () => {
     await expect(fetcher().fetch('https://example.com/v3/company/42/query')).rejects.toThrow(
       /not the QuickBooks API .*QB_API_BASE_URL/,

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TokenStatus } from '../shared/contract';
 import { ReauthorizationRequiredError, TokenError } from './errors';
+import { TokenManager } from './token-manager';
 import type { EngineTelemetry } from './telemetry';
 import { EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
@@ -159,6 +160,60 @@ describe('one record, every process', () => {
     await manager.refresh('manual');
     await manager.clear();
     expect((await h.readRecord())?.health.announced).toEqual(announced);
+  });
+});
+
+describe('several connections, one store and one OAuth client', () => {
+  it('each connection keeps its own chain, lock and health: a failure in one shows only there', async () => {
+    const h = await setup({ rotateAfterSeconds: 0 });
+    const other = h.emulator.control.issueAuthorization('9130350000000042');
+    h.scan.addSecrets(other.accessToken, other.refreshToken);
+    const store = h.store();
+    const oauth = h.oauth();
+    const make = (connectionId: string, refreshToken: string, realmId: string) =>
+      new TokenManager({
+        config: {
+          refreshToken,
+          accessToken: null,
+          realmId,
+          environment: 'sandbox',
+          refreshSkewSeconds: 300,
+          demo: false,
+          canConnect: true,
+        },
+        connectionId,
+        store,
+        oauth,
+        refreshOnStart: false,
+        retry: { maxAttempts: 1 },
+        secrets: h.secrets,
+      });
+    const first = make('default', h.emulator.refreshToken, h.emulator.realmId);
+    const second = make('9130350000000042', other.refreshToken, '9130350000000042');
+    await Promise.all([first.start(), second.start()]);
+    try {
+      await Promise.all([first.getAccessToken(), second.getAccessToken()]);
+      expect(await store.list()).toEqual(['9130350000000042', 'default']);
+      // Refreshing one touches nothing of the other.
+      const before = (await store.load('9130350000000042')).record;
+      await first.refresh('manual');
+      expect((await store.load('9130350000000042')).record).toEqual(before);
+      // invalid_grant in the second shows only there.
+      h.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+      await second.refresh('manual').catch(() => undefined);
+      expect(second.getStatus()).toMatchObject({
+        state: 'reauthorization_required',
+        connection: { id: '9130350000000042' },
+        realmId: '9130350000000042',
+      });
+      expect(first.getStatus()).toMatchObject({ state: 'valid', connection: { id: 'default' } });
+      expect((await store.load('default')).record?.health.rejection).toBeNull();
+      await first.refresh('manual');
+      expect(first.getStatus().stats).toMatchObject({ refreshes: 3, failures: 0 });
+    } finally {
+      await first.dispose();
+      await second.dispose();
+    }
   });
 });
 

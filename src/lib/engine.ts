@@ -6,6 +6,7 @@ import { configSecrets, type Config } from '../core/config';
 import type { ConnectionStore } from '../core/connection-store';
 import { fileStoreFor, managerConfigFor, tokenEndpointFor } from '../core/engine-parts';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
+import { selectSharedStore } from '../core/store-selection';
 import { TokenManager, type TokenManagerOptions } from '../core/token-manager';
 
 export interface LibraryEngine {
@@ -32,7 +33,8 @@ export async function startLibraryEngine(
   const secrets = new SecretRegistry();
   secrets.pin(...configSecrets(config));
   const log = redactingLog(options.log, secrets, `[qb-token-desk ${options.clientName}]`);
-  const store: ConnectionStore = fileStoreFor(config, log);
+  // The same choice as the desk's: QB_STORE_URL's PostgreSQL store, else the file store in QB_DATA_DIR.
+  const store: ConnectionStore = (await selectSharedStore(config, log)) ?? fileStoreFor(config, log);
   const manager = new TokenManager({
     config: managerConfigFor(config),
     store,

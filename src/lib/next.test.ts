@@ -11,6 +11,7 @@ import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
 import { createQuickBooks, type QuickBooks } from './index';
 import { createRouteHandlers, type RouteHandlerOptions, type RouteHandlers } from './next';
+import { createQuickBooksWith } from './quickbooks';
 
 const URL_ = `http://localhost:3000${HTTP_PATHS.refreshToken}`;
 const SESSION = 'Bearer app-session-for-tests';
@@ -59,7 +60,7 @@ beforeEach(async () => {
   emulator.control.resetCounters();
   dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-next-'));
   scan = new LeakScan().addEmulator(emulator);
-  quickbooks = createQuickBooks(
+  quickbooks = createQuickBooksWith(
     { env: emulatorEnv(emulator, dataDir), cwd: dataDir, clientName: 'next-app' },
     {
       manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5, cooldownMs: 50 } },

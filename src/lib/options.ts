@@ -21,6 +21,8 @@ export interface QuickBooksConfig {
   refreshSkewSeconds?: number;
   /** Where the file store lives; share it with the desk (QB_DATA_DIR) to share the token chain. */
   dataDir?: string;
+  /** `postgres://…`: keep the connection in PostgreSQL, shared by every desk and app pointing at it. */
+  storeUrl?: string;
   storeKey?: string;
   httpTimeoutMs?: number;
 }
@@ -54,6 +56,7 @@ const CONFIG_FIELDS: Record<keyof QuickBooksConfig, ConfigVariable> = {
   apiBaseUrl: 'QB_API_BASE_URL',
   refreshSkewSeconds: 'QB_REFRESH_SKEW_SECONDS',
   dataDir: 'QB_DATA_DIR',
+  storeUrl: 'QB_STORE_URL',
   storeKey: 'QB_STORE_KEY',
   httpTimeoutMs: 'QB_HTTP_TIMEOUT_MS',
 };
@@ -75,7 +78,9 @@ export function resolveClientName(name: string | undefined): string {
 export function resolveConfig(options: CreateQuickBooksOptions): Config {
   const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
   for (const [field, value] of Object.entries(options.config ?? {})) {
-    const variable = CONFIG_FIELDS[field as keyof QuickBooksConfig];
+    const variable = Object.hasOwn(CONFIG_FIELDS, field)
+      ? CONFIG_FIELDS[field as keyof QuickBooksConfig]
+      : null;
     if (!variable) {
       throw new ConfigError(
         `config.${field} is not a setting; expected one of ${Object.keys(CONFIG_FIELDS).join(', ')}`,

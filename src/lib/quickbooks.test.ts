@@ -22,7 +22,7 @@ import {
   type CreateQuickBooksOptions,
   type QuickBooks,
 } from './index';
-import type { InternalOptions } from './quickbooks';
+import { createQuickBooksWith, type InternalOptions } from './quickbooks';
 
 const FAST: InternalOptions = {
   manager: { retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 }, random: () => 0.5 },
@@ -39,7 +39,7 @@ function open(
 ): QuickBooks {
   const { extraEnv, ...rest } = options;
   const logLines: string[] = [];
-  const quickbooks = createQuickBooks(
+  const quickbooks = createQuickBooksWith(
     {
       env: { ...emulatorEnv(emulator, dataDir), ...extraEnv },
       cwd: dataDir,
@@ -104,7 +104,7 @@ afterEach(async () => {
 describe('createQuickBooks: tokens', () => {
   it('does nothing until first used, then serves 50 concurrent callers from one token call', async () => {
     // Created at module level in an app: no file read, no token call until the first use.
-    const quickbooks = createQuickBooks(
+    const quickbooks = createQuickBooksWith(
       { env: emulatorEnv(emulator, dataDir), cwd: dataDir, clientName: 'billing-app' },
       FAST,
     );
@@ -130,12 +130,12 @@ describe('createQuickBooks: tokens', () => {
         .map(([name, value]) => `${name}=${value}`)
         .join('\n'),
     );
-    const fromFile = createQuickBooks({ env: {}, cwd: dataDir }, FAST);
+    const fromFile = createQuickBooksWith({ env: {}, cwd: dataDir }, FAST);
     opened.push(fromFile);
     await expect(fromFile.getAccessToken()).resolves.toMatch(/\S{20,}/);
 
     // The environment points the API at a closed port; the config object's apiBaseUrl wins.
-    const overridden = createQuickBooks(
+    const overridden = createQuickBooksWith(
       {
         env: { ...env, QB_API_BASE_URL: 'http://127.0.0.1:9/' },
         cwd: dataDir,
@@ -289,7 +289,7 @@ describe('createQuickBooks: fetch', () => {
 
 describe('createQuickBooks: typed errors', () => {
   it('NotConfiguredError without keys or tokens; the status says not_configured', async () => {
-    const quickbooks = createQuickBooks({ env: { QB_DATA_DIR: dataDir }, cwd: dataDir }, FAST);
+    const quickbooks = createQuickBooksWith({ env: { QB_DATA_DIR: dataDir }, cwd: dataDir }, FAST);
     opened.push(quickbooks);
     expect(await rejection(quickbooks.getAccessToken())).toBeInstanceOf(NotConfiguredError);
     expect(quickbooks.getStatus()).toMatchObject({ state: 'not_configured', demo: false });
@@ -345,6 +345,10 @@ describe('createQuickBooks: typed errors', () => {
     expect(() => createQuickBooks({ clientName: 'two\nlines' })).toThrow(
       /clientName must be 1 to 64 printable/,
     );
+    const inherited = await rejection(
+      open({ config: { toString: 'x' } as unknown as CreateQuickBooksOptions['config'] }).ready(),
+    );
+    expect(inherited.message).toMatch(/config\.toString is not a setting/);
     const unknown = await rejection(
       open({ config: { clientSecrets: 'x' } as unknown as CreateQuickBooksOptions['config'] }).ready(),
     );

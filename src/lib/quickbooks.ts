@@ -44,9 +44,15 @@ export interface InternalOptions {
   manager?: LibraryEngineOptions['manager'];
 }
 
-export function createQuickBooks(
-  options: CreateQuickBooksOptions = {},
-  internal: InternalOptions = {},
+/** The library's engine for this process: nothing runs until the first call. */
+export function createQuickBooks(options: CreateQuickBooksOptions = {}): QuickBooks {
+  return new LibraryQuickBooks(options, {});
+}
+
+/** createQuickBooks with engine knobs (back-off, clock), for tests; not exported by the package. */
+export function createQuickBooksWith(
+  options: CreateQuickBooksOptions,
+  internal: InternalOptions,
 ): QuickBooks {
   return new LibraryQuickBooks(options, internal);
 }

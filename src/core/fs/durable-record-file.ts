@@ -18,7 +18,7 @@ import {
   storeFsError,
   writableProblem,
 } from './data-dir';
-import { DEFAULT_RESERVE_BYTES, ReservedFile } from './reserved-file';
+import { DEFAULT_RESERVE_BYTES, ReservedFile, withoutTrailingZeros } from './reserved-file';
 import { readFileNoFollow, refuseSymlink } from './safe-open';
 import { retryFor, SaveRescue, StoreSaveRescuedError, type RescuedRecord } from './save-rescue';
 
@@ -71,8 +71,10 @@ export class DurableRecordFile {
 
   /** The file's bytes, or null when there is none. A link at its name is refused. */
   read(): Buffer | null {
-    const body = readFileNoFollow(this.realPath(), this.variable);
-    if (body) this.lastSize = body.length;
+    const raw = readFileNoFollow(this.realPath(), this.variable);
+    if (!raw) return null;
+    const body = withoutTrailingZeros(raw);
+    this.lastSize = body.length;
     return body;
   }
 

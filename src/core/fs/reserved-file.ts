@@ -5,7 +5,7 @@
 // during the call cannot refuse the save (on copy-on-write filesystems such as btrfs or ZFS an
 // overwrite still allocates: there the reservation narrows the risk rather than removing it).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, ftruncateSync, renameSync } from 'node:fs';
+import { closeSync, fsync, ftruncate, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { openExclusive, removeQuietly, writeAllSync } from './safe-open';
 
@@ -14,6 +14,8 @@ export const DEFAULT_RESERVE_BYTES = 64 * 1024;
 
 export class ReservedFile {
   private closed = false;
+  /** The committed record's length (the zeros after it are cut in flush). */
+  private length: number | null = null;
 
   private constructor(
     /** The temp file's path. */
@@ -41,24 +43,30 @@ export class ReservedFile {
   }
 
   /**
-   * Writes `body` over the reserved bytes, cuts the file to its length and renames it to `target`,
-   * synchronously: when this returns the new content is in place. On failure the temp file is
-   * removed and the error thrown.
+   * Writes `body` over the reserved bytes and renames the file to `target`, synchronously: when this
+   * returns the new content is in place. The unused zeros after it are cut off later, in flush():
+   * truncating can wait on the filesystem journal (about a millisecond), and the moments between
+   * Intuit's answer and the rename are the ones a kill must not find us in. A reader ignores trailing
+   * NUL bytes (withoutTrailingZeros). On failure the temp file is removed and the error thrown.
    */
   commitSync(body: Buffer, target: string): void {
     try {
       writeAllSync(this.fd, body, 0);
-      ftruncateSync(this.fd, body.length);
       renameSync(this.path, target);
     } catch (err) {
       this.discard();
       throw err;
     }
+    this.length = body.length;
   }
 
-  /** After commitSync: makes the content survive a power loss, then closes the descriptor. */
+  /** After commitSync: cuts the unused zeros, makes the content survive a power loss, closes. */
   async flush(): Promise<void> {
     try {
+      if (this.length !== null && this.reserved > this.length) {
+        const length = this.length;
+        await new Promise<void>((resolve) => ftruncate(this.fd, length, () => resolve()));
+      }
       await new Promise<void>((resolve, reject) => fsync(this.fd, (err) => (err ? reject(err) : resolve())));
     } finally {
       this.close();
@@ -80,4 +88,11 @@ export class ReservedFile {
       // Already closed by the OS.
     }
   }
+}
+
+/** The content before the zeros a reservation may leave after it (a kill between rename and truncate). */
+export function withoutTrailingZeros(body: Buffer): Buffer {
+  let end = body.length;
+  while (end > 0 && body[end - 1] === 0) end -= 1;
+  return end === body.length ? body : body.subarray(0, end);
 }

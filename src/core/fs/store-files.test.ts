@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../connection-record';
 import { CONNECTIONS_DIR_NAME, FileConnectionStore, REFRESHING_NOTE_SUFFIX } from '../file-connection-store';
 import { fingerprintToken, type StoredTokens } from '../token-store';
@@ -106,6 +106,28 @@ describe('files the store writes', () => {
     expect(readFileSync(real, 'utf8')).toBe(before);
   });
 
+  it('reads a record followed by the zeros of its reservation (a kill between the rename and the truncate)', async () => {
+    const store = new FileConnectionStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' });
+    await store.save(record());
+    const path = join(records(dir), STORE_FILE_NAME);
+    await writeFile(path, Buffer.concat([await readFile(path), Buffer.alloc(65_536)]));
+    const again = new FileConnectionStore({ dataDir: dir, storeKey: 'a-long-enough-store-key' });
+    expect((await again.load('default')).record).toEqual(record());
+    expect((await readdir(records(dir))).filter((name) => name.includes('corrupt'))).toEqual([]);
+  });
+
+  it('the space reserved before a token call is released once the record is saved', async () => {
+    const store = new FileConnectionStore({ dataDir: dir, storeKey: null });
+    await store.withLock('default', async () => {
+      store.beginRefresh('default', note);
+      expect((await readdir(records(dir))).filter((name) => name.endsWith('.tmp'))).toHaveLength(1);
+      await store.save(record());
+      store.endRefresh('default');
+    });
+    expect(await readdir(records(dir))).toEqual([STORE_FILE_NAME]);
+    expect((await lstat(join(records(dir), STORE_FILE_NAME))).size).toBeLessThan(4096);
+  });
+
   it('resolves a data directory reached through a link: one real file, one lock', async () => {
     const link = join(root, 'via-link');
     await symlink(dir, link);
@@ -136,16 +158,22 @@ describe('the refresh lock', () => {
     const script = `
       import { FileConnectionStore } from ${JSON.stringify(new URL('../file-connection-store.ts', import.meta.url).pathname)};
       const store = new FileConnectionStore({ dataDir: ${JSON.stringify(dir)}, storeKey: null });
+      // A ref'd timer keeps it running (and holding) until the kill: an empty event loop would exit cleanly.
+      setInterval(() => {}, 60_000);
       await store.withLock('default', async () => { process.stdout.write('holding\\n'); await new Promise(() => {}); });
     `;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    onTestFinished(() => void child.kill('SIGKILL'));
     await new Promise<void>((resolve) =>
       child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve()),
     );
     const lockDir = join(records(dir), `${STORE_FILE_NAME}.lock`);
-    expect(readLockOwner(lockDir)?.pid).toBe(child.pid);
+    const ownerText = existsSync(join(lockDir, LOCK_OWNER_FILE))
+      ? readFileSync(join(lockDir, LOCK_OWNER_FILE), 'utf8')
+      : 'none';
+    expect(readLockOwner(lockDir)?.pid, ownerText).toBe(child.pid);
     child.kill('SIGKILL');
     await once(child, 'exit');
     expect(await readdir(lockDir)).toEqual([LOCK_OWNER_FILE]);

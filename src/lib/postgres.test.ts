@@ -1,0 +1,63 @@
+// QB_STORE_URL reaches the library through the desk's own store selection: an app and a desk
+// process on one PostgreSQL database share the chain and its history, with no file store involved.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { postgresForFile } from '../core/testing/postgres-for-file';
+import { startEmulator } from '../emulator';
+import { emulatorEnv } from '../emulator/app-env';
+import type { EmulatorHandle } from '../emulator/types';
+import { startServerProcess } from '../server/process-support';
+import type { TokenStatus } from '../shared/contract';
+import { createQuickBooks } from './index';
+
+const KEY = 'library store key, 16+ characters';
+const pg = postgresForFile();
+let emulator: EmulatorHandle;
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+});
+
+afterAll(async () => {
+  await emulator?.close();
+});
+
+it('with QB_STORE_URL the app and a headless server share one PostgreSQL record: one token call, the app named in the server’s history', async () => {
+  const url = await pg().createDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-pg-'));
+  const env = { ...emulatorEnv(emulator, dataDir), QB_STORE_URL: url, QB_STORE_KEY: KEY };
+  const server = await startServerProcess({ ...env, QB_PORT: '0' });
+  const quickbooks = createQuickBooks({ env, cwd: dataDir, clientName: 'pg-app' });
+  try {
+    const serverStatus = async () => {
+      const { body } = await server.api<TokenStatus>('/api/integrations/quickbooks/refresh-token');
+      if (!body.ok) throw new Error(body.error.message);
+      return body.value;
+    };
+    await expect.poll(async () => (await serverStatus()).state, { timeout: 15_000 }).toBe('valid');
+    const calls = emulator.control.counters().tokenCalls.refresh_token;
+
+    const ready = await quickbooks.ready();
+    expect(ready.store).toMatchObject({ kind: 'postgres', encrypted: true, reachable: true });
+    expect(ready.accessToken?.preview).toBe((await serverStatus()).accessToken?.preview);
+    await quickbooks.getAccessToken();
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(calls);
+
+    const forced = await quickbooks.refresh();
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(calls + 1);
+    await expect
+      .poll(async () => (await serverStatus()).history.find((event) => event.type === 'refreshed')?.client, {
+        timeout: 15_000,
+      })
+      .toBe('pg-app');
+    expect((await serverStatus()).accessToken?.preview).toBe(forced.accessToken?.preview);
+    // Nothing went to a file store: the record lives only in PostgreSQL.
+    expect((await readdir(dataDir)).filter((name) => name === 'connections')).toEqual([]);
+  } finally {
+    await quickbooks.close();
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -136,6 +136,11 @@ function checkHeadlines(entries: Entry[]): string[] {
         out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
       }
     }
+    if (entry.scenario === 'connections') {
+      const notValid = (entry.memory as { notValid: number }).notValid;
+      if (notValid !== 0)
+        out.push(`connections: ${notValid} connections not valid after their first refresh`);
+    }
     if (entry.scenario === 'cli-token') {
       if (entry.tokenCalls !== 0)
         out.push(`cli: ${String(entry.tokenCalls)} token calls with a valid stored token`);

@@ -1,12 +1,15 @@
 // `npm run bench`: every scenario of issue 8, side by side in one run against fresh emulators on
 // loopback. Prints a table and writes bench/results.json (one object per scenario, each with the
 // machine it ran on). Options: --quick (smaller K and fewer cycles, for a smoke run),
-// --only=stampede,storm,hot,xproc,footprint,shared,cli.
-import { writeFileSync } from 'node:fs';
+// --only=stampede,storm,hot,xproc,footprint,shared,cli,connections; --record with --only puts those
+// scenarios' new entries into bench/results.json in place of their old ones (each entry keeps its
+// own machine and time), the others untouched.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineInfo, type MachineInfo } from './machine';
 import { runCliToken } from './scenarios/cli-token';
+import { runConnections } from './scenarios/connections';
 import { runCrossProcess } from './scenarios/cross-process';
 import { runFootprint } from './scenarios/footprint';
 import { runHotPath } from './scenarios/hot-path';
@@ -17,7 +20,7 @@ import { updateReadme } from './readme';
 import { formatTable } from './table';
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'shared', 'cli'] as const;
+const SCENARIOS = ['stampede', 'storm', 'hot', 'xproc', 'footprint', 'shared', 'cli', 'connections'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 interface Entry {
@@ -28,11 +31,13 @@ interface Entry {
   [figure: string]: unknown;
 }
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName> } {
+function parseArgs(argv: string[]): { quick: boolean; record: boolean; only: Set<ScenarioName> } {
   let quick = false;
+  let record = false;
   let only = new Set<ScenarioName>(SCENARIOS);
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
+    else if (arg === '--record') record = true;
     else if (arg.startsWith('--only=')) {
       const names = arg.slice('--only='.length).split(',');
       for (const name of names) {
@@ -43,11 +48,11 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<ScenarioName> } 
       only = new Set(names as ScenarioName[]);
     } else throw new Error(`unknown argument ${arg}; use --quick or --only=${SCENARIOS.join(',')}`);
   }
-  return { quick, only };
+  return { quick, record, only };
 }
 
 async function main(): Promise<void> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
+  const { quick, record: recordPartial, only } = parseArgs(process.argv.slice(2));
   const machine = machineInfo();
   console.log(
     `QB Token Desk benchmark on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, load ${loadavg()[0]?.toFixed(1)}${quick ? ' [quick]' : ''}`,
@@ -77,10 +82,19 @@ async function main(): Promise<void> {
   // Issue 11: one connection over PostgreSQL (a server this run starts) against the file store.
   await record('shared', () => runSharedStore(quick));
   await record('cli', () => runCliToken(quick ? 5 : 15, 20));
+  await record('connections', () => runConnections(quick ? [20] : [100, 1000], quick ? 20 : 100));
 
   console.log(`\n${formatTable(entries)}`);
-  if (quick || only.size < SCENARIOS.length) {
-    console.log('\n(partial or quick run: bench/results.json left unchanged)');
+  if (!quick && recordPartial && only.size < SCENARIOS.length) {
+    const kept = (JSON.parse(readFileSync(RESULTS, 'utf8')) as Entry[]).filter(
+      (old) => !entries.some((entry) => entry.scenario === old.scenario),
+    );
+    const merged = [...kept, ...entries];
+    writeFileSync(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
+    updateReadme(merged);
+    console.log(`\nRecorded ${entries.length} entries in ${RESULTS} and bench/README.md`);
+  } else if (quick || only.size < SCENARIOS.length) {
+    console.log('\n(partial or quick run: bench/results.json left unchanged; --record puts it in)');
   } else {
     writeFileSync(RESULTS, `${JSON.stringify(entries, null, 2)}\n`);
     updateReadme(entries);
@@ -121,6 +135,11 @@ function checkHeadlines(entries: Entry[]): string[] {
       if (JSON.stringify(entry.storeSeen) !== JSON.stringify([entry.store])) {
         out.push(`shared ${String(entry.store)}: the processes ran on ${JSON.stringify(entry.storeSeen)}`);
       }
+    }
+    if (entry.scenario === 'connections') {
+      const notValid = (entry.memory as { notValid: number }).notValid;
+      if (notValid !== 0)
+        out.push(`connections: ${notValid} connections not valid after their first refresh`);
     }
     if (entry.scenario === 'cli-token') {
       if (entry.tokenCalls !== 0)

@@ -146,9 +146,54 @@ function rowsFor(entry: Record<string, unknown>): Row[] {
         ],
       ];
     }
+    case 'connections':
+      return connectionsRows(entry);
     default:
       return [];
   }
+}
+
+function connectionsRows(entry: Record<string, unknown>): Row[] {
+  const memory = entry.memory as {
+    bytesPerConnection: Record<string, number>;
+    marginalBytesPerConnection?: Record<string, number>;
+    addMs: Record<string, number>;
+  };
+  const name = '7. Several companies';
+  const rows: Row[] = Object.entries(memory.bytesPerConnection).map(([count, bytes]) => [
+    name,
+    `desk heap per connection, ${count} connections (file store)`,
+    `${kb(bytes)} (the last ones: ${kb(memory.marginalBytesPerConnection?.[count] ?? Number.NaN)} each; ${count} added and refreshed in ${((memory.addMs[count] ?? 0) / 1000).toFixed(1)} s)`,
+    'n/a (one token per client)',
+  ]);
+  const list = entry.list as {
+    connections: number;
+    firstFullListMs: number;
+    ticking: { p95FrameMs: number; maxFrameMs: number; longTasks: number; longestTaskMs: number };
+    refreshingAll: { p95FrameMs: number; maxFrameMs: number; longTasks: number; longestTaskMs: number };
+    switchMs: { median: number; max: number };
+  } | null;
+  if (!list)
+    return [...rows, [name, 'list in the browser', `not measured: ${String(entry.listSkipped)}`, 'n/a']];
+  const frames = (stats: typeof list.ticking) =>
+    `frames p95 ${stats.p95FrameMs} ms, max ${stats.maxFrameMs} ms; ${stats.longTasks} long tasks (longest ${stats.longestTaskMs} ms)`;
+  return [
+    ...rows,
+    [
+      name,
+      `list of ${list.connections} in Chromium: on the page after (ms)`,
+      String(list.firstFullListMs),
+      'n/a',
+    ],
+    [name, `list of ${list.connections}: countdowns ticking, 5 s`, frames(list.ticking), 'n/a'],
+    [name, `list of ${list.connections}: all refreshing at once`, frames(list.refreshingAll), 'n/a'],
+    [
+      name,
+      'click on a company to its dashboard (ms): median / max',
+      `${list.switchMs.median} / ${list.switchMs.max}`,
+      'n/a',
+    ],
+  ];
 }
 
 function libraryRows(library: LibrarySizeResult | undefined): Row[] {

@@ -26,15 +26,17 @@ function compile(path: string, rewrite: Record<string, string> = {}): string {
 }
 
 /**
- * Serves the bridge source (and the contract it imports) from the server's own origin, so the
- * page's strict CSP (script-src 'self') allows importing it. Only these two paths are intercepted.
+ * Serves the bridge source (and the shared modules it imports) from the server's own origin, so the
+ * page's strict CSP (script-src 'self') allows importing it. Only these paths are intercepted.
  */
 async function loadBridge(page: Page, baseUrl: string): Promise<void> {
   const modules: Record<string, string> = {
     'http-bridge.js': compile('src/renderer/src/bridge/http-bridge.ts', {
       '../../../shared/contract': './contract.js',
+      '../../../shared/connections': './connections.js',
     }),
     'contract.js': compile('src/shared/contract.ts'),
+    'connections.js': compile('src/shared/connections.ts', { './contract': './contract.js' }),
   };
   await page.route(`${baseUrl}${TEST_MODULES}*`, (route) => {
     const name = new URL(route.request().url()).pathname.slice(TEST_MODULES.length);
@@ -96,6 +98,19 @@ test('the HTTP bridge answers every action as a Result and pushes status changes
     value: { realmId: string };
   };
   expect(status).toMatchObject({ ok: true, value: { realmId: emulator.realmId } });
+  // Several companies: the list, and a connection named by id (the per-connection paths).
+  expect(await page.evaluate('window.__bridge.listConnections()')).toMatchObject({
+    ok: true,
+    value: [{ id: 'default', isDefault: true, realmId: emulator.realmId }],
+  });
+  expect(await page.evaluate("window.__bridge.getStatus('default')")).toMatchObject({
+    ok: true,
+    value: { connection: { id: 'default' } },
+  });
+  expect(await page.evaluate("window.__bridge.getStatus('5550999')")).toMatchObject({
+    ok: false,
+    error: { code: 'unknown_connection' },
+  });
 
   const before = await statusCount(page);
   const refreshed = (await page.evaluate('window.__bridge.refresh()')) as { ok: boolean };

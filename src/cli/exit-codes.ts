@@ -3,6 +3,7 @@
 import {
   ApiError,
   ConfigError,
+  ConnectError,
   NotConfiguredError,
   ReauthorizationRequiredError,
   StoreConfigError,
@@ -30,6 +31,8 @@ export function exitCodeFor(error: unknown): ExitCode {
   // The store is down, busy or full: the same command may work later.
   if (error instanceof StoreUnavailableError || error instanceof StoreLockTimeoutError) return EXIT.transient;
   if (error instanceof ReauthorizationRequiredError) return EXIT.reauthorizationRequired;
+  // Intuit could not revoke (`connections remove`): try again later, or --force.
+  if (error instanceof ConnectError && error.code === 'revoke_failed') return EXIT.transient;
   if (error instanceof TokenError) {
     if (error.kind === 'invalid_grant') return EXIT.reauthorizationRequired;
     if (error.kind === 'invalid_client') return EXIT.configuration;

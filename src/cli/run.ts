@@ -2,13 +2,14 @@
 // store in QB_DATA_DIR, so every process sharing that directory shares one token chain and one
 // refresh lock. stdout carries results; stderr carries diagnostics; only `token` prints a value.
 import { resolve } from 'node:path';
-import type { TokenStatus } from '../shared/contract';
+import { DEFAULT_CONNECTION_ID, type ConnectionId, type TokenStatus } from '../shared/contract';
 import { startDesk } from '../core/bootstrap';
 import type { TokenDesk } from '../core/desk';
 import { configSecrets, hasClientCredentials, loadConfig, type Config } from '../core/config';
 import { ApiError, ReauthorizationRequiredError, TokenError } from '../core/errors';
 import { SecretRegistry } from '../core/log';
-import { parseArgs, UsageError, USAGE, type Command } from './args';
+import { parseArgs, UsageError, USAGE, type ParsedArgs } from './args';
+import { runConnectionsCommand } from './connections-command';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
 import { formatAbsolute, formatRelative, formatStatus } from './format-status';
 
@@ -17,22 +18,23 @@ export interface CliIo {
   cwd: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Standard input, read whole (or one hidden line from a terminal): `connections add`'s refresh token. */
+  readSecret?: () => Promise<string>;
 }
 
 /** The CLI's default store: beside the project, like `.env.local`, so a checkout keeps its own chain. */
 export const CLI_DEFAULT_DATA_DIR = '.qb-data';
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
-  let command: Command | 'help';
-  let json: boolean;
-  let verbose: boolean;
+  let args: ParsedArgs;
   try {
-    ({ command, json, verbose } = parseArgs(argv));
+    args = parseArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr(`qb-token: ${error.message}\n\n${USAGE}`);
     return EXIT.failure;
   }
+  const { command, verbose } = args;
   if (command === 'help') {
     io.stdout(USAGE);
     return EXIT.ok;
@@ -55,15 +57,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     const env = { ...io.env, QB_DATA_DIR: config.dataDir ?? resolve(io.cwd, CLI_DEFAULT_DATA_DIR) };
     // A CLI run only refreshes when its command needs a token: `status` observes, it does not act.
+    // `connections add` reads its refresh token before anything starts (a bad one changes nothing).
+    const refreshToken =
+      command === 'connections' && args.subcommand === 'add' ? await readRefreshToken(io) : null;
+    secrets.add(refreshToken);
     const started = await startDesk({
       env,
       cwd: io.cwd,
       log: verbose ? diagnose : () => {},
       clientName: 'qb-token',
       manager: { refreshOnStart: false },
+      connections: { only: connectionsServed(args) },
       allowDemo: refusal === null,
     });
     engineSecrets = started.secrets;
+    if (refreshToken) engineSecrets.add(refreshToken);
     // The engine unrefs its timers so they never keep a process alive; a command awaiting a
     // back-off wait would then end with nothing printed and exit 0. Hold the loop open until it settles.
     const keepAlive = setInterval(() => {}, 60_000);
@@ -71,9 +79,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       // The engine starts without a store it cannot reach (a server waits for it); a one-shot command
       // cannot wait: asking the store again throws its error (QB_STORE_URL masked), exit 4.
       if (started.desk.getStatus().store?.reachable === false) await started.store.open();
-      const code = await runCommand(command, json, started.desk, io, diagnose);
+      if (command === 'connections') {
+        return await runConnectionsCommand(args, { started, io, diagnose, refreshToken, describeFailure });
+      }
+      const desk = started.connections.desk(args.connection);
+      const code = await runCommand(command, args.json, desk, io, diagnose);
       // A stored access token can outlive missing keys (the status then says so in its warnings).
-      if (refusal && started.desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
+      if (refusal && desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
       return code;
     } finally {
       clearInterval(keepAlive);
@@ -85,8 +97,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   }
 }
 
+/** The connections a run starts besides the default one: only those its command acts on. */
+function connectionsServed(args: ParsedArgs): ConnectionId[] | undefined {
+  if (args.command !== 'connections')
+    return args.connection && args.connection !== DEFAULT_CONNECTION_ID ? [args.connection] : [];
+  if (args.subcommand === 'list') return undefined;
+  if (args.subcommand === 'remove') return args.target ? [args.target] : [];
+  return args.realm ? [args.realm, `${args.realm}-${args.environment ?? 'sandbox'}`] : [];
+}
+
+async function readRefreshToken(io: CliIo): Promise<string> {
+  const token = (await io.readSecret?.()) ?? '';
+  if (!token) {
+    throw new UsageError(
+      'connections add reads the refresh token from standard input, and it was empty: qb-token connections add ... < refresh-token.txt',
+    );
+  }
+  if (/\s/.test(token))
+    throw new UsageError('the refresh token read from standard input has spaces or several lines in it');
+  return token;
+}
+
 async function runCommand(
-  command: Command,
+  command: Exclude<ParsedArgs['command'], 'help' | 'connections'>,
   json: boolean,
   desk: TokenDesk,
   io: CliIo,

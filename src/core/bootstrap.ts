@@ -1,22 +1,21 @@
 // Starts the engine the way every adapter (Electron main, headless server, CLI) needs it:
-// configuration, the store, the OAuth protocol, the TokenManager and the QuickBooks client behind
-// one TokenDesk. In demo mode (no QB_CLIENT_ID, or QB_DEMO=1) it first starts the Intuit emulator
+// configuration, the store, and every connection's engine (ConnectionRegistry: a TokenManager and a
+// QuickBooks client per connection, one OAuth client per environment). In demo mode (no QB_CLIENT_ID, or QB_DEMO=1) it first starts the Intuit emulator
 // in-process with short lifetimes and points the configuration at it.
 import { join } from 'node:path';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
-import type { ConnectionTestResult, RefreshTrigger, TokenStatus } from '../shared/contract';
+import type { ConnectionId } from '../shared/contract';
 import { configSecrets, defaultDataDir, describeConfig, loadConfig, type Config } from './config';
-import { OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
+import type { OAuthConnectFlow } from './connect-flow';
+import { ConnectionRegistry, type EngineKnobs } from './connection-registry';
 import type { TokenDesk } from './desk';
-import { NotConfiguredError } from './errors';
 import type { ConnectionStore } from './connection-store';
-import { fileStoreFor, managerConfigFor, startManager, tokenEndpointFor } from './engine-parts';
+import { fileStoreFor } from './engine-parts';
 import type { IntuitOAuth } from './intuit-oauth';
 import { selectSharedStore } from './store-selection';
 import { defaultLog, redactingLog, SecretRegistry, type LogFn } from './log';
-import { QuickBooksClient } from './quickbooks-client';
 import type { EngineTelemetry } from './telemetry';
-import { TokenManager, type TokenManagerOptions } from './token-manager';
+import type { TokenManager } from './token-manager';
 
 /** Demo lifetimes: a newcomer sees expiry, auto-refresh and rotation within minutes. */
 export const DEMO_EMULATOR_OPTIONS: EmulatorOptions = {
@@ -45,19 +44,22 @@ export interface StartDeskOptions {
    * starting a demo emulator. The CLI: a throwaway emulator per process would be useless.
    */
   allowDemo?: boolean;
+  /** Serve only these connections besides the default one (a CLI command for one connection). */
+  connections?: { only?: readonly ConnectionId[] };
   log?: LogFn;
   /** Engine knobs for tests and benchmarks (clock, timers, back-off). */
-  manager?: Pick<
-    TokenManagerOptions,
-    'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart' | 'lockWaitMs' | 'storeRetryMs'
-  >;
+  manager?: EngineKnobs;
 }
 
 export interface StartedDesk {
+  /** The default connection's desk (the QB_* environment's). */
   desk: TokenDesk;
+  /** The default connection's engine. */
   manager: TokenManager;
+  /** Every connection (the default one and each added company), each with its own engine. */
+  connections: ConnectionRegistry;
   config: Config;
-  /** The token/revoke/authorize protocol (for the Connect flow); null without client keys. */
+  /** The default environment's token/revoke/authorize protocol; null without its client keys. */
   oauth: IntuitOAuth | null;
   emulator: EmulatorHandle | null;
   /** Where the connection's record lives (shared with other processes pointing at it). */
@@ -96,6 +98,10 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
       ...config,
       clientId: emulator.clientId,
       clientSecret: emulator.clientSecret,
+      clientKeys: {
+        ...config.clientKeys,
+        [config.environment]: { clientId: emulator.clientId, clientSecret: emulator.clientSecret },
+      },
       refreshToken: emulator.refreshToken,
       accessToken: null,
       realmId: emulator.realmId,
@@ -118,33 +124,34 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
   // QB_STORE_URL wins over an adapter's own store (the desktop app's), then the file store.
   const store =
     (await selectSharedStore(config, log)) ?? options.store?.(config) ?? fileStoreFor(config, log);
-  const oauth = tokenEndpointFor(config);
-  const manager = await startManager({
-    config: managerConfigFor(config),
+  // One TokenManager per connection (the QB_* environment's plus every added one), one store, one
+  // OAuth client per environment.
+  const connections = new ConnectionRegistry({
+    config,
     store,
-    oauth,
     log,
     secrets,
     clientName: options.clientName,
     telemetry: options.telemetry,
-    ...options.manager,
-  }).catch(async (err: unknown) => {
+    manager: options.manager,
+    only: options.connections?.only,
+  });
+  try {
+    await connections.start();
+  } catch (err) {
+    await connections.dispose();
+    await store.close();
     await emulator?.close();
     throw err;
-  });
-  const desk = new ManagedDesk(manager, config, log, options.telemetry);
-  const connectFlow = new OAuthConnectFlow({
-    oauth,
-    tokens: manager,
-    currentRefreshToken: () =>
-      refreshTokenInUse({ status: () => manager.getStatus(), store, envRefreshToken: config.refreshToken }),
-    scopes: config.scopes,
-    log,
-    secrets,
-  });
+  }
+  const desk = connections.desk();
+  const manager = connections.manager();
+  const oauth = connections.oauthFor(config.environment);
+  const connectFlow = connections.connectFlow;
   return {
     desk,
     manager,
+    connections,
     config,
     oauth,
     emulator,
@@ -153,76 +160,9 @@ export async function startDesk(options: StartDeskOptions = {}): Promise<Started
     secrets,
     log,
     async close() {
-      await manager.dispose();
+      await connections.dispose();
       await store.close();
       await emulator?.close();
     },
   };
-}
-
-/** TokenDesk over the manager, plus CompanyInfo through the auto-refreshing client. */
-class ManagedDesk implements TokenDesk {
-  private client: { realmId: string; client: QuickBooksClient } | null = null;
-
-  constructor(
-    private readonly manager: TokenManager,
-    private readonly config: Config,
-    private readonly log: LogFn,
-    private readonly telemetry: EngineTelemetry | undefined,
-  ) {}
-
-  getStatus(): TokenStatus {
-    return this.manager.getStatus();
-  }
-
-  refresh(trigger: RefreshTrigger = 'manual'): Promise<TokenStatus> {
-    return this.manager.refresh(trigger);
-  }
-
-  clear(): Promise<TokenStatus> {
-    return this.manager.clear();
-  }
-
-  getAccessToken(): Promise<string> {
-    return this.manager.getAccessToken();
-  }
-
-  async testConnection(): Promise<ConnectionTestResult> {
-    const realmId = this.manager.getStatus().realmId;
-    if (!realmId) {
-      throw new NotConfiguredError(
-        'No company id: set QB_REALM_ID (the realmId from the Connect redirect) or use Connect.',
-      );
-    }
-    if (this.client?.realmId !== realmId) {
-      this.client = {
-        realmId,
-        client: new QuickBooksClient({
-          tokens: this.manager,
-          apiBaseUrl: this.config.apiBaseUrl,
-          realmId,
-          fetchTimeoutMs: this.config.httpTimeoutMs,
-          log: this.log,
-          telemetry: this.telemetry,
-          connectionId: this.manager.connectionId,
-        }),
-      };
-    }
-    const started = Date.now();
-    const info = await this.client.client.getCompanyInfo();
-    return {
-      companyName: info.companyName,
-      realmId: info.realmId,
-      intuitTid: info.intuitTid,
-      durationMs: Date.now() - started,
-    };
-  }
-
-  onStatusChanged(listener: (status: TokenStatus) => void): () => void {
-    return this.manager.onStatusChanged(listener);
-  }
-
-  dispose(): Promise<void> {
-    return this.manager.dispose();
-  }
 }

@@ -21,7 +21,19 @@ const SECRET_VARIABLES: ConfigVariable[] = [
   'QB_ACCESS_TOKEN',
   'QB_ADMIN_TOKEN',
   'QB_STORE_KEY',
+  'QB_SANDBOX_CLIENT_SECRET',
+  'QB_PRODUCTION_CLIENT_SECRET',
 ];
+
+/** Key variables come in pairs: each is tried beside a valid partner. */
+const PARTNERS: Partial<Record<ConfigVariable, Record<string, string>>> = {
+  QB_CLIENT_ID: { QB_CLIENT_SECRET: 'a-client-secret' },
+  QB_CLIENT_SECRET: { QB_CLIENT_ID: 'a-client-id' },
+  QB_SANDBOX_CLIENT_ID: { QB_SANDBOX_CLIENT_SECRET: 'a-client-secret' },
+  QB_SANDBOX_CLIENT_SECRET: { QB_SANDBOX_CLIENT_ID: 'a-client-id' },
+  QB_PRODUCTION_CLIENT_ID: { QB_PRODUCTION_CLIENT_SECRET: 'a-client-secret' },
+  QB_PRODUCTION_CLIENT_SECRET: { QB_PRODUCTION_CLIENT_ID: 'a-client-id' },
+};
 
 const ODD_VALUES = [
   '-1',
@@ -94,12 +106,7 @@ describe('config loader under bad input', () => {
     for (const variable of CONFIG_VARIABLES) {
       for (const value of ODD_VALUES) {
         // The client keys come as a pair (a lone one is its own error): each is tried beside a valid partner.
-        const partner: Record<string, string> =
-          variable === 'QB_CLIENT_ID'
-            ? { QB_CLIENT_SECRET: 'a-client-secret' }
-            : variable === 'QB_CLIENT_SECRET'
-              ? { QB_CLIENT_ID: 'a-client-id' }
-              : {};
+        const partner: Record<string, string> = PARTNERS[variable] ?? {};
         const error = attempt({ ...partner, [variable]: value });
         if (error) {
           refused += 1;

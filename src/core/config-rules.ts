@@ -18,7 +18,13 @@ export const ENDPOINT_VARIABLES = [
 type EndpointVariable = (typeof ENDPOINT_VARIABLES)[number];
 
 export interface ConfigProblem {
-  variable: 'QB_CLIENT_ID' | 'QB_CLIENT_SECRET' | 'QB_REDIRECT_URI' | EndpointVariable;
+  variable:
+    | 'QB_CLIENT_ID'
+    | 'QB_CLIENT_SECRET'
+    | 'QB_REDIRECT_URI'
+    | EndpointVariable
+    // Keys per environment (client-keys-config.ts).
+    | `QB_${'SANDBOX' | 'PRODUCTION'}_CLIENT_${'ID' | 'SECRET'}`;
   message: string;
   /** The variable whose source (environment, .env.local, .env) the message should cite, when not `variable`. */
   citing?: 'QB_CLIENT_ID' | 'QB_CLIENT_SECRET';
@@ -48,7 +54,11 @@ export function clientKeysProblem(
 }
 
 /** In production every endpoint override must be on an Intuit host (unless the opt-in is set). */
-export function productionHostProblem(values: Partial<Record<string, string>>): ConfigProblem | null {
+export function productionHostProblem(
+  values: Partial<Record<string, string>>,
+  /** What makes production apply (QB_ENVIRONMENT, or production keys for some connections). */
+  because = 'with QB_ENVIRONMENT=production',
+): ConfigProblem | null {
   for (const variable of ENDPOINT_VARIABLES) {
     const value = values[variable];
     if (value === undefined) continue;
@@ -62,7 +72,7 @@ export function productionHostProblem(values: Partial<Record<string, string>>): 
     return {
       variable,
       message:
-        `${variable} points at ${host}, which is not an Intuit host (intuit.com): with QB_ENVIRONMENT=production ` +
+        `${variable} points at ${host}, which is not an Intuit host (intuit.com): ${because} ` +
         'the client secret and the tokens go only to Intuit. Remove it, or set ' +
         `${ALLOW_NON_INTUIT_URLS}=1 if you really mean to send them through another host (a proxy you run)`,
     };

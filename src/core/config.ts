@@ -10,6 +10,17 @@ import { HTTP_PATHS, type QbEnvironment } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import { ConfigError } from './errors';
 import {
+  CLIENT_KEY_SECRET_VARIABLES,
+  CLIENT_KEY_VARIABLES,
+  clientKeySchema,
+  clientKeySecrets,
+  describeClientKeys,
+  environmentKeysProblem,
+  environmentsWithKeys,
+  resolveClientKeys,
+  type ClientKeysByEnvironment,
+} from './client-keys-config';
+import {
   ALLOW_NON_INTUIT_URLS,
   checkDotenvLines,
   clientKeysProblem,
@@ -61,6 +72,8 @@ export const CONFIG_VARIABLES = [
   'QB_ALLOW_NON_INTUIT_URLS',
   // Running as a service: metrics, alerts, log format (validated in ops-config.ts).
   ...OPS_VARIABLES,
+  // Keys per environment, for companies in both (client-keys-config.ts).
+  ...CLIENT_KEY_VARIABLES,
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
@@ -96,6 +109,8 @@ export interface Config {
   warnings: string[];
   /** Metrics, alerts and log format (ops-config.ts). */
   ops: OpsConfig;
+  /** The app's keys each environment's connections use (client-keys-config.ts); clientId/clientSecret are QB_ENVIRONMENT's. */
+  clientKeys: ClientKeysByEnvironment;
   /** Where each set variable came from (no values). */
   sources: Partial<Record<ConfigVariable, ConfigSource>>;
 }
@@ -229,6 +244,7 @@ const schema = z.object({
     .refine((value) => value === undefined || ['1', '0', 'true', 'false'].includes(value.toLowerCase()), {
       message: `${ALLOW_NON_INTUIT_URLS} must be 1 (allow endpoints outside intuit.com in production) or 0`,
     }),
+  ...clientKeySchema,
 });
 
 /** Reads the variables from the three sources, earliest wins; empty values count as unset. */
@@ -288,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       'QB_ADMIN_TOKEN',
       'QB_STORE_KEY',
       ...OPS_SECRET_VARIABLES,
+      ...CLIENT_KEY_SECRET_VARIABLES,
       // Its message already shows it with the password masked.
       'QB_STORE_URL',
     ];
@@ -305,9 +322,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const demoFlag = v.QB_DEMO !== undefined && ['1', 'true'].includes(v.QB_DEMO.toLowerCase());
   const allowNonIntuitUrls =
     v[ALLOW_NON_INTUIT_URLS] !== undefined && ['1', 'true'].includes(v[ALLOW_NON_INTUIT_URLS].toLowerCase());
+  const clientKeys = resolveClientKeys(values, environment);
   const problem =
     (demoFlag ? null : clientKeysProblem(v.QB_CLIENT_ID, v.QB_CLIENT_SECRET)) ??
+    (demoFlag ? null : environmentKeysProblem(values)) ??
     (environment === 'production' && !allowNonIntuitUrls ? productionHostProblem(values) : null) ??
+    (clientKeys.production && !allowNonIntuitUrls
+      ? productionHostProblem(values, 'with production keys (QB_PRODUCTION_CLIENT_ID)')
+      : null) ??
     redirectPathProblem(v.QB_REDIRECT_URI, Object.values(HTTP_PATHS));
   if (problem) {
     const from = sources[problem.citing ?? problem.variable];
@@ -316,8 +338,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
   const warnings = allowNonIntuitUrls ? [nonIntuitUrlWarning(values)] : [];
   return {
-    clientId: v.QB_CLIENT_ID ?? null,
-    clientSecret: v.QB_CLIENT_SECRET ?? null,
+    clientId: clientKeys[environment]?.clientId ?? null,
+    clientSecret: clientKeys[environment]?.clientSecret ?? null,
     refreshToken: v.QB_REFRESH_TOKEN ?? null,
     accessToken: v.QB_ACCESS_TOKEN ?? null,
     realmId: v.QB_REALM_ID ?? null,
@@ -328,7 +350,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     apiBaseUrl: (v.QB_API_BASE_URL ?? INTUIT_ENDPOINTS.apiBaseUrl[environment]).replace(/\/+$/, ''),
     refreshSkewSeconds: v.QB_REFRESH_SKEW_SECONDS !== undefined ? Number(v.QB_REFRESH_SKEW_SECONDS) : 300,
     dataDir: v.QB_DATA_DIR ?? null,
-    demo: demoFlag || v.QB_CLIENT_ID === undefined,
+    demo: demoFlag || environmentsWithKeys(clientKeys).length === 0,
     port: v.QB_PORT !== undefined ? Number(v.QB_PORT) : null,
     adminToken: v.QB_ADMIN_TOKEN ?? null,
     storeKey: v.QB_STORE_KEY ?? null,
@@ -341,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ops: opsConfigFrom(values, (name) =>
       sources[name] && sources[name] !== 'environment' ? ` (from ${sources[name]})` : '',
     ),
+    clientKeys,
     sources,
   };
 }
@@ -381,6 +404,7 @@ export function describeConfig(config: Config): Record<string, string | number |
     QB_HTTP_TIMEOUT_MS: config.httpTimeoutMs,
     QB_ALLOW_NON_INTUIT_URLS: config.allowNonIntuitUrls,
     ...describeOpsConfig(config.ops),
+    ...describeClientKeys(config.clientKeys, config.sources),
   };
 }
 
@@ -394,5 +418,8 @@ export function configSecrets(config: Config): string[] {
     config.storeKey,
     ...opsSecrets(config.ops),
     config.storeUrl === null ? null : parseStoreUrl(config.storeUrl).password,
-  ].filter((value): value is string => value !== null && value.length > 0);
+    ...clientKeySecrets(config.clientKeys),
+  ].filter(
+    (value, i, all): value is string => value !== null && value.length > 0 && all.indexOf(value) === i,
+  );
 }

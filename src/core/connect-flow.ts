@@ -5,8 +5,18 @@
 // the store is written (TokenManager.adoptAuthorization) before any status says connected.
 // Disconnect revokes the refresh token at Intuit first and forgets the tokens only once that worked,
 // unless the user confirmed again (`force`).
+//
+// With several companies (ConnectTargets): the flow runs with the app keys of the environment asked
+// for, and the user picks the company at Intuit; the authorization lands in the connection of that
+// realm (reconnecting it) or in a new one (adding the company).
 import { createHash, randomBytes } from 'node:crypto';
-import type { DisconnectOptions, TokenStatus } from '../shared/contract';
+import type {
+  ConnectionId,
+  ConnectRequest,
+  DisconnectOptions,
+  QbEnvironment,
+  TokenStatus,
+} from '../shared/contract';
 import type { ConnectFlow } from './desk';
 import { ConnectError, NotConfiguredError, TokenError } from './errors';
 import type { IntuitTokenResponse } from './intuit-oauth';
@@ -29,12 +39,28 @@ export interface ConnectTokens {
   onStatusChanged(listener: (status: TokenStatus) => void): () => void;
 }
 
+/** Where flows go when the desk has several connections (ConnectionRegistry implements it). */
+export interface ConnectTargets {
+  /** The environment a request's flow runs in: the connection's own, the one asked for, or the default. */
+  environmentFor(request: ConnectRequest): QbEnvironment;
+  /** The environment's app keys; null when they are not configured. */
+  oauthFor(environment: QbEnvironment): ConnectOAuth | null;
+  /** The connection an authorization for `realmId` lands in: the one of that realm, or a new one. */
+  tokensForRealm(realmId: string, environment: QbEnvironment): Promise<ConnectTokens>;
+  /** A connection's engine (default: the default connection's); throws UnknownConnectionError. */
+  tokensOf(connectionId?: ConnectionId): ConnectTokens;
+  /** The refresh token a connection uses now (what Disconnect revokes), or null. */
+  currentRefreshToken(connectionId?: ConnectionId): Promise<string | null>;
+}
+
 export interface ConnectFlowOptions {
-  /** Null without QB_CLIENT_ID/QB_CLIENT_SECRET: begin() then refuses, disconnect() cannot revoke. */
-  oauth: ConnectOAuth | null;
-  tokens: ConnectTokens;
-  /** The refresh token in use now (what Disconnect revokes), or null when there is none. */
-  currentRefreshToken: () => string | null | Promise<string | null>;
+  /** One connection: null without QB_CLIENT_ID/QB_CLIENT_SECRET (begin() then refuses, disconnect() cannot revoke). */
+  oauth?: ConnectOAuth | null;
+  tokens?: ConnectTokens;
+  /** One connection: the refresh token in use now (what Disconnect revokes), or null when there is none. */
+  currentRefreshToken?: () => string | null | Promise<string | null>;
+  /** Several connections: replaces oauth, tokens and currentRefreshToken. */
+  targets?: ConnectTargets;
   /** QB_SCOPES. */
   scopes: readonly string[];
   /** How long a started flow waits for its redirect, ms (default 10 minutes, Intuit's code lifetime). */
@@ -70,14 +96,29 @@ const MAX_REMEMBERED = 200;
 
 interface PendingFlow {
   redirectUri: string;
+  environment: QbEnvironment;
   startedAt: number;
   expiresAt: number;
 }
 
+/** The targets of a desk with one connection (the flow's original options). */
+function singleTarget(options: ConnectFlowOptions): ConnectTargets {
+  const tokens = options.tokens;
+  if (!tokens) throw new TypeError('OAuthConnectFlow needs `targets`, or `tokens` for one connection.');
+  const oauth = options.oauth ?? null;
+  const current = options.currentRefreshToken ?? (() => null);
+  const environment = (): QbEnvironment => tokens.getStatus().environment;
+  return {
+    environmentFor: () => environment(),
+    oauthFor: () => oauth,
+    tokensForRealm: async () => tokens,
+    tokensOf: () => tokens,
+    currentRefreshToken: async () => current(),
+  };
+}
+
 export class OAuthConnectFlow implements ConnectFlow {
-  private readonly oauth: ConnectOAuth | null;
-  private readonly tokens: ConnectTokens;
-  private readonly currentRefreshToken: () => string | null | Promise<string | null>;
+  private readonly targets: ConnectTargets;
   private readonly scopes: string[];
   private readonly flowTtlMs: number;
   private readonly now: () => number;
@@ -90,9 +131,7 @@ export class OAuthConnectFlow implements ConnectFlow {
   private readonly usedCodes = new Map<string, number>();
 
   constructor(options: ConnectFlowOptions) {
-    this.oauth = options.oauth;
-    this.tokens = options.tokens;
-    this.currentRefreshToken = options.currentRefreshToken;
+    this.targets = options.targets ?? singleTarget(options);
     this.scopes = options.scopes.length > 0 ? [...options.scopes] : ['com.intuit.quickbooks.accounting'];
     this.flowTtlMs = options.flowTtlMs ?? DEFAULT_FLOW_TTL_MS;
     this.now = options.now ?? Date.now;
@@ -100,9 +139,9 @@ export class OAuthConnectFlow implements ConnectFlow {
     this.secrets = options.secrets ?? new SecretRegistry();
   }
 
-  /** Whether begin() can run (the app's keys are configured). */
+  /** Whether begin() can run for the default environment (its app keys are configured). */
   get available(): boolean {
-    return this.oauth !== null;
+    return this.targets.oauthFor(this.targets.environmentFor({})) !== null;
   }
 
   /** Lifetime of a started flow, ms (the desktop listener's timeout never outlives it). */
@@ -110,10 +149,13 @@ export class OAuthConnectFlow implements ConnectFlow {
     return this.flowTtlMs;
   }
 
-  begin(redirectUri: string): { authorizeUrl: string; state: string } {
-    if (!this.oauth) {
+  begin(redirectUri: string, request: ConnectRequest = {}): { authorizeUrl: string; state: string } {
+    const environment = this.targets.environmentFor(request);
+    const oauth = this.targets.oauthFor(environment);
+    if (!oauth) {
+      const own = environment === 'sandbox' ? 'QB_SANDBOX_CLIENT_ID' : 'QB_PRODUCTION_CLIENT_ID';
       throw new NotConfiguredError(
-        'Connecting needs the Intuit app keys: set QB_CLIENT_ID and QB_CLIENT_SECRET, then restart.',
+        `Connecting needs the Intuit app keys: set QB_CLIENT_ID and QB_CLIENT_SECRET (or, for ${environment} companies, ${own} and its secret), then restart.`,
       );
     }
     checkRedirectUri(redirectUri);
@@ -121,13 +163,13 @@ export class OAuthConnectFlow implements ConnectFlow {
     // 256 random bits: unguessable, and URL-safe as is.
     const state = randomBytes(32).toString('base64url');
     const at = this.now();
-    this.pending.set(state, { redirectUri, startedAt: at, expiresAt: at + this.flowTtlMs });
+    this.pending.set(state, { redirectUri, environment, startedAt: at, expiresAt: at + this.flowTtlMs });
     while (this.pending.size > MAX_PENDING) {
       const oldest = this.pending.keys().next().value as string;
       this.pending.delete(oldest);
       this.remember(this.finishedStates, oldest);
     }
-    const authorizeUrl = this.oauth.buildAuthorizeUrl({ state, redirectUri, scopes: this.scopes });
+    const authorizeUrl = oauth.buildAuthorizeUrl({ state, redirectUri, scopes: this.scopes });
     this.log(`Connect started: waiting for Intuit's redirect to ${redirectUri}.`);
     return { authorizeUrl, state };
   }
@@ -193,19 +235,21 @@ export class OAuthConnectFlow implements ConnectFlow {
       );
     }
     this.remember(this.usedCodes, fingerprint);
-    if (!this.oauth) throw new NotConfiguredError();
+    const oauth = this.targets.oauthFor(flow.environment);
+    if (!oauth) throw new NotConfiguredError();
 
     let answer: IntuitTokenResponse;
     try {
-      answer = await this.oauth.exchangeCode(code, flow.redirectUri);
+      answer = await oauth.exchangeCode(code, flow.redirectUri);
     } catch (err) {
       const failure = exchangeFailure(err);
       this.log(`Connect failed: ${failure.message}`);
       throw failure;
     }
     this.secrets.add(answer.accessToken, answer.refreshToken);
+    const tokens = await this.targets.tokensForRealm(realmId, flow.environment);
     // adoptAuthorization writes the store before it emits the connected status.
-    const status = await this.tokens.adoptAuthorization({
+    const status = await tokens.adoptAuthorization({
       accessToken: answer.accessToken,
       refreshToken: answer.refreshToken,
       expiresIn: answer.expiresIn,
@@ -219,11 +263,13 @@ export class OAuthConnectFlow implements ConnectFlow {
 
   async disconnect(options: DisconnectOptions = {}): Promise<TokenStatus> {
     const force = options.force === true;
+    const tokens = this.targets.tokensOf(options.connectionId);
     // A refresh in flight may rotate the refresh token: revoke the value that is current after it.
-    await this.untilNotRefreshing();
-    const token = await this.currentRefreshToken();
+    await untilNotRefreshing(tokens);
+    const token = await this.targets.currentRefreshToken(options.connectionId);
+    const oauth = this.targets.oauthFor(tokens.getStatus().environment);
     if (token !== null) {
-      if (!this.oauth) {
+      if (!oauth) {
         if (!force) {
           throw new ConnectError(
             'revoke_failed',
@@ -233,7 +279,7 @@ export class OAuthConnectFlow implements ConnectFlow {
         this.log('Disconnect: no app keys to revoke with; forgetting the tokens as confirmed.');
       } else {
         try {
-          const { intuitTid } = await this.oauth.revoke(token);
+          const { intuitTid } = await oauth.revoke(token);
           this.log(`Disconnect: Intuit revoked the refresh token; intuit_tid ${intuitTid ?? 'none'}.`);
         } catch (err) {
           const failure = revokeFailure(err);
@@ -245,21 +291,7 @@ export class OAuthConnectFlow implements ConnectFlow {
         }
       }
     }
-    return this.tokens.forget();
-  }
-
-  private untilNotRefreshing(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.tokens.getStatus().state !== 'refreshing') {
-        resolve();
-        return;
-      }
-      const off = this.tokens.onStatusChanged((status) => {
-        if (status.state === 'refreshing') return;
-        off();
-        resolve();
-      });
-    });
+    return tokens.forget();
   }
 
   private remember(map: Map<string, number>, key: string): void {
@@ -278,6 +310,20 @@ export class OAuthConnectFlow implements ConnectFlow {
       for (const [key, at] of map) if (now >= at + REMEMBER_MS) map.delete(key);
     }
   }
+}
+
+function untilNotRefreshing(tokens: ConnectTokens): Promise<void> {
+  return new Promise((resolve) => {
+    if (tokens.getStatus().state !== 'refreshing') {
+      resolve();
+      return;
+    }
+    const off = tokens.onStatusChanged((status) => {
+      if (status.state === 'refreshing') return;
+      off();
+      resolve();
+    });
+  });
 }
 
 function checkRedirectUri(redirectUri: string): void {

@@ -159,6 +159,16 @@ export class ConnectError extends Error {
   }
 }
 
+/** A connection id that names no connection of this desk (or one another process removed). */
+export class UnknownConnectionError extends Error {
+  override name = 'UnknownConnectionError';
+  constructor(readonly connectionId: string) {
+    super(
+      `There is no connection "${connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId}": list them with qb-token connections list, or GET /api/integrations/quickbooks/connections.`,
+    );
+  }
+}
+
 /** Maps any failure to the contract's ResultError. Unknown errors become a generic message (no stack, no details). */
 export function toResultError(err: unknown): ResultError {
   if (err instanceof TokenError) return { code: err.kind, message: err.message, intuitTid: err.intuitTid };
@@ -170,6 +180,7 @@ export function toResultError(err: unknown): ResultError {
   if (err instanceof ConfigError) return { code: 'bad_request', message: err.message };
   if (err instanceof StoreError) return { code: 'internal', message: err.message };
   if (err instanceof ConnectError) return { code: err.code, message: err.message, intuitTid: err.intuitTid };
+  if (err instanceof UnknownConnectionError) return { code: 'unknown_connection', message: err.message };
   return { code: 'internal', message: 'Unexpected internal error; see the app log for details.' };
 }
 

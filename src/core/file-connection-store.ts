@@ -111,6 +111,8 @@ export class FileConnectionStore implements ConnectionStore {
   private readonly held = new Set<ConnectionId>();
   /** The revision this instance wrote last, per connection: its own writes are not reported to watchers. */
   private readonly written = new Map<ConnectionId, number>();
+  /** Connections this instance removed and whose removal the watcher has not seen yet. */
+  private readonly removedHere = new Set<ConnectionId>();
   private readonly listeners = new Set<(change: RecordChange) => void>();
   private watcher: FSWatcher | null = null;
   private readonly debounce = new Map<string, ReturnType<typeof setTimeout>>();
@@ -261,6 +263,7 @@ export class FileConnectionStore implements ConnectionStore {
     const file = this.file(record.id);
     await file.write(Buffer.from(JSON.stringify(this.encode(record)), 'utf8'), () => {
       this.written.set(record.id, record.revision);
+      this.removedHere.delete(record.id);
       markRefreshStep('renamed');
     });
     markRefreshStep('saved');
@@ -271,6 +274,8 @@ export class FileConnectionStore implements ConnectionStore {
   async remove(id: ConnectionId): Promise<void> {
     await this.file(id).remove();
     this.note(id).remove();
+    // Its own removal is not reported to this instance's watchers (as its own writes are not).
+    this.removedHere.add(id);
   }
 
   async withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
@@ -540,7 +545,14 @@ export class FileConnectionStore implements ConnectionStore {
   private notify(id: ConnectionId): void {
     let revision: number;
     try {
-      const json = JSON.parse(this.file(id).read()?.toString('utf8') ?? 'null') as {
+      const body = this.file(id).read();
+      // Removed (`connections remove` in another process): revision 0 tells a watcher to re-read
+      // and find no record; an engine, whose revision is higher, ignores it.
+      if (body === null) {
+        if (!this.removedHere.delete(id)) this.emitChange({ id, revision: 0 });
+        return;
+      }
+      const json = JSON.parse(body.toString('utf8')) as {
         record?: { revision?: unknown };
       } | null;
       if (typeof json?.record?.revision !== 'number') return;
@@ -549,9 +561,13 @@ export class FileConnectionStore implements ConnectionStore {
       return;
     }
     if (this.written.get(id) === revision) return;
+    this.emitChange({ id, revision });
+  }
+
+  private emitChange(change: RecordChange): void {
     for (const listener of this.listeners) {
       try {
-        listener({ id, revision });
+        listener(change);
       } catch (err) {
         this.log(`A store watcher threw: ${(err as Error).message}`);
       }

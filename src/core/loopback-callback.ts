@@ -6,7 +6,7 @@
 // clear message. Node only (no electron), bound to 127.0.0.1.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TokenStatus } from '../shared/contract';
+import type { ConnectRequest, TokenStatus } from '../shared/contract';
 import { ConnectRefusedError, type ConnectRefusalReason } from './connect-flow';
 import { CONNECT_PAGE_CSP, refusedPage, successPage, type ConnectPage } from './connect-pages';
 import type { ConnectFlow } from './desk';
@@ -23,6 +23,8 @@ export interface LoopbackCallbackOptions {
   flow: Pick<ConnectFlow, 'begin' | 'complete'>;
   /** QB_REDIRECT_URI; null = http://localhost:<free port>/callback. */
   redirectUri?: string | null;
+  /** Which environment (or connection) the flow is for; the company is the one picked at Intuit. */
+  request?: ConnectRequest;
   timeoutMs?: number;
   log?: LogFn;
 }
@@ -205,7 +207,7 @@ export async function startLoopbackCallback(options: LoopbackCallbackOptions): P
 
   let begun: { authorizeUrl: string; state: string };
   try {
-    begun = options.flow.begin(redirectUri);
+    begun = options.flow.begin(redirectUri, options.request);
   } catch (err) {
     await stop();
     throw err;

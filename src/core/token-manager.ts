@@ -81,6 +81,8 @@ export interface TokenManagerConfig {
   canConnect: boolean;
   /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
   warnings?: readonly string[];
+  /** Display name of a connection this manager creates the record of (default "QuickBooks <environment>"). */
+  name?: string;
 }
 
 export interface TokenManagerOptions {
@@ -148,6 +150,9 @@ export class TokenManager {
   private chainStored = false;
   /** The chain's latest version could not be written: saved before anything is handed out. */
   private unsaved = false;
+
+  /** Profile changes (a name, the company name) not in the store yet (written with the next write). */
+  private profileChanges: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>> = {};
 
   // ---- what only this process knows
   private readonly startedAt: number;
@@ -423,6 +428,59 @@ export class TokenManager {
     return this.getStatus();
   }
 
+  /**
+   * Takes over a bare refresh token (`qb-token connections add`): stored first, like a new
+   * authorization; the first call that needs an access token refreshes with it.
+   */
+  async adoptRefreshToken(refreshToken: string, realmId: string | null): Promise<TokenStatus> {
+    this.assertOpen();
+    await this.settle();
+    this.secrets.add(refreshToken);
+    const envToken = this.config.refreshToken;
+    const chain: StoredTokens = {
+      ...chainFromEnvironment(refreshToken, realmId ?? this.config.realmId, this.now()),
+      // Recorded so QB_REFRESH_TOKEN wins over this chain only if it changes later (rule 6).
+      origin: { envRefreshTokenSha256: envToken ? fingerprintToken(envToken) : null },
+    };
+    const connected = this.event(
+      'connected',
+      `Connected with a refresh token given by hand (${previewToken(refreshToken)})${chain.realmId ? ` for company ${chain.realmId}` : ''}.`,
+    );
+    await this.underLock((latest) =>
+      this.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
+    );
+    this.setChain(chain);
+    this.chainStored = true;
+    this.unsaved = false;
+    this.forgotten = false;
+    this.interrupted = null;
+    this.clientError = null;
+    this.envFallbackActive = false;
+    this.reschedule(false);
+    this.emit();
+    return this.getStatus();
+  }
+
+  /** Renames the connection or records its company name (from CompanyInfo), in the shared record. */
+  async updateProfile(
+    changes: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>>,
+  ): Promise<TokenStatus> {
+    this.assertOpen();
+    this.profileChanges = { ...this.profileChanges, ...changes };
+    try {
+      await this.underLock((latest) =>
+        this.write(
+          latest,
+          this.chainStored || this.unsaved ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
+          [],
+        ),
+      );
+    } finally {
+      this.emit();
+    }
+    return this.getStatus();
+  }
+
   /** Disconnect: the record keeps its history but no chain; the status becomes not_configured. */
   async forget(): Promise<TokenStatus> {
     this.assertOpen();
@@ -469,14 +527,21 @@ export class TokenManager {
 
   /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
   private view(): ConnectionRecord | null {
-    return this.session.view(this.chain);
+    const record = this.session.view(this.chain);
+    // A rename or a company name not yet written shows at once.
+    if (!record || Object.keys(this.profileChanges).length === 0) return record;
+    return { ...record, profile: { ...record.profile, ...this.profileChanges } };
   }
 
   private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
-    const profile = base?.profile ?? defaultProfile(this.config.environment, this.config.realmId);
+    const profile = base?.profile ?? {
+      ...defaultProfile(this.config.environment, this.config.realmId),
+      ...(this.config.name ? { name: this.config.name } : {}),
+    };
     // The QB_* environment defines its connection's environment and, until a chain knows better, its realm.
     return {
       ...profile,
+      ...this.profileChanges,
       environment: this.config.environment,
       realmId: profile.realmId ?? this.config.realmId,
     };
@@ -592,7 +657,16 @@ export class TokenManager {
     chain: StoredTokens | null,
     changes: HealthChange[],
   ): Promise<void> {
-    return this.session.write(latest, chain, changes);
+    const profileChanges = this.profileChanges;
+    const written = this.session.write(latest, chain, changes);
+    // Written: the record carries them now (a newer change made meanwhile stays).
+    void written.then(
+      () => {
+        if (this.profileChanges === profileChanges) this.profileChanges = {};
+      },
+      () => undefined,
+    );
+    return written;
   }
 
   /** What loading found: a warning in the status and an event in the history. */

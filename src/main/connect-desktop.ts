@@ -6,7 +6,7 @@ import type { ConnectFlow } from '../core/desk';
 import { ConnectError } from '../core/errors';
 import type { LogFn } from '../core/log';
 import { startLoopbackCallback, type LoopbackCallback } from '../core/loopback-callback';
-import type { DisconnectOptions, TokenStatus } from '../shared/contract';
+import type { ConnectRequest, DisconnectOptions, TokenStatus } from '../shared/contract';
 import type { ConnectActions } from './handlers';
 
 export interface DesktopConnectOptions {
@@ -48,10 +48,11 @@ export function desktopConnectActions(options: DesktopConnectOptions): DesktopCo
     }
   }
 
-  function start(): Promise<TokenStatus> {
+  function start(request?: ConnectRequest): Promise<TokenStatus> {
     const ready = startLoopbackCallback({
       flow: options.flow,
       redirectUri: options.redirectUri,
+      request,
       timeoutMs: options.timeoutMs,
       log,
     });
@@ -75,14 +76,14 @@ export function desktopConnectActions(options: DesktopConnectOptions): DesktopCo
   }
 
   return {
-    async connect() {
+    async connect(request?: ConnectRequest) {
       const current = attempt;
       if (current) {
         // A second click while waiting: show the same consent page again rather than start over.
         await open((await current.ready).authorizeUrl);
         return current.result;
       }
-      return start();
+      return start(request);
     },
     disconnect(disconnectOptions?: DisconnectOptions) {
       return options.flow.disconnect(disconnectOptions);

@@ -4,14 +4,16 @@
 // import: index.ts passes in how to start the desk and how to push a status.
 import type { StartedDesk } from '../core/bootstrap';
 import { ConfigError, toResultError } from '../core/errors';
-import type { TokenStatus } from '../shared/contract';
+import type { ConnectionSummary, TokenStatus } from '../shared/contract';
 import { deskHandlers, notConfiguredHandlers, notConfiguredStatus, type ConnectActions } from './handlers';
 import type { IpcHandlers } from './ipc';
 
 export interface DeskHostOptions {
   start: () => Promise<StartedDesk>;
-  /** Sends a status to the renderer (tokens:status-changed). */
+  /** Sends a status (of any connection) to the renderer (tokens:status-changed). */
   push: (status: TokenStatus) => void;
+  /** Sends the list of connections after one was added or removed (tokens:connections-changed). */
+  pushConnections?: (connections: ConnectionSummary[]) => void;
   log?: (line: string) => void;
   /** The Connect flow, once wired; until then connect/disconnect answer "not available yet". */
   connectActions?: (started: StartedDesk) => ConnectActions | undefined;
@@ -33,17 +35,22 @@ export function startupFailureWarning(error: unknown): string {
 
 export function startDeskHost(options: DeskHostOptions): DeskHost {
   const log = options.log ?? ((line: string) => console.error(line));
-  let unsubscribe: (() => void) | null = null;
+  let unsubscribe: Array<() => void> = [];
   let connectActions: ConnectActions | undefined;
   let closed = false;
 
   const ready = options.start().then(
     (started) => {
       connectActions = options.connectActions?.(started);
-      const handlers = deskHandlers(started.desk, connectActions);
-      unsubscribe = started.desk.onStatusChanged((status) => options.push(status));
+      const connections = started.connections;
+      const handlers = deskHandlers(started.desk, connectActions, connections);
+      unsubscribe = [
+        connections.onStatusChanged((status) => options.push(status)),
+        connections.onConnectionsChanged((list) => options.pushConnections?.(list)),
+      ];
+      // Every connection's status, the default one last: it is the one a single-connection window shows.
+      for (const other of connections.statuses().reverse()) options.push(other);
       const status = started.desk.getStatus();
-      options.push(status);
       return { started, handlers, status };
     },
     (error: unknown) => {
@@ -56,12 +63,14 @@ export function startDeskHost(options: DeskHostOptions): DeskHost {
   );
 
   const handlers: IpcHandlers = {
-    getStatus: async () => (await ready).handlers.getStatus(),
-    refresh: async () => (await ready).handlers.refresh(),
-    clear: async () => (await ready).handlers.clear(),
-    testConnection: async () => (await ready).handlers.testConnection(),
-    connect: async () => (await ready).handlers.connect(),
+    getStatus: async (id) => (await ready).handlers.getStatus(id),
+    refresh: async (id) => (await ready).handlers.refresh(id),
+    clear: async (id) => (await ready).handlers.clear(id),
+    testConnection: async (id) => (await ready).handlers.testConnection(id),
+    connect: async (request) => (await ready).handlers.connect(request),
     disconnect: async (disconnectOptions) => (await ready).handlers.disconnect(disconnectOptions),
+    listConnections: async () => (await ready).handlers.listConnections(),
+    removeConnection: async (id, removeOptions) => (await ready).handlers.removeConnection(id, removeOptions),
   };
 
   return {
@@ -71,7 +80,7 @@ export function startDeskHost(options: DeskHostOptions): DeskHost {
       if (closed) return;
       closed = true;
       const { started } = await ready;
-      unsubscribe?.();
+      for (const off of unsubscribe) off();
       // A Connect still waiting for the browser holds a loopback listener open.
       await connectActions
         ?.cancel?.()

@@ -35,6 +35,12 @@ export class DesktopIndicators {
     this.evaluate();
   }
 
+  /** Only these connections remain (others were removed): the tray and notices forget the rest. */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of [...this.latest.keys()]) if (!ids.has(id)) this.latest.delete(id);
+    this.evaluate();
+  }
+
   /** The clock moved. */
   tick(): void {
     this.evaluate();

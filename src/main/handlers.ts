@@ -1,8 +1,16 @@
 // What the main process answers on each channel: from a TokenDesk when the core is running, or a
 // fixed not_configured status when it is not (start-up failed, or no engine yet). Handlers may
 // throw; ipc.ts turns that into a Result with the error mapper it was given.
-import type { TokenDesk } from '../core/desk';
-import { DEFAULT_CONNECTION_ID, type ResultError, type TokenStatus } from '../shared/contract';
+import type { ConnectionsDesk, TokenDesk } from '../core/desk';
+import { singleConnection } from '../core/single-connection';
+import { summarizeStatus } from '../shared/connections';
+import {
+  DEFAULT_CONNECTION_ID,
+  type ConnectRequest,
+  type DisconnectOptions,
+  type ResultError,
+  type TokenStatus,
+} from '../shared/contract';
 import type { IpcHandlers } from './ipc';
 
 export const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not available yet' };
@@ -42,27 +50,38 @@ export function notConfiguredHandlers(status: () => TokenStatus): IpcHandlers {
     // No engine means no Connect flow either: the same reason, not an opaque internal error.
     connect: async () => ({ ok: false, error: notConfigured() }),
     disconnect: async () => ({ ok: false, error: notConfigured() }),
+    listConnections: async () => ({ ok: true, value: [summarizeStatus(status())] }),
+    removeConnection: async () => ({ ok: false, error: notConfigured() }),
   };
 }
 
 /** Connect and disconnect are wired by the connect flow; until then they answer NOT_AVAILABLE_YET. */
 export interface ConnectActions {
-  connect(): Promise<TokenStatus>;
-  disconnect(options?: { force?: boolean }): Promise<TokenStatus>;
+  connect(request?: ConnectRequest): Promise<TokenStatus>;
+  disconnect(options?: DisconnectOptions): Promise<TokenStatus>;
   /** Stops an attempt still waiting for the browser (called when the app quits). */
   cancel?(): Promise<void>;
 }
 
-/** Answers from the running engine. Rejections become `{ ok: false }` in ipc.ts. */
-export function deskHandlers(desk: TokenDesk, connectActions?: ConnectActions): IpcHandlers {
+/**
+ * Answers from the running engine: each action on the connection it names (default: the default
+ * connection). Rejections become `{ ok: false }` in ipc.ts.
+ */
+export function deskHandlers(
+  desk: TokenDesk,
+  connectActions?: ConnectActions,
+  connections: ConnectionsDesk = singleConnection(desk),
+): IpcHandlers {
   return {
-    getStatus: async () => ({ ok: true, value: desk.getStatus() }),
-    refresh: async () => ({ ok: true, value: await desk.refresh('manual') }),
-    clear: async () => ({ ok: true, value: await desk.clear() }),
-    testConnection: async () => ({ ok: true, value: await desk.testConnection() }),
-    connect: async () =>
+    getStatus: async (id) => ({ ok: true, value: connections.desk(id).getStatus() }),
+    refresh: async (id) => ({ ok: true, value: await connections.desk(id).refresh('manual') }),
+    clear: async (id) => ({ ok: true, value: await connections.desk(id).clear() }),
+    testConnection: async (id) => ({ ok: true, value: await connections.desk(id).testConnection() }),
+    listConnections: async () => ({ ok: true, value: connections.list() }),
+    removeConnection: async (id, options) => ({ ok: true, value: await connections.remove(id, options) }),
+    connect: async (request) =>
       connectActions
-        ? { ok: true, value: await connectActions.connect() }
+        ? { ok: true, value: await connectActions.connect(request) }
         : { ok: false, error: NOT_AVAILABLE_YET },
     disconnect: async (options) =>
       connectActions

@@ -19,7 +19,14 @@ import {
 import ElectronStore from 'electron-store';
 import { startDesk } from '../core/bootstrap';
 import { toResultError } from '../core/errors';
-import { COMMAND_CHANNEL, STATUS_CHANGED_CHANNEL, type Result, type TokenStatus } from '../shared/contract';
+import {
+  COMMAND_CHANNEL,
+  CONNECTIONS_CHANGED_CHANNEL,
+  STATUS_CHANGED_CHANNEL,
+  type ConnectionSummary,
+  type Result,
+  type TokenStatus,
+} from '../shared/contract';
 import type { DesktopCommand } from '../shared/shortcuts';
 import { dataDirFromEnv, locateApp } from './app-location';
 import type { Notice } from './condition-notifier';
@@ -84,8 +91,8 @@ let settings: SettingsStore | null = null;
 let indicators: DesktopIndicators | null = null;
 let tray: Tray | null = null;
 let quitting = false;
-/** The newest status, so a window opened later (macOS activate, from the tray) starts from it. */
-let lastStatus: TokenStatus | null = null;
+/** The newest status of each connection, so a window opened later (macOS activate, from the tray) starts from them. */
+const lastStatuses = new Map<string, TokenStatus>();
 /** Shown notifications, kept referenced until dismissed: one collected early loses its click handler. */
 const liveNotifications = new Set<Notification>();
 
@@ -114,7 +121,7 @@ function openMainWindow(): BrowserWindow {
   trackWindowState(window, (next) => settings?.set('window', next));
   // A push sent before the page listened is lost; send the newest once the page has loaded.
   window.webContents.on('did-finish-load', () => {
-    if (lastStatus) pushStatus(lastStatus);
+    for (const status of [...lastStatuses.values()]) pushStatus(status);
   });
   window.on('close', (event) => {
     // Keep running in the tray: hide instead of closing, unless the app is quitting.
@@ -148,14 +155,27 @@ function visibleAppWindow(): BrowserWindow | null {
   return isSameDocument(window.webContents.getURL(), location.appUrl) ? window : null;
 }
 
-/** Pushes a status to every window showing the app's own page, and to the tray. */
+/** Pushes a status (of any connection: it names its own) to every window showing the app's own page, and to the tray. */
 function pushStatus(status: TokenStatus): void {
-  lastStatus = status;
+  lastStatuses.delete(status.connection.id);
+  lastStatuses.set(status.connection.id, status);
   indicators?.update(status);
+  sendToApp(STATUS_CHANGED_CHANNEL, status);
+}
+
+/** After a connection was added or removed: the new list; a removed one leaves the tray and the replay. */
+function pushConnections(connections: ConnectionSummary[]): void {
+  const ids = new Set(connections.map((connection) => connection.id));
+  for (const id of [...lastStatuses.keys()]) if (!ids.has(id)) lastStatuses.delete(id);
+  indicators?.retain(ids);
+  sendToApp(CONNECTIONS_CHANGED_CHANNEL, connections);
+}
+
+function sendToApp(channel: string, value: unknown): void {
   for (const window of BrowserWindow.getAllWindows()) {
     const contents = window.webContents;
     if (contents.isDestroyed() || !isSameDocument(contents.getURL(), location.appUrl)) continue;
-    contents.send(STATUS_CHANGED_CHANNEL, status);
+    contents.send(channel, value);
   }
 }
 
@@ -285,6 +305,7 @@ function startEngine(): DeskHost {
           }),
       }),
     push: pushStatus,
+    pushConnections,
     log: mainLog.error,
     // Connect opens Intuit's consent page in the system browser and waits on the loopback listener.
     connectActions: (started) =>

@@ -1,7 +1,15 @@
 // The main side of the bridge: one `ipcMain.handle` per contract channel. Every call is checked
 // against the sender and every outcome, thrown errors included, becomes a Result: nothing throws
 // across IPC (a thrown error would reach the renderer as an opaque, possibly revealing string).
-import { IPC_CHANNELS, type QbTokensBridge, type Result, type ResultError } from '../shared/contract';
+import {
+  IPC_CHANNELS,
+  type ConnectRequest,
+  type DisconnectOptions,
+  type QbTokensBridge,
+  type RemoveConnectionOptions,
+  type Result,
+  type ResultError,
+} from '../shared/contract';
 import { isSameDocument } from './security';
 
 export type InvokeMethod = keyof typeof IPC_CHANNELS;
@@ -98,14 +106,43 @@ export function registerIpcHandlers(
   const on = <T>(method: InvokeMethod, fn: (...args: unknown[]) => Promise<Result<T>> | Result<T>): void =>
     handle(ipcMain, IPC_CHANNELS[method], fn, isTrustedSender, toError);
 
-  on('getStatus', () => handlers.getStatus());
-  on('refresh', () => handlers.refresh());
-  on('clear', () => handlers.clear());
-  on('testConnection', () => handlers.testConnection());
-  on('connect', () => handlers.connect());
+  // Each action on the connection the page names (or the default one).
+  const withId =
+    <T>(fn: (id: string | undefined) => Promise<Result<T>>) =>
+    (id: unknown): Promise<Result<T>> | Result<T> => {
+      const parsed = parseConnectionId(id, true);
+      return parsed.ok ? fn(parsed.value) : parsed;
+    };
+  on(
+    'getStatus',
+    withId((id) => handlers.getStatus(id)),
+  );
+  on(
+    'refresh',
+    withId((id) => handlers.refresh(id)),
+  );
+  on(
+    'clear',
+    withId((id) => handlers.clear(id)),
+  );
+  on(
+    'testConnection',
+    withId((id) => handlers.testConnection(id)),
+  );
+  on('listConnections', () => handlers.listConnections());
+  on('connect', (request) => {
+    const parsed = parseConnectRequest(request);
+    return parsed.ok ? handlers.connect(parsed.value) : parsed;
+  });
   on('disconnect', (options) => {
     const parsed = parseDisconnectOptions(options);
     return parsed.ok ? handlers.disconnect(parsed.value) : parsed;
+  });
+  on('removeConnection', (id, options) => {
+    const parsedId = parseConnectionId(id, false);
+    if (!parsedId.ok) return parsedId;
+    const parsed = parseForceOnly(options, 'removeConnection options');
+    return parsed.ok ? handlers.removeConnection(parsedId.value as string, parsed.value) : parsed;
   });
 
   return () => {
@@ -113,19 +150,72 @@ export function registerIpcHandlers(
   };
 }
 
-function parseDisconnectOptions(value: unknown): Result<{ force?: boolean } | undefined> {
-  if (value === undefined || value === null) return { ok: true, value: undefined };
-  if (typeof value === 'object' && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    const force = (value as { force?: unknown }).force;
-    if (keys.every((k) => k === 'force') && (force === undefined || typeof force === 'boolean')) {
-      return { ok: true, value: force === undefined ? {} : { force } };
-    }
+const CONNECTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function badRequest(message: string): Result<never> {
+  return { ok: false, error: { code: 'bad_request', message } };
+}
+
+function isConnectionId(value: unknown): value is string {
+  return typeof value === 'string' && CONNECTION_ID.test(value);
+}
+
+function parseConnectionId(value: unknown, optional: boolean): Result<string | undefined> {
+  if (optional && (value === undefined || value === null)) return { ok: true, value: undefined };
+  if (isConnectionId(value)) return { ok: true, value };
+  return badRequest('A connection id is 1 to 64 letters, digits, "_" or "-".');
+}
+
+/** A plain object with only `allowed` keys, or nothing (undefined). */
+function plainObject(value: unknown, allowed: readonly string[]): Record<string, unknown> | null | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) return null;
+  return Object.keys(value).every((key) => allowed.includes(key)) ? (value as Record<string, unknown>) : null;
+}
+
+function parseForceOnly(value: unknown, what: string): Result<RemoveConnectionOptions | undefined> {
+  const object = plainObject(value, ['force']);
+  if (object === undefined) return { ok: true, value: undefined };
+  if (object === null || (object.force !== undefined && typeof object.force !== 'boolean'))
+    return badRequest(`${what} must be { force?: boolean } or nothing.`);
+  return { ok: true, value: object.force === undefined ? {} : { force: object.force as boolean } };
+}
+
+function parseDisconnectOptions(value: unknown): Result<DisconnectOptions | undefined> {
+  const object = plainObject(value, ['force', 'connectionId']);
+  if (object === undefined) return { ok: true, value: undefined };
+  if (
+    object !== null &&
+    (object.force === undefined || typeof object.force === 'boolean') &&
+    (object.connectionId === undefined || isConnectionId(object.connectionId))
+  ) {
+    const options: DisconnectOptions = {};
+    if (object.force !== undefined) options.force = object.force as boolean;
+    if (object.connectionId !== undefined) options.connectionId = object.connectionId as string;
+    return { ok: true, value: options };
   }
-  return {
-    ok: false,
-    error: { code: 'bad_request', message: 'disconnect options must be { force?: boolean } or nothing.' },
-  };
+  return badRequest('disconnect options must be { force?: boolean, connectionId?: string } or nothing.');
+}
+
+function parseConnectRequest(value: unknown): Result<ConnectRequest | undefined> {
+  const object = plainObject(value, ['connectionId', 'environment']);
+  if (object === undefined) return { ok: true, value: undefined };
+  if (
+    object !== null &&
+    (object.connectionId === undefined || isConnectionId(object.connectionId)) &&
+    (object.environment === undefined ||
+      object.environment === 'sandbox' ||
+      object.environment === 'production')
+  ) {
+    const request: ConnectRequest = {};
+    if (object.connectionId !== undefined) request.connectionId = object.connectionId as string;
+    if (object.environment !== undefined)
+      request.environment = object.environment as ConnectRequest['environment'];
+    return { ok: true, value: request };
+  }
+  return badRequest(
+    'connect takes { connectionId?: string, environment?: "sandbox" | "production" } or nothing.',
+  );
 }
 
 function isResult(value: unknown): value is Result<unknown> {

@@ -1,9 +1,11 @@
 // window.qbTokens: one method per contract action, nothing else. The page never sees ipcRenderer
 // or an IPC event object; every call resolves with a Result, even when main does not answer.
 import {
+  CONNECTIONS_CHANGED_CHANNEL,
   COMMAND_CHANNEL,
   IPC_CHANNELS,
   STATUS_CHANGED_CHANNEL,
+  type ConnectionSummary,
   type ConnectionTestResult,
   type DesktopCommand,
   type InvokeChannel,
@@ -37,17 +39,42 @@ export function createBridge(ipcRenderer: IpcRendererLike): QbTokensBridge {
   };
 
   return {
-    getStatus: () => invoke<TokenStatus>(IPC_CHANNELS.getStatus),
-    refresh: () => invoke<TokenStatus>(IPC_CHANNELS.refresh),
-    clear: () => invoke<TokenStatus>(IPC_CHANNELS.clear),
-    testConnection: () => invoke<ConnectionTestResult>(IPC_CHANNELS.testConnection),
-    connect: () => invoke<TokenStatus>(IPC_CHANNELS.connect),
-    // Only the known option crosses, as a plain value.
-    disconnect: (options) =>
+    // Only known values cross, as plain values; main validates them again.
+    getStatus: (id) => invoke<TokenStatus>(IPC_CHANNELS.getStatus, ...idArg(id)),
+    refresh: (id) => invoke<TokenStatus>(IPC_CHANNELS.refresh, ...idArg(id)),
+    clear: (id) => invoke<TokenStatus>(IPC_CHANNELS.clear, ...idArg(id)),
+    testConnection: (id) => invoke<ConnectionTestResult>(IPC_CHANNELS.testConnection, ...idArg(id)),
+    connect: (request) =>
       invoke<TokenStatus>(
-        IPC_CHANNELS.disconnect,
+        IPC_CHANNELS.connect,
+        ...(request
+          ? [
+              {
+                ...(request.connectionId !== undefined ? { connectionId: String(request.connectionId) } : {}),
+                ...(request.environment !== undefined ? { environment: String(request.environment) } : {}),
+              },
+            ]
+          : []),
+      ),
+    disconnect: (options) =>
+      invoke<TokenStatus>(IPC_CHANNELS.disconnect, {
+        ...(options?.force === undefined ? {} : { force: options.force === true }),
+        ...(options?.connectionId === undefined ? {} : { connectionId: String(options.connectionId) }),
+      }),
+    listConnections: () => invoke<ConnectionSummary[]>(IPC_CHANNELS.listConnections),
+    removeConnection: (id, options) =>
+      invoke<ConnectionSummary[]>(
+        IPC_CHANNELS.removeConnection,
+        String(id),
         options?.force === undefined ? {} : { force: options.force === true },
       ),
+    onConnectionsChanged(callback) {
+      const listener: Listener = (_event, connections) => callback(connections as ConnectionSummary[]);
+      ipcRenderer.on(CONNECTIONS_CHANGED_CHANNEL, listener);
+      return () => {
+        ipcRenderer.removeListener(CONNECTIONS_CHANGED_CHANNEL, listener);
+      };
+    },
     onStatusChanged(callback) {
       const listener: Listener = (_event, status) => callback(status as TokenStatus);
       ipcRenderer.on(STATUS_CHANGED_CHANNEL, listener);
@@ -67,6 +94,11 @@ export function createBridge(ipcRenderer: IpcRendererLike): QbTokensBridge {
       };
     },
   } satisfies Required<QbTokensBridge>;
+}
+
+/** A connection id crosses as a string, and only when given (so main sees "no id" as the default). */
+function idArg(id: unknown): unknown[] {
+  return id === undefined ? [] : [String(id)];
 }
 
 /** The preload's whole job: exactly one global. */

@@ -75,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     server = await startHeadlessServer({
       desk: started.desk,
+      connections: started.connections,
       adminToken,
       port,
       staticDir: resolve(import.meta.dirname, '../../out/renderer'),

@@ -17,6 +17,7 @@ import type { ResultErrorCode } from '../shared/contract';
  * |   connect_failed                                |        |                                                  |
  * | rate_limited                                    | 503    | Intuit is throttling; try later                  |
  * | timeout                                         | 504    | Intuit did not answer in time                    |
+ * | unknown_connection                              | 404    | the connection id names no connection            |
  * | internal                                        | 500    |                                                  |
  *
  * This table is for errors raised by the desk (token engine, QuickBooks client). The server's own
@@ -36,6 +37,8 @@ export function httpStatusForDeskError(code: ResultErrorCode): number {
       return 504;
     case 'internal':
       return 500;
+    case 'unknown_connection':
+      return 404;
     case 'forbidden_sender':
       return 403;
     // From the desk these describe Intuit's answer (its 400/401/403), not this request.

@@ -1,5 +1,6 @@
-// A deliberately small router: exact paths, one handler per method. The server consults it at
-// request time, so routes registered after start-up (the Connect flow's) work at once.
+// A deliberately small router: exact paths, or paths with `{name}` segments (one path segment each,
+// percent-decoded into `params`), one handler per method. The server consults it at request time,
+// so routes registered after start-up (the Connect flow's) work at once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -11,6 +12,8 @@ export interface RequestContext {
   url: URL;
   /** This server's origin, e.g. http://127.0.0.1:4317 (for redirect URIs). */
   origin: string;
+  /** The `{name}` segments of the matched route's path, decoded. */
+  params?: Record<string, string>;
 }
 
 export type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
@@ -42,15 +45,23 @@ export interface Route {
 }
 
 export type RouteMatch =
-  | { kind: 'found'; route: Route }
+  | { kind: 'found'; route: Route; params: Record<string, string> }
   | { kind: 'method_not_allowed'; allow: HttpMethod[] }
   | { kind: 'not_found' };
 
+interface Pattern {
+  path: string;
+  /** A literal segment, or a parameter's name. */
+  segments: Array<{ literal: string } | { param: string }>;
+}
+
 export class Router {
   private readonly routes = new Map<string, Map<HttpMethod, Route>>();
+  private readonly patterns: Pattern[] = [];
 
   add(method: HttpMethod, path: string, handler: RouteHandler, options: RouteOptions = {}): this {
     if (!path.startsWith('/')) throw new Error(`Route path must start with "/", got "${path}"`);
+    if (path.includes('{') && !this.routes.has(path)) this.patterns.push(parsePattern(path));
     const byMethod = this.routes.get(path) ?? new Map<HttpMethod, Route>();
     if (byMethod.has(method)) throw new Error(`Route ${method} ${path} is already registered`);
     byMethod.set(method, {
@@ -77,10 +88,49 @@ export class Router {
   }
 
   match(method: string, path: string): RouteMatch {
-    const byMethod = this.routes.get(path);
+    let params: Record<string, string> = {};
+    let byMethod = path.includes('{') ? undefined : this.routes.get(path);
+    if (!byMethod) {
+      for (const pattern of this.patterns) {
+        const found = matchPattern(pattern, path);
+        if (!found) continue;
+        params = found;
+        byMethod = this.routes.get(pattern.path);
+        break;
+      }
+    }
     if (!byMethod) return { kind: 'not_found' };
     const route = byMethod.get(method as HttpMethod);
-    if (route) return { kind: 'found', route };
+    if (route) return { kind: 'found', route, params };
     return { kind: 'method_not_allowed', allow: [...byMethod.keys()] };
   }
+}
+
+function parsePattern(path: string): Pattern {
+  return {
+    path,
+    segments: path
+      .split('/')
+      .map((segment) => (/^\{\w+\}$/.test(segment) ? { param: segment.slice(1, -1) } : { literal: segment })),
+  };
+}
+
+function matchPattern(pattern: Pattern, path: string): Record<string, string> | null {
+  const parts = path.split('/');
+  if (parts.length !== pattern.segments.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i += 1) {
+    const segment = pattern.segments[i];
+    if ('literal' in segment) {
+      if (segment.literal !== parts[i]) return null;
+      continue;
+    }
+    if (parts[i] === '') return null;
+    try {
+      params[segment.param] = decodeURIComponent(parts[i]);
+    } catch {
+      return null;
+    }
+  }
+  return params;
 }

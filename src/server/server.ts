@@ -3,7 +3,7 @@
 // route is public) -> static UI (also behind the secret).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TokenDesk } from '../core/desk';
+import type { ConnectionsDesk, TokenDesk } from '../core/desk';
 import type { LogFn } from '../core/log';
 import { AccessPolicy, LOGIN_QUERY_PARAM } from './access';
 import { securityHeaders } from './headers';
@@ -11,13 +11,18 @@ import { HttpError, sendError, sendHttpError } from './http-io';
 import { Router, type RequestContext } from './router';
 import { lookupStaticFile, sendHtmlPage, sendStaticFile } from './static-files';
 import { StatusStream, type StatusStreamOptions } from './status-stream';
+import { registerConnectionRoutes } from './connection-routes';
+import { singleConnection } from '../core/single-connection';
 import { registerTokenRoutes } from './token-routes';
 
 /** The only address the server ever binds to. */
 export const LOOPBACK_HOST = '127.0.0.1';
 
 export interface HeadlessServerOptions {
+  /** The default connection's desk (the seed's paths act on it). */
   desk: TokenDesk;
+  /** Every connection; default: the one desk alone. */
+  connections?: ConnectionsDesk;
   /** The secret every API call must carry (Bearer or the session cookie). */
   adminToken: string;
   /** 0 picks a free port. */
@@ -52,8 +57,10 @@ export interface HeadlessServer {
 export async function startHeadlessServer(options: HeadlessServerOptions): Promise<HeadlessServer> {
   const log: LogFn = options.log ?? (() => {});
   const router = new Router();
-  const stream = new StatusStream(options.desk, options.stream);
-  registerTokenRoutes(router, options.desk, stream);
+  const connections = options.connections ?? singleConnection(options.desk);
+  const stream = new StatusStream(connections, options.stream);
+  registerTokenRoutes(router, connections, stream);
+  registerConnectionRoutes(router, connections);
   options.routes?.(router);
 
   // The policy needs the bound port (Host/Origin checks, cookie name), known only after listen.
@@ -128,7 +135,7 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
         return;
       }
       try {
-        await match.route.handler(ctx);
+        await match.route.handler({ ...ctx, params: match.params });
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         // After an oversized body, stop the rest from arriving once the answer is out.

@@ -1,8 +1,15 @@
-// Server-Sent Events: every subscriber gets the current status on connect, then one `status`
-// event per change. One desk subscription fans out to all open streams.
+// Server-Sent Events: every subscriber gets the list of connections and each connection's current
+// status on connect, then one `status` event per change of any connection (the status names its
+// connection) and a `connections` event whenever one is added or removed. One subscription to the
+// desk fans out to all open streams.
 import type { ServerResponse } from 'node:http';
-import { SSE_STATUS_EVENT, type TokenStatus } from '../shared/contract';
-import type { TokenDesk } from '../core/desk';
+import {
+  SSE_CONNECTIONS_EVENT,
+  SSE_STATUS_EVENT,
+  type ConnectionSummary,
+  type TokenStatus,
+} from '../shared/contract';
+import type { ConnectionsDesk } from '../core/desk';
 import { securityHeaders } from './headers';
 
 export interface StatusStreamOptions {
@@ -19,21 +26,28 @@ export function formatStatusEvent(status: TokenStatus): string {
   return `event: ${SSE_STATUS_EVENT}\ndata: ${JSON.stringify(status)}\n\n`;
 }
 
+export function formatConnectionsEvent(connections: ConnectionSummary[]): string {
+  return `event: ${SSE_CONNECTIONS_EVENT}\ndata: ${JSON.stringify(connections)}\n\n`;
+}
+
 export class StatusStream {
   private readonly clients = new Set<ServerResponse>();
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: Array<() => void>;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly retryMs: number;
   private readonly maxBufferedBytes: number;
   private closed = false;
 
   constructor(
-    private readonly desk: TokenDesk,
+    private readonly connections: ConnectionsDesk,
     options: StatusStreamOptions = {},
   ) {
     this.retryMs = options.retryMs ?? 2000;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
-    this.unsubscribe = desk.onStatusChanged((status) => this.broadcast(formatStatusEvent(status)));
+    this.unsubscribe = [
+      connections.onStatusChanged((status) => this.broadcast(formatStatusEvent(status))),
+      connections.onConnectionsChanged((list) => this.broadcast(formatConnectionsEvent(list))),
+    ];
     this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), options.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
@@ -56,14 +70,15 @@ export class StatusStream {
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));
     res.write(`retry: ${this.retryMs}\n\n`);
-    res.write(formatStatusEvent(this.desk.getStatus()));
+    res.write(formatConnectionsEvent(this.connections.list()));
+    for (const status of this.connections.statuses()) res.write(formatStatusEvent(status));
   }
 
   /** Ends every stream (shutdown). The browser's EventSource reconnects if the server comes back. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.unsubscribe();
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
     clearInterval(this.heartbeat);
     for (const res of this.clients) res.end();
     this.clients.clear();

@@ -16,6 +16,8 @@ export interface Stack {
   emulator: EmulatorHandle;
   server: HeadlessServer;
   desk: Awaited<ReturnType<typeof startDesk>>['desk'];
+  /** Every connection of the desk (the default one is `desk`). */
+  connections: Awaited<ReturnType<typeof startDesk>>['connections'];
   adminToken: string;
   dataDir: string;
   logLines: string[];
@@ -56,6 +58,7 @@ export async function startStack(
   const adminToken = generateAdminToken();
   const server = await startHeadlessServer({
     desk: started.desk,
+    connections: started.connections,
     adminToken,
     port: 0,
     staticDir: options.staticDir ?? null,
@@ -73,6 +76,7 @@ export async function startStack(
     emulator,
     server,
     desk: started.desk,
+    connections: started.connections,
     adminToken,
     dataDir,
     logLines,

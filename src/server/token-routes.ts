@@ -2,7 +2,7 @@
 // the status from error-status.ts; the body never carries a stack or a token value.
 import type { ServerResponse } from 'node:http';
 import { HTTP_PATHS } from '../shared/contract';
-import type { TokenDesk } from '../core/desk';
+import type { ConnectionsDesk } from '../core/desk';
 import { toResultError } from '../core/errors';
 import { httpStatusForDeskError } from './error-status';
 import { expectOnlyKeys, readJsonObject, sendError, sendOk } from './http-io';
@@ -26,7 +26,13 @@ export async function answerFromDesk<T>(res: ServerResponse, call: () => Promise
   sendOk(res, value);
 }
 
-export function registerTokenRoutes(router: Router, desk: TokenDesk, stream: StatusStream): void {
+/** The seed's paths, acting on the default connection; the event stream carries every connection's. */
+export function registerTokenRoutes(
+  router: Router,
+  connections: ConnectionsDesk,
+  stream: StatusStream,
+): void {
+  const desk = connections.desk();
   router
     .get(HTTP_PATHS.refreshToken, ({ res }) => sendOk(res, desk.getStatus()))
     .post(HTTP_PATHS.refreshToken, async ({ req, res }) => {

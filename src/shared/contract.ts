@@ -172,6 +172,35 @@ export interface TokenStatus {
   store: StoreInfo | null;
 }
 
+/** How the last refresh of a connection went, in a line (the list shows it; the dashboard has the rest). */
+export interface LastRefreshOutcome {
+  at: string;
+  ok: boolean;
+  /** Set when it failed. */
+  errorKind: RefreshErrorKind | null;
+}
+
+/**
+ * One connection at a glance, for the list of companies (every surface builds it from the
+ * connection's TokenStatus with `summarizeStatus`, src/shared/connections.ts). Times are absolute.
+ */
+export interface ConnectionSummary {
+  id: ConnectionId;
+  /** Display name chosen by the admin (or derived: "QuickBooks sandbox"). */
+  name: string;
+  /** From CompanyInfo once read; null until then. */
+  companyName: string | null;
+  environment: QbEnvironment;
+  realmId: string | null;
+  state: TokenState;
+  accessTokenExpiresAt: string | null;
+  refreshTokenExpiresAt: string | null;
+  lastRefresh: LastRefreshOutcome | null;
+  /** The connection the QB_* environment defines: it cannot be removed, only disconnected. */
+  isDefault: boolean;
+  demo: boolean;
+}
+
 /** What Test connection reports: the company behind the realm, read through the auto-refreshing client. */
 export interface ConnectionTestResult {
   companyName: string;
@@ -191,6 +220,8 @@ export type ResultErrorCode =
   | 'forbidden_sender'
   | 'revoke_failed'
   | 'connect_failed'
+  /** The connection id names no connection of this desk. */
+  | 'unknown_connection'
   | 'internal';
 
 export interface ResultError {
@@ -205,18 +236,48 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ResultError
 export interface DisconnectOptions {
   /** Forget the stored tokens even though revoking them at Intuit failed. */
   force?: boolean;
+  /** The connection to disconnect (default: the default connection). */
+  connectionId?: ConnectionId;
 }
 
-/** The renderer's only window into the app: `window.qbTokens` (IPC) or the HTTP bridge (headless). */
+/**
+ * Connect (the OAuth consent at Intuit). The user picks the company there: the connection for that
+ * realm is reconnected, or a new one is added for it ("Add company").
+ */
+export interface ConnectRequest {
+  /** Reconnect this connection: the flow uses its environment's keys. */
+  connectionId?: ConnectionId;
+  /** Add a company in this environment (default: QB_ENVIRONMENT's). Ignored with `connectionId`. */
+  environment?: QbEnvironment;
+}
+
+export interface RemoveConnectionOptions {
+  /** Remove it even though revoking its refresh token at Intuit failed. */
+  force?: boolean;
+}
+
+/**
+ * The renderer's only window into the app: `window.qbTokens` (IPC) or the HTTP bridge (headless).
+ * Every action takes an optional connection id; without one it acts on the default connection.
+ */
 export interface QbTokensBridge {
-  getStatus(): Promise<Result<TokenStatus>>;
-  refresh(): Promise<Result<TokenStatus>>;
-  clear(): Promise<Result<TokenStatus>>;
-  testConnection(): Promise<Result<ConnectionTestResult>>;
-  connect(): Promise<Result<TokenStatus>>;
+  getStatus(connectionId?: ConnectionId): Promise<Result<TokenStatus>>;
+  refresh(connectionId?: ConnectionId): Promise<Result<TokenStatus>>;
+  clear(connectionId?: ConnectionId): Promise<Result<TokenStatus>>;
+  testConnection(connectionId?: ConnectionId): Promise<Result<ConnectionTestResult>>;
+  connect(request?: ConnectRequest): Promise<Result<TokenStatus>>;
   disconnect(options?: DisconnectOptions): Promise<Result<TokenStatus>>;
-  /** Returns the function that unsubscribes. */
+  /** Every connection of the desk, the default one first. */
+  listConnections(): Promise<Result<ConnectionSummary[]>>;
+  /** Revokes the connection's refresh token at Intuit (as Disconnect does), then drops it. Not the default one. */
+  removeConnection(
+    connectionId: ConnectionId,
+    options?: RemoveConnectionOptions,
+  ): Promise<Result<ConnectionSummary[]>>;
+  /** Every connection's status changes (each names its connection). Returns the function that unsubscribes. */
   onStatusChanged(callback: (status: TokenStatus) => void): () => void;
+  /** The list of connections after one was added or removed (here or by another process). */
+  onConnectionsChanged(callback: (connections: ConnectionSummary[]) => void): () => void;
   /**
    * Desktop only: the app menu or a keyboard shortcut chose an action; the page runs it as if its
    * button were clicked (so its outcome shows). Absent in headless mode. Returns the unsubscribe.
@@ -234,7 +295,10 @@ export const BRIDGE_METHODS = [
   'testConnection',
   'connect',
   'disconnect',
+  'listConnections',
+  'removeConnection',
   'onStatusChanged',
+  'onConnectionsChanged',
   'onCommand',
 ] as const satisfies readonly (keyof QbTokensBridge)[];
 
@@ -246,11 +310,19 @@ export const IPC_CHANNELS = {
   testConnection: 'tokens:test-connection',
   connect: 'tokens:connect',
   disconnect: 'tokens:disconnect',
-} as const satisfies Record<Exclude<keyof QbTokensBridge, 'onStatusChanged' | 'onCommand'>, string>;
+  listConnections: 'tokens:list-connections',
+  removeConnection: 'tokens:remove-connection',
+} as const satisfies Record<
+  Exclude<keyof QbTokensBridge, 'onStatusChanged' | 'onConnectionsChanged' | 'onCommand'>,
+  string
+>;
 
 export type InvokeChannel = (typeof IPC_CHANNELS)[keyof typeof IPC_CHANNELS];
 
 export const STATUS_CHANGED_CHANNEL = 'tokens:status-changed';
+
+/** Main -> page: the list of connections after one was added or removed. */
+export const CONNECTIONS_CHANGED_CHANNEL = 'tokens:connections-changed';
 
 /** Main → page push of a DesktopCommand (desktop only). */
 export const COMMAND_CHANNEL = 'tokens:command';
@@ -261,6 +333,9 @@ export const HTTP_PATHS = {
   companyInfo: '/api/integrations/quickbooks/company-info',
   events: '/api/integrations/quickbooks/events',
   disconnect: '/api/integrations/quickbooks/disconnect',
+  /** GET: every connection (ConnectionSummary[]). Per connection, under `/connections/{id}`: see CONNECTION_PATHS. */
+  connections: '/api/integrations/quickbooks/connections',
+  /** GET; `?environment=` adds a company in that environment, `?connection=` reconnects that one. */
   connect: '/connect',
   callback: '/callback',
   /** Liveness: no auth, no details. */
@@ -271,8 +346,21 @@ export const HTTP_PATHS = {
   metrics: '/metrics',
 } as const;
 
-/** The SSE event name carrying a TokenStatus. */
+/**
+ * Per-connection paths, below `${HTTP_PATHS.connections}/{id}`: the same actions as the original
+ * paths (which act on the default connection). DELETE on the connection's own path removes it.
+ */
+export const CONNECTION_PATHS = {
+  refreshToken: '/refresh-token',
+  companyInfo: '/company-info',
+  disconnect: '/disconnect',
+} as const;
+
+/** The SSE event name carrying a TokenStatus (of any connection: `status.connection.id` says which). */
 export const SSE_STATUS_EVENT = 'status';
+
+/** The SSE event carrying ConnectionSummary[]: sent on connect and whenever a connection is added or removed. */
+export const SSE_CONNECTIONS_EVENT = 'connections';
 
 /** Refresh-token lifetime below which the status warns and the UI prompts to reconnect. */
 export const REFRESH_TOKEN_WARNING_DAYS = 14;

@@ -12,8 +12,12 @@ import { LoadError } from './components/LoadError';
 import { RefreshTokenCard } from './components/RefreshTokenCard';
 import { TokenTimeline } from './components/timeline/TokenTimeline';
 import { Warnings } from './components/Warnings';
+import { AddCompanyWhenSingle } from './components/connections/AddCompanyWhenSingle';
+import { Workspace } from './components/connections/Workspace';
+import { useWindowTitle } from './use-window-title';
 
 export function App() {
+  useWindowTitle();
   return (
     <div className="app">
       <header className="topbar">
@@ -22,11 +26,12 @@ export function App() {
             QB
           </span>
           <h1>QB Token Desk</h1>
+          <AddCompanyWhenSingle />
         </div>
         <ActionsBar />
       </header>
       <LiveRegion />
-      <main className="content">
+      <Workspace>
         <LoadError />
         <HealthBanner />
         <Warnings />
@@ -40,7 +45,7 @@ export function App() {
           <TokenTimeline />
           <HistoryList />
         </div>
-      </main>
+      </Workspace>
       <ActionResults />
     </div>
   );

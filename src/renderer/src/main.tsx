@@ -2,7 +2,9 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { selectBridge } from './bridge';
+import { connectionFromHash, createConnectionsStore, startConnections } from './connections-store';
 import { createDashboardStore, startDashboard } from './store';
+import { ConnectionsContext } from './use-connections';
 import { DashboardContext } from './use-dashboard';
 import './styles.css';
 
@@ -13,11 +15,25 @@ const root = createRoot(container);
 try {
   const bridge = selectBridge();
   const store = createDashboardStore(bridge);
+  const connections = createConnectionsStore(bridge, store, {
+    initial: connectionFromHash(window.location.hash),
+    schedule: (flush) => requestAnimationFrame(flush),
+    // The company shown survives a reload; the default one leaves the URL as it always was.
+    remember: (id) =>
+      window.history.replaceState(
+        null,
+        '',
+        id ? `#connection=${encodeURIComponent(id)}` : window.location.pathname,
+      ),
+  });
   startDashboard(store, bridge);
+  startConnections(connections, bridge);
   root.render(
     <StrictMode>
       <DashboardContext.Provider value={store}>
-        <App />
+        <ConnectionsContext.Provider value={connections}>
+          <App />
+        </ConnectionsContext.Provider>
       </DashboardContext.Provider>
     </StrictMode>,
   );

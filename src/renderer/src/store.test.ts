@@ -27,10 +27,13 @@ function standInBridge(
       ok({ companyName: 'Sandbox Company_US_1', realmId: '1', intuitTid: null, durationMs: 12 }),
     connect: () => ok(statusAt(T0)),
     disconnect: () => ok(statusAt(T0)),
+    listConnections: () => ok([]),
+    removeConnection: () => ok([]),
     onStatusChanged(callback) {
       listener = callback;
       return () => (listener = null);
     },
+    onConnectionsChanged: () => () => undefined,
     push: (s) => listener?.(s),
     ...overrides,
   };

@@ -1,12 +1,15 @@
-// The dashboard's state: the latest TokenStatus, which actions are in flight, and what the last
-// run of each action said. Fed by the bridge (pushes and action results) and a 1-second ticker.
+// The dashboard's state: the latest TokenStatus of the connection shown, which actions are in
+// flight, and what the last run of each action said. Fed by the bridge (pushes and action results)
+// and a 1-second ticker. With several companies, connections-store.ts picks the connection shown.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type {
-  ConnectionTestResult,
-  QbTokensBridge,
-  Result,
-  ResultError,
-  TokenStatus,
+import {
+  DEFAULT_CONNECTION_ID,
+  type ConnectionId,
+  type ConnectionTestResult,
+  type QbTokensBridge,
+  type Result,
+  type ResultError,
+  type TokenStatus,
 } from '../../shared/contract';
 import { ACTION_LABELS, STATE_LABELS } from './format/labels';
 import { formatClock, formatMs, parseTime } from './format/time';
@@ -17,6 +20,8 @@ export type ActionOutcome =
   { ok: true; at: number; message: string } | { ok: false; at: number; error: ResultError };
 
 export interface DashboardState {
+  /** The connection shown; null is the default connection (the seed's paths, as with one company). */
+  connectionId: ConnectionId | null;
   status: TokenStatus | null;
   /** Why the first status could not be read (the page shows it with a retry). */
   loadError: ResultError | null;
@@ -38,7 +43,10 @@ export interface DashboardState {
   /** Closes an action's result; with `at`, only if it is still the result recorded at that time. */
   dismiss(action: ActionName, at?: number): void;
   tick(now: number): void;
+  /** Adopts a status of the connection shown; statuses of other connections are ignored. */
   receiveStatus(status: TokenStatus): void;
+  /** Shows another connection: its latest known status at once (if any), then what the bridge says. */
+  show(connectionId: ConnectionId | null, status?: TokenStatus | null): void;
 }
 
 export type DashboardStore = StoreApi<DashboardState>;
@@ -86,9 +94,15 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       onOk: (value: T) => string,
     ): Promise<void> {
       if (get().pending[action]) return;
+      const shown = get().connectionId;
       set((s) => ({ pending: { ...s.pending, [action]: true } }));
       const result = await settle(call);
       const at = clock();
+      // The admin moved on to another company meanwhile: its page must not show this outcome.
+      if (get().connectionId !== shown) {
+        set((s) => ({ pending: { ...s.pending, [action]: false } }));
+        return;
+      }
       const outcome: ActionOutcome = result.ok
         ? { ok: true, at, message: onOk(result.value) }
         : { ok: false, at, error: result.error };
@@ -100,8 +114,11 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
     }
 
     const adopt = (status: TokenStatus): void => get().receiveStatus(status);
+    /** The id for the bridge: none for the default connection, so one company speaks as it always did. */
+    const id = (): ConnectionId | undefined => get().connectionId ?? undefined;
 
     return {
+      connectionId: null,
       status: null,
       loadError: null,
       now: clock(),
@@ -112,7 +129,9 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       announcementId: 0,
 
       async load() {
-        const result = await settle(() => bridge.getStatus());
+        const shown = get().connectionId;
+        const result = await settle(() => bridge.getStatus(id()));
+        if (get().connectionId !== shown) return;
         if (result.ok) {
           set({ loadError: null });
           adopt(result.value);
@@ -125,7 +144,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       refresh: () =>
         run(
           'refresh',
-          () => bridge.refresh(),
+          () => bridge.refresh(id()),
           (status) => {
             adopt(status);
             return refreshedMessage(status);
@@ -135,7 +154,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       clear: () =>
         run(
           'clear',
-          () => bridge.clear(),
+          () => bridge.clear(id()),
           (status) => {
             adopt(status);
             return clearedMessage(status);
@@ -145,7 +164,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       testConnection: () =>
         run(
           'testConnection',
-          () => bridge.testConnection(),
+          () => bridge.testConnection(id()),
           (test) => {
             set({ connectionTest: test });
             return `Connected to ${test.companyName} (company ${test.realmId}) in ${formatMs(test.durationMs)}.`;
@@ -155,7 +174,10 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       connect: () =>
         run(
           'connect',
-          () => bridge.connect(),
+          () => {
+            const connectionId = id();
+            return bridge.connect(connectionId === undefined ? undefined : { connectionId });
+          },
           (status) => {
             adopt(status);
             return 'Connected to QuickBooks.';
@@ -165,7 +187,11 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       disconnect: (force = false) =>
         run(
           'disconnect',
-          () => bridge.disconnect(force ? { force: true } : undefined),
+          () => {
+            const connectionId = id();
+            if (connectionId === undefined) return bridge.disconnect(force ? { force: true } : undefined);
+            return bridge.disconnect(force ? { force: true, connectionId } : { connectionId });
+          },
           (status) => {
             adopt(status);
             set({ connectionTest: null });
@@ -186,11 +212,29 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       },
 
       receiveStatus(status) {
+        if (
+          (status.connection?.id ?? DEFAULT_CONNECTION_ID) !== (get().connectionId ?? DEFAULT_CONNECTION_ID)
+        )
+          return;
         const previous = get().status;
         set({ status, loadError: null, now: clock() });
         if (previous && previous.state !== status.state) {
           announce(`Access token state: ${STATE_LABELS[status.state]}.`);
         }
+      },
+
+      show(connectionId, status = null) {
+        const next = connectionId === DEFAULT_CONNECTION_ID ? null : connectionId;
+        if (next === get().connectionId && get().status) return;
+        set({
+          connectionId: next,
+          status,
+          loadError: null,
+          outcomes: {},
+          connectionTest: null,
+          pending: { ...IDLE },
+        });
+        void get().load();
       },
     };
   });

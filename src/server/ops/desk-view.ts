@@ -5,11 +5,14 @@ import type { StartedDesk } from '../../core/bootstrap';
 import type { DeskView } from './service-ops';
 
 export function deskViewOf(started: StartedDesk): DeskView {
+  const { connections } = started;
   return {
-    statuses: () => [started.desk.getStatus()],
-    subscribe: (listener) => started.desk.onStatusChanged(listener),
+    statuses: () => connections.statuses(),
+    subscribe: (listener) => connections.onStatusChanged(listener),
     log: started.log,
     store: started.store,
-    statusFor: (record) => started.manager.statusFor(record),
+    // A record of a connection removed meanwhile still decides on its own facts: the default's stand in.
+    statusFor: (record) =>
+      (connections.has(record.id) ? connections.manager(record.id) : connections.manager()).statusFor(record),
   };
 }

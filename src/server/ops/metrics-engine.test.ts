@@ -114,4 +114,25 @@ describe('/metrics over the real engine', () => {
     expect(after.value('qb_token_desk_state', { ...conn, state: 'valid' })).toBe(0);
     expect(after.value('qb_token_desk_condition', { ...conn, condition: 'reconnect_required' })).toBe(1);
   });
+  it('every connection has its own series: a company added to the desk is scraped with its own label', async () => {
+    const issued = stack.emulator.control.issueAuthorization('4620816365312345');
+    await stack.started.connections.add({
+      name: 'Second company',
+      realmId: issued.realmId,
+      environment: 'sandbox',
+      refreshToken: issued.refreshToken,
+    });
+    const refreshed = await stack.call(
+      `/api/integrations/quickbooks/connections/${issued.realmId}/refresh-token`,
+      {
+        method: 'POST',
+      },
+    );
+    expect(refreshed.status).toBe(200);
+    const after = await scrape();
+    const second = { connection: issued.realmId };
+    expect(after.value('qb_token_desk_access_token_seconds_left', second)).toBeGreaterThan(0);
+    expect(after.value('qb_token_desk_access_token_seconds_left', conn)).toBeDefined();
+    leaks.addSecrets(issued.refreshToken, issued.accessToken);
+  });
 });

@@ -4,14 +4,20 @@
 // start-up URL authenticates every call (same-origin only).
 import {
   HTTP_PATHS,
+  SSE_CONNECTIONS_EVENT,
   SSE_STATUS_EVENT,
+  type ConnectionId,
+  type ConnectionSummary,
   type ConnectionTestResult,
+  type ConnectRequest,
   type DisconnectOptions,
   type QbTokensBridge,
+  type RemoveConnectionOptions,
   type Result,
   type ResultError,
   type TokenStatus,
 } from '../../../shared/contract';
+import { connectionPath } from '../../../shared/connections';
 
 /** Refreshes wait on Intuit (with the engine's own retries); beyond this the call is reported as timed out. */
 const REQUEST_TIMEOUT_MS = 90_000;
@@ -19,6 +25,15 @@ const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
 type Listener = (status: TokenStatus) => void;
+type ListListener = (connections: ConnectionSummary[]) => void;
+
+/** The seed's path for the default connection (no id), the per-connection path otherwise. */
+function pathFor(
+  id: ConnectionId | undefined,
+  action: 'refreshToken' | 'companyInfo' | 'disconnect',
+): string {
+  return id === undefined ? HTTP_PATHS[action] : connectionPath(id, action);
+}
 
 export function createHttpBridge(baseUrl = ''): QbTokensBridge {
   const base = baseUrl.replace(/\/+$/, '');
@@ -68,12 +83,14 @@ export function createHttpBridge(baseUrl = ''): QbTokensBridge {
 
   // One EventSource shared by every subscriber; closed when the last one leaves.
   const listeners = new Set<Listener>();
+  const listListeners = new Set<ListListener>();
+  const subscribers = () => listeners.size + listListeners.size;
   let source: EventSource | null = null;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   let reconnectDelay = RECONNECT_MIN_MS;
 
   function openStream(): void {
-    if (source || listeners.size === 0) return;
+    if (source || subscribers() === 0) return;
     const es = new EventSource(base + HTTP_PATHS.events);
     source = es;
     es.addEventListener('open', () => {
@@ -86,13 +103,16 @@ export function createHttpBridge(baseUrl = ''): QbTokensBridge {
       } catch {
         return; // A torn or foreign event: skip it, the next one carries the whole status again.
       }
-      for (const listener of [...listeners]) {
-        try {
-          listener(status);
-        } catch {
-          // One failing subscriber must not starve the others.
-        }
+      deliver(listeners, status);
+    });
+    es.addEventListener(SSE_CONNECTIONS_EVENT, (event) => {
+      let connections: ConnectionSummary[];
+      try {
+        connections = JSON.parse((event as MessageEvent<string>).data) as ConnectionSummary[];
+      } catch {
+        return;
       }
+      deliver(listListeners, connections);
     });
     es.addEventListener('error', () => {
       // The browser retries dropped streams itself, but gives up for good after an HTTP error
@@ -105,7 +125,7 @@ export function createHttpBridge(baseUrl = ''): QbTokensBridge {
   }
 
   function scheduleReconnect(): void {
-    if (reconnectTimer !== null || listeners.size === 0) return;
+    if (reconnectTimer !== null || subscribers() === 0) return;
     const delay = reconnectDelay;
     reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
     reconnectTimer = setTimeout(() => {
@@ -122,30 +142,58 @@ export function createHttpBridge(baseUrl = ''): QbTokensBridge {
     reconnectDelay = RECONNECT_MIN_MS;
   }
 
+  function subscribe<T>(set: Set<T>, listener: T): () => void {
+    set.add(listener);
+    openStream();
+    return () => {
+      set.delete(listener);
+      if (subscribers() === 0) closeStream();
+    };
+  }
+
   return {
-    getStatus: () => call<TokenStatus>('GET', HTTP_PATHS.refreshToken),
-    refresh: () => call<TokenStatus>('POST', HTTP_PATHS.refreshToken),
-    clear: () => call<TokenStatus>('DELETE', HTTP_PATHS.refreshToken),
-    testConnection: () => call<ConnectionTestResult>('GET', HTTP_PATHS.companyInfo),
-    async connect() {
+    getStatus: (id?: ConnectionId) => call<TokenStatus>('GET', pathFor(id, 'refreshToken')),
+    refresh: (id?: ConnectionId) => call<TokenStatus>('POST', pathFor(id, 'refreshToken')),
+    clear: (id?: ConnectionId) => call<TokenStatus>('DELETE', pathFor(id, 'refreshToken')),
+    testConnection: (id?: ConnectionId) => call<ConnectionTestResult>('GET', pathFor(id, 'companyInfo')),
+    async connect(request?: ConnectRequest) {
       // The authorization-code flow is a top-level navigation: GET /connect redirects to Intuit,
       // whose redirect to /callback lands back on the UI. Check the server first, then leave.
-      const status = await call<TokenStatus>('GET', HTTP_PATHS.refreshToken);
-      if (status.ok) window.location.assign(base + HTTP_PATHS.connect);
+      const status = await call<TokenStatus>('GET', pathFor(request?.connectionId, 'refreshToken'));
+      if (status.ok) window.location.assign(base + HTTP_PATHS.connect + connectQuery(request));
       return status;
     },
     disconnect: (options?: DisconnectOptions) =>
-      call<TokenStatus>('POST', HTTP_PATHS.disconnect, options?.force ? { force: true } : {}),
-    onStatusChanged(callback) {
-      const listener: Listener = (status) => callback(status);
-      listeners.add(listener);
-      openStream();
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0) closeStream();
-      };
-    },
+      call<TokenStatus>(
+        'POST',
+        pathFor(options?.connectionId, 'disconnect'),
+        options?.force ? { force: true } : {},
+      ),
+    listConnections: () => call<ConnectionSummary[]>('GET', HTTP_PATHS.connections),
+    removeConnection: (id: ConnectionId, options?: RemoveConnectionOptions) =>
+      call<ConnectionSummary[]>('DELETE', connectionPath(id), options?.force ? { force: true } : {}),
+    onStatusChanged: (callback) => subscribe<Listener>(listeners, (status) => callback(status)),
+    onConnectionsChanged: (callback) => subscribe<ListListener>(listListeners, (list) => callback(list)),
   };
+}
+
+/** `?environment=` (add a company there) or `?connection=` (reconnect that one) for GET /connect. */
+function connectQuery(request: ConnectRequest | undefined): string {
+  const query = new URLSearchParams();
+  if (request?.connectionId !== undefined) query.set('connection', request.connectionId);
+  else if (request?.environment !== undefined) query.set('environment', request.environment);
+  const text = query.toString();
+  return text ? `?${text}` : '';
+}
+
+function deliver<T>(set: Set<(value: T) => void>, value: T): void {
+  for (const listener of [...set]) {
+    try {
+      listener(value);
+    } catch {
+      // One failing subscriber must not starve the others.
+    }
+  }
 }
 
 function failure(error: ResultError): Result<never> {

@@ -110,7 +110,9 @@ export function ConnectionCard() {
           {status.realmId ? <code>{status.realmId}</code> : <span className="muted">Not set</span>}
         </Field>
         <Field label="Company" testId="company-name">
-          {test ? test.companyName : <span className="muted">Use Test connection to read it</span>}
+          {(test?.companyName ?? status.connection.companyName) || (
+            <span className="muted">Use Test connection to read it</span>
+          )}
         </Field>
       </dl>
       {connected ? (

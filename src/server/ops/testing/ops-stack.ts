@@ -84,6 +84,7 @@ export async function startOpsStack(options: OpsStackOptions = {}): Promise<OpsS
   const adminToken = generateAdminToken();
   const server = await startHeadlessServer({
     desk: started.desk,
+    connections: started.connections,
     adminToken,
     port: 0,
     staticDir: null,

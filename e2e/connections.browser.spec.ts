@@ -1,0 +1,214 @@
+// Several companies in Chromium: the real dashboard served by the headless server, the real
+// emulator serving several realms. Add company runs Connect through the emulator's consent page
+// (where the user picks the company); the list shows each company worst first and choosing one
+// shows its dashboard; Remove revokes at Intuit and drops it. Companies are also added by the
+// `qb-token` CLI in its own process, which the server picks up from the shared store.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from '@playwright/test';
+import { FileConnectionStore } from '../src/core/file-connection-store';
+import { emulatorEnv } from '../src/emulator/app-env';
+import { cleanEnv, REPO_ROOT } from '../src/server/process-support';
+import { expect, test, type Headless } from './support/headless';
+
+test.describe.configure({ mode: 'parallel', timeout: 120_000 });
+
+const COMPANY = 'Lantern Street Books Ltd';
+const pill = (page: Page) => page.getByTestId('state-pill');
+const list = (page: Page) => page.getByTestId('connection-list');
+const row = (page: Page, id: string) =>
+  page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
+
+test.use({ headlessOptions: { emulator: { companyName: COMPANY } } });
+
+/** `qb-token connections add` in its own process, on the server's store, the token on stdin. */
+async function cliAdd(headless: Headless, name: string, realmId: string): Promise<void> {
+  const emulator = headless.emulator;
+  if (!emulator) throw new Error('this spec needs the emulator process');
+  const issued = await emulator.issueAuthorization(realmId);
+  const env = cleanEnv(emulatorEnv(emulator, headless.dataDir));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'bin/qb-token.js'),
+        'connections',
+        'add',
+        '--name',
+        name,
+        '--realm',
+        realmId,
+        '--environment',
+        'sandbox',
+      ],
+      { env, cwd: headless.dataDir, stdio: ['pipe', 'ignore', 'inherit'] },
+    );
+    child.on('error', reject);
+    child.on('close', resolve);
+    child.stdin.end(issued.refreshToken);
+  });
+  expect(code).toBe(0);
+}
+
+async function openDashboard(page: Page, headless: Headless): Promise<void> {
+  await page.goto(headless.uiUrl);
+  await expect(pill(page)).toBeVisible();
+}
+
+/** A connection's stored tokens, read through the real store. */
+async function storedTokens(headless: Headless, id: string) {
+  const store = new FileConnectionStore({ dataDir: headless.dataDir, storeKey: null });
+  try {
+    return (await store.load(id)).record?.tokens ?? null;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Token values the page must never show: the emulator's credentials, the admin secret, every stored token. */
+async function secretsOf(headless: Headless): Promise<string[]> {
+  const values = [headless.adminToken];
+  if (headless.emulator) values.push(headless.emulator.clientSecret, headless.emulator.refreshToken);
+  for (const name of readdirSync(join(headless.dataDir, 'connections'))) {
+    if (!name.endsWith('.json')) continue;
+    const tokens = await storedTokens(headless, name.slice(0, -'.json'.length));
+    values.push(tokens?.accessToken ?? '', tokens?.refreshToken ?? '');
+  }
+  return values.filter((value) => value.length >= 8);
+}
+
+async function expectNoSecrets(page: Page, headless: Headless): Promise<void> {
+  const html = await page.content();
+  const leaked = (await secretsOf(headless))
+    .filter((secret) => html.includes(secret))
+    .map((secret) => `…${secret.slice(-4)}`);
+  expect(leaked, 'token values on the page').toEqual([]);
+}
+
+test('with one company the page is the dashboard alone; Add company runs Connect for the company picked at Intuit', async ({
+  page,
+  headlessServer,
+}) => {
+  await openDashboard(page, headlessServer);
+  await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+  await expect(list(page)).toHaveCount(0);
+  await expect(page).toHaveTitle('QB Token Desk');
+
+  await page.getByTestId('add-company').click();
+  await page.getByLabel('Sandbox').check();
+  await page.getByTestId('add-company-continue').click();
+  // At Intuit the user picks the company: here, the emulator's consent page for realm 5550401.
+  const emulator = headlessServer.emulator;
+  await page.waitForURL((url) => url.href.startsWith(emulator?.authorizeUrl ?? '-'));
+  const consent = new URL(page.url());
+  consent.searchParams.set('realm_id', '5550401');
+  await page.goto(consent.href);
+  await expect(page.getByText('company 5550401')).toBeVisible();
+  await page.locator('#connect').click();
+
+  // Back on the dashboard, showing the company just added, with the list beside it.
+  await page.waitForURL(`${headlessServer.baseUrl}/#connection=5550401`);
+  await expect(list(page)).toBeVisible();
+  await expect(page.getByTestId('connection-item')).toHaveCount(2);
+  await expect(row(page, '5550401')).toHaveAttribute('aria-current', 'true');
+  await expect(page.getByTestId('realm-id')).toHaveText('5550401');
+  await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+  // Named after its company once CompanyInfo was read.
+  await expect(row(page, '5550401').getByTestId('connection-name')).toHaveText(COMPANY);
+  await expect(page).toHaveTitle('All 2 valid · QB Token Desk');
+  await page.screenshot({ path: test.info().outputPath('connections-added.png') });
+  await expectNoSecrets(page, headlessServer);
+});
+
+test('choosing a company shows its dashboard; a refresh or an invalid_grant there shows only there', async ({
+  page,
+  headlessServer,
+}) => {
+  await cliAdd(headlessServer, 'Alpha Books', '5550411');
+  await cliAdd(headlessServer, 'Beta Bikes', '5550412');
+  await openDashboard(page, headlessServer);
+  await expect(page.getByTestId('connection-item')).toHaveCount(3);
+  const rowA = row(page, '5550411');
+  await expect(rowA.getByTestId('connection-name')).toHaveText('Alpha Books');
+  await expect(rowA.getByTestId('connection-environment')).toHaveText('Sandbox');
+  await expect(rowA.getByTestId('health-dot')).toHaveAttribute('data-tone', 'good');
+  // A live countdown.
+  const first = await rowA.getByTestId('connection-countdown').textContent();
+  await expect(rowA.getByTestId('connection-countdown')).not.toHaveText(first ?? '');
+  await expect(rowA.getByTestId('connection-countdown')).toContainText('left');
+
+  await rowA.click();
+  await expect(page).toHaveURL(/#connection=5550411$/);
+  await expect(page.getByTestId('selected-connection-name')).toHaveText('Alpha Books');
+  await expect(page.getByTestId('realm-id')).toHaveText('5550411');
+  const historyBefore = await page.getByTestId('history-list').locator('li').count();
+  await page.getByTestId('action-refresh').click();
+  await expect(page.getByTestId('history-list').locator('li')).toHaveCount(historyBefore + 1);
+  await expect(page.getByTestId('outcome-refresh')).toHaveAttribute('data-ok', 'true');
+
+  // Intuit ends Beta's authorization (revoked elsewhere); its next refresh is refused.
+  const beta = await storedTokens(headlessServer, '5550412');
+  const emulator = headlessServer.emulator;
+  const revoked = await fetch(emulator?.revokeUrl ?? '', {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${emulator?.clientId}:${emulator?.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ token: beta?.refreshToken }),
+  });
+  expect(revoked.status).toBe(200);
+  await row(page, '5550412').click();
+  await expect(page.getByTestId('realm-id')).toHaveText('5550412');
+  await page.getByTestId('action-refresh').click();
+  await expect(pill(page)).toHaveAttribute('data-state', 'reauthorization_required');
+
+  // Only Beta: worst first in the list, a red dot, and the window title names it.
+  await expect(page.getByTestId('connection-item').first()).toHaveAttribute('data-connection-id', '5550412');
+  await expect(row(page, '5550412').getByTestId('health-dot')).toHaveAttribute('data-tone', 'bad');
+  for (const id of ['default', '5550411']) await expect(row(page, id)).toHaveAttribute('data-state', 'valid');
+  await expect(page).toHaveTitle('Reconnect required: Beta Bikes · QB Token Desk');
+  await rowA.click();
+  await expect(pill(page)).toHaveAttribute('data-state', 'valid');
+  await expect(page.getByTestId('verdict')).toHaveAttribute('data-tone', 'good');
+  await page.screenshot({ path: test.info().outputPath('connections-invalid-grant.png') });
+  await expectNoSecrets(page, headlessServer);
+});
+
+test('Remove revokes the company at Intuit and drops it; with one left the page is the dashboard alone again', async ({
+  page,
+  headlessServer,
+}) => {
+  await cliAdd(headlessServer, 'Alpha Books', '5550421');
+  await openDashboard(page, headlessServer);
+  await row(page, '5550421').click();
+  await expect(page.getByTestId('realm-id')).toHaveText('5550421');
+  const token = (await storedTokens(headlessServer, '5550421'))?.refreshToken ?? '';
+
+  // The default connection has no Remove; this one asks first.
+  await page.getByTestId('remove-connection').click();
+  await expect(page.getByTestId('remove-connection-confirm')).toContainText(
+    'revokes its refresh token at Intuit',
+  );
+  await page.getByTestId('remove-connection-confirm-button').click();
+
+  await expect(list(page)).toHaveCount(0);
+  await expect(page.getByTestId('connections-outcome')).toContainText('Removed Alpha Books');
+  await expect(page.getByTestId('realm-id')).toHaveText(headlessServer.emulator?.realmId ?? '-');
+  await expect(page).toHaveTitle('QB Token Desk');
+  expect(await headlessServer.emulator?.isRefreshTokenValid(token)).toBe(false);
+  const listed = await headlessServer.api<Array<{ id: string }>>('/api/integrations/quickbooks/connections');
+  expect(listed.body.ok && listed.body.value.map((c) => c.id)).toEqual(['default']);
+});
+
+test('a company another process adds appears in the open page by itself', async ({
+  page,
+  headlessServer,
+}) => {
+  await openDashboard(page, headlessServer);
+  await expect(list(page)).toHaveCount(0);
+  await cliAdd(headlessServer, 'Gamma Garden', '5550431');
+  await expect(row(page, '5550431').getByTestId('connection-name')).toHaveText('Gamma Garden');
+  await expect(page.getByTestId('connection-item')).toHaveCount(2);
+});

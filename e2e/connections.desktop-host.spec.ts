@@ -1,0 +1,99 @@
+// Several companies in the desktop app, through the desktop host (the built main bundle under the
+// electron stand-in, the real renderer and preload, a real emulator serving several realms). Add
+// company runs Connect: main opens the consent page in the system browser (shell.openExternal,
+// recorded by the stand-in); the test plays the browser, picking the company at the emulator, which
+// redirects to main's loopback listener. Then choose, refresh, an invalid_grant in one company (the
+// tray turns red for it alone) and Remove.
+import type { Page } from '@playwright/test';
+import type { TokenStatus } from '../src/shared/contract';
+import { expect, test, type DesktopApp } from './support/desktop-host/fixture';
+
+test.describe.configure({ timeout: 120_000 });
+test.use({ desktopOptions: { emulator: { autoApprove: true } } });
+
+const row = (page: Page, id: string) =>
+  page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
+
+async function consentUrls(desktop: DesktopApp): Promise<string[]> {
+  return (await desktop.journal())
+    .filter((entry) => entry.api === 'shell.openExternal')
+    .map((entry) => String(entry.args[0]))
+    .filter((url) => url.startsWith(desktop.emulator?.authorizeUrl ?? '-'));
+}
+
+/** Add company: main opens Intuit's page; "the browser" picks `realmId` there and is sent back to main. */
+async function addCompany(desktop: DesktopApp, realmId: string): Promise<void> {
+  const page = desktop.page;
+  const opened = (await consentUrls(desktop)).length;
+  await page.getByTestId('add-company').click();
+  await page.getByTestId('add-company-continue').click();
+  await expect.poll(async () => (await consentUrls(desktop)).length).toBe(opened + 1);
+  const consent = new URL((await consentUrls(desktop))[opened]);
+  consent.searchParams.set('realm_id', realmId);
+  // The emulator approves at once and redirects to main's loopback listener, which completes Connect.
+  const answer = await fetch(consent);
+  expect(answer.status).toBe(200);
+  await expect(row(page, realmId)).toBeVisible();
+}
+
+test('Add company, choose it, refresh it; an invalid_grant in one company turns the tray red; Remove clears it', async ({
+  desktop,
+}) => {
+  const page = desktop.page;
+  await expect(page.getByTestId('state-pill')).toHaveAttribute('data-state', 'valid');
+  await expect(page.getByTestId('connection-list')).toHaveCount(0);
+
+  await addCompany(desktop, '5550501');
+  // The company just connected is shown, beside the list.
+  await expect(row(page, '5550501')).toHaveAttribute('aria-current', 'true');
+  await expect(page.getByTestId('realm-id')).toHaveText('5550501');
+  await addCompany(desktop, '5550502');
+  await expect(page.getByTestId('connection-item')).toHaveCount(3);
+
+  await row(page, '5550501').click();
+  await expect(page.getByTestId('realm-id')).toHaveText('5550501');
+  const pushesBefore = desktop.pushes('tokens:status-changed').length;
+  await page.getByTestId('action-refresh').click();
+  await expect(page.getByTestId('outcome-refresh')).toHaveAttribute('data-ok', 'true');
+  const pushed = desktop
+    .pushes('tokens:status-changed')
+    .slice(pushesBefore)
+    .map(([status]) => (status as TokenStatus).connection.id);
+  expect(new Set(pushed)).toEqual(new Set(['5550501']));
+
+  // Intuit ends 5550502's authorization; its next refresh is refused.
+  await expect
+    .poll(async () => (await desktop.host.call<{ image: string }>('tray')).image)
+    .toMatch(/tray-valid\.png$/);
+  await row(page, '5550502').click();
+  await expect(page.getByTestId('realm-id')).toHaveText('5550502');
+  await desktop.emulator?.control.injectTokenFault({ kind: 'invalid_grant' });
+  await page.getByTestId('action-refresh').click();
+  await expect(page.getByTestId('state-pill')).toHaveAttribute('data-state', 'reauthorization_required');
+  await expect(row(page, '5550502').getByTestId('health-dot')).toHaveAttribute('data-tone', 'bad');
+  for (const id of ['default', '5550501']) await expect(row(page, id)).toHaveAttribute('data-state', 'valid');
+  await expect
+    .poll(async () => (await desktop.host.call<{ image: string }>('tray')).image)
+    .toMatch(/tray-reconnect\.png$/);
+  await expect(page).toHaveTitle(/^Reconnect required: .* · QB Token Desk$/);
+
+  // Remove it (revoked at Intuit first): the tray turns green again, the removed company gone from it.
+  await page.getByTestId('remove-connection').click();
+  await page.getByTestId('remove-connection-confirm-button').click();
+  await expect(row(page, '5550502')).toHaveCount(0);
+  await expect(page.getByTestId('connection-item')).toHaveCount(2);
+  await expect
+    .poll(async () => (await desktop.host.call<{ image: string }>('tray')).image)
+    .toMatch(/tray-valid\.png$/);
+  const pushedLists = desktop
+    .pushes('tokens:connections-changed')
+    .map(([list]) => (list as unknown[]).length);
+  expect(pushedLists.at(-1)).toBe(2);
+
+  // Remove the other, which Intuit does revoke: one company again, and the page is the dashboard alone.
+  await row(page, '5550501').click();
+  await page.getByTestId('remove-connection').click();
+  await page.getByTestId('remove-connection-confirm-button').click();
+  await expect(page.getByTestId('connection-list')).toHaveCount(0);
+  await expect(page.getByTestId('realm-id')).toHaveText(desktop.emulator?.realmId ?? '-');
+});

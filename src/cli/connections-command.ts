@@ -1,0 +1,81 @@
+// `qb-token connections list|add|remove`: several companies from the shell. `add` reads the
+// refresh token from standard input (run.ts), stores it first, then refreshes once so a token
+// Intuit refuses is reported now rather than at the first API call; `remove` revokes first, as
+// Disconnect does.
+import type { StartedDesk } from '../core/bootstrap';
+import { hasClientCredentials } from '../core/config';
+import type { ParsedArgs } from './args';
+import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
+import { formatConnections } from './format-connections';
+import { formatAbsolute, formatRelative } from './format-status';
+import type { CliIo } from './run';
+
+export interface ConnectionsCommandContext {
+  started: StartedDesk;
+  io: CliIo;
+  diagnose: (line: string) => void;
+  /** `connections add`: what standard input held. */
+  refreshToken: string | null;
+  describeFailure: (error: unknown) => string;
+}
+
+export async function runConnectionsCommand(
+  args: ParsedArgs,
+  context: ConnectionsCommandContext,
+): Promise<ExitCode> {
+  const { started, io } = context;
+  const connections = started.connections;
+  switch (args.subcommand) {
+    case 'list': {
+      const list = connections.list();
+      io.stdout(args.json ? `${JSON.stringify(list, null, 2)}\n` : `${formatConnections(list)}\n`);
+      return EXIT.ok;
+    }
+    case 'remove': {
+      const id = args.target ?? '';
+      const name = connections.desk(id).getStatus().connection.name;
+      await connections.remove(id, { force: args.force === true });
+      io.stdout(`Removed ${id} (${name})${args.force ? '' : ': its refresh token was revoked at Intuit'}.\n`);
+      return EXIT.ok;
+    }
+    case 'add':
+      return addConnection(args, context);
+    default:
+      return EXIT.failure;
+  }
+}
+
+async function addConnection(args: ParsedArgs, context: ConnectionsCommandContext): Promise<ExitCode> {
+  const { started, io, diagnose } = context;
+  const environment = args.environment ?? 'sandbox';
+  const status = await started.connections.add({
+    name: args.name ?? '',
+    realmId: args.realm ?? '',
+    environment,
+    refreshToken: context.refreshToken ?? '',
+  });
+  const id = status.connection.id;
+  io.stdout(`Stored ${id} (${status.connection.name}, ${environment}, company ${status.realmId ?? '-'}).\n`);
+  if (started.connections.oauthFor(environment) === null) {
+    const which = environment === 'production' ? 'QB_PRODUCTION_CLIENT_ID' : 'QB_SANDBOX_CLIENT_ID';
+    diagnose(
+      `qb-token: no ${environment} app keys (${which} and its secret${hasClientCredentials(started.config) && started.config.environment === environment ? '' : `, or QB_CLIENT_ID with QB_ENVIRONMENT=${environment}`}): the refresh token is stored but cannot be used until they are set.`,
+    );
+    return EXIT.configuration;
+  }
+  // One refresh now: a token Intuit refuses is reported here, and the first access token is ready.
+  try {
+    const refreshed = await started.connections.desk(id).refresh('manual');
+    const access = refreshed.accessToken;
+    const now = Date.now();
+    io.stdout(
+      `Refreshed: ${access ? `access token ${access.preview} expires ${formatRelative(access.expiresAt, now)} (${formatAbsolute(access.expiresAt)})` : 'no access token'}.\n`,
+    );
+    return EXIT.ok;
+  } catch (error) {
+    diagnose(
+      `${context.describeFailure(error)} The connection ${id} is kept; fix it with connections add again, or remove it with qb-token connections remove ${id}.`,
+    );
+    return exitCodeFor(error);
+  }
+}

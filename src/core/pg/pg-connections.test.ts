@@ -1,0 +1,92 @@
+// Several companies over one PostgreSQL database (QB_STORE_URL), between two desks that each have
+// their own pool and LISTEN connection, against a real server this file starts: a company one desk
+// adds appears in the other by itself (NOTIFY), refreshes there on its own row and lock, an
+// invalid_grant in it shows in both desks and nowhere else, and its removal reaches the other desk.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../emulator';
+import { emulatorEnv } from '../../emulator/app-env';
+import type { EmulatorHandle } from '../../emulator/types';
+import { DEFAULT_CONNECTION_ID } from '../../shared/contract';
+import { startDesk, type StartedDesk } from '../bootstrap';
+import { LeakScan } from '../testing/leak-scan';
+import { postgresForFile } from '../testing/postgres-for-file';
+
+const KEY = 'several companies key, 16+ chars';
+const REALM = '5550701';
+const pg = postgresForFile();
+let emulator: EmulatorHandle | null = null;
+const desks: StartedDesk[] = [];
+const scan = new LeakScan();
+
+afterEach(async () => {
+  for (const started of desks.splice(0)) {
+    scan.collect('list', started.connections.list());
+    await started.close();
+  }
+  if (emulator) {
+    scan.addEmulator(emulator);
+    scan.assertClean();
+    await emulator.close();
+  }
+  emulator = null;
+});
+
+async function desk(env: NodeJS.ProcessEnv): Promise<StartedDesk> {
+  const started = await startDesk({
+    env,
+    log: (line) => scan.collect('log line', line),
+    manager: { refreshOnStart: false },
+  });
+  desks.push(started);
+  return started;
+}
+
+describe('several companies over PostgreSQL', () => {
+  it('a company added by one desk appears in the other, shares its health, and its removal reaches it', async () => {
+    emulator = await startEmulator({});
+    const env = {
+      ...emulatorEnv(emulator),
+      QB_STORE_URL: await pg().createDatabase(),
+      QB_STORE_KEY: KEY,
+      QB_DATA_DIR: '/nonexistent-qbtd',
+    };
+    const a = await desk(env);
+    const b = await desk(env);
+    expect(a.store.description.kind).toBe('postgres');
+
+    const issued = emulator.control.issueAuthorization(REALM);
+    await a.connections.add({
+      name: 'Alpha Books',
+      realmId: REALM,
+      environment: 'sandbox',
+      refreshToken: issued.refreshToken,
+    });
+    await expect.poll(() => b.connections.has(REALM), { timeout: 10_000 }).toBe(true);
+    expect(b.connections.list().map((c) => [c.id, c.name])).toEqual([
+      [DEFAULT_CONNECTION_ID, 'QuickBooks sandbox'],
+      [REALM, 'Alpha Books'],
+    ]);
+
+    // B refreshes it (its own row and lock); A sees the result through NOTIFY.
+    emulator.control.resetCounters();
+    await b.connections.desk(REALM).refresh('manual');
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(1);
+    await expect
+      .poll(() => a.connections.desk(REALM).getStatus().lastRefresh?.ok, { timeout: 10_000 })
+      .toBe(true);
+
+    // Intuit refuses it: both desks say so for that company only.
+    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    await expect(a.connections.desk(REALM).refresh('manual')).rejects.toMatchObject({
+      kind: 'invalid_grant',
+    });
+    await expect
+      .poll(() => b.connections.desk(REALM).getStatus().state, { timeout: 10_000 })
+      .toBe('reauthorization_required');
+    for (const started of [a, b]) expect(started.desk.getStatus().state).not.toBe('reauthorization_required');
+
+    await b.connections.remove(REALM, { force: true });
+    await expect.poll(() => a.connections.has(REALM), { timeout: 10_000 }).toBe(false);
+    expect(a.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+  });
+});

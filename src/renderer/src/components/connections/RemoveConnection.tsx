@@ -1,0 +1,66 @@
+import { useState } from 'react';
+import type { ConnectionSummary } from '../../../../shared/contract';
+import { useConnections } from '../../use-connections';
+
+/** Asks before revoking and removing a company; offers "Remove anyway" when Intuit could not revoke. */
+export function RemoveConnection(props: { summary: ConnectionSummary }) {
+  const { summary } = props;
+  const [confirming, setConfirming] = useState(false);
+  const removing = useConnections((s) => s.removing === summary.id);
+  const outcome = useConnections((s) => s.outcome);
+  const remove = useConnections((s) => s.remove);
+  const dismiss = useConnections((s) => s.dismissOutcome);
+  const failed = outcome && !outcome.ok && outcome.action === 'remove' && outcome.connectionId === summary.id;
+  const revokeFailed = failed && outcome.error.code === 'revoke_failed';
+
+  if (!confirming && !failed) {
+    return (
+      <button
+        type="button"
+        className="button danger-outline"
+        data-testid="remove-connection"
+        onClick={() => setConfirming(true)}
+      >
+        Remove company…
+      </button>
+    );
+  }
+  return (
+    <div className="confirm" role="group" aria-label="Confirm remove" data-testid="remove-connection-confirm">
+      {failed ? (
+        <p className="error-text" data-testid="remove-connection-outcome">
+          {outcome.error.message}
+          {revokeFailed
+            ? ' Removing it anyway forgets its tokens here; they stay valid at Intuit until they expire.'
+            : ''}
+        </p>
+      ) : (
+        <p>Removing {summary.name} revokes its refresh token at Intuit and forgets the connection here.</p>
+      )}
+      <div className="button-row">
+        <button
+          type="button"
+          className="button danger"
+          data-testid={revokeFailed ? 'remove-connection-force' : 'remove-connection-confirm-button'}
+          disabled={removing}
+          aria-busy={removing}
+          onClick={() => void remove(summary.id, Boolean(revokeFailed)).then(() => setConfirming(false))}
+        >
+          {removing ? <span className="spinner" aria-hidden="true" /> : null}
+          {removing ? 'Removing…' : revokeFailed ? 'Remove anyway' : 'Remove'}
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={removing}
+          onClick={() => {
+            setConfirming(false);
+            dismiss();
+          }}
+        >
+          Cancel
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -73,4 +73,4 @@ const builderArgs = ['--config', 'electron-builder.yml', `-c.electronVersion=${v
 if (electronDist) builderArgs.push(`-c.electronDist=${electronDist}`);
 const packed = run(bin('electron-builder'), builderArgs);
 if (packed.status !== 0) fail('electron-builder failed (see above).');
-console.log('Installers are in dist/.');
+console.log('Installers are in release/.');

@@ -14,15 +14,20 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
-import { INTUIT_ENDPOINTS, type Config } from './config';
+import type { Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import { ConnectionDesk } from './connection-desk';
-import { managerConfigFor } from './engine-parts';
+import {
+  apiBaseUrlFor,
+  managerConfigFor,
+  storedConnectionManagerConfig,
+  tokenEndpointFor,
+} from './engine-parts';
 import { isValidConnectionId, type ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
 import { ConfigError, StoreConfigError, StoreKeyError, UnknownConnectionError } from './errors';
-import { IntuitOAuth } from './intuit-oauth';
+import type { IntuitOAuth } from './intuit-oauth';
 import type { LogFn, SecretRegistry } from './log';
 import type { EngineTelemetry } from './telemetry';
 import { TokenManager, type TokenManagerConfig, type TokenManagerOptions } from './token-manager';
@@ -207,22 +212,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
   oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment)) {
-      const keys = this.keysFor(environment);
-      this.oauthClients.set(
-        environment,
-        keys
-          ? new IntuitOAuth({
-              clientId: keys.clientId,
-              clientSecret: keys.clientSecret,
-              tokenUrl: this.config.tokenUrl,
-              revokeUrl: this.config.revokeUrl,
-              authorizeUrl: this.config.authorizeUrl,
-              timeoutMs: this.config.httpTimeoutMs,
-            })
-          : null,
-      );
-    }
+    if (!this.oauthClients.has(environment))
+      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
     return this.oauthClients.get(environment) ?? null;
   }
 
@@ -262,32 +253,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   private addedManagerConfig(
     profile: Pick<ConnectionProfile, 'environment' | 'realmId' | 'name'>,
   ): TokenManagerConfig {
-    return {
-      refreshToken: null,
-      accessToken: null,
-      realmId: profile.realmId,
-      environment: profile.environment,
-      refreshSkewSeconds: this.config.refreshSkewSeconds,
-      demo: this.config.demo,
-      canConnect: this.keysFor(profile.environment) !== null,
-      warnings: this.config.warnings,
-      name: profile.name,
-    };
-  }
-
-  private keysFor(environment: QbEnvironment): { clientId: string; clientSecret: string } | null {
-    const config = this.config;
-    if (environment === config.environment && config.clientId && config.clientSecret)
-      return { clientId: config.clientId, clientSecret: config.clientSecret };
-    return config.clientKeys[environment];
-  }
-
-  /** QB_API_BASE_URL (or the demo emulator's) serves every environment; else Intuit's per environment. */
-  private apiBaseUrlFor(environment: QbEnvironment): string {
-    const config = this.config;
-    if (environment === config.environment || config.demo || config.sources.QB_API_BASE_URL !== undefined)
-      return config.apiBaseUrl;
-    return INTUIT_ENDPOINTS.apiBaseUrl[environment];
+    return storedConnectionManagerConfig(this.config, profile);
   }
 
   private async startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
@@ -312,7 +278,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     }
     const desk = new ConnectionDesk({
       manager,
-      apiBaseUrl: this.apiBaseUrlFor(managerConfig.environment),
+      apiBaseUrl: apiBaseUrlFor(this.config, managerConfig.environment),
       httpTimeoutMs: this.config.httpTimeoutMs,
       log,
       telemetry: this.options.telemetry,

@@ -12,7 +12,9 @@ import {
   StoreLockTimeoutError,
   StoreUnavailableError,
   TokenError,
+  UnknownConnectionError as EngineUnknownConnectionError,
 } from '../core/errors';
+import type { ConnectionStoreDescription } from '../core/connection-store';
 import type { RefreshErrorKind } from '../shared/contract';
 
 export { ConfigError, NotConfiguredError, ReauthorizationRequiredError };
@@ -42,6 +44,24 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * The store has no connection by that id or realm id (or another process removed it). Names the id
+ * and the store it looked in; `connectionId` holds the id as asked. The desk's own class, so a
+ * handler that maps the desk's errors answers it as 404 `unknown_connection`.
+ */
+export class UnknownConnectionError extends EngineUnknownConnectionError {
+  override name = 'UnknownConnectionError';
+
+  constructor(connectionId: string, store?: Pick<ConnectionStoreDescription, 'kind' | 'location'>, removed = false) {
+    super(connectionId);
+    const where = store ? ` in the ${store.kind} store at ${store.location}` : '';
+    const shown = JSON.stringify(connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId);
+    this.message = removed
+      ? `The connection ${shown} was removed${where} (by the desk or another process): list the connections with quickbooks.listConnections() or qb-token connections list.`
+      : `There is no connection ${shown}${where}, by id or realm id: list the connections with quickbooks.listConnections() or qb-token connections list, and add a company with the desk's Add company or qb-token connections add.`;
+  }
+}
+
 /** QuickBooks answered an API call with an error status (after the one refresh-and-retry on 401). */
 export class QuickBooksApiError extends ApiError {
   override name = 'QuickBooksApiError';
@@ -60,6 +80,11 @@ export class QuickBooksApiError extends ApiError {
 /** Turns whatever the engine threw into the library's classes; anything else passes unchanged. */
 export function toLibraryError(err: unknown): unknown {
   if (err instanceof QuickBooksApiError || err instanceof TransientError) return err;
+  if (err instanceof EngineUnknownConnectionError && !(err instanceof UnknownConnectionError)) {
+    const unknown = new UnknownConnectionError(err.connectionId);
+    unknown.cause = err;
+    return unknown;
+  }
   if (err instanceof ApiError) {
     // No answer at all (status 0): the transport failed, not QuickBooks.
     if (err.code === 'network' || err.code === 'timeout') {

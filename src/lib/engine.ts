@@ -225,7 +225,8 @@ class LibraryEngine {
       managerConfig = storedConnectionManagerConfig(this.config, record.profile);
     }
     // The default connection's lines read as they always did; the others name their connection.
-    const log: LogFn = id === DEFAULT_CONNECTION_ID ? this.log : (line, fields) => this.log(`[${id}] ${line}`, fields);
+    const log: LogFn =
+      id === DEFAULT_CONNECTION_ID ? this.log : (line, fields) => this.log(`[${id}] ${line}`, fields);
     const manager = new TokenManager({
       config: managerConfig,
       store: this.store,

@@ -52,7 +52,11 @@ export class TransientError extends Error {
 export class UnknownConnectionError extends EngineUnknownConnectionError {
   override name = 'UnknownConnectionError';
 
-  constructor(connectionId: string, store?: Pick<ConnectionStoreDescription, 'kind' | 'location'>, removed = false) {
+  constructor(
+    connectionId: string,
+    store?: Pick<ConnectionStoreDescription, 'kind' | 'location'>,
+    removed = false,
+  ) {
     super(connectionId);
     const where = store ? ` in the ${store.kind} store at ${store.location}` : '';
     const shown = JSON.stringify(connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId);

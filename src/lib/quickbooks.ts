@@ -6,19 +6,9 @@
 import type { ConnectionDesk } from '../core/connection-desk';
 import { UnknownConnectionError as EngineUnknownConnectionError } from '../core/errors';
 import { DEFAULT_CONNECTION_ID, type ConnectionSummary, type TokenStatus } from '../shared/contract';
-import {
-  leaseConnection,
-  listConnections,
-  type ConnectionLease,
-  type LibraryEngineOptions,
-} from './engine';
+import { leaseConnection, listConnections, type ConnectionLease, type LibraryEngineOptions } from './engine';
 import { toLibraryError } from './errors';
-import {
-  resolveClientName,
-  resolveConfig,
-  resolveConnection,
-  type CreateQuickBooksOptions,
-} from './options';
+import { resolveClientName, resolveConfig, resolveConnection, type CreateQuickBooksOptions } from './options';
 
 export interface QuickBooks {
   /** The name this process shows in the desk's history. */

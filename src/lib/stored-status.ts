@@ -5,7 +5,12 @@
 // this process's schedule.
 import { DEFAULT_CONNECTION_ID, type ConnectionId, type TokenStatus } from '../shared/contract';
 import type { Config } from '../core/config';
-import { defaultProfile, newConnectionRecord, withTokens, type ConnectionRecord } from '../core/connection-record';
+import {
+  defaultProfile,
+  newConnectionRecord,
+  withTokens,
+  type ConnectionRecord,
+} from '../core/connection-record';
 import type { ConnectionStore } from '../core/connection-store';
 import { clientKeysFor, managerConfigFor, storedConnectionManagerConfig } from '../core/engine-parts';
 import { chainFromEnvironment, startingChain } from '../core/token-chain';

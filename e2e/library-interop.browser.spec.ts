@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TokenStatus } from '../src/shared/contract';
+import { emulatorEnv } from '../src/emulator/app-env';
+import { connectionPath } from '../src/shared/connections';
+import { HTTP_PATHS, type TokenStatus } from '../src/shared/contract';
 import {
   cleanEnv,
   REPO_ROOT,
@@ -16,6 +18,7 @@ import {
   type EmulatorProcess,
   type ServerProcess,
 } from '../src/server/process-support';
+import type { Page } from '@playwright/test';
 import { expect, test } from './support/headless';
 
 const TTL_SECONDS = 20;
@@ -25,10 +28,57 @@ test.describe.configure({ timeout: 120_000 });
 
 interface AppLine {
   ready?: boolean;
+  connection?: string;
   call?: string;
   status?: number;
   error?: string;
   preview?: string;
+}
+
+interface LibraryApp {
+  lines: AppLine[];
+  stderr: string;
+  stop(): Promise<void>;
+}
+
+/** e2e/support/library-app.mjs in its own process, in `cwd`, with `env`; one parsed JSON line per output line. */
+function startApp(env: Record<string, string>, cwd: string): LibraryApp {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'e2e', 'support', 'library-app.mjs')], {
+    cwd,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const app: LibraryApp = {
+    lines: [],
+    stderr: '',
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let end: number;
+    while ((end = buffer.indexOf('\n')) >= 0) {
+      app.lines.push(JSON.parse(buffer.slice(0, end)) as AppLine);
+      buffer = buffer.slice(end + 1);
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (app.stderr += chunk.toString()));
+  return app;
+}
+
+/** The app's settings: the server's QB_* (same store) without its port, and its own skew and name. */
+function appEnvFor(emulator: EmulatorProcess, dataDir: string, extra: Record<string, string>) {
+  const env: Record<string, string> = {
+    ...serverEnvFor(emulator, dataDir),
+    LIB_CLIENT_NAME: CLIENT_NAME,
+    ...extra,
+  };
+  delete env.QB_PORT;
+  return env;
 }
 
 test('at expiry the app and the server make one token call, and the dashboard names the app that made it', async ({
@@ -37,7 +87,7 @@ test('at expiry the app and the server make one token call, and the dashboard na
   const dataDir = await mkdtemp(join(tmpdir(), 'qb-interop-'));
   let emulator: EmulatorProcess | null = null;
   let server: ServerProcess | null = null;
-  const app = { lines: [] as AppLine[], stderr: '', stop: async () => {} };
+  let app: LibraryApp | null = null;
   try {
     emulator = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
     // The server's schedule refreshes 2 s before expiry, the app's 6 s before (and its next one 14 s
@@ -57,35 +107,11 @@ test('at expiry the app and the server make one token call, and the dashboard na
     await emulator.control.resetCounters();
 
     // The app: another process, the built package, the same QB_* settings and store.
-    const appEnv = {
-      ...serverEnvFor(emulator, dataDir),
-      QB_REFRESH_SKEW_SECONDS: '6',
-      LIB_CLIENT_NAME: CLIENT_NAME,
-    };
-    delete (appEnv as Record<string, string | undefined>).QB_PORT;
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'e2e', 'support', 'library-app.mjs')], {
-      cwd: dataDir,
-      env: cleanEnv(appEnv),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let end: number;
-      while ((end = buffer.indexOf('\n')) >= 0) {
-        app.lines.push(JSON.parse(buffer.slice(0, end)) as AppLine);
-        buffer = buffer.slice(end + 1);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (app.stderr += chunk.toString()));
-    app.stop = async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    };
-    await expect.poll(() => app.lines.some((line) => line.ready), { timeout: 20_000 }).toBe(true);
+    app = startApp(appEnvFor(emulator, dataDir, { QB_REFRESH_SKEW_SECONDS: '6' }), dataDir);
+    const lines = app.lines;
+    await expect.poll(() => lines.some((line) => line.ready), { timeout: 20_000 }).toBe(true);
     // It found the server's token in the store: no token call of its own to start with.
-    expect(app.lines.find((line) => line.ready)).toMatchObject({
+    expect(lines.find((line) => line.ready)).toMatchObject({
       accessToken: { preview: first.accessToken?.preview },
     });
 
@@ -104,7 +130,7 @@ test('at expiry the app and the server make one token call, and the dashboard na
 
     const counters = await emulator.control.counters();
     expect(counters.tokenCalls.refresh_token).toBe(1);
-    const calls = app.lines.filter((line) => line.call);
+    const calls = lines.filter((line) => line.call);
     expect(calls.length).toBeGreaterThan(10);
     expect(calls.filter((line) => line.error)).toEqual([]);
 
@@ -120,8 +146,133 @@ test('at expiry the app and the server make one token call, and the dashboard na
     await expect(refreshed.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
     await page.screenshot({ path: testInfo.outputPath('dashboard-history.png'), fullPage: true });
   } finally {
+    await app?.stop();
+    if (app && testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('app.log', { body: `${JSON.stringify(app.lines, null, 1)}\n${app.stderr}` });
+      if (server) await testInfo.attach('server.log', { body: server.process.stderr() });
+    }
+    await server?.stop();
+    await emulator?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+const COMPANY_B = '5550102';
+
+/** `qb-token connections add` in its own process, on the store in `dataDir`, the refresh token on stdin. */
+async function cliAdd(
+  emulator: EmulatorProcess,
+  dataDir: string,
+  name: string,
+  realmId: string,
+): Promise<void> {
+  const issued = await emulator.control.issueAuthorization(realmId);
+  const args = ['connections', 'add', '--name', name, '--realm', realmId, '--environment', 'sandbox'];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/qb-token.js'), ...args], {
+      env: cleanEnv(emulatorEnv(emulator, dataDir)),
+      cwd: dataDir,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+    child.stdin.end(issued.refreshToken);
+  });
+  expect(code).toBe(0);
+}
+
+/** The dashboard's history of one company, chosen in the list of companies. */
+async function historyOf(page: Page, url: string, connectionId: string) {
+  await page.goto(url);
+  await page.locator(`[data-testid="connection-item"][data-connection-id="${connectionId}"]`).click();
+  await expect(page.getByTestId('realm-id')).toHaveText(connectionId === 'default' ? /\d+/ : connectionId);
+  return page.getByTestId('history-list').locator('li[data-type="refreshed"]');
+}
+
+test('with a second company in the store, at expiry the app and the server make one token call per company, and the dashboard names the app on each company’s history', async ({
+  page,
+}, testInfo) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'qb-interop-companies-'));
+  let emulator: EmulatorProcess | null = null;
+  let server: ServerProcess | null = null;
+  let app: LibraryApp | null = null;
+  try {
+    emulator = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
+    const desk = await startServerProcess({
+      ...serverEnvFor(emulator, dataDir),
+      QB_REFRESH_SKEW_SECONDS: '2',
+    });
+    server = desk;
+    // The second company, added by the CLI in its own process; the server picks it up from the store.
+    await cliAdd(emulator, dataDir, 'Beta Bikes', COMPANY_B);
+    const statusOf = async (id: string) => {
+      const path = id === 'default' ? HTTP_PATHS.refreshToken : connectionPath(id, 'refreshToken');
+      const { body } = await desk.api<TokenStatus>(path);
+      return body.ok ? body.value : null;
+    };
+    const valid = async (id: string) => {
+      const status = await statusOf(id);
+      return status?.state === 'valid' && status.lastRefresh?.ok ? status : null;
+    };
+    await expect.poll(() => valid('default')).not.toBeNull();
+    await expect.poll(() => valid(COMPANY_B)).not.toBeNull();
+    const first = {
+      default: (await valid('default')) as TokenStatus,
+      [COMPANY_B]: (await valid(COMPANY_B)) as TokenStatus,
+    };
+    await emulator.control.resetCounters();
+
+    // The app serves both companies: the default connection's handle, and the company's from it.
+    app = startApp(
+      appEnvFor(emulator, dataDir, { QB_REFRESH_SKEW_SECONDS: '6', LIB_CONNECTIONS: `default,${COMPANY_B}` }),
+      dataDir,
+    );
+    const lines = app.lines;
+    await expect.poll(() => lines.filter((line) => line.ready).length, { timeout: 20_000 }).toBe(2);
+    // Each company's token came from the store: no token call of the app's own to start with.
+    for (const id of ['default', COMPANY_B] as const) {
+      expect(lines.find((line) => line.ready && line.connection === id)).toMatchObject({
+        accessToken: { preview: first[id].accessToken?.preview },
+      });
+    }
+
+    // Past both expiries: the server must show a new token for each company.
+    const latest = Math.max(
+      ...Object.values(first).map((status) => Date.parse(status.accessToken?.expiresAt ?? '')),
+    );
+    for (const id of ['default', COMPANY_B] as const) {
+      await expect
+        .poll(async () => (Date.now() > latest + 1000 ? (await statusOf(id))?.accessToken?.preview : null), {
+          timeout: (TTL_SECONDS + 20) * 1000,
+        })
+        .not.toMatch(new RegExp(`^(${first[id].accessToken?.preview}|null|undefined)$`));
+    }
     await app.stop();
-    if (testInfo.status !== testInfo.expectedStatus) {
+
+    // Each company's token moved on at least once, and there were two token calls in all: one each.
+    const counters = await emulator.control.counters();
+    expect(counters.tokenCalls.refresh_token).toBe(2);
+    const calls = lines.filter((line) => line.call);
+    expect(calls.filter((line) => line.connection === COMPANY_B).length).toBeGreaterThan(5);
+    expect(calls.filter((line) => line.connection === 'default').length).toBeGreaterThan(5);
+    expect(calls.filter((line) => line.error)).toEqual([]);
+
+    for (const id of ['default', COMPANY_B]) {
+      const status = await statusOf(id);
+      expect(status?.connection.id).toBe(id);
+      expect(status?.lastRefresh).toMatchObject({ ok: true, trigger: 'scheduled', client: CLIENT_NAME });
+    }
+
+    // The dashboard: the company's own history names the app, once.
+    const refreshedB = await historyOf(page, desk.url, COMPANY_B);
+    await expect(refreshedB.first().getByTestId('history-client')).toHaveText(`· by ${CLIENT_NAME}`);
+    await expect(refreshedB.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
+    await page.screenshot({ path: testInfo.outputPath('company-history.png'), fullPage: true });
+    const refreshedDefault = await historyOf(page, desk.url, 'default');
+    await expect(refreshedDefault.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
+  } finally {
+    await app?.stop();
+    if (app && testInfo.status !== testInfo.expectedStatus) {
       await testInfo.attach('app.log', { body: `${JSON.stringify(app.lines, null, 1)}\n${app.stderr}` });
       if (server) await testInfo.attach('server.log', { body: server.process.stderr() });
     }

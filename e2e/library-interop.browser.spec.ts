@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emulatorEnv } from '../src/emulator/app-env';
 import { connectionPath } from '../src/shared/connections';
 import { HTTP_PATHS, type TokenStatus } from '../src/shared/contract';
 import {
@@ -19,6 +18,7 @@ import {
   type ServerProcess,
 } from '../src/server/process-support';
 import type { Page } from '@playwright/test';
+import { cliAddCompany } from './support/cli-add';
 import { expect, test } from './support/headless';
 
 const TTL_SECONDS = 20;
@@ -159,28 +159,6 @@ test('at expiry the app and the server make one token call, and the dashboard na
 
 const COMPANY_B = '5550102';
 
-/** `qb-token connections add` in its own process, on the store in `dataDir`, the refresh token on stdin. */
-async function cliAdd(
-  emulator: EmulatorProcess,
-  dataDir: string,
-  name: string,
-  realmId: string,
-): Promise<void> {
-  const issued = await emulator.control.issueAuthorization(realmId);
-  const args = ['connections', 'add', '--name', name, '--realm', realmId, '--environment', 'sandbox'];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/qb-token.js'), ...args], {
-      env: cleanEnv(emulatorEnv(emulator, dataDir)),
-      cwd: dataDir,
-      stdio: ['pipe', 'ignore', 'inherit'],
-    });
-    child.on('error', reject);
-    child.on('close', resolve);
-    child.stdin.end(issued.refreshToken);
-  });
-  expect(code).toBe(0);
-}
-
 /** The dashboard's history of one company, chosen in the list of companies. */
 async function historyOf(page: Page, url: string, connectionId: string) {
   await page.goto(url);
@@ -204,7 +182,7 @@ test('with a second company in the store, at expiry the app and the server make 
     });
     server = desk;
     // The second company, added by the CLI in its own process; the server picks it up from the store.
-    await cliAdd(emulator, dataDir, 'Beta Bikes', COMPANY_B);
+    await cliAddCompany(emulator, dataDir, 'Beta Bikes', COMPANY_B);
     const statusOf = async (id: string) => {
       const path = id === 'default' ? HTTP_PATHS.refreshToken : connectionPath(id, 'refreshToken');
       const { body } = await desk.api<TokenStatus>(path);

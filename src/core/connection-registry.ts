@@ -16,10 +16,12 @@ import {
 import { compareListOrder, summarizeStatus } from '../shared/connections';
 import type { Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
-import { ConnectionDesk } from './connection-desk';
+import type { ConnectionDesk } from './connection-desk';
 import {
   apiBaseUrlFor,
+  connectionLog,
   managerConfigFor,
+  startConnection,
   storedConnectionManagerConfig,
   tokenEndpointFor,
 } from './engine-parts';
@@ -30,7 +32,7 @@ import { ConfigError, StoreConfigError, StoreKeyError, UnknownConnectionError } 
 import type { IntuitOAuth } from './intuit-oauth';
 import type { LogFn, SecretRegistry } from './log';
 import type { EngineTelemetry } from './telemetry';
-import { TokenManager, type TokenManagerConfig, type TokenManagerOptions } from './token-manager';
+import type { TokenManager, TokenManagerConfig, TokenManagerOptions } from './token-manager';
 
 export type EngineKnobs = Pick<
   TokenManagerOptions,
@@ -257,31 +259,18 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   }
 
   private async startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
-    // The default connection's lines read as they always did; the others name their connection.
-    const log: LogFn = id === DEFAULT_CONNECTION_ID ? this.log : (line) => this.log(`[${id}] ${line}`);
-    const manager = new TokenManager({
+    const { manager, desk } = await startConnection({
       config: managerConfig,
       store: this.store,
       connectionId: id,
       oauth: this.oauthFor(managerConfig.environment),
-      log,
+      log: connectionLog(this.log, id),
       secrets: this.options.secrets,
       clientName: this.options.clientName,
       telemetry: this.options.telemetry,
       ...this.options.manager,
-    });
-    try {
-      await manager.start();
-    } catch (err) {
-      await manager.dispose();
-      throw err;
-    }
-    const desk = new ConnectionDesk({
-      manager,
       apiBaseUrl: apiBaseUrlFor(this.config, managerConfig.environment),
       httpTimeoutMs: this.config.httpTimeoutMs,
-      log,
-      telemetry: this.options.telemetry,
     });
     const unsubscribe = manager.onStatusChanged((status) => {
       for (const listener of this.statusListeners) {

@@ -1,8 +1,9 @@
 // The engine's pieces as every composition builds them from a Config: startDesk (the desktop app,
 // the headless server, the CLI; with demo mode) and the library's createQuickBooks (without it).
 // Nothing here may import the emulator: the library reaches these and nothing of demo mode.
-import type { QbEnvironment } from '../shared/contract';
+import { DEFAULT_CONNECTION_ID, type ConnectionId, type QbEnvironment } from '../shared/contract';
 import { defaultDataDir, hasClientCredentials, INTUIT_ENDPOINTS, type Config } from './config';
+import { ConnectionDesk } from './connection-desk';
 import type { ConnectionProfile } from './connection-record';
 import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
@@ -85,15 +86,38 @@ export function storedConnectionManagerConfig(
   };
 }
 
-/** A TokenManager over `options.store`, started; a failed start disposes it and closes the store. */
-export async function startManager(options: TokenManagerOptions): Promise<TokenManager> {
-  const manager = new TokenManager(options);
+/**
+ * A connection's TokenManager, started, and its desk (CompanyInfo and the API client of its
+ * environment). The store is shared with the other connections: a failed start disposes the
+ * manager and leaves the store open.
+ */
+export async function startConnection(
+  options: TokenManagerOptions & {
+    connectionId: ConnectionId;
+    log: LogFn;
+    apiBaseUrl: string;
+    httpTimeoutMs: number;
+  },
+): Promise<{ manager: TokenManager; desk: ConnectionDesk }> {
+  const { apiBaseUrl, httpTimeoutMs, ...managerOptions } = options;
+  const manager = new TokenManager(managerOptions);
   try {
     await manager.start();
   } catch (err) {
     await manager.dispose();
-    await options.store.close();
     throw err;
   }
-  return manager;
+  const desk = new ConnectionDesk({
+    manager,
+    apiBaseUrl,
+    httpTimeoutMs,
+    log: managerOptions.log,
+    telemetry: managerOptions.telemetry,
+  });
+  return { manager, desk };
+}
+
+/** The default connection's log lines read as they always did; every other one's names its connection. */
+export function connectionLog(log: LogFn, id: ConnectionId): LogFn {
+  return id === DEFAULT_CONNECTION_ID ? log : (line, fields) => log(`[${id}] ${line}`, fields);
 }

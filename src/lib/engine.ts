@@ -18,20 +18,22 @@ import {
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
 import { configSecrets, type Config } from '../core/config';
-import { ConnectionDesk } from '../core/connection-desk';
+import type { ConnectionDesk } from '../core/connection-desk';
 import { isValidConnectionId } from '../core/connection-record';
 import type { ConnectionStore } from '../core/connection-store';
 import {
   apiBaseUrlFor,
+  connectionLog,
   fileStoreFor,
   managerConfigFor,
+  startConnection,
   storedConnectionManagerConfig,
   tokenEndpointFor,
 } from '../core/engine-parts';
 import type { IntuitOAuth } from '../core/intuit-oauth';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
 import { selectSharedStore } from '../core/store-selection';
-import { TokenManager, type TokenManagerOptions } from '../core/token-manager';
+import type { TokenManager, TokenManagerOptions } from '../core/token-manager';
 import { UnknownConnectionError } from './errors';
 import { storedConnectionStatus } from './stored-status';
 
@@ -224,32 +226,20 @@ class LibraryEngine {
       if (!record) throw this.unknown(id);
       managerConfig = storedConnectionManagerConfig(this.config, record.profile);
     }
-    // The default connection's lines read as they always did; the others name their connection.
-    const log: LogFn =
-      id === DEFAULT_CONNECTION_ID ? this.log : (line, fields) => this.log(`[${id}] ${line}`, fields);
-    const manager = new TokenManager({
+    const { manager, desk } = await startConnection({
       config: managerConfig,
       store: this.store,
       connectionId: id,
       oauth: this.oauthFor(managerConfig.environment),
-      log,
+      log: connectionLog(this.log, id),
       secrets: this.secrets,
       clientName: this.options.clientName,
       ...this.options.manager,
-    });
-    try {
-      await manager.start();
-    } catch (err) {
-      await manager.dispose();
-      throw err;
-    }
-    served.manager = manager;
-    served.desk = new ConnectionDesk({
-      manager,
       apiBaseUrl: apiBaseUrlFor(this.config, managerConfig.environment),
       httpTimeoutMs: this.config.httpTimeoutMs,
-      log,
     });
+    served.manager = manager;
+    served.desk = desk;
   }
 
   private async unserve(served: Served): Promise<void> {

@@ -1,7 +1,8 @@
 // The desk and the user's own app on one store: the headless server (a child process) and a
 // separate app process that imports the built `qb-token-desk` package share QB_DATA_DIR. When the
 // access token expires, the app's calls and the server's schedule together make one token call,
-// and the server's dashboard shows that refresh in its history under the app's client name.
+// and the server's dashboard shows that refresh in its history under the app's client name. The
+// same holds per company when the store holds a second one and the app serves both.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import {
   type EmulatorProcess,
   type ServerProcess,
 } from '../src/server/process-support';
-import type { Page } from '@playwright/test';
+import type { Page, TestInfo } from '@playwright/test';
 import { cliAddCompany } from './support/cli-add';
 import { expect, test } from './support/headless';
 
@@ -81,23 +82,54 @@ function appEnvFor(emulator: EmulatorProcess, dataDir: string, extra: Record<str
   return env;
 }
 
-test('at expiry the app and the server make one token call, and the dashboard names the app that made it', async ({
-  page,
-}, testInfo) => {
+interface Interop {
+  emulator: EmulatorProcess;
+  desk: ServerProcess;
+  dataDir: string;
+  /** Starts the app on the desk's store with these settings over appEnvFor's; stopped at the end. */
+  startApp(extra: Record<string, string>): LibraryApp;
+}
+
+/**
+ * An emulator whose access tokens live TTL_SECONDS and a headless server refreshing 2 s before
+ * expiry, on a fresh store; the app, the server and the emulator stop at the end (their logs
+ * attached when the test failed).
+ */
+async function interop(testInfo: TestInfo, run: (setup: Interop) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'qb-interop-'));
   let emulator: EmulatorProcess | null = null;
   let server: ServerProcess | null = null;
   let app: LibraryApp | null = null;
   try {
-    emulator = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
+    const started = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
+    emulator = started;
+    server = await startServerProcess({ ...serverEnvFor(started, dataDir), QB_REFRESH_SKEW_SECONDS: '2' });
+    await run({
+      emulator: started,
+      desk: server,
+      dataDir,
+      startApp: (extra) => (app = startApp(appEnvFor(started, dataDir, extra), dataDir)),
+    });
+  } finally {
+    const ran = app as LibraryApp | null;
+    await ran?.stop();
+    if (ran && testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('app.log', { body: `${JSON.stringify(ran.lines, null, 1)}\n${ran.stderr}` });
+      if (server) await testInfo.attach('server.log', { body: server.process.stderr() });
+    }
+    await server?.stop();
+    await emulator?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('at expiry the app and the server make one token call, and the dashboard names the app that made it', async ({
+  page,
+}, testInfo) =>
+  interop(testInfo, async ({ emulator, desk, startApp }) => {
     // The server's schedule refreshes 2 s before expiry, the app's 6 s before (and its next one 14 s
     // later, after the test): the app gets there first, and the server's schedule then finds the
     // app's new token in the store.
-    const desk = await startServerProcess({
-      ...serverEnvFor(emulator, dataDir),
-      QB_REFRESH_SKEW_SECONDS: '2',
-    });
-    server = desk;
     const settled = async () => {
       const { body } = await desk.api<TokenStatus>('/api/integrations/quickbooks/refresh-token');
       return body.ok && body.value.state === 'valid' ? body.value : null;
@@ -107,7 +139,7 @@ test('at expiry the app and the server make one token call, and the dashboard na
     await emulator.control.resetCounters();
 
     // The app: another process, the built package, the same QB_* settings and store.
-    app = startApp(appEnvFor(emulator, dataDir, { QB_REFRESH_SKEW_SECONDS: '6' }), dataDir);
+    const app = startApp({ QB_REFRESH_SKEW_SECONDS: '6' });
     const lines = app.lines;
     await expect.poll(() => lines.some((line) => line.ready), { timeout: 20_000 }).toBe(true);
     // It found the server's token in the store: no token call of its own to start with.
@@ -145,17 +177,7 @@ test('at expiry the app and the server make one token call, and the dashboard na
     await expect(refreshed.first().getByTestId('history-client')).toHaveText(`· by ${CLIENT_NAME}`);
     await expect(refreshed.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
     await page.screenshot({ path: testInfo.outputPath('dashboard-history.png'), fullPage: true });
-  } finally {
-    await app?.stop();
-    if (app && testInfo.status !== testInfo.expectedStatus) {
-      await testInfo.attach('app.log', { body: `${JSON.stringify(app.lines, null, 1)}\n${app.stderr}` });
-      if (server) await testInfo.attach('server.log', { body: server.process.stderr() });
-    }
-    await server?.stop();
-    await emulator?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }));
 
 const COMPANY_B = '5550102';
 
@@ -169,18 +191,8 @@ async function historyOf(page: Page, url: string, connectionId: string) {
 
 test('with a second company in the store, at expiry the app and the server make one token call per company, and the dashboard names the app on each company’s history', async ({
   page,
-}, testInfo) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'qb-interop-companies-'));
-  let emulator: EmulatorProcess | null = null;
-  let server: ServerProcess | null = null;
-  let app: LibraryApp | null = null;
-  try {
-    emulator = await startEmulatorProcess({ accessTokenTtlSeconds: TTL_SECONDS });
-    const desk = await startServerProcess({
-      ...serverEnvFor(emulator, dataDir),
-      QB_REFRESH_SKEW_SECONDS: '2',
-    });
-    server = desk;
+}, testInfo) =>
+  interop(testInfo, async ({ emulator, desk, dataDir, startApp }) => {
     // The second company, added by the CLI in its own process; the server picks it up from the store.
     await cliAddCompany(emulator, dataDir, 'Beta Bikes', COMPANY_B);
     const statusOf = async (id: string) => {
@@ -201,10 +213,7 @@ test('with a second company in the store, at expiry the app and the server make 
     await emulator.control.resetCounters();
 
     // The app serves both companies: the default connection's handle, and the company's from it.
-    app = startApp(
-      appEnvFor(emulator, dataDir, { QB_REFRESH_SKEW_SECONDS: '6', LIB_CONNECTIONS: `default,${COMPANY_B}` }),
-      dataDir,
-    );
+    const app = startApp({ QB_REFRESH_SKEW_SECONDS: '6', LIB_CONNECTIONS: `default,${COMPANY_B}` });
     const lines = app.lines;
     await expect.poll(() => lines.filter((line) => line.ready).length, { timeout: 20_000 }).toBe(2);
     // Each company's token came from the store: no token call of the app's own to start with.
@@ -248,14 +257,4 @@ test('with a second company in the store, at expiry the app and the server make 
     await page.screenshot({ path: testInfo.outputPath('company-history.png'), fullPage: true });
     const refreshedDefault = await historyOf(page, desk.url, 'default');
     await expect(refreshedDefault.filter({ hasText: `by ${CLIENT_NAME}` })).toHaveCount(1);
-  } finally {
-    await app?.stop();
-    if (app && testInfo.status !== testInfo.expectedStatus) {
-      await testInfo.attach('app.log', { body: `${JSON.stringify(app.lines, null, 1)}\n${app.stderr}` });
-      if (server) await testInfo.attach('server.log', { body: server.process.stderr() });
-    }
-    await server?.stop();
-    await emulator?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-});
+  }));

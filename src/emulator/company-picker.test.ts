@@ -8,6 +8,7 @@ import {
   companyInfoPath,
   companyOptions,
   consentRedirect,
+  consentUrl,
   control,
   str,
   tokenCall,
@@ -30,17 +31,11 @@ afterEach(async () => {
 });
 
 function authorizeUrl(extra: Record<string, string> = {}): string {
-  const url = new URL(emu.authorizeUrl);
-  const params = {
-    client_id: emu.clientId,
-    response_type: 'code',
+  return consentUrl(emu, redirectUri, {
     scope: 'com.intuit.quickbooks.accounting openid',
-    redirect_uri: redirectUri,
     state: 'st-picker',
     ...extra,
-  };
-  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  return url.toString();
+  });
 }
 
 /** The consent form's fields as the page would post them, plus `extra`. */
@@ -280,7 +275,7 @@ describe('declaring the user’s companies', () => {
   it('through startEmulator options and POST /__control/configure', async () => {
     const own = await startEmulator({ companies: [LANTERN, ALDER] });
     try {
-      const html = await (await fetch(authorizeUrlFor(own))).text();
+      const html = await (await fetch(consentUrl(own, redirectUri))).text();
       expect(companyOptions(html).map((c) => c.realmId)).toEqual([LANTERN.realmId, ALDER.realmId]);
     } finally {
       await own.close();
@@ -323,10 +318,3 @@ describe('declaring the user’s companies', () => {
     ]);
   });
 });
-
-function authorizeUrlFor(target: EmulatorHandle): string {
-  const url = new URL(authorizeUrl());
-  url.host = new URL(target.url).host;
-  url.searchParams.set('client_id', target.clientId);
-  return url.toString();
-}

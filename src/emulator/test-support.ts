@@ -94,6 +94,25 @@ export function companyInfoPath(realmId: string): string {
   return `/v3/company/${realmId}/companyinfo/${realmId}?minorversion=75`;
 }
 
+/** A consent page URL for the demo app, as the desk builds it (accounting scope), with `extra` set over it. */
+export function consentUrl(
+  emu: Pick<EmulatorHandle, 'authorizeUrl' | 'clientId'>,
+  redirectUri: string,
+  extra: Record<string, string> = {},
+): string {
+  const url = new URL(emu.authorizeUrl);
+  const params = {
+    client_id: emu.clientId,
+    response_type: 'code',
+    scope: 'com.intuit.quickbooks.accounting',
+    redirect_uri: redirectUri,
+    state: 'st-123',
+    ...extra,
+  };
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  return url.toString();
+}
+
 /** The company selector's choices on a consent page: value (realm id) and label, in page order. */
 export function companyOptions(html: string): { realmId: string; label: string }[] {
   const select = /<select id="company" name="company"[^>]*>([\s\S]*?)<\/select>/.exec(html)?.[1];

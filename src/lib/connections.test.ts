@@ -121,6 +121,7 @@ afterAll(async () => {
 beforeEach(async () => {
   emulator.control.clearFaults();
   emulator.control.resetCounters();
+  emulator.control.configure({ apiLatencyMs: 10, maxConcurrentPerRealm: 10 });
   dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-companies-'));
   scan = new LeakScan().addEmulator(emulator);
   log = (line) => scan.collect('log line', line);
@@ -198,14 +199,19 @@ describe('a handle per company', () => {
 
     emulator.control.resetCounters();
     emulator.control.revokeAccessTokens();
+    // The company's calls are paced at 10 a second (the 401s count too): 21 take about three seconds.
+    // Slow answers keep a burst in flight together, and Intuit's own ceiling is lifted, so the count
+    // shows how many the handles together sent at once (one queue per handle would send 21).
+    emulator.control.configure({ apiLatencyMs: 200, maxConcurrentPerRealm: 100 });
     const responses = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (handles[i % 3] ?? first).fetch(`companyinfo/${REALM_A}`)),
+      Array.from({ length: 21 }, (_, i) => (handles[i % 3] ?? first).fetch(`companyinfo/${REALM_A}`)),
     );
     expect(responses.every((response) => response.status === 200)).toBe(true);
     const counters = emulator.control.counters();
     expect(counters.tokenCalls.refresh_token).toBe(1);
     // Three handles, one company: at most 10 of its requests in flight, not 10 per handle.
     expect(counters.maxApiInFlightByRealm[REALM_A]).toBe(10);
+    expect(counters.api429s).toBe(0);
     expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBeUndefined();
 
     // Closing one handle leaves the company running for the others.

@@ -1,20 +1,25 @@
 // What the library throws. Three classes are the engine's own (NotConfiguredError,
 // ReauthorizationRequiredError, ConfigError: the same classes the desk throws, so `instanceof` holds
 // whichever layer raised them); QuickBooksApiError extends the engine's ApiError; TransientError
-// gathers every "try again later" failure (token endpoint, API transport, store) under one class.
-// Each wrapped error keeps the engine's original as `cause`, which the route handlers map to the
-// contract's ResultError exactly as the headless server does.
+// gathers every "try again later" failure (token endpoint, API transport, store) under one class;
+// a store the configuration makes unusable (QB_STORE_KEY, QB_DATA_DIR, QB_STORE_URL) is a
+// ConfigError naming the variable. Each wrapped error keeps the engine's original as `cause`, which
+// the route handlers map to the contract's ResultError exactly as the headless server does.
 import {
   ApiError,
   ConfigError,
   NotConfiguredError,
   ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreKeyError,
   StoreLockTimeoutError,
   StoreUnavailableError,
   TokenError,
   UnknownConnectionError as EngineUnknownConnectionError,
 } from '../core/errors';
 import type { ConnectionStoreDescription } from '../core/connection-store';
+import { DATA_DIR_VARIABLE } from '../core/fs/data-dir';
+import { STORE_URL_VARIABLE } from '../core/pg/store-url';
 import type { RefreshErrorKind } from '../shared/contract';
 
 export { ConfigError, NotConfiguredError, ReauthorizationRequiredError };
@@ -124,7 +129,23 @@ export function toLibraryError(err: unknown): unknown {
   if (err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError) {
     return new TransientError('store_unavailable', err.message, { cause: err });
   }
+  if (isStoreMisconfigured(err)) {
+    const config = new ConfigError(err.message, storeVariableOf(err));
+    config.cause = err;
+    return config;
+  }
   return err;
+}
+
+/** The store cannot be used as configured: a wrong or missing QB_STORE_KEY, an unusable QB_DATA_DIR or QB_STORE_URL. */
+function isStoreMisconfigured(err: unknown): err is StoreKeyError | StoreConfigError {
+  return err instanceof StoreKeyError || err instanceof StoreConfigError;
+}
+
+/** The variable at fault: the key's, else the one the store's sentence names (each names its own). */
+function storeVariableOf(err: StoreKeyError | StoreConfigError): string | null {
+  if (err instanceof StoreKeyError) return 'QB_STORE_KEY';
+  return [STORE_URL_VARIABLE, DATA_DIR_VARIABLE].find((name) => err.message.includes(name)) ?? null;
 }
 
 /** The engine's own error behind a library error (for mapping to the contract's ResultError). */
@@ -133,6 +154,7 @@ export function engineErrorOf(err: unknown): unknown {
     err instanceof TransientError ||
     err instanceof QuickBooksApiError ||
     err instanceof ReauthorizationRequiredError ||
-    err instanceof NotConfiguredError;
+    err instanceof NotConfiguredError ||
+    (err instanceof ConfigError && isStoreMisconfigured(err.cause));
   return wrapped && err.cause instanceof Error ? err.cause : err;
 }

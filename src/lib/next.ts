@@ -162,9 +162,11 @@ function unauthorized(message: string): Response {
 }
 
 function resultErrorOf(err: unknown): ResultError {
-  // A configuration the app cannot start with is the app's state, not a bad request from the caller.
-  if (err instanceof ConfigError) return { code: 'not_configured', message: err.message };
-  return toResultError(engineErrorOf(err));
+  // A store the configuration makes unusable is answered as the desk's server answers it.
+  const engineError = engineErrorOf(err);
+  // Any other configuration the app cannot start with is the app's state, not a bad request from the caller.
+  if (engineError instanceof ConfigError) return { code: 'not_configured', message: engineError.message };
+  return toResultError(engineError);
 }
 
 function answer<T>(status: number, body: Result<T>): Response {

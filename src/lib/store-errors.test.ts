@@ -1,0 +1,146 @@
+// A store the library cannot use because of its configuration (a wrong or missing QB_STORE_KEY, an
+// unsafe QB_DATA_DIR) reaches the app as the library's ConfigError naming the variable, with the
+// store's own sentence and error as `cause`; the record is left exactly as it was and nothing is
+// refreshed. Real file store, real emulator; the PostgreSQL case is in postgres.test.ts.
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { StoreConfigError, StoreKeyError } from '../core/errors';
+import { LeakScan } from '../core/testing/leak-scan';
+import { startEmulator } from '../emulator';
+import { emulatorEnv } from '../emulator/app-env';
+import type { EmulatorHandle } from '../emulator/types';
+import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
+import { ConfigError, type QuickBooks } from './index';
+import { createRouteHandlers } from './next';
+import { createQuickBooksWith, type InternalOptions } from './quickbooks';
+
+const FAST: InternalOptions = {
+  manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 }, random: () => 0.5 },
+};
+const KEY = 'the key the chain was sealed with';
+
+let emulator: EmulatorHandle;
+let dataDir: string;
+let scan: LeakScan;
+const opened: QuickBooks[] = [];
+
+const tokenCalls = () => emulator.control.counters().tokenCalls.refresh_token;
+
+/** A library handle on the emulator and this test's store with `env` over the emulator's settings. */
+function open(env: Record<string, string | undefined>): QuickBooks {
+  const quickbooks = createQuickBooksWith(
+    {
+      env: { ...emulatorEnv(emulator, dataDir), ...env },
+      cwd: dataDir,
+      clientName: 'billing-app',
+      log: (line) => scan.collect('log line', line),
+    },
+    FAST,
+  );
+  opened.push(quickbooks);
+  return quickbooks;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(Error);
+  scan.collect('error', error);
+  return error as Error;
+}
+
+/** Every file under the store's directory and its bytes. */
+async function storeFiles(): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[path] = (await readFile(path)).toString('base64');
+  }
+  return files;
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+});
+
+afterAll(async () => {
+  await emulator?.close();
+});
+
+beforeEach(async () => {
+  emulator.control.clearFaults();
+  emulator.control.resetCounters();
+  dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-store-errors-'));
+  scan = new LeakScan().addEmulator(emulator);
+});
+
+afterEach(async () => {
+  for (const quickbooks of opened.splice(0)) await quickbooks.close();
+  await chmod(dataDir, 0o700).catch(() => undefined);
+  await rm(dataDir, { recursive: true, force: true });
+  scan.assertClean();
+});
+
+it('a chain sealed with another QB_STORE_KEY, or with none set, is a ConfigError naming QB_STORE_KEY; the record is untouched and the right key carries on', async () => {
+  const sealing = open({ QB_STORE_KEY: KEY });
+  const sealed = await sealing.refresh();
+  await sealing.close();
+  const before = await storeFiles();
+  const calls = tokenCalls();
+
+  const wrongKey = await rejection(open({ QB_STORE_KEY: 'another key, also 16+ characters' }).getAccessToken());
+  expect(wrongKey).toBeInstanceOf(ConfigError);
+  expect(wrongKey).toMatchObject({ name: 'ConfigError', variable: 'QB_STORE_KEY' });
+  expect(wrongKey.message).toMatch(/could not be decrypted with this QB_STORE_KEY/);
+  expect(wrongKey.cause).toBeInstanceOf(StoreKeyError);
+
+  const noKey = await rejection(open({ QB_STORE_KEY: undefined }).ready());
+  expect(noKey).toMatchObject({ name: 'ConfigError', variable: 'QB_STORE_KEY' });
+  expect(noKey.message).toMatch(/encrypted and QB_STORE_KEY is not set/);
+
+  // The app's route answers the store's sentence as the desk's server would, not "not configured".
+  const handlers = createRouteHandlers({
+    quickbooks: open({ QB_STORE_KEY: 'another key, also 16+ characters' }),
+    authorize: () => true,
+  });
+  const response = await handlers.GET(
+    new Request(`http://localhost:3000${HTTP_PATHS.refreshToken}`, { method: 'GET' }),
+  );
+  const text = await response.text();
+  scan.collect('GET body', text);
+  expect(response.status).toBe(500);
+  const body = JSON.parse(text) as Result<TokenStatus>;
+  expect(body.ok).toBe(false);
+  if (!body.ok) expect(body.error.message).toMatch(/QB_STORE_KEY/);
+
+  // Nothing was refreshed, rewritten or moved aside; with the right key the same chain carries on.
+  expect(tokenCalls()).toBe(calls);
+  expect(await storeFiles()).toEqual(before);
+  const right = await open({ QB_STORE_KEY: KEY }).ready();
+  expect(right.refreshToken?.preview).toBe(sealed.refreshToken?.preview);
+  expect(right.accessToken?.preview).toBe(sealed.accessToken?.preview);
+  expect(tokenCalls()).toBe(calls);
+});
+
+it('a QB_DATA_DIR others can write to is a ConfigError naming QB_DATA_DIR, with the store’s reason', async () => {
+  await chmod(dataDir, 0o777);
+  const quickbooks = open({});
+  const error = await rejection(quickbooks.getAccessToken());
+  expect(error).toMatchObject({ name: 'ConfigError', variable: 'QB_DATA_DIR' });
+  expect(error.message).toMatch(/QB_DATA_DIR \(.+\) can be written by every user/);
+  expect(error.cause).toBeInstanceOf(StoreConfigError);
+  expect(await rejection(quickbooks.listConnections())).toMatchObject({
+    name: 'ConfigError',
+    variable: 'QB_DATA_DIR',
+  });
+  expect(tokenCalls()).toBe(0);
+
+  // Fixed, the same handle starts: a configuration error is not remembered.
+  await chmod(dataDir, 0o700);
+  await expect(quickbooks.getAccessToken()).resolves.toMatch(/\S{20,}/);
+});

@@ -93,7 +93,9 @@ it('a chain sealed with another QB_STORE_KEY, or with none set, is a ConfigError
   const before = await storeFiles();
   const calls = tokenCalls();
 
-  const wrongKey = await rejection(open({ QB_STORE_KEY: 'another key, also 16+ characters' }).getAccessToken());
+  const wrongKey = await rejection(
+    open({ QB_STORE_KEY: 'another key, also 16+ characters' }).getAccessToken(),
+  );
   expect(wrongKey).toBeInstanceOf(ConfigError);
   expect(wrongKey).toMatchObject({ name: 'ConfigError', variable: 'QB_STORE_KEY' });
   expect(wrongKey.message).toMatch(/could not be decrypted with this QB_STORE_KEY/);

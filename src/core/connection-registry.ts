@@ -18,8 +18,6 @@ import type { Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import type { ConnectionDesk } from './connection-desk';
 import {
-  apiBaseUrlFor,
-  connectionLog,
   managerConfigFor,
   startConnection,
   storedConnectionManagerConfig,
@@ -268,18 +266,16 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   }
 
   private async startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
-    const { manager, desk } = await startConnection({
+    const { manager, desk } = await startConnection(this.config, {
       config: managerConfig,
       store: this.store,
       connectionId: id,
       oauth: this.oauthFor(managerConfig.environment),
-      log: connectionLog(this.log, id),
+      log: this.log,
       secrets: this.options.secrets,
       clientName: this.options.clientName,
       telemetry: this.options.telemetry,
       ...this.options.manager,
-      apiBaseUrl: apiBaseUrlFor(this.config, managerConfig.environment),
-      httpTimeoutMs: this.config.httpTimeoutMs,
     });
     const unsubscribe = manager.onStatusChanged((status) => {
       for (const listener of this.statusListeners) {

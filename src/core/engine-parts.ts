@@ -88,19 +88,15 @@ export function storedConnectionManagerConfig(
 
 /**
  * A connection's TokenManager, started, and its desk (CompanyInfo and the API client of its
- * environment). The store is shared with the other connections: a failed start disposes the
- * manager and leaves the store open.
+ * environment's API base), logging under the connection's name. The store is shared with the other
+ * connections: a failed start disposes the manager and leaves the store open.
  */
 export async function startConnection(
-  options: TokenManagerOptions & {
-    connectionId: ConnectionId;
-    log: LogFn;
-    apiBaseUrl: string;
-    httpTimeoutMs: number;
-  },
+  config: Config,
+  options: TokenManagerOptions & { connectionId: ConnectionId; log: LogFn },
 ): Promise<{ manager: TokenManager; desk: ConnectionDesk }> {
-  const { apiBaseUrl, httpTimeoutMs, ...managerOptions } = options;
-  const manager = new TokenManager(managerOptions);
+  const log = connectionLog(options.log, options.connectionId);
+  const manager = new TokenManager({ ...options, log });
   try {
     await manager.start();
   } catch (err) {
@@ -109,15 +105,15 @@ export async function startConnection(
   }
   const desk = new ConnectionDesk({
     manager,
-    apiBaseUrl,
-    httpTimeoutMs,
-    log: managerOptions.log,
-    telemetry: managerOptions.telemetry,
+    apiBaseUrl: apiBaseUrlFor(config, options.config.environment),
+    httpTimeoutMs: config.httpTimeoutMs,
+    log,
+    telemetry: options.telemetry,
   });
   return { manager, desk };
 }
 
 /** The default connection's log lines read as they always did; every other one's names its connection. */
-export function connectionLog(log: LogFn, id: ConnectionId): LogFn {
+function connectionLog(log: LogFn, id: ConnectionId): LogFn {
   return id === DEFAULT_CONNECTION_ID ? log : (line, fields) => log(`[${id}] ${line}`, fields);
 }

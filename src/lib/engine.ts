@@ -22,8 +22,6 @@ import type { ConnectionDesk } from '../core/connection-desk';
 import { isValidConnectionId } from '../core/connection-record';
 import type { ConnectionStore } from '../core/connection-store';
 import {
-  apiBaseUrlFor,
-  connectionLog,
   fileStoreFor,
   managerConfigFor,
   startConnection,
@@ -226,17 +224,15 @@ class LibraryEngine {
       if (!record) throw this.unknown(id);
       managerConfig = storedConnectionManagerConfig(this.config, record.profile);
     }
-    const { manager, desk } = await startConnection({
+    const { manager, desk } = await startConnection(this.config, {
       config: managerConfig,
       store: this.store,
       connectionId: id,
       oauth: this.oauthFor(managerConfig.environment),
-      log: connectionLog(this.log, id),
+      log: this.log,
       secrets: this.secrets,
       clientName: this.options.clientName,
       ...this.options.manager,
-      apiBaseUrl: apiBaseUrlFor(this.config, managerConfig.environment),
-      httpTimeoutMs: this.config.httpTimeoutMs,
     });
     served.manager = manager;
     served.desk = desk;

@@ -2,16 +2,10 @@
 // several realms and refuses a token issued for another company), with the real engine and file
 // store underneath. Companies are added as the desk adds them (ConnectionRegistry.add, what
 // `qb-token connections add` runs). Token-call and in-flight counts come from the emulator.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { startDesk, type StartedDesk } from '../core/bootstrap';
 import { UnknownConnectionError as EngineUnknownConnectionError } from '../core/errors';
-import { LeakScan } from '../core/testing/leak-scan';
-import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
-import type { EmulatorHandle } from '../emulator/types';
 import { waitForStatus } from '../server/test-support';
 import type { ConnectionSummary, Result, TokenStatus } from '../shared/contract';
 import {
@@ -30,6 +24,7 @@ import {
   type ConnectionRouteHandlers,
 } from './next';
 import { createQuickBooksWith, type InternalOptions } from './quickbooks';
+import { libraryTestBed } from './testing/test-bed';
 
 const REALM_A = '5550101';
 const REALM_B = '5550102';
@@ -43,32 +38,44 @@ const FAST: InternalOptions = {
   manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 }, random: () => 0.5 },
 };
 
-let emulator: EmulatorHandle;
-let dataDir: string;
-let scan: LeakScan;
+const desks: StartedDesk[] = [];
+const bed = libraryTestBed({
+  prefix: 'qb-lib-companies',
+  emulator: { apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 },
+  eachTest: { apiLatencyMs: 10, maxConcurrentPerRealm: 10 },
+  cleanup: async () => {
+    for (const started of desks.splice(0)) await started.close();
+  },
+});
+const { rejection, tokenCalls } = bed;
 /** One log function per test: handles with the same settings and log share an engine, as in an app. */
 let log: (line: string) => void;
-const opened: QuickBooks[] = [];
-const desks: StartedDesk[] = [];
-
-const tokenCalls = () => emulator.control.counters().tokenCalls.refresh_token;
+beforeEach(() => {
+  log = (line) => bed.scan.collect('log line', line);
+});
 
 /** A library handle on the emulator and this test's store. */
 function open(options: CreateQuickBooksOptions = {}): QuickBooks {
   const quickbooks = createQuickBooksWith(
-    { env: emulatorEnv(emulator, dataDir), cwd: dataDir, clientName: 'billing-app', log, ...options },
+    {
+      env: emulatorEnv(bed.emulator, bed.dataDir),
+      cwd: bed.dataDir,
+      clientName: 'billing-app',
+      log,
+      ...options,
+    },
     FAST,
   );
-  opened.push(quickbooks);
+  bed.track(quickbooks);
   return quickbooks;
 }
 
 /** A desk process's engine (in this process) on the same store. */
 async function desk(): Promise<StartedDesk> {
   const started = await startDesk({
-    env: emulatorEnv(emulator, dataDir),
-    cwd: dataDir,
-    log: (line) => scan.collect('desk log', line),
+    env: emulatorEnv(bed.emulator, bed.dataDir),
+    cwd: bed.dataDir,
+    log: (line) => bed.scan.collect('desk log', line),
   });
   desks.push(started);
   await started.manager.whenIdle();
@@ -81,7 +88,7 @@ async function addCompanies(
   companies: ReadonlyArray<readonly [string, string]> = COMPANIES,
 ): Promise<void> {
   for (const [realmId, name] of companies) {
-    const issued = emulator.control.issueAuthorization(realmId);
+    const issued = bed.emulator.control.issueAuthorization(realmId);
     await started.connections.add({
       name,
       realmId,
@@ -97,49 +104,8 @@ async function storeWithCompanies(): Promise<void> {
   await addCompanies(started);
   await started.close();
   desks.splice(desks.indexOf(started), 1);
-  emulator.control.resetCounters();
+  bed.emulator.control.resetCounters();
 }
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(Error);
-  scan.collect('error', error);
-  return error as Error;
-}
-
-beforeAll(async () => {
-  emulator = await startEmulator({ apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 });
-});
-
-afterAll(async () => {
-  await emulator?.close();
-});
-
-beforeEach(async () => {
-  emulator.control.clearFaults();
-  emulator.control.resetCounters();
-  emulator.control.configure({ apiLatencyMs: 10, maxConcurrentPerRealm: 10 });
-  dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-companies-'));
-  scan = new LeakScan().addEmulator(emulator);
-  log = (line) => scan.collect('log line', line);
-});
-
-afterEach(async () => {
-  for (const quickbooks of opened.splice(0)) {
-    try {
-      scan.collect('final status', quickbooks.getStatus());
-    } catch {
-      // never started, closed, or removed
-    }
-    await quickbooks.close();
-  }
-  for (const started of desks.splice(0)) await started.close();
-  scan.assertClean();
-  await rm(dataDir, { recursive: true, force: true });
-});
 
 describe('a handle per company', () => {
   it('createQuickBooks({ connection }) by realm id or connection id serves that company: its token, its API company, its name; no option is the default connection', async () => {
@@ -149,7 +115,7 @@ describe('a handle per company', () => {
     const beta = open({ connection: REALM_B });
 
     expect((await byDefault.ready()).connection.id).toBe('default');
-    expect(byDefault.getStatus().realmId).toBe(emulator.realmId);
+    expect(byDefault.getStatus().realmId).toBe(bed.emulator.realmId);
     expect(await alpha.ready()).toMatchObject({
       connection: { id: REALM_A, name: 'Alpha Books' },
       realmId: REALM_A,
@@ -162,9 +128,9 @@ describe('a handle per company', () => {
     expect(tokenCalls()).toBe(0);
 
     // The default connection by its realm id (QB_REALM_ID's, or its record's when that is unset) or its id.
-    expect((await open({ connection: emulator.realmId }).ready()).connection.id).toBe('default');
-    const { QB_REALM_ID: _unset, ...withoutRealm } = emulatorEnv(emulator, dataDir);
-    const byRecord = open({ env: withoutRealm, connection: emulator.realmId });
+    expect((await open({ connection: bed.emulator.realmId }).ready()).connection.id).toBe('default');
+    const { QB_REALM_ID: _unset, ...withoutRealm } = emulatorEnv(bed.emulator, bed.dataDir);
+    const byRecord = open({ env: withoutRealm, connection: bed.emulator.realmId });
     expect(await byRecord.getAccessToken()).toBe(tokens[0]);
     expect((await open({ connection: 'default' }).ready()).connection.id).toBe('default');
 
@@ -197,22 +163,22 @@ describe('a handle per company', () => {
     expect(new Set(tokens).size).toBe(1);
     expect(tokenCalls()).toBe(1);
 
-    emulator.control.resetCounters();
-    emulator.control.revokeAccessTokens();
+    bed.emulator.control.resetCounters();
+    bed.emulator.control.revokeAccessTokens();
     // The company's calls are paced at 10 a second (the 401s count too): 21 take about three seconds.
     // Slow answers keep a burst in flight together, and Intuit's own ceiling is lifted, so the count
     // shows how many the handles together sent at once (one queue per handle would send 21).
-    emulator.control.configure({ apiLatencyMs: 200, maxConcurrentPerRealm: 100 });
+    bed.emulator.control.configure({ apiLatencyMs: 200, maxConcurrentPerRealm: 100 });
     const responses = await Promise.all(
       Array.from({ length: 21 }, (_, i) => (handles[i % 3] ?? first).fetch(`companyinfo/${REALM_A}`)),
     );
     expect(responses.every((response) => response.status === 200)).toBe(true);
-    const counters = emulator.control.counters();
+    const counters = bed.emulator.control.counters();
     expect(counters.tokenCalls.refresh_token).toBe(1);
     // Three handles, one company: at most 10 of its requests in flight, not 10 per handle.
     expect(counters.maxApiInFlightByRealm[REALM_A]).toBe(10);
     expect(counters.api429s).toBe(0);
-    expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBeUndefined();
+    expect(counters.maxApiInFlightByRealm[bed.emulator.realmId]).toBeUndefined();
 
     // Closing one handle leaves the company running for the others.
     await second.close();
@@ -227,7 +193,7 @@ describe('a handle per company', () => {
     const started = await desk();
     await addCompanies(started);
     const defaultHistory = started.desk.getStatus().history;
-    emulator.control.resetCounters();
+    bed.emulator.control.resetCounters();
 
     const alpha = open({ connection: REALM_A });
     const forced = await alpha.refresh();
@@ -256,13 +222,13 @@ describe('listing the companies', () => {
     const deskList = started.connections.list();
     await started.close();
     desks.splice(0);
-    emulator.control.resetCounters();
+    bed.emulator.control.resetCounters();
 
     const quickbooks = open();
     const list = await quickbooks.listConnections();
-    scan.collect('list', list);
+    bed.scan.collect('list', list);
     expect(list.map((summary) => [summary.id, summary.name, summary.realmId, summary.isDefault])).toEqual([
-      ['default', 'QuickBooks sandbox', emulator.realmId, true],
+      ['default', 'QuickBooks sandbox', bed.emulator.realmId, true],
       [REALM_A, 'Alpha Books', REALM_A, false],
       [REALM_B, 'Beta Bikes', REALM_B, false],
     ]);
@@ -274,7 +240,7 @@ describe('listing the companies', () => {
     // A company Intuit no longer accepts is listed so, from its record; the others are untouched.
     const beta = quickbooks.connection(REALM_B);
     await beta.clear();
-    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    bed.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
     expect(await rejection(beta.getAccessToken())).toBeInstanceOf(ReauthorizationRequiredError);
     const after = await quickbooks.listConnections();
     expect(after.map((summary: ConnectionSummary) => [summary.id, summary.state])).toEqual([
@@ -353,7 +319,7 @@ describe('qb-token-desk/next for a chosen company', () => {
       params: Promise.resolve({ id }),
     });
     const text = await response.text();
-    scan.collect(`${method} ${id}`, text);
+    bed.scan.collect(`${method} ${id}`, text);
     expect(response.headers.get('cache-control')).toBe('no-store');
     return { status: response.status, body: JSON.parse(text) as Result<T> };
   }
@@ -445,7 +411,7 @@ describe('qb-token-desk/next for a chosen company', () => {
     expect(refused.status).toBe(401);
     const answered = await list.GET(request(SESSION));
     const text = await answered.text();
-    scan.collect('list body', text);
+    bed.scan.collect('list body', text);
     expect(answered.status).toBe(200);
     const body = JSON.parse(text) as Result<ConnectionSummary[]>;
     if (!body.ok) throw new Error(body.error.message);

@@ -2,89 +2,50 @@
 // unsafe QB_DATA_DIR) reaches the app as the library's ConfigError naming the variable, with the
 // store's own sentence and error as `cause`; the record is left exactly as it was and nothing is
 // refreshed. Real file store, real emulator; the PostgreSQL case is in postgres.test.ts.
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { StoreConfigError, StoreKeyError } from '../core/errors';
-import { LeakScan } from '../core/testing/leak-scan';
-import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
-import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
 import { ConfigError, type QuickBooks } from './index';
 import { createRouteHandlers } from './next';
 import { createQuickBooksWith, type InternalOptions } from './quickbooks';
+import { libraryTestBed } from './testing/test-bed';
 
 const FAST: InternalOptions = {
   manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 }, random: () => 0.5 },
 };
 const KEY = 'the key the chain was sealed with';
 
-let emulator: EmulatorHandle;
-let dataDir: string;
-let scan: LeakScan;
-const opened: QuickBooks[] = [];
-
-const tokenCalls = () => emulator.control.counters().tokenCalls.refresh_token;
+const bed = libraryTestBed({ prefix: 'qb-lib-store-errors' });
+const { rejection, tokenCalls } = bed;
 
 /** A library handle on the emulator and this test's store with `env` over the emulator's settings. */
 function open(env: Record<string, string | undefined>): QuickBooks {
-  const quickbooks = createQuickBooksWith(
-    {
-      env: { ...emulatorEnv(emulator, dataDir), ...env },
-      cwd: dataDir,
-      clientName: 'billing-app',
-      log: (line) => scan.collect('log line', line),
-    },
-    FAST,
+  return bed.track(
+    createQuickBooksWith(
+      {
+        env: { ...emulatorEnv(bed.emulator, bed.dataDir), ...env },
+        cwd: bed.dataDir,
+        clientName: 'billing-app',
+        log: (line) => bed.scan.collect('log line', line),
+      },
+      FAST,
+    ),
   );
-  opened.push(quickbooks);
-  return quickbooks;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(Error);
-  scan.collect('error', error);
-  return error as Error;
 }
 
 /** Every file under the store's directory and its bytes. */
 async function storeFiles(): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
-  for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+  for (const entry of await readdir(bed.dataDir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
     files[path] = (await readFile(path)).toString('base64');
   }
   return files;
 }
-
-beforeAll(async () => {
-  emulator = await startEmulator();
-});
-
-afterAll(async () => {
-  await emulator?.close();
-});
-
-beforeEach(async () => {
-  emulator.control.clearFaults();
-  emulator.control.resetCounters();
-  dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-store-errors-'));
-  scan = new LeakScan().addEmulator(emulator);
-});
-
-afterEach(async () => {
-  for (const quickbooks of opened.splice(0)) await quickbooks.close();
-  await chmod(dataDir, 0o700).catch(() => undefined);
-  await rm(dataDir, { recursive: true, force: true });
-  scan.assertClean();
-});
 
 it('a chain sealed with another QB_STORE_KEY, or with none set, is a ConfigError naming QB_STORE_KEY; the record is untouched and the right key carries on', async () => {
   const sealing = open({ QB_STORE_KEY: KEY });
@@ -114,7 +75,7 @@ it('a chain sealed with another QB_STORE_KEY, or with none set, is a ConfigError
     new Request(`http://localhost:3000${HTTP_PATHS.refreshToken}`, { method: 'GET' }),
   );
   const text = await response.text();
-  scan.collect('GET body', text);
+  bed.scan.collect('GET body', text);
   expect(response.status).toBe(500);
   const body = JSON.parse(text) as Result<TokenStatus>;
   expect(body.ok).toBe(false);
@@ -130,7 +91,7 @@ it('a chain sealed with another QB_STORE_KEY, or with none set, is a ConfigError
 });
 
 it('a QB_DATA_DIR others can write to is a ConfigError naming QB_DATA_DIR, with the store’s reason', async () => {
-  await chmod(dataDir, 0o777);
+  await chmod(bed.dataDir, 0o777);
   const quickbooks = open({});
   const error = await rejection(quickbooks.getAccessToken());
   expect(error).toMatchObject({ name: 'ConfigError', variable: 'QB_DATA_DIR' });
@@ -143,6 +104,6 @@ it('a QB_DATA_DIR others can write to is a ConfigError naming QB_DATA_DIR, with 
   expect(tokenCalls()).toBe(0);
 
   // Fixed, the same handle starts: a configuration error is not remembered.
-  await chmod(dataDir, 0o700);
+  await chmod(bed.dataDir, 0o700);
   await expect(quickbooks.getAccessToken()).resolves.toMatch(/\S{20,}/);
 });

@@ -9,7 +9,7 @@ import { MAX_TIMER_MS, type Timers } from './refresh-timing';
 import { servedSkewMs, servedToken, type ProcessFacts } from './token-status';
 import type { StoredTokens } from './token-store';
 
-export type StatusListener = (status: TokenStatus) => void;
+export type StatusListener<S = TokenStatus> = (status: S) => void;
 
 /**
  * When the status next changes by time alone (the served access token enters its skew window, then
@@ -33,25 +33,25 @@ export function nextStatusBoundary(input: {
   return next;
 }
 
-export interface StatusBroadcastOptions {
+export interface StatusBroadcastOptions<S> {
   timers: Timers;
   now: () => number;
   log: LogFn;
   /** The status to send now. */
-  status: () => TokenStatus;
+  status: () => S;
   /** The next moment the status changes by time alone (see nextStatusBoundary), or null for none to wait for. */
   nextBoundary: (now: number) => number | null;
   /** The boundary came: the owner announces (as it does for any change). */
   onBoundary: () => void;
 }
 
-export class StatusBroadcast {
-  private readonly listeners = new Set<StatusListener>();
+export class StatusBroadcast<S = TokenStatus> {
+  private readonly listeners = new Set<StatusListener<S>>();
   private boundaryTimer: unknown = null;
 
-  constructor(private readonly options: StatusBroadcastOptions) {}
+  constructor(private readonly options: StatusBroadcastOptions<S>) {}
 
-  subscribe(listener: StatusListener): () => void {
+  subscribe(listener: StatusListener<S>): () => void {
     this.listeners.add(listener);
     this.armBoundaryTimer();
     return () => this.listeners.delete(listener);

@@ -1,6 +1,7 @@
 // Test helper: a ConnectionStore that forwards to a real one, with some methods replaced (to watch
 // the order of writes, or to make writes fail as a full disk does).
 import type { ConnectionStore } from '../connection-store';
+import { StoreUnavailableError } from '../errors';
 
 export function wrapStore(inner: ConnectionStore, overrides: Partial<ConnectionStore>): ConnectionStore {
   return {
@@ -37,5 +38,19 @@ export function failingSaves(inner: ConnectionStore, failures: { remaining: numb
       }
       return inner.save(record);
     },
+  });
+}
+
+/** The store behind a switch: while `down`, every call fails as a PostgreSQL that went away does. */
+export function switchableStore(inner: ConnectionStore, state: { down: boolean }): ConnectionStore {
+  const unavailable = () =>
+    new StoreUnavailableError('the database at db.example:5432/qb does not answer (ECONNREFUSED)');
+  const guard = <T>(run: () => Promise<T>): Promise<T> =>
+    state.down ? Promise.reject(unavailable()) : run();
+  return wrapStore(inner, {
+    open: () => guard(() => inner.open()),
+    load: (id) => guard(() => inner.load(id)),
+    save: (record) => guard(() => inner.save(record)),
+    withLock: (id, fn, options) => guard(() => inner.withLock(id, fn, options)),
   });
 }

@@ -1,5 +1,5 @@
-// What the parts of one connection's engine share. TokenManager (the refresh coordination) builds it
-// once and hands it to the parts that act on the connection: refresh-attempt.ts (one attempt inside
+// What the parts of one connection's engine share, and how it is built. TokenManager (the refresh
+// coordination) builds it once and hands it to the parts that act on the connection: refresh-attempt.ts (one attempt inside
 // the lock), connection-changes.ts (Connect, Clear, a rename, Disconnect) and record-sync.ts (what the
 // store holds: the start, other processes' writes, the store answering again). The chain in use and
 // what only this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`.
@@ -11,11 +11,12 @@ import {
   type ConnectionProfile,
   type ConnectionRecord,
 } from './connection-record';
-import type { ConnectionSession } from './connection-session';
+import { ConnectionSession } from './connection-session';
 import type { ConnectionStore } from './connection-store';
-import type { EnvironmentFallback } from './environment-fallback';
+import { EnvironmentFallback } from './environment-fallback';
 import type { TokenError } from './errors';
 import type { LogFn, SecretRegistry } from './log';
+import type { Timers } from './refresh-timing';
 import type { EngineTelemetry } from './telemetry';
 import type { RefreshInFlightNote, StoredTokens } from './token-store';
 
@@ -78,8 +79,83 @@ export interface EngineContext {
   event(type: HistoryEventType, message: string, extra?: HistoryEventExtra): HistoryEvent;
   /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
   view(): ConnectionRecord | null;
+  /** What loading found (a record moved aside, an upgrade): a warning in the status, an event in the history. */
+  noteLoadWarning(warning: string): void;
   /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
   underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T>;
+}
+
+export interface EngineContextInput {
+  connectionId: ConnectionId;
+  config: TokenManagerConfig;
+  store: ConnectionStore;
+  now: () => number;
+  timers: Timers;
+  log: LogFn;
+  secrets: SecretRegistry;
+  telemetry: EngineTelemetry;
+  clientName: string | undefined;
+  /** How long a refresh waits for the connection's lock before a transient error. */
+  lockWaitMs: number;
+  /** While the store does not answer, it is asked again this often, ms. */
+  storeRetryMs: number;
+}
+
+/** What the owner (TokenManager) does when the shared parts need it. */
+export interface EngineContextHooks {
+  /** The chain in use was replaced: the owner drops the access token it caches. */
+  chainChanged(): void;
+  /** The store failed (not a slow lock holder): the owner stops its refresh timer. */
+  storeFailed(): void;
+  /** The store's retry timer fired: the owner asks it again. */
+  retryStore(): void;
+}
+
+export function createEngineContext(input: EngineContextInput, hooks: EngineContextHooks): EngineContext {
+  const { connectionId, config, store, now, log, secrets, telemetry, clientName } = input;
+  const session = new ConnectionSession({
+    store,
+    connectionId,
+    now,
+    timers: input.timers,
+    log,
+    telemetry,
+    lockWaitMs: input.lockWaitMs,
+    retryMs: input.storeRetryMs,
+    profile: (base) => configuredProfile(config, base),
+    onRead: (record) => {
+      if (record?.tokens) secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+    },
+    onRetry: () => hooks.retryStore(),
+    onFailed: () => hooks.storeFailed(),
+  });
+  const inUse = new ChainInUse(() => hooks.chainChanged());
+  const event = (type: HistoryEventType, message: string, extra: HistoryEventExtra = {}): HistoryEvent =>
+    historyEvent(now(), type, secrets.redact(message), {
+      ...extra,
+      ...(clientName !== undefined ? { client: clientName } : {}),
+    });
+  const noteLoadWarning = (warning: string): void => {
+    session.loadWarnings.push(warning);
+    session.pending.push({ type: 'events', events: [event('store_recovered', warning)] });
+  };
+  return {
+    connectionId,
+    config,
+    store,
+    session,
+    inUse,
+    fallback: new EnvironmentFallback(config.accessToken, now()),
+    secrets,
+    telemetry,
+    clientName,
+    now,
+    log,
+    event,
+    view: () => session.view(inUse.chain),
+    noteLoadWarning,
+    underLock: (fn) => session.underLock(fn, noteLoadWarning),
+  };
 }
 
 /**

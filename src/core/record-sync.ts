@@ -73,7 +73,7 @@ export class RecordSync {
         this.loaded = true;
         ctx.inUse.interrupted = await this.interruptedNoteFor(ctx.inUse.chain);
       } else {
-        for (const warning of warnings) this.noteLoadWarning(warning);
+        for (const warning of warnings) ctx.noteLoadWarning(warning);
         this.adoptShared(record);
       }
       if (ctx.inUse.unsaved || ctx.session.pending.length > 0) await hooks.persistUnsaved();
@@ -88,13 +88,6 @@ export class RecordSync {
     }
     if (hooks.closed()) return;
     hooks.changed();
-  }
-
-  /** What loading found: a warning in the status and an event in the history. */
-  noteLoadWarning(warning: string): void {
-    const { session } = this.ctx;
-    session.loadWarnings.push(warning);
-    session.pending.push({ type: 'events', events: [this.ctx.event('store_recovered', warning)] });
   }
 
   /** Stops watching the store. */

@@ -16,12 +16,17 @@ import {
   type RefreshTrigger,
   type TokenStatus,
 } from '../shared/contract';
-import { historyEvent, rejectionOf, type ConnectionRecord } from './connection-record';
+import { rejectionOf, type ConnectionRecord } from './connection-record';
 import { ConnectionChanges } from './connection-changes';
-import { ConnectionSession, SaveFailed, type ProfileEdits } from './connection-session';
+import { SaveFailed, type ConnectionSession, type ProfileEdits } from './connection-session';
 import type { ConnectionStore } from './connection-store';
-import { ChainInUse, configuredProfile, type EngineContext, type TokenManagerConfig } from './engine-context';
-import { EnvironmentFallback } from './environment-fallback';
+import {
+  createEngineContext,
+  type ChainInUse,
+  type EngineContext,
+  type TokenManagerConfig,
+} from './engine-context';
+import type { EnvironmentFallback } from './environment-fallback';
 import { NotConfiguredError, ReauthorizationRequiredError, TokenError } from './errors';
 import type { TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, withLogFields, type LogFn } from './log';
@@ -132,8 +137,6 @@ export class TokenManager {
     // Every line names its connection (a key of its own in QB_LOG_FORMAT=json).
     const log = withLogFields(options.log ?? (() => undefined), { connection: connectionId });
     const secrets = options.secrets ?? new SecretRegistry();
-    const telemetry = options.telemetry ?? noTelemetry;
-    const clientName = options.clientName;
     this.connectionId = connectionId;
     this.config = config;
     this.oauth = options.oauth;
@@ -146,49 +149,32 @@ export class TokenManager {
     this.secrets = secrets;
     secrets.pin(config.refreshToken, config.accessToken);
     this.releaseSecrets = secrets.reserve(LIVE_TOKENS_PER_CONNECTION);
-    this.fallback = new EnvironmentFallback(config.accessToken, now());
     this.backoff = new BackoffSleep(timers);
-    this.inUse = new ChainInUse(() => {
-      this.hot = null;
-    });
-    this.session = new ConnectionSession({
-      store: options.store,
-      connectionId,
-      now,
-      timers,
-      log,
-      telemetry,
-      lockWaitMs: options.lockWaitMs ?? 30_000,
-      retryMs: options.storeRetryMs ?? 5_000,
-      profile: (base) => configuredProfile(config, base),
-      onRead: (record) => {
-        if (record?.tokens) secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+    this.ctx = createEngineContext(
+      {
+        connectionId,
+        config,
+        store: options.store,
+        now,
+        timers,
+        log,
+        secrets,
+        telemetry: options.telemetry ?? noTelemetry,
+        clientName: options.clientName,
+        lockWaitMs: options.lockWaitMs ?? 30_000,
+        storeRetryMs: options.storeRetryMs ?? 5_000,
       },
-      onRetry: () => void this.sync.recover(),
-      onFailed: () => this.clearTimer(),
-    });
-    const session = this.session;
-    const inUse = this.inUse;
-    this.ctx = {
-      connectionId,
-      config,
-      store: options.store,
-      session,
-      inUse,
-      fallback: this.fallback,
-      secrets,
-      telemetry,
-      clientName,
-      now,
-      log,
-      event: (type, message, extra = {}) =>
-        historyEvent(now(), type, secrets.redact(message), {
-          ...extra,
-          ...(clientName !== undefined ? { client: clientName } : {}),
-        }),
-      view: () => session.view(inUse.chain),
-      underLock: (fn) => session.underLock(fn, (warning) => this.sync.noteLoadWarning(warning)),
-    };
+      {
+        chainChanged: () => {
+          this.hot = null;
+        },
+        storeFailed: () => this.clearTimer(),
+        retryStore: () => void this.sync.recover(),
+      },
+    );
+    this.session = this.ctx.session;
+    this.inUse = this.ctx.inUse;
+    this.fallback = this.ctx.fallback;
     this.attempts = new RefreshAttempts(this.ctx, { stopSchedule: () => this.clearTimer() });
     this.changes = new ConnectionChanges(this.ctx);
     this.sync = new RecordSync(this.ctx, {

@@ -105,11 +105,14 @@ export class ConnectionChanges {
     );
   }
 
-  /** Disconnect: the record keeps its history but no chain; the status becomes not_configured. */
-  async forget(): Promise<void> {
+  /**
+   * Disconnect: the record keeps its history but no chain; the status becomes not_configured.
+   * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
+   */
+  async forget(outcome: string): Promise<void> {
     const { ctx } = this;
     const inUse = ctx.inUse;
-    const disconnected = ctx.event('disconnected', 'Disconnected: the stored tokens were forgotten.');
+    const disconnected = ctx.event('disconnected', `Disconnected: ${outcome}`);
     await ctx.underLock((latest) =>
       ctx.session.write(latest, null, [{ type: 'chain_replaced', events: [disconnected] }]),
     );

@@ -110,33 +110,25 @@ export class ConnectionChanges {
    * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
    */
   async forget(outcome: string): Promise<void> {
-    const { ctx } = this;
-    const inUse = ctx.inUse;
-    const disconnected = ctx.event('disconnected', `Disconnected: ${outcome}`);
-    await ctx.underLock((latest) =>
-      ctx.session.write(latest, null, [{ type: 'chain_replaced', events: [disconnected] }]),
-    );
-    ctx.store.endRefresh?.(ctx.connectionId);
-    inUse.set(null);
-    inUse.stored = false;
-    inUse.unsaved = false;
-    ctx.fallback.forgotten = true;
-    inUse.interrupted = null;
-    inUse.clientError = null;
-    ctx.fallback.active = false;
+    await this.replaceChain(null, this.ctx.event('disconnected', `Disconnected: ${outcome}`));
   }
 
-  /** A new chain (Connect, a refresh token given by hand): written, then in use, with a clean slate. */
-  private async replaceChain(chain: StoredTokens, connected: HistoryEvent): Promise<void> {
+  /**
+   * A new chain (Connect, a refresh token given by hand) or none (Disconnect): written, then in use,
+   * with a clean slate.
+   */
+  private async replaceChain(chain: StoredTokens | null, event: HistoryEvent): Promise<void> {
     const { ctx } = this;
     const inUse = ctx.inUse;
     await ctx.underLock((latest) =>
-      ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
+      ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]),
     );
+    // Disconnect drops the refresh-in-flight note too: with no chain left there is no refusal to explain.
+    if (!chain) ctx.store.endRefresh?.(ctx.connectionId);
     inUse.set(chain);
-    inUse.stored = true;
+    inUse.stored = chain !== null;
     inUse.unsaved = false;
-    ctx.fallback.forgotten = false;
+    ctx.fallback.forgotten = chain === null;
     inUse.interrupted = null;
     inUse.clientError = null;
     ctx.fallback.active = false;

@@ -7,7 +7,7 @@ import type { TokenStatus } from '../shared/contract';
 import { ReauthorizationRequiredError, StoreUnavailableError, TokenError } from './errors';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { waitFor } from './testing/manual-clock';
-import { switchableStore, wrapStore } from './testing/store-wrapper';
+import { holdableReads, switchableStore } from './testing/store-wrapper';
 
 const setup = harnessPerTest();
 const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
@@ -148,38 +148,19 @@ describe("another process's writes (the store's watch)", () => {
     const a = await h.manager();
     await a.getAccessToken();
     // B's reads can be held after they have read, so a newer change lands while an older read is in flight.
-    let gate: Promise<void> | null = null;
-    let openGate = () => {};
-    let readsDone = 0;
-    const changes: number[] = [];
-    const b = await h.manager({
-      wrapStore: (inner) =>
-        wrapStore(inner, {
-          load: async (id) => {
-            const result = await inner.load(id);
-            readsDone += 1;
-            if (gate) await gate;
-            return result;
-          },
-          watch: (listener) =>
-            inner.watch((change) => {
-              changes.push(change.revision);
-              listener(change);
-            }),
-        }),
-    });
-    gate = new Promise<void>((resolve) => (openGate = resolve));
-    const reads = readsDone;
+    let reads!: ReturnType<typeof holdableReads>;
+    const b = await h.manager({ wrapStore: (inner) => (reads = holdableReads(inner)).store });
+    reads.hold();
+    const before = reads.readsDone();
     await a.refresh('manual');
-    await waitFor(() => readsDone > reads, "B's read of A's refresh");
-    const seen = changes.length;
+    await waitFor(() => reads.readsDone() > before, "B's read of A's refresh");
+    const seen = reads.changes.length;
     h.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
     const error = await a.refresh('manual').catch((err: unknown) => err);
     h.scan.collect('error', error);
     expect((error as TokenError).kind).toBe('invalid_grant');
-    await waitFor(() => changes.length > seen, 'the rejection to reach B while its older read is held');
-    gate = null;
-    openGate();
+    await waitFor(() => reads.changes.length > seen, 'the rejection to reach B while its older read is held');
+    reads.release();
     await waitFor(() => b.getStatus().state === 'reauthorization_required', "B's view of the rejection");
   });
 });

@@ -54,3 +54,45 @@ export function switchableStore(inner: ConnectionStore, state: { down: boolean }
     withLock: (id, fn, options) => guard(() => inner.withLock(id, fn, options)),
   });
 }
+
+/**
+ * Reads that can be held after they have read, so a newer change lands while an older read is still
+ * in flight; counts the reads done and the revisions the watch reported.
+ */
+export function holdableReads(inner: ConnectionStore): {
+  store: ConnectionStore;
+  readsDone: () => number;
+  changes: number[];
+  hold: () => void;
+  release: () => void;
+} {
+  let gate: Promise<void> | null = null;
+  let openGate = () => {};
+  let readsDone = 0;
+  const changes: number[] = [];
+  const store = wrapStore(inner, {
+    load: async (id) => {
+      const result = await inner.load(id);
+      readsDone += 1;
+      if (gate) await gate;
+      return result;
+    },
+    watch: (listener) =>
+      inner.watch((change) => {
+        changes.push(change.revision);
+        listener(change);
+      }),
+  });
+  return {
+    store,
+    readsDone: () => readsDone,
+    changes,
+    hold: () => {
+      gate = new Promise<void>((resolve) => (openGate = resolve));
+    },
+    release: () => {
+      gate = null;
+      openGate();
+    },
+  };
+}

@@ -106,6 +106,9 @@ async function main(): Promise<void> {
   if (failures.length > 0) process.exitCode = 1;
 }
 
+/** The renderer's budget, gzipped: the page is the dashboard of a small tool, and loads from disk or loopback. */
+const RENDERER_GZIP_BUDGET_BYTES = 90 * 1024;
+
 function checkHeadlines(entries: Entry[]): string[] {
   const out: string[] = [];
   for (const entry of entries) {
@@ -126,6 +129,11 @@ function checkHeadlines(entries: Entry[]): string[] {
       const forbidden =
         (entry.library as { forbiddenModules?: string[] } | undefined)?.forbiddenModules ?? [];
       if (forbidden.length > 0) out.push(`library entry reaches ${forbidden.join(', ')}`);
+      const renderer = entry.renderer as { gzipBytes: number };
+      if (renderer.gzipBytes > RENDERER_GZIP_BUDGET_BYTES)
+        out.push(
+          `renderer bundle: ${(renderer.gzipBytes / 1024).toFixed(1)} KiB gzipped, over its ${RENDERER_GZIP_BUDGET_BYTES / 1024} KiB budget`,
+        );
     }
     if (entry.scenario === 'shared-store') {
       if (entry.tokenCalls !== 1)

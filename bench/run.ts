@@ -86,10 +86,14 @@ async function main(): Promise<void> {
 
   console.log(`\n${formatTable(entries)}`);
   if (!quick && recordPartial && only.size < SCENARIOS.length) {
-    const kept = (JSON.parse(readFileSync(RESULTS, 'utf8')) as Entry[]).filter(
-      (old) => !entries.some((entry) => entry.scenario === old.scenario),
-    );
-    const merged = [...kept, ...entries];
+    // The new entries take the place of the ones they replace, so the tables keep their order.
+    const replaced = new Set(entries.map((entry) => entry.scenario));
+    const merged: Entry[] = [];
+    for (const old of JSON.parse(readFileSync(RESULTS, 'utf8')) as Entry[]) {
+      if (!replaced.has(old.scenario)) merged.push(old);
+      else if (!merged.includes(entries[0] as Entry)) merged.push(...entries);
+    }
+    if (!merged.includes(entries[0] as Entry)) merged.push(...entries);
     writeFileSync(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
     updateReadme(merged);
     console.log(`\nRecorded ${entries.length} entries in ${RESULTS} and bench/README.md`);

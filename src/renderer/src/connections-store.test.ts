@@ -112,7 +112,8 @@ describe('connections store', () => {
     await connections.getState().remove('1', true);
     expect(connections.getState().outcome).toMatchObject({
       ok: true,
-      message: 'Removed Co 1 here. Intuit could not revoke it: its tokens stay valid there until they expire.',
+      message:
+        'Removed Co 1 here. Intuit could not revoke it: its tokens stay valid there until they expire.',
     });
 
     const failing = setUp({

@@ -323,13 +323,19 @@ test('at 1280 px: Add company fits the list, long names have a tooltip; a compan
   await expect(page.getByTestId('access-none')).toHaveText('No access token: reconnect to QuickBooks first.');
   await expect(page.getByTestId('access-stale')).toContainText('is not renewed');
 
-  // A confirm opened for one company does not follow to the next one chosen.
+  // A confirm opened for one company does not follow to the next one chosen: neither Remove's nor
+  // Disconnect's (the next company's Disconnect would revoke a company the user did not ask about).
   await page.getByTestId('remove-connection').click();
   await expect(page.getByTestId('remove-connection-confirm')).toHaveCount(1);
   await row(page, '5550442').click();
   await expect(page.getByTestId('selected-connection-name')).toHaveText('Beta Bikes');
   await expect(page.getByTestId('remove-connection-confirm')).toHaveCount(0);
   await expect(page.getByTestId('remove-connection')).toHaveCount(1);
+  await page.getByTestId('disconnect-button').click();
+  await expect(page.getByTestId('disconnect-confirm')).toContainText('Disconnecting revokes');
+  await longRow.click();
+  await expect(page.getByTestId('selected-connection-name')).toHaveText(LONG);
+  await expect(page.getByTestId('disconnect-confirm')).toHaveCount(0);
   await page.screenshot({ path: test.info().outputPath('connections-1280.png') });
   await expectNoSecrets(page, headlessServer);
 });

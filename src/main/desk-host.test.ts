@@ -35,7 +35,12 @@ function tempDir(): string {
   return dir;
 }
 
-function host(env: Record<string, string>, dir: string, connectActions?: DeskHostOptions['connectActions']) {
+function host(
+  env: Record<string, string>,
+  dir: string,
+  connectActions?: DeskHostOptions['connectActions'],
+  keychain: SafeStorageLike = safeStorage,
+) {
   const pushes: TokenStatus[] = [];
   const logs: string[] = [];
   const deskHost: DeskHost = startDeskHost({
@@ -49,7 +54,7 @@ function host(env: Record<string, string>, dir: string, connectActions?: DeskHos
             directory: config.dataDir ?? dir,
             openStore: (directory) =>
               new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
-            safeStorage,
+            safeStorage: keychain,
           }),
       }),
     push: (status) => pushes.push(status),
@@ -130,6 +135,34 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
       error: { code: 'not_configured' },
     });
     expect((await deskHost.ready).started).toBeNull();
+  });
+
+  it('a keychain that no longer opens the stored chain: the window says why and what to do, nothing is touched', async () => {
+    const dir = tempDir();
+    const first = host({ QB_DEMO: '1' }, dir);
+    expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+    await first.deskHost.close();
+    const file = join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
+    const before = readFileSync(file, 'utf8');
+
+    // The keyring was reset: its new key "decrypts" the chain to garbage (no integrity check in AES-CBC).
+    const resetKeychain: SafeStorageLike = {
+      ...safeStorage,
+      decryptString: () => '\u0003\u00e9\u0012garbage',
+    };
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, undefined, resetKeychain);
+    const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(
+      /could not be decrypted by the operating system's keychain: it is locked.*Unlock the keychain/,
+    );
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'not_configured', message: expect.stringContaining('keychain') },
+    });
+    expect((await deskHost.ready).started).toBeNull();
+    // Left exactly as it was: not moved aside, not rewritten.
+    expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
   it('hands connect/disconnect to the Connect flow and cancels a waiting attempt on close', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Conf from 'conf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
+import type { EngineKnobs } from '../core/connection-registry';
 import { toResultError } from '../core/errors';
 import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
 import { startDeskHost, type DeskHost, type DeskHostOptions } from './desk-host';
@@ -38,9 +39,13 @@ function tempDir(): string {
 function host(
   env: Record<string, string>,
   dir: string,
-  connectActions?: DeskHostOptions['connectActions'],
-  keychain: SafeStorageLike = safeStorage,
+  extras: {
+    connectActions?: DeskHostOptions['connectActions'];
+    keychain?: SafeStorageLike;
+    manager?: EngineKnobs;
+  } = {},
 ) {
+  const { connectActions, keychain = safeStorage, manager } = extras;
   const pushes: TokenStatus[] = [];
   const logs: string[] = [];
   const deskHost: DeskHost = startDeskHost({
@@ -49,6 +54,7 @@ function host(
         env: { QB_DATA_DIR: dir, ...env },
         cwd: dir,
         log: (line) => logs.push(line),
+        manager,
         store: (config) =>
           new DesktopConnectionStore({
             directory: config.dataDir ?? dir,
@@ -150,7 +156,7 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
       ...safeStorage,
       decryptString: () => '\u0003\u00e9\u0012garbage',
     };
-    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, undefined, resetKeychain);
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, { keychain: resetKeychain });
     const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
     expect(status.state).toBe('not_configured');
     expect(status.warnings.join(' ')).toMatch(
@@ -165,17 +171,51 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
+  it('a store error reaches the window with its own code and sentence (the lock held past the wait)', async () => {
+    const dir = tempDir();
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, { manager: { lockWaitMs: 200 } });
+    expect((await deskHost.ready).started).not.toBeNull();
+    // Another holder (a second store on the same directory, as another process would be) keeps the lock.
+    const other = new DesktopConnectionStore({
+      directory: join(dir, 'demo'),
+      openStore: (directory) =>
+        new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
+      safeStorage,
+    });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const holding = other.withLock('default', async () => {
+      entered();
+      await held;
+    });
+    await inside;
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toEqual({
+      ok: false,
+      error: {
+        code: 'store_busy',
+        message: expect.stringMatching(/^process \d+ on \S+ holds the refresh lock on .*Try again later\.$/),
+      },
+    });
+    release();
+    await holding;
+    expect(value(await call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+  });
+
   it('hands connect/disconnect to the Connect flow and cancels a waiting attempt on close', async () => {
     const dir = tempDir();
     const calls: string[] = [];
-    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, (started) => ({
-      connect: async () => (calls.push('connect'), started.desk.getStatus()),
-      disconnect: async (options) => (
-        calls.push(`disconnect:${JSON.stringify(options)}`),
-        started.desk.getStatus()
-      ),
-      cancel: async () => void calls.push('cancel'),
-    }));
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, {
+      connectActions: (started) => ({
+        connect: async () => (calls.push('connect'), started.desk.getStatus()),
+        disconnect: async (options) => (
+          calls.push(`disconnect:${JSON.stringify(options)}`),
+          started.desk.getStatus()
+        ),
+        cancel: async () => void calls.push('cancel'),
+      }),
+    });
     await expect(call(IPC_CHANNELS.connect)).resolves.toMatchObject({ ok: true });
     await expect(call(IPC_CHANNELS.disconnect, { force: true })).resolves.toMatchObject({ ok: true });
     await deskHost.close();

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDesk } from '../core/bootstrap';
+import type { EngineKnobs } from '../core/connection-registry';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
 import { emulatorEnv } from '../emulator/app-env';
@@ -37,6 +38,8 @@ export async function startStack(
     staticDir?: string | null;
     /** Wait for the engine's start-up refresh to finish, so tests see only their own refreshes (default true). */
     settle?: boolean;
+    /** Engine settings (e.g. a short lockWaitMs). */
+    manager?: EngineKnobs;
   } = {},
 ): Promise<Stack> {
   const emulator = await startEmulator(options.emulator ?? {});
@@ -48,6 +51,7 @@ export async function startStack(
     env: { ...emulatorEnv(emulator, dataDir), ...options.env },
     cwd: dataDir,
     log,
+    manager: options.manager,
   });
   if (options.settle ?? true) {
     await waitForStatus(

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ConnectionStore } from '../src/core/connection-store';
 import { FileConnectionStore } from '../src/core/file-connection-store';
 import { IntuitOAuth } from '../src/core/intuit-oauth';
-import { QuickBooksClient } from '../src/core/quickbooks-client';
+import { QuickBooksClient, type QuickBooksClientOptions } from '../src/core/quickbooks-client';
 import { TokenManager } from '../src/core/token-manager';
 import type { DemoCredentials, EmulatorHandle, EmulatorUrls } from '../src/emulator/types';
 
@@ -50,7 +50,16 @@ export function benchManager(
   });
 }
 
-export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine> {
+/** The client's pacing (Intuit's limits, its defaults) can be loosened to match an emulator's. */
+export type BenchClientOptions = Pick<
+  QuickBooksClientOptions,
+  'maxRequestsPerSecond' | 'maxRequestsPerMinute'
+>;
+
+export async function startEngine(
+  emulator: EmulatorHandle,
+  clientOptions: BenchClientOptions = {},
+): Promise<BenchEngine> {
   const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-bench-'));
   let offsetMs = 0;
   const now = () => Date.now() + offsetMs;
@@ -61,6 +70,7 @@ export async function startEngine(emulator: EmulatorHandle): Promise<BenchEngine
     tokens: manager,
     apiBaseUrl: emulator.apiBaseUrl,
     realmId: emulator.realmId,
+    ...clientOptions,
   });
   return {
     manager,

@@ -148,6 +148,11 @@ function checkHeadlines(entries: Entry[]): string[] {
       if (!concurrent.printedSameToken)
         out.push('cli: 20 processes at once did not all print the stored token');
     }
+    if (entry.scenario === 'connections' && entry.list === null) {
+      out.push(
+        `connections: the list of companies was not measured in the browser (${String(entry.listSkipped)})`,
+      );
+    }
     if (entry.scenario === 'cross-process' && entry.tokenCalls !== 1) {
       out.push(`cross-process: ${String(entry.tokenCalls)} token calls`);
     }

@@ -1,8 +1,8 @@
 // Several companies in Chromium: the real dashboard served by the headless server, the real
-// emulator serving several realms. Add company runs Connect through the emulator's consent page
-// (where the user picks the company); the list shows each company worst first and choosing one
-// shows its dashboard; Remove revokes at Intuit and drops it. Companies are also added by the
-// `qb-token` CLI in its own process, which the server picks up from the shared store.
+// emulator serving several realms. Add company runs Connect through the emulator's consent page,
+// where the user picks the company in Intuit's company selector; the list shows each company worst
+// first and choosing one shows its dashboard; Remove revokes at Intuit and drops it. Companies are
+// also added by the `qb-token` CLI in its own process, which the server picks up from the shared store.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +19,6 @@ const pill = (page: Page) => page.getByTestId('state-pill');
 const list = (page: Page) => page.getByTestId('connection-list');
 const row = (page: Page, id: string) =>
   page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
-
-test.use({ headlessOptions: { emulator: { companyName: COMPANY } } });
 
 /** `qb-token connections add` in its own process, on the server's store, the token on stdin. */
 async function cliAdd(headless: Headless, name: string, realmId: string): Promise<void> {
@@ -90,6 +88,16 @@ test('with one company the page is the dashboard alone; Add company runs Connect
   page,
   headlessServer,
 }) => {
+  const emulator = headlessServer.emulator;
+  if (!emulator) throw new Error('this spec needs the emulator process');
+  // The user signed in at Intuit has three companies, each with its own name.
+  await emulator.configure({
+    companies: [
+      { realmId: emulator.realmId, companyName: 'Sandbox Company_US_1' },
+      { realmId: '5550401', companyName: COMPANY },
+      { realmId: '5550402', companyName: 'Alder & Sons Bikes' },
+    ],
+  });
   await openDashboard(page, headlessServer);
   await expect(pill(page)).toHaveAttribute('data-state', 'valid');
   await expect(list(page)).toHaveCount(0);
@@ -98,14 +106,24 @@ test('with one company the page is the dashboard alone; Add company runs Connect
   await page.getByTestId('add-company').click();
   await page.getByLabel('Sandbox').check();
   await page.getByTestId('add-company-continue').click();
-  // At Intuit the user picks the company: here, the emulator's consent page for realm 5550401.
-  const emulator = headlessServer.emulator;
-  await page.waitForURL((url) => url.href.startsWith(emulator?.authorizeUrl ?? '-'));
-  const consent = new URL(page.url());
-  consent.searchParams.set('realm_id', '5550401');
-  await page.goto(consent.href);
-  await expect(page.getByText('company 5550401')).toBeVisible();
-  await page.locator('#connect').click();
+  // At Intuit the user picks the company in the company selector, then clicks Connect.
+  await page.waitForURL((url) => url.href.startsWith(emulator.authorizeUrl));
+  const selector = page.getByLabel('Company');
+  await expect(selector.locator('option')).toHaveText([
+    'Select a company',
+    'Sandbox Company_US_1',
+    COMPANY,
+    'Alder & Sons Bikes',
+  ]);
+  // Nothing is chosen for the user: Connect alone would be refused by the browser (a required choice).
+  await expect(selector).toHaveValue('');
+  expect(
+    await selector.evaluate(
+      (select) => (select as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing,
+    ),
+  ).toBe(true);
+  await selector.selectOption({ label: COMPANY });
+  await page.getByRole('button', { name: 'Connect' }).click();
 
   // Back on the dashboard, showing the company just added, with the list beside it.
   await page.waitForURL(`${headlessServer.baseUrl}/#connection=5550401`);
@@ -114,7 +132,7 @@ test('with one company the page is the dashboard alone; Add company runs Connect
   await expect(row(page, '5550401')).toHaveAttribute('aria-current', 'true');
   await expect(page.getByTestId('realm-id')).toHaveText('5550401');
   await expect(pill(page)).toHaveAttribute('data-state', 'valid');
-  // Named after its company once CompanyInfo was read.
+  // Named after the picked company once its CompanyInfo was read.
   await expect(row(page, '5550401').getByTestId('connection-name')).toHaveText(COMPANY);
   await expect(page).toHaveTitle('All 2 valid · QB Token Desk');
   await page.screenshot({ path: test.info().outputPath('connections-added.png') });

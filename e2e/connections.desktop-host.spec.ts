@@ -1,15 +1,19 @@
 // Several companies in the desktop app, through the desktop host (the built main bundle under the
 // electron stand-in, the real renderer and preload, a real emulator serving several realms). Add
 // company runs Connect: main opens the consent page in the system browser (shell.openExternal,
-// recorded by the stand-in); the test plays the browser, picking the company at the emulator, which
-// redirects to main's loopback listener. Then choose, refresh, an invalid_grant in one company (the
-// tray turns red for it alone) and Remove.
-import type { Page } from '@playwright/test';
+// recorded by the stand-in); the test plays the browser in a Chromium context of its own, picking
+// the company in the emulator's company selector (once with the mouse, once with the keyboard alone)
+// and clicking Connect; the emulator redirects to main's loopback listener. Then choose, refresh, an
+// invalid_grant in one company (the tray turns red for it alone) and Remove.
+import type { Browser, Page } from '@playwright/test';
 import type { TokenStatus } from '../src/shared/contract';
 import { expect, test, type DesktopApp } from './support/desktop-host/fixture';
 
 test.describe.configure({ timeout: 120_000 });
-test.use({ desktopOptions: { emulator: { autoApprove: true } } });
+test.use({ desktopOptions: { emulator: {} } });
+
+const LANTERN = { realmId: '5550501', companyName: 'Lantern Street Books Ltd' };
+const ALDER = { realmId: '5550502', companyName: 'Alder & Sons Bikes' };
 
 const row = (page: Page, id: string) =>
   page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
@@ -21,34 +25,70 @@ async function consentUrls(desktop: DesktopApp): Promise<string[]> {
     .filter((url) => url.startsWith(desktop.emulator?.authorizeUrl ?? '-'));
 }
 
-/** Add company: main opens Intuit's page; "the browser" picks `realmId` there and is sent back to main. */
-async function addCompany(desktop: DesktopApp, realmId: string): Promise<void> {
+/**
+ * Add company: main opens Intuit's page in "the system browser" (a context of the test's own); the
+ * user picks `company` there, with the mouse or the keyboard alone, and Connect sends the browser
+ * back to main's loopback listener.
+ */
+async function addCompany(
+  desktop: DesktopApp,
+  browser: Browser,
+  company: { realmId: string; companyName: string },
+  by: 'mouse' | 'keyboard',
+): Promise<void> {
   const page = desktop.page;
   const opened = (await consentUrls(desktop)).length;
   await page.getByTestId('add-company').click();
   await page.getByTestId('add-company-continue').click();
   await expect.poll(async () => (await consentUrls(desktop)).length).toBe(opened + 1);
-  const consent = new URL((await consentUrls(desktop))[opened]);
-  consent.searchParams.set('realm_id', realmId);
-  // The emulator approves at once and redirects to main's loopback listener, which completes Connect.
-  const answer = await fetch(consent);
-  expect(answer.status).toBe(200);
-  await expect(row(page, realmId)).toBeVisible();
+  const systemBrowser = await browser.newContext();
+  try {
+    const tab = await systemBrowser.newPage();
+    await tab.goto((await consentUrls(desktop))[opened] ?? '');
+    const selector = tab.getByLabel('Company');
+    await expect(selector).toHaveValue('');
+    if (by === 'mouse') {
+      await selector.selectOption({ label: company.companyName });
+      await tab.getByRole('button', { name: 'Connect' }).click();
+    } else {
+      // The selector has the focus when the page opens; typing a name chooses it, Tab reaches Connect.
+      await expect(selector).toBeFocused();
+      await tab.keyboard.type(company.companyName.slice(0, 4));
+      await expect(selector).toHaveValue(company.realmId);
+      await tab.keyboard.press('Tab');
+      await expect(tab.getByRole('button', { name: 'Connect' })).toBeFocused();
+      await tab.keyboard.press('Enter');
+    }
+    // Main's listener answers the browser, naming the company connected.
+    await expect(tab.getByText(`now connected to company ${company.realmId}`)).toBeVisible();
+  } finally {
+    await systemBrowser.close();
+  }
+  await expect(row(page, company.realmId)).toBeVisible();
 }
 
 test('Add company, choose it, refresh it; an invalid_grant in one company turns the tray red; Remove clears it', async ({
   desktop,
+  browser,
 }) => {
   const page = desktop.page;
+  const emulator = desktop.emulator;
+  if (!emulator) throw new Error('this spec needs the emulator process');
+  // The user signed in at Intuit has three companies.
+  await emulator.control.configure({
+    companies: [{ realmId: emulator.realmId, companyName: 'Sandbox Company_US_1' }, LANTERN, ALDER],
+  });
   await expect(page.getByTestId('state-pill')).toHaveAttribute('data-state', 'valid');
   await expect(page.getByTestId('connection-list')).toHaveCount(0);
 
-  await addCompany(desktop, '5550501');
-  // The company just connected is shown, beside the list.
+  await addCompany(desktop, browser, LANTERN, 'mouse');
+  // The company just connected is shown, beside the list, named after the company picked.
   await expect(row(page, '5550501')).toHaveAttribute('aria-current', 'true');
   await expect(page.getByTestId('realm-id')).toHaveText('5550501');
-  await addCompany(desktop, '5550502');
+  await expect(row(page, '5550501').getByTestId('connection-name')).toHaveText(LANTERN.companyName);
+  await addCompany(desktop, browser, ALDER, 'keyboard');
   await expect(page.getByTestId('connection-item')).toHaveCount(3);
+  await expect(row(page, '5550502').getByTestId('connection-name')).toHaveText(ALDER.companyName);
 
   await row(page, '5550501').click();
   await expect(page.getByTestId('realm-id')).toHaveText('5550501');

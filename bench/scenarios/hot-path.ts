@@ -53,12 +53,18 @@ async function nsPerCallInterleaved(
 }
 
 export async function runHotPath(iterations = 500_000, requests = 1000): Promise<HotPathResult> {
-  // Intuit's per-second and per-minute limits lifted: this measures per-request overhead, not pacing.
+  // Intuit's per-second and per-minute limits lifted on both sides: this measures per-request
+  // overhead, not pacing (paced, 1000 requests take 100 s on any client). The client still keeps
+  // its windows, at a million, so their bookkeeping is part of what is measured.
+  const lifted = 1_000_000;
   const emulator = await startEmulator({
-    maxRequestsPerMinutePerRealm: 1_000_000,
-    maxRequestsPerSecondPerRealm: 1_000_000,
+    maxRequestsPerMinutePerRealm: lifted,
+    maxRequestsPerSecondPerRealm: lifted,
   });
-  const engine = await startEngine(emulator);
+  const engine = await startEngine(emulator, {
+    maxRequestsPerSecond: lifted,
+    maxRequestsPerMinute: lifted,
+  });
   try {
     await engine.manager.refresh('manual');
     const sdk = intuitClientFor(emulator);

@@ -183,7 +183,7 @@ describe('qb-token connections', () => {
     const removed = await qbToken(['connections', 'remove', REALM_B]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(
-      `Removed ${REALM_B} (Beta Bikes): its refresh token was revoked at Intuit.`,
+      `Removed ${REALM_B} (Beta Bikes). Disconnected: Intuit revoked the refresh token, and the stored tokens were forgotten.`,
     );
     expect(emulator.control.isRefreshTokenValid(token)).toBe(false);
     expect((await list()).map((c) => c.id)).not.toContain(REALM_B);
@@ -191,11 +191,30 @@ describe('qb-token connections', () => {
     const refused = await qbToken(['connections', 'remove', 'default']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('cannot be removed');
-    // Intuit refuses to revoke a token it already considers dead: kept, unless --force.
+    // 5550303's token is one Intuit never issued. Intuit out of reach, or the app's keys refused
+    // (401): kept, since the token may still be live there.
+    const shared = env;
+    try {
+      env = { ...shared, QB_REVOKE_URL: 'http://127.0.0.1:9/v2/oauth2/tokens/revoke' };
+      const unreachable = await qbToken(['connections', 'remove', '5550303']);
+      expect(unreachable.code).toBe(4);
+      expect(unreachable.stderr).toContain(
+        'Revoking the refresh token at Intuit failed: Intuit could not be reached',
+      );
+      env = { ...shared, QB_CLIENT_SECRET: 'not-the-secret' };
+      const wrongKeys = await qbToken(['connections', 'remove', '5550303']);
+      expect(wrongKeys.code).toBe(4);
+      expect(wrongKeys.stderr).toContain("Intuit refused the app's keys (HTTP 401)");
+    } finally {
+      env = shared;
+    }
+    expect((await list()).map((c) => c.id)).toContain('5550303');
+    // Intuit answers the revoke of a token it holds as invalid with 400: nothing to revoke, so it goes.
     const dead = await qbToken(['connections', 'remove', '5550303']);
-    expect(dead.code).toBe(4);
-    expect(dead.stderr).toContain('Revoking the refresh token at Intuit failed');
-    expect((await qbToken(['connections', 'remove', '5550303', '--force'])).code).toBe(0);
+    expect(dead.code, dead.stderr).toBe(0);
+    expect(dead.stdout).toContain(
+      'Removed 5550303 (Gamma). Disconnected: Intuit had nothing to revoke: the token was already invalid. The stored tokens were forgotten.',
+    );
     expect((await list()).map((c) => c.id)).toEqual(['default', REALM_A]);
   }, 120_000);
 });

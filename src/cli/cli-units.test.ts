@@ -181,6 +181,12 @@ describe('qb-token units', () => {
     expect(describeFailure(new TokenError('server', 'HTTP 503.'))).toBe('qb-token: HTTP 503.');
   });
 
+  it('a message without a full stop still reads as two sentences when more follows', () => {
+    expect(describeFailure(new TokenError('network', 'the store cannot be reached'), true)).toMatch(
+      /^qb-token: the store cannot be reached\. qb-token gives up here/,
+    );
+  });
+
   it('token refreshes first inside the skew window, and still prints a valid token when that fails', async () => {
     const calls: string[] = [];
     const lines: string[] = [];

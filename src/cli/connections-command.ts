@@ -34,8 +34,10 @@ export async function runConnectionsCommand(
     case 'remove': {
       const id = args.target ?? '';
       const name = connections.desk(id).getStatus().connection.name;
-      await connections.remove(id, { force: args.force === true });
-      io.stdout(`Removed ${id} (${name})${args.force ? '' : ': its refresh token was revoked at Intuit'}.\n`);
+      const { disconnected } = await connections.removeReporting(id, { force: args.force === true });
+      // The history's "Disconnected: …" says what Intuit did: revoked, had nothing to revoke, or not asked.
+      const said = disconnected.history.find((event) => event.type === 'disconnected')?.message;
+      io.stdout(`Removed ${id} (${name}).${said ? ` ${said}` : ''}\n`);
       return EXIT.ok;
     }
     case 'add':

@@ -213,6 +213,8 @@ export function describeFailure(error: unknown, exiting = false): string {
     exiting && exitCodeFor(error) === EXIT.transient
       ? ' qb-token gives up here (exit 4); the refresh token is kept, so running it again later can succeed.'
       : '';
-  const text = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  // Messages end in a full stop or not, depending on who wrote them; what follows starts a sentence.
+  const text = hint || exits ? message.replace(/([^.!?])$/, '$1.') : message;
   return `qb-token: ${text}${tid ? ` [intuit_tid ${tid}]` : ''}${hint}${exits}`;
 }

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
-import { ConnectRefusedError, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
+import { ConnectRefusedError, NOTHING_TO_REVOKE, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
 import { ConnectError, NotConfiguredError, toResultError } from './errors';
 import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
@@ -352,6 +352,64 @@ describe('Disconnect', () => {
     expect(forced.state).toBe('not_configured');
     expect((await tokenStore.load('default')).record?.tokens).toBeNull();
     assertNoSecretsIn([(failed as Error).message, JSON.stringify(forced)]);
+  });
+
+  it('a refresh token Intuit already holds as invalid (revoked elsewhere): nothing to revoke, so the tokens are forgotten and the history says so', async () => {
+    const { manager, flow, store: tokenStore, refreshToken } = await connected();
+    // Revoked out of band (another tool, Intuit's app page): Intuit answers a second revoke with 400.
+    await expect(oauth().revoke(refreshToken)).resolves.toMatchObject({ outcome: 'revoked' });
+    const status = await flow.disconnect();
+    expect(s.emulator.control.counters().revokeCalls).toBe(2);
+    expect(status).toMatchObject({ state: 'not_configured', refreshToken: null, accessToken: null });
+    expect(status.history[0]).toMatchObject({
+      type: 'disconnected',
+      message:
+        'Disconnected: Intuit had nothing to revoke: the token was already invalid. The stored tokens were forgotten.',
+    });
+    expect((await tokenStore.load('default')).record?.tokens).toBeNull();
+    expect(manager.getStatus().state).toBe('not_configured');
+    expect(s.logLines.some((line) => line.includes(NOTHING_TO_REVOKE))).toBe(true);
+    assertNoSecretsIn([...s.logLines, JSON.stringify(status)]);
+  });
+
+  it('wrong app keys (401) or an unreachable Intuit still refuse without force', async () => {
+    const { manager, store: tokenStore, refreshToken } = await connected();
+    const flowWith = (protocol: IntuitOAuth) =>
+      new OAuthConnectFlow({
+        oauth: protocol,
+        tokens: manager,
+        currentRefreshToken: () =>
+          refreshTokenInUse({ status: () => manager.getStatus(), store: tokenStore, envRefreshToken: null }),
+        scopes: [],
+      });
+    const wrongKeys = flowWith(
+      new IntuitOAuth({
+        clientId: s.emulator.clientId,
+        clientSecret: 'not-the-secret',
+        tokenUrl: s.emulator.tokenUrl,
+        revokeUrl: s.emulator.revokeUrl,
+        authorizeUrl: s.emulator.authorizeUrl,
+        timeoutMs: 2000,
+      }),
+    );
+    const refused = await wrongKeys.disconnect().catch((err: unknown) => err);
+    expect(toResultError(refused)).toMatchObject({
+      code: 'revoke_failed',
+      message: expect.stringMatching(/app's keys \(HTTP 401\)/),
+    });
+    const unreachable = flowWith(oauth({ revokeUrl: 'http://127.0.0.1:9/v2/oauth2/tokens/revoke' }));
+    const down = await unreachable.disconnect().catch((err: unknown) => err);
+    expect(toResultError(down)).toMatchObject({
+      code: 'revoke_failed',
+      message: expect.stringMatching(/could not be reached/),
+    });
+    expect(manager.getStatus().state).toBe('valid');
+    expect((await tokenStore.load('default')).record?.tokens?.refreshToken).toBe(refreshToken);
+    expect(s.emulator.control.isRefreshTokenValid(refreshToken)).toBe(true);
+    const forced = await unreachable.disconnect({ force: true });
+    expect(forced.history[0]?.message).toMatch(
+      /^Disconnected: Revoking the refresh token at Intuit failed: Intuit could not be reached\. The stored tokens were forgotten anyway, as confirmed\.$/,
+    );
   });
 
   it('without app keys: revoke_failed unless forced', async () => {

@@ -3,8 +3,10 @@
 // expires; the code is sent to Intuit at most once (a second exchange of the same code would make
 // Intuit revoke the tokens of the first); the realmId from the redirect is stored with the tokens, and
 // the store is written (TokenManager.adoptAuthorization) before any status says connected.
-// Disconnect revokes the refresh token at Intuit first and forgets the tokens only once that worked,
-// unless the user confirmed again (`force`).
+// Disconnect revokes the refresh token at Intuit first and forgets the tokens only once that worked
+// or Intuit answered that it held nothing to revoke (the token had already expired, been rotated away
+// or revoked: its 400), unless the user confirmed again (`force`). The disconnected entry in the
+// history says which.
 //
 // With several companies (ConnectTargets): the flow runs with the app keys of the environment asked
 // for, and the user picks the company at Intuit; the authorization lands in the connection of that
@@ -19,7 +21,7 @@ import type {
 } from '../shared/contract';
 import type { ConnectFlow } from './desk';
 import { ConnectError, NotConfiguredError, TokenError } from './errors';
-import type { IntuitTokenResponse } from './intuit-oauth';
+import type { IntuitTokenResponse, RevokeResult } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import type { AdoptAuthorizationInput } from './token-manager';
 import type { ConnectionStore } from './connection-store';
@@ -28,13 +30,14 @@ import type { ConnectionStore } from './connection-store';
 export interface ConnectOAuth {
   buildAuthorizeUrl(params: { state: string; redirectUri: string; scopes: string[] }): string;
   exchangeCode(code: string, redirectUri: string): Promise<IntuitTokenResponse>;
-  revoke(token: string): Promise<{ intuitTid: string | null }>;
+  revoke(token: string): Promise<RevokeResult>;
 }
 
 /** The engine calls the flow needs (TokenManager implements them). */
 export interface ConnectTokens {
   adoptAuthorization(input: AdoptAuthorizationInput): Promise<TokenStatus>;
-  forget(): Promise<TokenStatus>;
+  /** `outcome` completes the history's "Disconnected: …" (what happened at Intuit). */
+  forget(outcome?: string): Promise<TokenStatus>;
   getStatus(): TokenStatus;
   onStatusChanged(listener: (status: TokenStatus) => void): () => void;
 }
@@ -268,30 +271,39 @@ export class OAuthConnectFlow implements ConnectFlow {
     await untilNotRefreshing(tokens);
     const token = await this.targets.currentRefreshToken(options.connectionId);
     const oauth = this.targets.oauthFor(tokens.getStatus().environment);
-    if (token !== null) {
-      if (!oauth) {
-        if (!force) {
-          throw new ConnectError(
-            'revoke_failed',
-            'The refresh token cannot be revoked at Intuit because QB_CLIENT_ID and QB_CLIENT_SECRET are not set.',
-          );
-        }
-        this.log('Disconnect: no app keys to revoke with; forgetting the tokens as confirmed.');
-      } else {
-        try {
-          const { intuitTid } = await oauth.revoke(token);
-          this.log(`Disconnect: Intuit revoked the refresh token; intuit_tid ${intuitTid ?? 'none'}.`);
-        } catch (err) {
-          const failure = revokeFailure(err);
-          if (!force) {
-            this.log(`Disconnect: ${failure.message} The tokens are kept.`);
-            throw failure;
-          }
-          this.log(`Disconnect: ${failure.message} Forgetting the tokens anyway, as confirmed.`);
-        }
+    if (token === null) return tokens.forget();
+    if (!oauth) {
+      if (!force) {
+        throw new ConnectError(
+          'revoke_failed',
+          'The refresh token cannot be revoked at Intuit because QB_CLIENT_ID and QB_CLIENT_SECRET are not set.',
+        );
       }
+      this.log('Disconnect: no app keys to revoke with; forgetting the tokens as confirmed.');
+      return tokens.forget(
+        'the stored tokens were forgotten without revoking them at Intuit (no app keys), as confirmed.',
+      );
     }
-    return tokens.forget();
+    let revoked: RevokeResult;
+    try {
+      revoked = await oauth.revoke(token);
+    } catch (err) {
+      const failure = revokeFailure(err);
+      if (!force) {
+        this.log(`Disconnect: ${failure.message} The tokens are kept.`);
+        throw failure;
+      }
+      this.log(`Disconnect: ${failure.message} Forgetting the tokens anyway, as confirmed.`);
+      return tokens.forget(`${failure.message} The stored tokens were forgotten anyway, as confirmed.`);
+    }
+    const tid = `intuit_tid ${revoked.intuitTid ?? 'none'}`;
+    if (revoked.outcome === 'already_invalid') {
+      // Intuit's 400: it holds no such token, so nothing is left there to revoke.
+      this.log(`Disconnect: ${NOTHING_TO_REVOKE} (${tid}). Forgetting the tokens.`);
+      return tokens.forget(`${NOTHING_TO_REVOKE}. The stored tokens were forgotten.`);
+    }
+    this.log(`Disconnect: Intuit revoked the refresh token; ${tid}.`);
+    return tokens.forget('Intuit revoked the refresh token, and the stored tokens were forgotten.');
   }
 
   private remember(map: Map<string, number>, key: string): void {
@@ -311,6 +323,9 @@ export class OAuthConnectFlow implements ConnectFlow {
     }
   }
 }
+
+/** What Disconnect says when Intuit answered the revoke with 400: the token was already dead. */
+export const NOTHING_TO_REVOKE = 'Intuit had nothing to revoke: the token was already invalid';
 
 function untilNotRefreshing(tokens: ConnectTokens): Promise<void> {
   return new Promise((resolve) => {

@@ -20,7 +20,7 @@ import {
   type RefreshTrigger,
   type TokenStats,
 } from '../shared/contract';
-import type { ActiveCondition, ConditionKind } from '../shared/conditions';
+import { CONDITION_KINDS, type ActiveCondition } from '../shared/conditions';
 import { fingerprintToken, storedTokensSchema, type StoredTokens } from './token-store';
 
 export interface ConnectionProfile {
@@ -126,14 +126,6 @@ const statsSchema = z.looseObject({
   consecutiveFailures: z.number().int().nonnegative(),
   failingSince: isoTime.nullable(),
 });
-
-const CONDITION_KINDS = [
-  'reconnect_required',
-  'refresh_token_expiring',
-  'refresh_failing',
-  'intuit_unreachable',
-  'store_unreachable',
-] as const satisfies readonly ConditionKind[];
 
 const announcedSchema = z.object({
   conditions: z.array(

@@ -24,7 +24,7 @@ const desks: StartedDesk[] = [];
 const lines: string[] = [];
 
 beforeEach(async () => {
-  emulator = await startEmulator({ maxRequestsPerSecondPerRealm: 1000 });
+  emulator = await startEmulator();
   dir = await mkdtemp(join(tmpdir(), 'qbtd-registry-'));
   lines.length = 0;
 });
@@ -208,6 +208,8 @@ describe('several connections in one desk', () => {
     const peaks = emulator.control.counters().maxApiInFlightByRealm;
     expect(peaks[REALM_A]).toBe(10);
     expect(peaks[REALM_B]).toBe(1);
+    // Intuit's 10 a second is on here: A's 25 calls waited in its own queue instead of drawing 429s.
+    expect(emulator.control.counters().api429s).toBe(0);
   });
 
   it('keeps token values out of every status, list and log line', async () => {
@@ -263,13 +265,28 @@ describe('adding and removing connections', () => {
     await started.connections.desk(REALM_A).refresh('manual');
   });
 
-  it('a removal Intuit refuses to revoke keeps the connection, unless forced', async () => {
+  it('a connection whose token Intuit already holds as invalid is removed: its 400 means nothing to revoke', async () => {
     const started = await start();
     await threeCompanies(started);
-    // Already revoked elsewhere: Intuit answers the revoke with 400, and nothing is removed.
+    // Revoked elsewhere: Intuit answers the removal's revoke with 400 and an empty body.
     const token = (await stored(started, REALM_B)).tokens?.refreshToken ?? '';
     await started.connections.oauthFor('sandbox')?.revoke(token);
-    await expect(started.connections.remove(REALM_B)).rejects.toMatchObject({ code: 'revoke_failed' });
+    const { connections, disconnected } = await started.connections.removeReporting(REALM_B);
+    expect(connections.map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID, REALM_A]);
+    expect(disconnected.history[0]?.message).toBe(
+      'Disconnected: Intuit had nothing to revoke: the token was already invalid. The stored tokens were forgotten.',
+    );
+    expect((await started.store.load(REALM_B)).record).toBeNull();
+    expect(emulator.control.counters().revokeCalls).toBe(2);
+  });
+
+  it('a removal Intuit cannot be asked to revoke (unreachable) keeps the connection, unless forced', async () => {
+    const started = await start({ QB_REVOKE_URL: 'http://127.0.0.1:9/v2/oauth2/tokens/revoke' });
+    await threeCompanies(started);
+    await expect(started.connections.remove(REALM_B)).rejects.toMatchObject({
+      code: 'revoke_failed',
+      message: expect.stringMatching(/could not be reached/),
+    });
     expect(started.connections.list().map((c) => c.id)).toContain(REALM_B);
     expect((await started.store.load(REALM_B)).record?.tokens).not.toBeNull();
     await started.connections.remove(REALM_B, { force: true });

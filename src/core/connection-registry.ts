@@ -147,6 +147,14 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
    * environment's: it can be disconnected, not removed.
    */
   async remove(id: ConnectionId, options: RemoveConnectionOptions = {}): Promise<ConnectionSummary[]> {
+    return (await this.removeReporting(id, options)).connections;
+  }
+
+  /** remove(), also answering with the connection's last status: its history says what Intuit did. */
+  async removeReporting(
+    id: ConnectionId,
+    options: RemoveConnectionOptions = {},
+  ): Promise<{ connections: ConnectionSummary[]; disconnected: TokenStatus }> {
     if (id === DEFAULT_CONNECTION_ID) {
       throw new ConfigError(
         'The default connection is defined by the QB_* environment and cannot be removed: disconnect it, and unset QB_REFRESH_TOKEN.',
@@ -154,8 +162,9 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     }
     this.entry(id);
     this.busy.add(id);
+    let disconnected: TokenStatus;
     try {
-      await this.connectFlow.disconnect({ connectionId: id, force: options.force === true });
+      disconnected = await this.connectFlow.disconnect({ connectionId: id, force: options.force === true });
       await this.store.withLock(id, () => this.store.remove(id));
       await this.dropEntry(id);
       this.log(`Removed the connection ${id}.`);
@@ -163,7 +172,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       this.busy.delete(id);
     }
     this.connectionsChanged();
-    return this.list();
+    return { connections: this.list(), disconnected };
   }
 
   /**

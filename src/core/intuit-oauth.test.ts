@@ -79,10 +79,33 @@ describe('IntuitOAuth', () => {
   });
 
   it('revoke sends JSON with Basic auth and ends the authorization', async () => {
-    const { intuitTid } = await oauth.revoke(emulator.refreshToken);
+    const { intuitTid, outcome } = await oauth.revoke(emulator.refreshToken);
+    expect(outcome).toBe('revoked');
     expect(intuitTid).toMatch(/^1-/);
     expect(emulator.control.isRefreshTokenValid(emulator.refreshToken)).toBe(false);
     expect((await fail(oauth.refresh(emulator.refreshToken))).kind).toBe('invalid_grant');
+  });
+
+  it('revoke of a token Intuit no longer holds (its 400, empty body) is already_invalid; a malformed request or wrong keys still reject', async () => {
+    await oauth.revoke(emulator.refreshToken);
+    const counted = emulator.control.counters().revokeCalls;
+    await expect(oauth.revoke(emulator.refreshToken)).resolves.toMatchObject({ outcome: 'already_invalid' });
+    await expect(oauth.revoke('RT1-never-issued-by-intuit')).resolves.toMatchObject({
+      outcome: 'already_invalid',
+    });
+    expect(emulator.control.counters().revokeCalls).toBe(counted + 2);
+    // 400 invalid_request (no token sent) is about the request, not the token: not "nothing to revoke".
+    expect((await fail(oauth.revoke(''))).status).toBe(400);
+    const wrongKeys = new IntuitOAuth({
+      clientId: emulator.clientId,
+      clientSecret: 'not-the-secret',
+      tokenUrl: emulator.tokenUrl,
+      revokeUrl: emulator.revokeUrl,
+      authorizeUrl: emulator.authorizeUrl,
+      timeoutMs: 2000,
+    });
+    const refused = await fail(wrongKeys.revoke('RT1-never-issued-by-intuit'));
+    expect(refused).toMatchObject({ kind: 'invalid_client', status: 401 });
   });
 
   it('wrong client secret is invalid_client, naming the variables to check', async () => {

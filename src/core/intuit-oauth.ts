@@ -39,6 +39,27 @@ export interface RefreshOptions {
   onAnswer?: (answer: IntuitTokenResponse) => void;
 }
 
+/** What a revoke came to: Intuit revoked the token, or held nothing to revoke (it was already invalid). */
+export interface RevokeResult {
+  intuitTid: string | null;
+  outcome: 'revoked' | 'already_invalid';
+}
+
+/** The OAuth error codes of a 400 that mean "no such token": there is nothing left to revoke. */
+const ALREADY_INVALID: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_token']);
+
+/** The `error` of an OAuth error body, or null when the body is not one. */
+function oauthErrorOf(body: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const error =
+      typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : null;
+    return typeof error === 'string' ? error : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What the TokenManager needs from the protocol (tests and benchmarks may pass their own). */
 export interface TokenEndpoint {
   refresh(refreshToken: string, options?: RefreshOptions): Promise<IntuitTokenResponse>;
@@ -125,11 +146,15 @@ export class IntuitOAuth implements TokenEndpoint {
   /**
    * Revokes a refresh or access token. Done with plain fetch: Intuit's revoke endpoint takes a JSON
    * body `{"token": …}`, while openid-client's tokenRevocation sends RFC 7009's form-encoded body.
+   * A token Intuit no longer knows (expired, rotated away, revoked) is answered 400 with an empty
+   * body, where RFC 7009 would answer 200: that resolves as `already_invalid`, since nothing is left
+   * to revoke. Any other 400 (a malformed request, the app's keys) still rejects.
    */
-  async revoke(token: string): Promise<{ intuitTid: string | null }> {
+  async revoke(token: string): Promise<RevokeResult> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
     let response: Response;
+    let body: string;
     try {
       response = await fetch(this.options.revokeUrl, {
         method: 'POST',
@@ -141,22 +166,24 @@ export class IntuitOAuth implements TokenEndpoint {
         body: JSON.stringify({ token }),
         signal: controller.signal,
       });
-      await response.arrayBuffer().catch(() => undefined);
+      body = await response.text().catch(() => '');
     } catch (err) {
       throw classifyThrown(err, controller.signal.aborted, null, 'revoke');
     } finally {
       clearTimeout(timer);
     }
     const intuitTid = response.headers.get('intuit_tid');
-    if (!response.ok) {
-      throw classifyStatus(
-        response.status,
-        null,
-        intuitTid,
-        parseRetryAfter(response.headers.get('retry-after')),
-      );
+    if (response.ok) return { intuitTid, outcome: 'revoked' };
+    const oauthError = oauthErrorOf(body);
+    if (response.status === 400 && (body.trim() === '' || ALREADY_INVALID.has(oauthError ?? ''))) {
+      return { intuitTid, outcome: 'already_invalid' };
     }
-    return { intuitTid };
+    throw classifyStatus(
+      response.status,
+      oauthError,
+      intuitTid,
+      parseRetryAfter(response.headers.get('retry-after')),
+    );
   }
 
   /** The consent URL. Intuit wants response_type=code, the scopes space-separated, and state. */

@@ -19,7 +19,6 @@ import {
   type AccessTokenSource,
   type QuickBooksClientOptions,
 } from './quickbooks-client';
-import { RequestQueue } from './request-queue';
 
 let emulator: EmulatorHandle;
 let desk: StartedDesk;
@@ -104,9 +103,10 @@ describe('QuickBooksClient against the emulator', () => {
   });
 
   it('200 concurrent calls right after a server-side revoke: one refresh, all succeed, never more than 10 in flight', async () => {
-    // Concurrency is the point here; Intuit's (and the emulator's) 10 requests a second would throttle 200.
+    // Concurrency and the one refresh are the point here: at Intuit's 10 a second (which the client
+    // keeps to, api-pacing.test.ts) 200 calls take 20 s, so both the emulator and the client allow 1000.
     emulator.control.configure({ apiLatencyMs: 20, maxRequestsPerSecondPerRealm: 1000 });
-    const qb = client();
+    const qb = client({ maxRequestsPerSecond: 1000 });
     emulator.control.revokeAccessTokens();
     const results = await Promise.all(Array.from({ length: 200 }, () => qb.getCompanyInfo()));
     expect(results).toHaveLength(200);
@@ -126,7 +126,8 @@ describe('QuickBooksClient against the emulator', () => {
   });
 
   it('reports each request by status and duration, and each retry after a 401, to telemetry', async () => {
-    // Five calls in a row: the earlier tests' calls must not push this second over Intuit's 10/s.
+    // Five calls in a row from a new client: it paces its own calls, not the earlier tests' clients'
+    // (each test builds its own, as another app would be), whose calls may still fill this second.
     emulator.control.configure({ maxRequestsPerSecondPerRealm: 1000 });
     const seen: string[] = [];
     const qb = client({
@@ -182,6 +183,31 @@ describe('QuickBooksClient against the emulator', () => {
     expect(emulator.control.counters().api429s).toBe(1);
     expect(emulator.control.counters().apiCalls).toBe(2);
     expect(lines.some((line) => /429 throttled, retry 1 in 1000 ms/.test(line))).toBe(true);
+  });
+
+  it("a 429 holds the connection's other requests too, until Intuit's wait is over", async () => {
+    emulator.control.injectApiFault({ kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const answers: { status: number; sentAt: number; answeredAt: number }[] = [];
+    let second: Promise<unknown> = Promise.resolve();
+    const qb = client({
+      telemetry: {
+        ...noTelemetry,
+        apiRequested: ({ status, durationMs }) => {
+          const answeredAt = Date.now();
+          answers.push({ status, sentAt: answeredAt - durationMs, answeredAt });
+        },
+      },
+      // Another call of the same connection, made while the throttled one waits out its second.
+      log: (line) => {
+        if (/429 throttled/.test(line)) setImmediate(() => (second = qb.getCompanyInfo()));
+      },
+    });
+    await qb.getCompanyInfo();
+    await second;
+    expect(answers.map((answer) => answer.status)).toEqual([429, 200, 200]);
+    const throttledAt = answers[0].answeredAt;
+    for (const answer of answers.slice(1)) expect(answer.sentAt).toBeGreaterThanOrEqual(throttledAt + 1000);
+    expect(emulator.control.counters().api429s).toBe(1);
   });
 
   it('429 with a Retry-After beyond the bound is reported, not waited out', async () => {
@@ -473,27 +499,5 @@ describe('fault parsing and helpers', () => {
     expect(parseRetryAfter('soon')).toBeNull();
     const now = Date.parse('2026-11-27T12:00:00Z');
     expect(parseRetryAfter('Fri, 27 Nov 2026 12:00:30 GMT', now)).toBe(30_000);
-  });
-
-  it('RequestQueue serves waiters first in, first out and never exceeds its ceiling', async () => {
-    const queue = new RequestQueue(2);
-    const order: number[] = [];
-    const gates: (() => void)[] = [];
-    const tasks = Array.from({ length: 6 }, (_, i) =>
-      queue.run(async () => {
-        order.push(i);
-        await new Promise<void>((resolve) => gates.push(resolve));
-      }),
-    );
-    while (order.length < 6) {
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(queue.inFlight).toBeLessThanOrEqual(2);
-      gates.shift()?.();
-    }
-    gates.forEach((open) => open());
-    await Promise.all(tasks);
-    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(queue.peakInFlight).toBe(2);
-    expect(() => new RequestQueue(0)).toThrow(/maxConcurrent/);
   });
 });

@@ -1,6 +1,7 @@
 // Authorized calls to the QuickBooks Online Accounting API. Everything that makes a call
-// safe lives here: a per-realm concurrency ceiling (Intuit allows 10 in flight per company),
-// one refresh and one retry after a 401, Retry-After-aware back-off on 429, timeouts, and errors
+// safe lives here: per-connection pacing within Intuit's limits (10 in flight, 10 a second, 500 a
+// minute per company: request-queue.ts), one refresh and one retry after a 401, a connection-wide
+// wait after a 429 that came anyway (Retry-After, else Intuit's minute), timeouts, and errors
 // that carry intuit_tid and never a token value. `request` reads JSON; `fetch` is the same
 // machinery for any method, answering with a Response (the library's `fetch` is this one).
 import { describeApiFault, parseApiFault } from './api-faults';
@@ -30,9 +31,13 @@ export interface QuickBooksClientOptions {
   fetchTimeoutMs?: number;
   /** Requests in flight at once for this realm (default 10, Intuit's ceiling); the rest wait in FIFO order. */
   maxConcurrent?: number;
+  /** Requests sent in any second (default 10, Intuit's limit per company and app); Infinity: unpaced. */
+  maxRequestsPerSecond?: number;
+  /** Requests sent in any minute (default 500, Intuit's limit per company); Infinity: unpaced. */
+  maxRequestsPerMinute?: number;
   /** Retries after a 429 before giving up (default 3). */
   maxRateLimitRetries?: number;
-  /** First wait after a 429 without Retry-After, doubled on each retry (default 1 s). */
+  /** First wait after a 429 without Retry-After, doubled on each retry (default 60 s, as Intuit suggests). */
   rateLimitBackoffMs?: number;
   /** Longest single wait after a 429; a longer Retry-After is reported instead of waited out (default 60 s). */
   maxRetryAfterMs?: number;
@@ -104,8 +109,10 @@ const DEFAULTS = {
   minorVersion: 75,
   fetchTimeoutMs: 30_000,
   maxConcurrent: 10,
+  maxRequestsPerSecond: 10,
+  maxRequestsPerMinute: 500,
   maxRateLimitRetries: 3,
-  rateLimitBackoffMs: 1_000,
+  rateLimitBackoffMs: 60_000,
   maxRetryAfterMs: 60_000,
 };
 
@@ -138,11 +145,19 @@ export class QuickBooksClient {
       minorVersion: options.minorVersion ?? DEFAULTS.minorVersion,
       fetchTimeoutMs: options.fetchTimeoutMs ?? DEFAULTS.fetchTimeoutMs,
       maxConcurrent: options.maxConcurrent ?? DEFAULTS.maxConcurrent,
+      maxRequestsPerSecond: options.maxRequestsPerSecond ?? DEFAULTS.maxRequestsPerSecond,
+      maxRequestsPerMinute: options.maxRequestsPerMinute ?? DEFAULTS.maxRequestsPerMinute,
       maxRateLimitRetries: options.maxRateLimitRetries ?? DEFAULTS.maxRateLimitRetries,
       rateLimitBackoffMs: options.rateLimitBackoffMs ?? DEFAULTS.rateLimitBackoffMs,
       maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
     };
-    this.queue = new RequestQueue(this.settings.maxConcurrent);
+    this.queue = new RequestQueue({
+      maxConcurrent: this.settings.maxConcurrent,
+      limits: [
+        { limit: this.settings.maxRequestsPerSecond, spanMs: 1_000 },
+        { limit: this.settings.maxRequestsPerMinute, spanMs: 60_000 },
+      ],
+    });
     this.log = options.log ?? null;
     this.telemetry = options.telemetry ?? noTelemetry;
     this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
@@ -279,8 +294,12 @@ export class QuickBooksClient {
     let retriedAfter401 = false;
     let rateLimitRetries = 0;
     for (;;) {
-      // The slot is held only while a request is on the wire: refreshes and back-off waits happen outside it.
-      const attempt = await this.queue.run(() => this.attempt(request));
+      // The slot is held only while a request is on the wire: refreshes and waits happen outside it.
+      // A retry goes first: it keeps the place its first attempt had.
+      const attempt = await this.queue.run(() => this.attempt(request), {
+        signal: request.signal,
+        first: retriedAfter401 || rateLimitRetries > 0,
+      });
       const { status, headers, tokenUsed } = attempt;
 
       if (status >= 200 && status < 300) return attempt;
@@ -299,7 +318,8 @@ export class QuickBooksClient {
         if (waitMs !== null) {
           rateLimitRetries += 1;
           this.log?.(`${what}: 429 throttled, retry ${rateLimitRetries} in ${waitMs} ms`);
-          await sleep(waitMs, request.signal);
+          // Intuit throttles the company, not this request: the connection's other requests wait too.
+          this.queue.pauseUntil(Date.now() + waitMs);
           continue;
         }
       }
@@ -405,7 +425,7 @@ export class QuickBooksClient {
       code = 'rate_limited';
       message = `QuickBooks throttled ${what} (429: ${said})${
         retryAfterMs !== null ? `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''
-      }. Intuit allows 10 concurrent and 500 requests per minute per company.`;
+      }. Intuit allows 10 concurrent requests and 10 a second per company and app, and 500 a minute per company.`;
     } else if (status === 400) {
       code = 'bad_request';
       message = `QuickBooks rejected ${what} as invalid (400): ${said}.`;
@@ -486,19 +506,4 @@ function scrub(text: string, token: string): string {
 function errorText(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return error instanceof Error ? `${error.message}${cause}` : String(error);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

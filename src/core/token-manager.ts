@@ -481,11 +481,14 @@ export class TokenManager {
     return this.getStatus();
   }
 
-  /** Disconnect: the record keeps its history but no chain; the status becomes not_configured. */
-  async forget(): Promise<TokenStatus> {
+  /**
+   * Disconnect: the record keeps its history but no chain; the status becomes not_configured.
+   * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
+   */
+  async forget(outcome = 'the stored tokens were forgotten.'): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    const disconnected = this.event('disconnected', 'Disconnected: the stored tokens were forgotten.');
+    const disconnected = this.event('disconnected', `Disconnected: ${outcome}`);
     await this.underLock((latest) =>
       this.write(latest, null, [{ type: 'chain_replaced', events: [disconnected] }]),
     );

@@ -2,6 +2,7 @@
 // Account, Customer, Vendor, Item, Invoice) and /query, behind Intuit's Bearer check and throttle.
 // Answers are XML unless the client asks for JSON, as Intuit's are; faults in Intuit's spellings.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { companyNameOf } from './companies';
 import type { EmulatorContext } from './context';
 import {
   AUTHENTICATION_FAILED,
@@ -156,7 +157,7 @@ function answerResource(
   const [name = '', id] = resource;
   const entity = SEEDED_ENTITIES[name.toLowerCase()];
   if (entity && id !== undefined && resource.length === 2 && req.method === 'GET') {
-    const rows = entity.rows(realmId, ctx.settings.companyName);
+    const rows = entity.rows(realmId, companyNameOf(ctx.settings, realmId));
     // CompanyInfo is read by the company's own id (Intuit also answers its entity Id, 1).
     const byRealmId = entity.name === 'CompanyInfo' && id === realmId;
     const row = byRealmId ? rows[0] : rows.find((r) => r.Id === id);
@@ -169,7 +170,7 @@ function answerResource(
     (req.method === 'GET' || req.method === 'POST')
   ) {
     const statement = req.method === 'GET' ? url.searchParams.get('query') : body;
-    const outcome = runQuery(statement ?? '', realmId, ctx.settings.companyName);
+    const outcome = runQuery(statement ?? '', realmId, companyNameOf(ctx.settings, realmId));
     if ('fault' in outcome) return sendFault(ctx, req, res, outcome.fault);
     return sendIntuitResponse(ctx, req, res, { QueryResponse: outcome.response });
   }

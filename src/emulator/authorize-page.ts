@@ -1,13 +1,17 @@
-// GET /connect/oauth2: Intuit's consent screen, reduced to a Connect and a Cancel button.
-// Approval creates a single-use code and redirects to redirect_uri with code, state and realmId.
-// As at Intuit, the request must carry client_id, response_type=code, scope, redirect_uri and state,
-// and the redirect URI must be one registered for the app (settings.redirectUris). A bad request
-// gets an error page and never a redirect (RFC 6749 4.1.2.1: an unchecked redirect URI is an open redirector).
+// GET /connect/oauth2: Intuit's consent screen (its HTML in consent-page.ts). Approval creates a
+// single-use code and redirects to redirect_uri with code, state and realmId: the company the user
+// picked in the selector, or their only company. As at Intuit, the request must carry client_id,
+// response_type=code, scope, redirect_uri and state, and the redirect URI must be one registered for
+// the app (settings.redirectUris). A bad request gets an error page and never a redirect (RFC 6749
+// 4.1.2.1: an unchecked redirect URI is an open redirector). Emulator-only: `realm_id` on the request
+// names the company directly, for scripted tests (any realm, no choice asked).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { REALM_ID_PATTERN, companyNameOf, userCompanies } from './companies';
+import { DECISION_PATH, consentPageHtml, type ConsentView } from './consent-page';
 import type { EmulatorContext } from './context';
 import { escapeHtml, mediaType, readBody, sendText } from './http-util';
 import { isRegisteredRedirectUri } from './redirect-uris';
-import { DEFAULT_REALM_ID } from './settings';
+import type { EmulatorCompany } from './types';
 
 /** Intuit's scopes (those intuit-oauth names); the accounting scope is what the desk asks for. */
 const KNOWN_SCOPES = new Set([
@@ -27,14 +31,12 @@ const KNOWN_SCOPES = new Set([
 ]);
 
 export const AUTHORIZE_PATH = '/connect/oauth2';
-const DECISION_PATH = '/connect/oauth2/decision';
 
 interface ConsentRequest {
   clientId: string;
   redirectUri: string;
   state: string;
   scope: string;
-  realmId: string;
 }
 
 function validate(ctx: EmulatorContext, params: URLSearchParams): ConsentRequest | string {
@@ -53,9 +55,32 @@ function validate(ctx: EmulatorContext, params: URLSearchParams): ConsentRequest
   if (unknown !== undefined) return `scope ${unknown} is not an Intuit scope`;
   const state = params.get('state');
   if (!state) return 'state is required';
-  const realmId = params.get('realm_id') ?? ctx.demo.realmId ?? DEFAULT_REALM_ID;
-  if (!/^\d{1,32}$/.test(realmId)) return 'realm_id must be digits';
-  return { clientId, redirectUri, state, scope, realmId };
+  return { clientId, redirectUri, state, scope };
+}
+
+/** The company this request connects, when nothing is left to choose (null: the user must pick one). */
+type Fixed = ConsentView['fixed'];
+
+/**
+ * Which company: the realm_id shortcut, else (from the form) the company picked in the selector,
+ * which must be one of the user's, else the user's only company. A string is why the request is refused.
+ */
+function fixedCompany(ctx: EmulatorContext, params: URLSearchParams, fromForm: boolean): Fixed | string {
+  const shortcut = params.get('realm_id');
+  if (shortcut !== null) {
+    if (!REALM_ID_PATTERN.test(shortcut)) return 'realm_id must be digits';
+    const company = { realmId: shortcut, companyName: companyNameOf(ctx.settings, shortcut) };
+    return { company, field: 'realm_id' };
+  }
+  const companies = userCompanies(ctx.settings, ctx.demo.realmId);
+  const picked = fromForm ? params.get('company') : null;
+  if (picked) {
+    const company = companies.find((c) => c.realmId === picked);
+    if (!company) return `company ${picked} is not one of the signed-in user's companies`;
+    return { company, field: 'company' };
+  }
+  const [only] = companies;
+  return companies.length === 1 && only ? { company: only, field: 'company' } : null;
 }
 
 function redirect(res: ServerResponse, target: string, params: Record<string, string>): void {
@@ -65,9 +90,14 @@ function redirect(res: ServerResponse, target: string, params: Record<string, st
   res.end();
 }
 
-function approve(ctx: EmulatorContext, res: ServerResponse, consent: ConsentRequest): void {
-  const code = ctx.store.createCode(consent.clientId, consent.redirectUri, consent.realmId, consent.scope);
-  redirect(res, consent.redirectUri, { code, state: consent.state, realmId: consent.realmId });
+function approve(
+  ctx: EmulatorContext,
+  res: ServerResponse,
+  consent: ConsentRequest,
+  company: EmulatorCompany,
+): void {
+  const code = ctx.store.createCode(consent.clientId, consent.redirectUri, company.realmId, consent.scope);
+  redirect(res, consent.redirectUri, { code, state: consent.state, realmId: company.realmId });
 }
 
 function errorPage(res: ServerResponse, message: string): void {
@@ -75,26 +105,27 @@ function errorPage(res: ServerResponse, message: string): void {
     res,
     400,
     'text/html; charset=utf-8',
-    `<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Something went wrong</h1><p>${escapeHtml(message)}</p></body></html>`,
+    `<!DOCTYPE html><html lang="en"><head><title>Error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(message)}</p></main></body></html>`,
   );
 }
 
-function consentPage(ctx: EmulatorContext, consent: ConsentRequest): string {
-  const hidden = (name: string, value: string): string =>
-    `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Connect to QuickBooks (emulator)</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;color:#393a3d}
-button{font-size:1rem;padding:.6rem 1.4rem;border-radius:4px;border:1px solid #2ca01c;cursor:pointer}
-#connect{background:#2ca01c;color:#fff}#cancel{background:#fff;color:#393a3d;border-color:#8d9096}</style></head>
-<body><h1>Intuit emulator</h1>
-<p>An app wants to connect to <strong>${escapeHtml(ctx.settings.companyName)}</strong> (company ${escapeHtml(consent.realmId)}).</p>
-<p>Scope: <code>${escapeHtml(consent.scope)}</code></p>
-<form method="post" action="${DECISION_PATH}">
-${hidden('client_id', consent.clientId)}${hidden('response_type', 'code')}${hidden('redirect_uri', consent.redirectUri)}${hidden('state', consent.state)}${hidden('scope', consent.scope)}${hidden('realm_id', consent.realmId)}
-<button id="connect" type="submit" name="decision" value="connect">Connect</button>
-<button id="cancel" type="submit" name="decision" value="cancel">Cancel</button>
-</form></body></html>`;
+function showConsent(
+  ctx: EmulatorContext,
+  res: ServerResponse,
+  consent: ConsentRequest,
+  fixed: Fixed,
+  error?: string,
+): void {
+  const view: ConsentView = {
+    ...consent,
+    fixed,
+    companies: userCompanies(ctx.settings, ctx.demo.realmId),
+    ...(error ? { error } : {}),
+  };
+  sendText(res, error ? 400 : 200, 'text/html; charset=utf-8', consentPageHtml(view), {
+    'content-security-policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:",
+  });
 }
 
 export async function handleAuthorize(
@@ -110,18 +141,21 @@ export async function handleAuthorize(
     const params = new URLSearchParams(body);
     const consent = validate(ctx, params);
     if (typeof consent === 'string') return errorPage(res, consent);
-    if (params.get('decision') === 'connect') return approve(ctx, res, consent);
-    return redirect(res, consent.redirectUri, { error: 'access_denied', state: consent.state });
+    const fixed = fixedCompany(ctx, params, true);
+    if (typeof fixed === 'string') return errorPage(res, fixed);
+    if (params.get('decision') !== 'connect')
+      return redirect(res, consent.redirectUri, { error: 'access_denied', state: consent.state });
+    if (!fixed) return showConsent(ctx, res, consent, null, 'Select a company to connect.');
+    return approve(ctx, res, consent, fixed.company);
   }
   if (url.pathname === AUTHORIZE_PATH && req.method === 'GET') {
     const consent = validate(ctx, url.searchParams);
     if (typeof consent === 'string') return errorPage(res, consent);
-    if (ctx.settings.autoApprove) return approve(ctx, res, consent);
-    sendText(res, 200, 'text/html; charset=utf-8', consentPage(ctx, consent), {
-      'content-security-policy':
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:",
-    });
-    return;
+    const fixed = fixedCompany(ctx, url.searchParams, false);
+    if (typeof fixed === 'string') return errorPage(res, fixed);
+    // autoApprove skips the Connect click, never the user's choice of company.
+    if (ctx.settings.autoApprove && fixed) return approve(ctx, res, consent, fixed.company);
+    return showConsent(ctx, res, consent, fixed);
   }
   errorPage(res, `${req.method} ${url.pathname} is not part of the consent flow`);
 }

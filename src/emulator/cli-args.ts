@@ -1,6 +1,6 @@
 // Flags of `npm run emulator`, parsed into EmulatorOptions (kept apart from cli.ts so tests can import it).
 import { parseArgs } from 'node:util';
-import type { EmulatorOptions } from './types';
+import type { EmulatorCompany, EmulatorOptions } from './types';
 
 export const USAGE = `Usage: npm run emulator -- [options]
 
@@ -25,7 +25,11 @@ export const USAGE = `Usage: npm run emulator -- [options]
   --api-latency-ms N         delay every Accounting API answer (default 0)
   --client-id ID, --client-secret S, --refresh-token RT, --realm-id ID
                              demo credentials to accept (generated when omitted)
-  --company-name NAME        CompanyInfo's name (default "Sandbox Company_US_1")
+  --company-name NAME        CompanyInfo's name for every company --company does not name
+                             (default "Sandbox Company_US_1")
+  --company REALM_ID=NAME    a company the signed-in user has (repeatable, in the order the consent
+                             page lists them); with two or more the user picks one there, as at Intuit
+                             (default: the demo realm alone, named --company-name)
   --quiet                    no request log on stderr
   --help`;
 
@@ -33,6 +37,18 @@ function integer(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${flag} must be a non-negative integer, got "${value}"`);
   return Number(value);
+}
+
+/** `--company 9130350000000001=Lantern Street Books`: the realm id, then the name after the first '='. */
+function companies(values: string[] | undefined): EmulatorCompany[] | undefined {
+  return values?.map((value) => {
+    const at = value.indexOf('=');
+    if (at <= 0 || at === value.length - 1)
+      throw new Error(
+        `--company must be REALM_ID=NAME (e.g. 9130350000000001=Lantern Street Books), got "${value}"`,
+      );
+    return { realmId: value.slice(0, at), companyName: value.slice(at + 1) };
+  });
 }
 
 function oneOf<T extends string>(
@@ -84,6 +100,7 @@ export function optionsFromArgs(args: string[]): {
       'refresh-token': { type: 'string' },
       'realm-id': { type: 'string' },
       'company-name': { type: 'string' },
+      company: { type: 'string', multiple: true },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -108,6 +125,7 @@ export function optionsFromArgs(args: string[]): {
     maxRequestsPerMinutePerRealm: integer('max-per-minute', values['max-per-minute']),
     apiLatencyMs: integer('api-latency-ms', values['api-latency-ms']),
     companyName: values['company-name'],
+    companies: companies(values.company),
     demo: {
       clientId: values['client-id'],
       clientSecret: values['client-secret'],

@@ -186,4 +186,20 @@ describe('flag parsing', () => {
     expect(registered.maxRequestsPerSecondPerRealm).toBe(50);
     expect(registered.faultSpelling).toBe('capital');
   });
+
+  it('declares the signed-in user’s companies with --company REALM_ID=NAME, in order', () => {
+    const { options } = optionsFromArgs([
+      '--company',
+      '9130350000000001=Lantern Street Books Ltd',
+      '--company',
+      '9130350000000002=Alder = Sons',
+    ]);
+    expect(options.companies).toEqual([
+      { realmId: '9130350000000001', companyName: 'Lantern Street Books Ltd' },
+      { realmId: '9130350000000002', companyName: 'Alder = Sons' },
+    ]);
+    expect(optionsFromArgs([]).options.companies).toBeUndefined();
+    for (const bad of ['Lantern', '=Lantern', '9130350000000001='])
+      expect(() => optionsFromArgs(['--company', bad])).toThrow(/--company must be REALM_ID=NAME/);
+  });
 });

@@ -1,7 +1,16 @@
 import { type JsonWebKey, createPublicKey, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from './index';
-import { apiGet, companyInfoPath, consentRedirect, control, refresh, str, tokenCall } from './test-support';
+import {
+  apiGet,
+  companyInfoPath,
+  consentRedirect,
+  consentUrl,
+  control,
+  refresh,
+  str,
+  tokenCall,
+} from './test-support';
 import type { EmulatorHandle } from './types';
 
 let emu: EmulatorHandle;
@@ -15,21 +24,7 @@ afterEach(async () => {
 });
 
 function authorizeUrl(extra: Record<string, string> = {}): string {
-  return authorizeUrlFor(emu, redirectUri, extra);
-}
-
-function authorizeUrlFor(target: EmulatorHandle, uri: string, extra: Record<string, string> = {}): string {
-  const url = new URL(target.authorizeUrl);
-  const params = {
-    client_id: target.clientId,
-    response_type: 'code',
-    scope: 'com.intuit.quickbooks.accounting',
-    redirect_uri: uri,
-    state: 'st-123',
-    ...extra,
-  };
-  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  return url.toString();
+  return consentUrl(emu, redirectUri, extra);
 }
 
 async function consent(decision: 'connect' | 'cancel'): Promise<URL> {
@@ -190,7 +185,7 @@ describe('registered redirect URIs', () => {
     });
     try {
       const statusOf = async (uri: string) =>
-        (await fetch(authorizeUrlFor(strict, uri), { redirect: 'manual' })).status;
+        (await fetch(consentUrl(strict, uri), { redirect: 'manual' })).status;
       expect(await statusOf('https://app.example.com/qb/callback')).toBe(302);
       expect(await statusOf('https://app.example.com:8443/qb/callback')).toBe(400);
       expect(await statusOf('https://app.example.com/qb/callback2')).toBe(400);

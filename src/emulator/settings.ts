@@ -1,7 +1,8 @@
 // Run-time behaviour of the emulator: defaults from INTUIT.md, and the validation shared by
 // startEmulator(), configure(), the control endpoint and the CLI flags.
+import { COMPANIES_RULE } from './companies';
 import { DEFAULT_REDIRECT_URIS, MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';
-import type { EmulatorOptions, FaultSpelling } from './types';
+import type { EmulatorCompany, EmulatorOptions, FaultSpelling } from './types';
 import { checkObject, type Rule } from './validate';
 
 export interface Settings {
@@ -20,6 +21,8 @@ export interface Settings {
   maxRequestsPerMinutePerRealm: number;
   apiLatencyMs: number;
   companyName: string;
+  /** The signed-in user's companies (companies.ts); empty = the demo realm alone, named companyName. */
+  companies: EmulatorCompany[];
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -38,6 +41,7 @@ export const DEFAULT_SETTINGS: Settings = {
   maxRequestsPerMinutePerRealm: 500,
   apiLatencyMs: 0,
   companyName: 'Sandbox Company_US_1',
+  companies: [],
 };
 
 export const DEFAULT_REALM_ID = '9341453172571840';
@@ -62,6 +66,7 @@ export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
   maxRequestsPerMinutePerRealm: positive,
   apiLatencyMs: { type: 'int', min: 0, max: 600_000, optional: true },
   companyName: { type: 'string', maxLength: 200, optional: true },
+  companies: COMPANIES_RULE,
 };
 
 export type SettingsPatch = Partial<Settings>;
@@ -69,8 +74,10 @@ export type SettingsPatch = Partial<Settings>;
 /** Validates a patch; throws a ValidationError naming the bad field and what was expected. */
 export function parseSettingsPatch(input: unknown): SettingsPatch {
   const patch = { ...(checkObject(input, SETTINGS_RULES, 'emulator options') as SettingsPatch) };
-  // A copy: registerRedirectUri() appends to the list, which must not be the caller's array.
+  // Copies: registerRedirectUri() appends to the list, and neither list may be the caller's to change.
   if (patch.redirectUris) patch.redirectUris = [...patch.redirectUris];
+  if (patch.companies)
+    patch.companies = patch.companies.map(({ realmId, companyName }) => ({ realmId, companyName }));
   return patch;
 }
 
@@ -80,6 +87,7 @@ export function settingsFromOptions(options: EmulatorOptions): Settings {
   return {
     ...DEFAULT_SETTINGS,
     redirectUris: [...DEFAULT_SETTINGS.redirectUris],
+    companies: [],
     ...parseSettingsPatch(defined),
   };
 }

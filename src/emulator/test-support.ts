@@ -94,13 +94,48 @@ export function companyInfoPath(realmId: string): string {
   return `/v3/company/${realmId}/companyinfo/${realmId}?minorversion=75`;
 }
 
+/** A consent page URL for the demo app, as the desk builds it (accounting scope), with `extra` set over it. */
+export function consentUrl(
+  emu: Pick<EmulatorHandle, 'authorizeUrl' | 'clientId'>,
+  redirectUri: string,
+  extra: Record<string, string> = {},
+): string {
+  const url = new URL(emu.authorizeUrl);
+  const params = {
+    client_id: emu.clientId,
+    response_type: 'code',
+    scope: 'com.intuit.quickbooks.accounting',
+    redirect_uri: redirectUri,
+    state: 'st-123',
+    ...extra,
+  };
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  return url.toString();
+}
+
+/** The company selector's choices on a consent page: value (realm id) and label, in page order. */
+export function companyOptions(html: string): { realmId: string; label: string }[] {
+  const select = /<select id="company" name="company"[^>]*>([\s\S]*?)<\/select>/.exec(html)?.[1];
+  if (select === undefined) return [];
+  return [...select.matchAll(/<option value="(\d+)">([^<]*)<\/option>/g)].map((m) => ({
+    realmId: m[1] ?? '',
+    label: unescapeHtml(m[2] ?? ''),
+  }));
+}
+
+function unescapeHtml(text: string): string {
+  return text.replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)));
+}
+
 /**
- * Walks the consent page as a browser would: GET the page, POST its form with the Connect (or Cancel)
- * button, and return the redirect's Location (the app's redirect URI with code, state and realmId).
+ * Walks the consent page as a browser would: GET the page, pick `company` in its company selector
+ * when it has one (a realm id it lists), POST its form with the Connect (or Cancel) button, and return
+ * the redirect's Location (the app's redirect URI with code, state and realmId).
  */
 export async function consentRedirect(
   authorizeUrl: string,
   decision: 'connect' | 'cancel' = 'connect',
+  company?: string,
 ): Promise<string> {
   const page = await fetch(authorizeUrl);
   const html = await page.text();
@@ -109,10 +144,15 @@ export async function consentRedirect(
   if (!action) throw new Error('the consent page has no form');
   const fields = new URLSearchParams();
   for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    fields.set(
-      match[1] ?? '',
-      (match[2] ?? '').replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code))),
-    );
+    fields.set(match[1] ?? '', unescapeHtml(match[2] ?? ''));
+  }
+  if (company !== undefined) {
+    const offered = companyOptions(html).map((option) => option.realmId);
+    if (!offered.includes(company))
+      throw new Error(
+        `the consent page offers no company ${company} (it offers: ${offered.join(', ') || 'no choice'})`,
+      );
+    fields.set('company', company);
   }
   fields.set('decision', decision);
   const res = await fetch(new URL(action, authorizeUrl), {

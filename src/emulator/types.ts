@@ -15,6 +15,12 @@ export interface DemoCredentials {
  */
 export type FaultSpelling = 'intuit' | 'lower' | 'capital';
 
+/** A QuickBooks company the emulator's signed-in user belongs to: its realm id and CompanyInfo name. */
+export interface EmulatorCompany {
+  realmId: string;
+  companyName: string;
+}
+
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. Always bound to 127.0.0.1. */
   port?: number;
@@ -47,7 +53,14 @@ export interface EmulatorOptions {
   maxRequestsPerMinutePerRealm?: number;
   /** Credentials the emulator accepts from the start; generated when omitted. */
   demo?: Partial<DemoCredentials>;
+  /** CompanyInfo's name for every realm `companies` does not name (default "Sandbox Company_US_1"). */
   companyName?: string;
+  /**
+   * The companies the signed-in user belongs to, in the order the consent page's company selector
+   * lists them, each with its CompanyInfo name. With more than one the user picks one at consent (as at
+   * Intuit); with one there is no choice. Default: the demo realm alone, named `companyName`.
+   */
+  companies?: EmulatorCompany[];
   /** Also rotate when the current refresh token value has served this many refreshes (default 0 = off). */
   rotateEveryRefreshes?: number;
   /** Every Accounting API answer waits this long first (default 0), so concurrency can be observed. */

@@ -10,7 +10,16 @@ export type Rule =
   | { type: 'bool'; optional?: boolean }
   | { type: 'object'; optional?: boolean }
   | { type: 'string'; pattern?: RegExp; maxLength?: number; optional?: boolean }
-  | { type: 'strings'; check: (value: string) => string | null; maxItems: number; optional?: boolean };
+  | { type: 'strings'; check: (value: string) => string | null; maxItems: number; optional?: boolean }
+  | {
+      type: 'objects';
+      fields: Record<string, Rule>;
+      minItems: number;
+      maxItems: number;
+      /** A problem of the list as a whole (a duplicate, say), or null. */
+      check?: (items: Record<string, unknown>[]) => string | null;
+      optional?: boolean;
+    };
 
 function describe(rule: Rule): string {
   switch (rule.type) {
@@ -28,6 +37,8 @@ function describe(rule: Rule): string {
       return rule.pattern ? `a string matching ${String(rule.pattern)}` : 'a non-empty string';
     case 'strings':
       return `an array of at most ${rule.maxItems} strings`;
+    case 'objects':
+      return `an array of ${rule.minItems} to ${rule.maxItems} objects {${Object.keys(rule.fields).join(', ')}}`;
   }
 }
 
@@ -61,6 +72,8 @@ function accepts(rule: Rule, value: unknown): boolean {
         value.length <= rule.maxItems &&
         value.every((item) => typeof item === 'string')
       );
+    case 'objects':
+      return Array.isArray(value) && value.length >= rule.minItems && value.length <= rule.maxItems;
   }
 }
 
@@ -93,6 +106,13 @@ export function checkObject(
         const problem = rule.check(item);
         if (problem) throw new ValidationError(`${where}.${key}[${index}]: ${problem}`);
       });
+    }
+    if (rule.type === 'objects') {
+      const items = (value as unknown[]).map((item, index) =>
+        checkObject(item, rule.fields, `${where}.${key}[${index}]`),
+      );
+      const problem = rule.check?.(items);
+      if (problem) throw new ValidationError(`${where}.${key}: ${problem}`);
     }
   }
   return record;

@@ -81,8 +81,9 @@ afterAll(async () => {
 beforeEach(async () => {
   emulator.control.clearFaults();
   emulator.control.resetCounters();
-  // Intuit's 10 requests a second per company would turn the bursts here into 429s: lifted, as the
-  // 10-in-flight ceiling (what the library enforces) is what these tests watch.
+  // The library paces its own calls within Intuit's 10 a second (src/core/api-pacing.test.ts), but
+  // each test opens a new instance, which knows nothing of the calls the test before it made in the
+  // same second: lifted, so one test's calls never throttle the next's.
   emulator.control.configure({ apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 });
   dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-test-'));
   scan = new LeakScan().addEmulator(emulator);
@@ -236,20 +237,21 @@ describe('createQuickBooks: fetch', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('after a server-side revoke, 100 concurrent calls make one refresh, all succeed, never more than 10 in flight', async () => {
+  it('after a server-side revoke, 20 concurrent calls make one refresh, all succeed, never more than 10 in flight', async () => {
     const quickbooks = open();
     await quickbooks.getAccessToken();
     emulator.control.resetCounters();
     emulator.control.revokeAccessTokens();
     const responses = await Promise.all(
-      Array.from({ length: 100 }, () => quickbooks.fetch(`companyinfo/${emulator.realmId}`)),
+      // Paced at 10 a second (the 401s count too): 20 calls take about three seconds.
+      Array.from({ length: 20 }, () => quickbooks.fetch(`companyinfo/${emulator.realmId}`)),
     );
     expect(responses.every((response) => response.status === 200)).toBe(true);
     const counters = emulator.control.counters();
     expect(counters.tokenCalls.refresh_token).toBe(1);
     expect(counters.api401s).toBeGreaterThanOrEqual(1);
     expect(counters.api429s).toBe(0);
-    expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBe(10);
+    expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBeLessThanOrEqual(10);
     expect(quickbooks.getStatus().stats.retriedOn401).toBe(1);
   });
 

@@ -167,6 +167,25 @@ describe('headless Connect routes', () => {
     expect(forced.body).toMatchObject({ ok: true, value: { state: 'not_configured' } });
   });
 
+  it('disconnects a connection whose token Intuit already holds as invalid (its 400): 200, and the history says so', async () => {
+    await setup();
+    await page(await consent());
+    const token = (await started.store.load('default')).record?.tokens?.refreshToken ?? '';
+    expect(emulator.control.isRefreshTokenValid(token)).toBe(true);
+    // Revoked elsewhere (another tool, or the company's admin at Intuit).
+    await started.connections.oauthFor('sandbox')?.revoke(token);
+    const done = await api<TokenStatus>(HTTP_PATHS.disconnect, { method: 'POST' });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ ok: true, value: { state: 'not_configured', refreshToken: null } });
+    const status = (done.body as { value: TokenStatus }).value;
+    expect(status.history[0]?.message).toBe(
+      'Disconnected: Intuit had nothing to revoke: the token was already invalid. The stored tokens were forgotten.',
+    );
+    expect(JSON.stringify(done.body)).not.toContain(token);
+    expect(emulator.control.counters().revokeCalls).toBe(2);
+    expect((await started.store.load('default')).record?.tokens).toBeNull();
+  });
+
   it('explains on a page when Connect cannot start (no app keys)', async () => {
     await setup();
     // A flow without the keys, as startDesk builds it when QB_CLIENT_ID/SECRET are missing.

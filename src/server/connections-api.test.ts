@@ -22,7 +22,7 @@ let stack: Stack;
 const scan = new LeakScan();
 
 beforeAll(async () => {
-  stack = await startStack({ emulator: { maxRequestsPerSecondPerRealm: 1000 } });
+  stack = await startStack();
   scan.addEmulator(stack.emulator);
   // As `npm run serve` does: Connect, Disconnect (per connection too).
   registerConnectRoutes(stack.server.router, { flow: stack.connections.connectFlow, redirectUri: null });

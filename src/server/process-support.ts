@@ -203,7 +203,10 @@ export class EmulatorControlClient {
   async resetCounters(): Promise<void> {
     await this.send('DELETE', '/counters');
   }
-  async configure(options: EmulatorFlags): Promise<void> {
+  /** Any run-time option POST /__control/configure takes (the user's `companies` too), not only those with a flag. */
+  async configure(
+    options: Partial<Omit<EmulatorOptions, 'port' | 'demo' | 'clock' | 'logger'>>,
+  ): Promise<void> {
     await this.send('POST', '/configure', options);
   }
   issueAuthorization(realmId?: string): Promise<IssuedTokens> {

@@ -20,6 +20,25 @@ export type ConditionKind =
   /** The token store (e.g. PostgreSQL) cannot be reached. */
   | 'store_unreachable';
 
+/** Every kind, as a list (metrics label values, the shared record's schema). */
+export const CONDITION_KINDS = [
+  'reconnect_required',
+  'refresh_token_expiring',
+  'refresh_failing',
+  'intuit_unreachable',
+  'store_unreachable',
+] as const satisfies readonly ConditionKind[];
+
+// A kind added to ConditionKind but not to the list fails to compile here.
+const everyKindListed: Record<ConditionKind, (typeof CONDITION_KINDS)[number]> = {
+  reconnect_required: 'reconnect_required',
+  refresh_token_expiring: 'refresh_token_expiring',
+  refresh_failing: 'refresh_failing',
+  intuit_unreachable: 'intuit_unreachable',
+  store_unreachable: 'store_unreachable',
+};
+void everyKindListed;
+
 export const FAILED_REFRESHES_THRESHOLD = 3;
 export const UNREACHABLE_AFTER_MS = 10 * 60_000;
 

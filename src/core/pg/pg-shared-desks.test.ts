@@ -223,9 +223,11 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const a = await desk(env);
     await a.desk.getAccessToken();
     intuit.control.injectTokenFault({ kind: 'delay_after_processing', ms: 600 });
+    const refreshCalls = () => intuit.control.counters().tokenCalls.refresh_token;
+    const callsBefore = refreshCalls();
     const refreshing = a.desk.refresh('manual').catch((err: unknown) => err);
-    // Intuit has rotated the token and is about to answer: the store goes away meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Intuit has the refresh (it rotates at once, then holds its answer 600 ms): the store goes away meanwhile.
+    while (refreshCalls() === callsBefore) await new Promise((resolve) => setTimeout(resolve, 5));
     await pg().stop();
     await refreshing;
     // Intuit's answer arrived while the store was down: the new chain lives in memory only, and says so.

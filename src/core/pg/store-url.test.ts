@@ -60,11 +60,31 @@ describe('QB_STORE_URL', () => {
     ],
     ['postgres://u:pw-secret-1@h/db?sslmode=verify-ca', /QB_STORE_URL cannot be used: .*sslrootcert/],
     ['postgres://u:pw-secret-1@h:99999/db', /QB_STORE_URL must be a PostgreSQL URL/],
+    // Generated passwords carry characters a URL should escape; none of them may leak a fragment.
+    ['postgres://u:pw/secret-1@h:1/db', /QB_STORE_URL must be a PostgreSQL URL/],
+    ['postgres://u:pw?secret-1@h:1/db', /QB_STORE_URL/],
+    ['postgres://u:pw#secret-1@h:1/db', /QB_STORE_URL/],
+    ['postgres://u:pw@secret-1@h:1', /QB_STORE_URL must name one database/],
+    ['postgres://u:pw-secret-1', /QB_STORE_URL/],
+    ['postgres://u@h/db?password=pw-secret-1&sslmode=prefer', /sslmode=prefer/],
   ])('refuses %s with a message naming QB_STORE_URL, the password masked', (value, message) => {
     const error = configError(value);
     expect(error.variable).toBe('QB_STORE_URL');
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain('pw-secret-1');
+    expect(error.message).not.toContain('secret-1');
+  });
+
+  it.each([
+    ['postgres://app:pa/ss@h@db:5432/qb', 'postgres://app:***@db:5432/qb'],
+    [
+      'postgres://app@db/qb?password=hunter2&sslmode=require',
+      'postgres://app@db/qb?password=***&sslmode=require',
+    ],
+    ['postgres://db/qb', 'postgres://db/qb'],
+    ['not a url', '(not a URL)'],
+  ])('masks %s as %s', (value, masked) => {
+    expect(maskStoreUrl(value)).toBe(masked);
   });
 
   it('warns when tokens would cross a network without TLS, not on loopback or with sslmode chosen', () => {

@@ -28,13 +28,30 @@ export interface StoreUrl {
   masked: string;
 }
 
-/** The URL with its password masked; a value that is not a URL at all is not echoed. */
+/**
+ * The URL with its password masked. Passwords often hold characters a URL should escape (`/ ? # @`
+ * from a random generator), so the credentials are everything up to the last `@`, and a libpq
+ * `password=` parameter is masked too. A value that is not a URL at all is not echoed.
+ */
 export function maskStoreUrl(value: string): string {
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@(.*)$/i.exec(value);
-  if (!match) return /^[a-z][a-z0-9+.-]*:\/\/[^\s]*$/i.test(value) ? value : '(not a URL)';
-  const [, scheme, credentials, rest] = match;
-  const user = credentials?.split(':')[0] ?? '';
-  return `${scheme}${user}${credentials?.includes(':') ? ':***' : ''}@${rest}`;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0];
+  if (!scheme || /\s/.test(value)) return '(not a URL)';
+  const rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  const maskQuery = (text: string) => text.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  if (at === -1) {
+    // Nothing written before an `@`; "user:pass" alone would read as host:port, so only a value
+    // that parses, with no password in it, is echoed.
+    try {
+      return new URL(value).password ? `${scheme}***` : maskQuery(value);
+    } catch {
+      return `${scheme}(not shown: not a valid URL)`;
+    }
+  }
+  const credentials = rest.slice(0, at);
+  const colon = credentials.indexOf(':');
+  const user = colon === -1 ? credentials : credentials.slice(0, colon);
+  return `${scheme}${user}${colon === -1 ? '' : ':***'}@${maskQuery(rest.slice(at + 1))}`;
 }
 
 /** Parses QB_STORE_URL. Throws an Error whose message names QB_STORE_URL and what was expected (password masked). */

@@ -106,7 +106,7 @@ describe('connections store', () => {
     expect(dashboard.getState().connectionId).toBeNull();
     expect(connections.getState().outcome).toMatchObject({
       ok: true,
-      message: 'Removed Co 2: its refresh token was revoked at Intuit.',
+      message: 'Removed Co 2: its refresh token no longer works at Intuit.',
     });
 
     const failing = setUp({

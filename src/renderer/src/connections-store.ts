@@ -155,7 +155,7 @@ export function createConnectionsStore(
             at: clock(),
             message: force
               ? `Removed ${name}; Intuit could not revoke its tokens.`
-              : `Removed ${name}: its refresh token was revoked at Intuit.`,
+              : `Removed ${name}: its refresh token no longer works at Intuit.`,
           },
         });
       },

@@ -148,6 +148,20 @@ describe('dashboard store', () => {
     await store.getState().disconnect(true);
     expect(seen).toEqual([undefined, { force: true }]);
   });
+  it("says what Intuit did on Disconnect, in the desk's own words from the history", async () => {
+    const said =
+      'Disconnected: Intuit had nothing to revoke: the token was already invalid. The stored tokens were forgotten.';
+    const forgotten = statusAt(T0, {
+      history: [{ at: new Date(T0).toISOString(), type: 'disconnected', message: said }],
+    });
+    const store = createDashboardStore(
+      standInBridge({ disconnect: () => Promise.resolve({ ok: true, value: forgotten }) }),
+      () => T0,
+    );
+    await store.getState().disconnect();
+    expect(store.getState().outcomes.disconnect).toMatchObject({ ok: true, message: said });
+  });
+
   it('a timer for an older result leaves the newer result of the same action alone', async () => {
     let now = T0;
     const store = createDashboardStore(standInBridge(), () => now);

@@ -195,6 +195,9 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           (status) => {
             adopt(status);
             set({ connectionTest: null });
+            // The desk's own account of what Intuit did: revoked it, or held nothing left to revoke.
+            const said = status.history.find((event) => event.type === 'disconnected')?.message;
+            if (said) return said;
             return force
               ? 'Disconnected. The stored tokens were forgotten, though Intuit could not revoke them.'
               : 'Disconnected. The refresh token was revoked at Intuit and forgotten here.';

@@ -4,7 +4,6 @@
 // holds now stays quiet, so each change is sent once, and a restart does not repeat an alert.
 // store_unreachable is the exception: a server that cannot reach the store cannot claim anything
 // in it, and whether the store answers is each server's own truth, so each announces its own.
-import { z } from 'zod';
 import {
   diffConditions,
   type ActiveCondition,
@@ -14,7 +13,6 @@ import {
 import type { ConnectionId } from '../../shared/contract';
 import type { ConnectionRecord } from '../../core/connection-record';
 import type { ConnectionStore } from '../../core/connection-store';
-import { CONDITION_KINDS } from './condition-kinds';
 
 /** Conditions each server announces for itself (see the header). */
 export const INSTANCE_CONDITIONS: readonly ConditionKind[] = ['store_unreachable'];
@@ -22,21 +20,9 @@ export const INSTANCE_CONDITIONS: readonly ConditionKind[] = ['store_unreachable
 export const isSharedCondition = (condition: ActiveCondition): boolean =>
   !INSTANCE_CONDITIONS.includes(condition.kind);
 
-/** `health.announced` as read back: a record garbled there counts as nothing announced, never as a crash. */
-const announcedSchema = z.object({
-  conditions: z.array(
-    z.object({
-      kind: z.enum(CONDITION_KINDS),
-      connectionId: z.string(),
-      message: z.string(),
-      intuitTid: z.string().nullable(),
-    }),
-  ),
-});
-
+/** `health.announced` as read back (the record's schema already counts a garbled one as nothing announced). */
 function announcedIn(record: ConnectionRecord): ActiveCondition[] {
-  const parsed = announcedSchema.safeParse(record.health.announced);
-  return parsed.success ? parsed.data.conditions : [];
+  return record.health.announced?.conditions ?? [];
 }
 
 /** What to send (empty when another server already announced it), and what is now on record. */

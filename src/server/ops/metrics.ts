@@ -6,10 +6,9 @@
 // Each server owns its own Registry (tests start several in one process); the process metrics
 // (CPU, memory, event loop, GC) come from prom-client's default collectors.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { activeConditions } from '../../shared/conditions';
+import { activeConditions, CONDITION_KINDS } from '../../shared/conditions';
 import type { TokenState, TokenStatus } from '../../shared/contract';
 import type { EngineTelemetry } from '../../core/telemetry';
-import { CONDITION_KINDS } from './condition-kinds';
 
 /** Every metric of ours starts with this (process metrics keep prom-client's standard names). */
 export const METRIC_PREFIX = 'qb_token_desk_';

@@ -1,7 +1,7 @@
 // Main's wiring on Node, with real parts: startDesk in demo mode (the in-process Intuit emulator
 // over loopback HTTP), the desktop store on a real `conf` file with a safeStorage stand-in, and
 // the IPC layer through an ipcMain stand-in, exactly as index.ts connects them.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
@@ -169,6 +169,30 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
     expect((await deskHost.ready).started).toBeNull();
     // Left exactly as it was: not moved aside, not rewritten.
     expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('a store file that is a symbolic link: the window says so and names QB_DATA_DIR; the link and its target are left alone', async () => {
+    const dir = tempDir();
+    const first = host({ QB_DEMO: '1' }, dir);
+    expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+    await first.deskHost.close();
+    const file = join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
+    const target = join(dir, 'kept-elsewhere.json');
+    renameSync(file, target);
+    symlinkSync(target, file);
+    const before = readFileSync(target, 'utf8');
+
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir);
+    const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(/is a symbolic link.*Move the real file into QB_DATA_DIR/);
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('symbolic link') },
+    });
+    expect((await deskHost.ready).started).toBeNull();
+    expect(lstatSync(file).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
   });
 
   it('a store error reaches the window with its own code and sentence (the lock held past the wait)', async () => {

@@ -1,13 +1,25 @@
 // The desktop store on Node: a real on-disk `conf` store (the class electron-store extends, so the
 // same get/set/delete and atomic file writes) and a stand-in for Electron's safeStorage.
 import { createCipheriv, createDecipheriv, pbkdf2Sync } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../core/connection-record';
-import { StoreKeyError, StoreLockTimeoutError } from '../core/errors';
+import { StoreConfigError, StoreKeyError, StoreLockTimeoutError } from '../core/errors';
 import type { StoredTokens } from '../core/token-store';
 import { DESKTOP_STORE_NAME, DesktopConnectionStore, LEGACY_TOKENS_KEY, type SafeStorageLike } from './store';
 
@@ -231,6 +243,50 @@ describe('DesktopConnectionStore with OS encryption', () => {
     expect(readFileSync(join(dir, aside ?? ''), 'utf8')).toBe('{"connection:default": {"format": "qb-tok');
     await store.save(record());
     await expect(makeStore(dir).store.load('default')).resolves.toEqual({ record: record(), warnings: [] });
+  });
+});
+
+describe('DesktopConnectionStore and a store file that is a symbolic link', () => {
+  /** A real store with a record in `elsewhere`, and `dir` whose store file is a link to it. */
+  async function linkedStore() {
+    const root = tempDir();
+    const elsewhere = join(root, 'elsewhere');
+    const dir = join(root, 'data');
+    mkdirSync(elsewhere, { mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    await makeStore(elsewhere).store.save(record());
+    return { elsewhere, dir, target: fileOf(elsewhere), before: readFileSync(fileOf(elsewhere), 'utf8') };
+  }
+
+  const refused = {
+    name: 'StoreConfigError',
+    message: expect.stringMatching(
+      new RegExp(`${DESKTOP_STORE_NAME}\\.json is a symbolic link.*Move the real file into QB_DATA_DIR`),
+    ),
+  };
+
+  it('is refused, as the file store refuses one: not read through, not written through, not replaced', async () => {
+    const { dir, target, before } = await linkedStore();
+    symlinkSync(target, fileOf(dir));
+    const { store } = makeStore(dir);
+    await expect(store.load('default')).rejects.toMatchObject(refused);
+    await expect(store.list()).rejects.toMatchObject(refused);
+    await expect(store.save(record(2))).rejects.toBeInstanceOf(StoreConfigError);
+    await expect(store.remove('default')).rejects.toBeInstanceOf(StoreConfigError);
+    expect(lstatSync(fileOf(dir)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
+  });
+
+  it('is refused when the link replaces the file after the store was opened', async () => {
+    const { dir, target, before } = await linkedStore();
+    const { store } = makeStore(dir);
+    await store.save(record());
+    renameSync(fileOf(dir), join(dir, 'moved-away.json'));
+    symlinkSync(target, fileOf(dir));
+    await expect(store.load('default')).rejects.toMatchObject(refused);
+    await expect(store.save(record(2))).rejects.toBeInstanceOf(StoreConfigError);
+    expect(lstatSync(fileOf(dir)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
   });
 });
 

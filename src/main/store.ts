@@ -7,8 +7,9 @@
 // - else plaintext in the 0600 file, with the same warning as the file store.
 // A record that cannot be read is moved aside under a `corrupt-<timestamp>` key (or the file to a
 // `.corrupt-<timestamp>` name), never deleted; a chain that cannot be decrypted (keychain locked,
-// changed or gone; a wrong QB_STORE_KEY) is left where it is and nothing is refreshed (StoreKeyError). The single-connection layout of 0.1 (`tokens`) is upgraded into the default
-// connection's record.
+// changed or gone; a wrong QB_STORE_KEY) is left where it is and nothing is refreshed (StoreKeyError).
+// The single-connection layout of 0.1 (`tokens`) is upgraded into the default connection's record.
+// A store file that is a symbolic link is refused (StoreConfigError), never followed nor replaced.
 //
 // Both electron-store and safeStorage are injected: this module never imports electron, so its
 // logic is tested on Node (with `conf`, which electron-store extends, and a stand-in safeStorage).
@@ -33,6 +34,7 @@ import type {
 } from '../core/connection-store';
 import { StoreKeyError } from '../core/errors';
 import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
+import { refuseSymlink } from '../core/fs/safe-open';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
@@ -401,8 +403,14 @@ export class DesktopConnectionStore implements ConnectionStore {
     return warning;
   }
 
-  /** Opens the file once; a file that is not valid JSON is moved aside and a fresh one started. */
+  /**
+   * Opens the file once; a file that is not valid JSON is moved aside and a fresh one started.
+   * A store file that is a symbolic link is refused on every use, as the file store refuses one:
+   * conf reads through it at each access and its atomic write resolves the link and replaces the
+   * target, so the tokens would be read from, and written to, wherever the link points.
+   */
   private store(warnings: string[] = []): KeyValueStore {
+    refuseSymlink(this.location, 'QB_DATA_DIR');
     if (this.kv) return this.kv;
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     try {

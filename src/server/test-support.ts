@@ -13,6 +13,8 @@ import type { TokenDesk } from '../core/desk';
 import { generateAdminToken } from './access';
 import { startHeadlessServer, type HeadlessServer } from './server';
 
+export { readStatusEvents } from './testing/status-events';
+
 export interface Stack {
   emulator: EmulatorHandle;
   server: HeadlessServer;
@@ -98,25 +100,6 @@ export async function startStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Reads Server-Sent Events from a fetch body: yields each `status` event's parsed data. */
-export async function* readStatusEvents(response: Response): AsyncGenerator<unknown> {
-  if (!response.body) throw new Error('SSE response has no body');
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
-      if (event === 'status' && data !== undefined) yield JSON.parse(data);
-    }
-  }
 }
 
 /** Resolves with the first status (current or pushed) that satisfies `accept`. */

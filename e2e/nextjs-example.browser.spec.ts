@@ -1,12 +1,15 @@
 // The Next.js example (examples/nextjs): the original feature's page and endpoints, rewritten on
 // the library, built with `next build`, served by `next start` and clicked in Chromium against the
-// emulator. The build runs once for the file (about 15 s install with a warm npm cache, 20 s build).
+// emulator; with a second company, its routes on the desk's per-company paths. The build runs once
+// for the file (about 15 s install with a warm npm cache, 20 s build).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIRequestContext, Page, TestInfo } from '@playwright/test';
-import { HTTP_PATHS, type Result, type TokenStatus } from '../src/shared/contract';
+import { connectionPath } from '../src/shared/connections';
+import { HTTP_PATHS, type ConnectionSummary, type Result, type TokenStatus } from '../src/shared/contract';
 import { serverEnvFor, startEmulatorProcess, type EmulatorProcess } from '../src/server/process-support';
+import { cliAddCompany } from './support/cli-add';
 import { expect, test } from './support/headless';
 import { buildExample, startExample, type RunningExample } from './support/nextjs-example';
 
@@ -31,7 +34,7 @@ test.afterAll(async () => {
 });
 
 /** A running example on a fresh store; stopped (and its store removed) at the end of the test. */
-async function exampleWith(env: Record<string, string> = {}): Promise<RunningExample> {
+async function exampleWith(env: Record<string, string> = {}): Promise<RunningExample & { dataDir: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'qb-nextjs-example-'));
   const running = await startExample({
     ...serverEnvFor(emulator, dataDir),
@@ -42,7 +45,7 @@ async function exampleWith(env: Record<string, string> = {}): Promise<RunningExa
     await running.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
-  return running;
+  return { ...running, dataDir };
 }
 const started: Array<() => Promise<void>> = [];
 test.afterEach(async () => {
@@ -162,4 +165,67 @@ test('when the refresh token is refused, the page falls back to the environmentâ
   await expect(page.getByTestId('state')).toHaveText('reauthorization_required');
   await screenshot(page, testInfo, 'environment-fallback');
   await expectNoTokenValues([await page.content()]);
+});
+
+test('several companies: the list and each companyâ€™s own refresh-token route, closed to anyone the app does not authorize', async ({
+  request,
+}) => {
+  const example = await exampleWith();
+  const realm = '5550121';
+  await cliAddCompany(emulator, example.dataDir, 'Gamma Gardens', realm);
+  const calls = (await emulator.control.counters()).tokenCalls.refresh_token;
+  const send = async <T>(method: string, path: string, secret: string | null = ADMIN_SECRET) => {
+    const response = await request.fetch(example.url + path, {
+      method,
+      headers: secret ? { authorization: `Bearer ${secret}` } : {},
+    });
+    const text = await response.text();
+    seen.push(text);
+    return { status: response.status(), body: JSON.parse(text) as Result<T> };
+  };
+  const seen: string[] = [];
+
+  const listed = await send<ConnectionSummary[]>('GET', HTTP_PATHS.connections);
+  expect(listed.status).toBe(200);
+  if (!listed.body.ok) throw new Error(listed.body.error.message);
+  expect(listed.body.value.map((summary) => [summary.id, summary.name, summary.realmId])).toEqual([
+    ['default', 'QuickBooks sandbox', emulator.realmId],
+    [realm, 'Gamma Gardens', realm],
+  ]);
+
+  const status = await send<TokenStatus>('GET', connectionPath(realm, 'refreshToken'));
+  expect(status.body).toMatchObject({
+    ok: true,
+    value: { connection: { id: realm }, realmId: realm, state: 'valid' },
+  });
+  const forced = await send<TokenStatus>('POST', connectionPath(realm, 'refreshToken'));
+  expect(forced.body).toMatchObject({
+    ok: true,
+    value: {
+      connection: { id: realm },
+      lastRefresh: { ok: true, trigger: 'manual', client: 'nextjs-example' },
+    },
+  });
+  expect((await emulator.control.counters()).tokenCalls.refresh_token).toBe(calls + 1);
+  const unknown = await send<TokenStatus>('GET', connectionPath('4242', 'refreshToken'));
+  expect(unknown.status).toBe(404);
+  expect(unknown.body).toMatchObject({ ok: false, error: { code: 'unknown_connection' } });
+  for (const [method, path] of [
+    ['GET', HTTP_PATHS.connections],
+    ['POST', connectionPath(realm, 'refreshToken')],
+    ['GET', connectionPath('4242', 'refreshToken')],
+  ] as const) {
+    const refused = await send<TokenStatus>(method, path, null);
+    expect(refused.status).toBe(401);
+  }
+  // Neither an unknown company nor a refused caller cost a token call.
+  expect((await emulator.control.counters()).tokenCalls.refresh_token).toBe(calls + 1);
+  // The original route still serves the default connection, not the company.
+  const byDefault = await send<TokenStatus>('GET', ROUTE);
+  expect(byDefault.body).toMatchObject({
+    ok: true,
+    value: { connection: { id: 'default' }, realmId: emulator.realmId },
+  });
+
+  await expectNoTokenValues(seen);
 });

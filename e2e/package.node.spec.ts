@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../src/server/process-support';
 const exec = promisify(execFile);
 const DIST = join(REPO_ROOT, 'dist', 'lib');
 
-test('from the project root, import("qb-token-desk") gives createQuickBooks and qb-token-desk/next gives createRouteHandlers', async () => {
+test('from the project root, import("qb-token-desk") gives createQuickBooks and qb-token-desk/next gives the route handlers', async () => {
   // The issue's done-when line, verbatim.
   const main = await exec(
     process.execPath,
@@ -34,17 +34,19 @@ test('from the project root, import("qb-token-desk") gives createQuickBooks and 
     ],
     { cwd: REPO_ROOT },
   );
-  expect(next.stdout.trim()).toBe('createRouteHandlers');
+  expect(next.stdout.trim()).toBe(
+    'createConnectionListHandler,createConnectionRouteHandlers,createRouteHandlers',
+  );
   const errors = await exec(
     process.execPath,
     [
       '--input-type=module',
       '-e',
-      "import('qb-token-desk').then(m => console.log(['ReauthorizationRequiredError','NotConfiguredError','TransientError','QuickBooksApiError','ConfigError'].map(n => typeof m[n]).join(',')))",
+      "import('qb-token-desk').then(m => console.log(['ReauthorizationRequiredError','NotConfiguredError','TransientError','QuickBooksApiError','ConfigError','UnknownConnectionError'].map(n => typeof m[n]).join(',')))",
     ],
     { cwd: REPO_ROOT },
   );
-  expect(errors.stdout.trim()).toBe('function,function,function,function,function');
+  expect(errors.stdout.trim()).toBe('function,function,function,function,function,function');
 });
 
 test('the emitted .d.ts type-check an app under NodeNext resolution, and misuse is a type error', async () => {
@@ -79,8 +81,15 @@ test('the emitted .d.ts type-check an app under NodeNext resolution, and misuse 
     );
     await writeFile(
       join(app, 'app.ts'),
-      `import { createQuickBooks, QuickBooksApiError, TransientError, type TokenStatus } from 'qb-token-desk';
-import { createRouteHandlers } from 'qb-token-desk/next';
+      `import {
+  createQuickBooks,
+  QuickBooksApiError,
+  TransientError,
+  UnknownConnectionError,
+  type ConnectionSummary,
+  type TokenStatus,
+} from 'qb-token-desk';
+import { createConnectionListHandler, createConnectionRouteHandlers, createRouteHandlers } from 'qb-token-desk/next';
 
 const quickbooks = createQuickBooks({ clientName: 'consumer', config: { environment: 'sandbox' } });
 export const { GET, POST, DELETE } = createRouteHandlers({ quickbooks, authorize: async () => false });
@@ -100,8 +109,33 @@ export async function names(): Promise<string[]> {
   }
 }
 
+// Several companies: a handle per company, the list, and the per-company routes.
+const acme = createQuickBooks({ clientName: 'consumer', connection: '9130350145681234' });
+export const sameEngine = quickbooks.connection('9130350145681234');
+export async function companies(): Promise<string[]> {
+  const list: ConnectionSummary[] = await quickbooks.listConnections();
+  try {
+    await acme.fetch('query?query=select * from Customer');
+  } catch (error) {
+    if (error instanceof UnknownConnectionError) console.log(error.connectionId);
+  }
+  return list.map((summary) => \`\${summary.id} \${summary.state} \${summary.realmId ?? ''}\`);
+}
+export const company = createConnectionRouteHandlers({
+  quickbooks,
+  authorize: (_request, { connectionId }) => connectionId === '9130350145681234',
+});
+export const listed: Promise<Response> = company.GET(new Request('http://localhost/x'), {
+  params: Promise.resolve({ id: '9130350145681234' }),
+});
+export const { GET: listGET } = createConnectionListHandler({ quickbooks, authorize: () => true });
+
 // @ts-expect-error: the handlers are closed unless the app passes authorize
 createRouteHandlers({ quickbooks });
+// @ts-expect-error: the per-company handlers too
+createConnectionRouteHandlers({ quickbooks });
+// @ts-expect-error: connection is an id or realm id string
+createQuickBooks({ connection: 9130350145681234 });
 // @ts-expect-error: environment is 'sandbox' or 'production'
 createQuickBooks({ config: { environment: 'staging' } });
 // @ts-expect-error: getAccessToken resolves with a string

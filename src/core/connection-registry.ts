@@ -14,18 +14,23 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
-import { INTUIT_ENDPOINTS, type Config } from './config';
+import type { Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
-import { ConnectionDesk } from './connection-desk';
-import { managerConfigFor } from './engine-parts';
+import type { ConnectionDesk } from './connection-desk';
+import {
+  managerConfigFor,
+  startConnection,
+  storedConnectionManagerConfig,
+  tokenEndpointFor,
+} from './engine-parts';
 import { isValidConnectionId, type ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
 import { ConfigError, StoreConfigError, StoreKeyError, UnknownConnectionError } from './errors';
-import { IntuitOAuth } from './intuit-oauth';
+import type { IntuitOAuth } from './intuit-oauth';
 import type { LogFn, SecretRegistry } from './log';
 import type { EngineTelemetry } from './telemetry';
-import { TokenManager, type TokenManagerConfig, type TokenManagerOptions } from './token-manager';
+import type { TokenManager, TokenManagerConfig, TokenManagerOptions } from './token-manager';
 
 export type EngineKnobs = Pick<
   TokenManagerOptions,
@@ -216,22 +221,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
   oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment)) {
-      const keys = this.keysFor(environment);
-      this.oauthClients.set(
-        environment,
-        keys
-          ? new IntuitOAuth({
-              clientId: keys.clientId,
-              clientSecret: keys.clientSecret,
-              tokenUrl: this.config.tokenUrl,
-              revokeUrl: this.config.revokeUrl,
-              authorizeUrl: this.config.authorizeUrl,
-              timeoutMs: this.config.httpTimeoutMs,
-            })
-          : null,
-      );
-    }
+    if (!this.oauthClients.has(environment))
+      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
     return this.oauthClients.get(environment) ?? null;
   }
 
@@ -271,60 +262,20 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   private addedManagerConfig(
     profile: Pick<ConnectionProfile, 'environment' | 'realmId' | 'name'>,
   ): TokenManagerConfig {
-    return {
-      refreshToken: null,
-      accessToken: null,
-      realmId: profile.realmId,
-      environment: profile.environment,
-      refreshSkewSeconds: this.config.refreshSkewSeconds,
-      demo: this.config.demo,
-      canConnect: this.keysFor(profile.environment) !== null,
-      warnings: this.config.warnings,
-      name: profile.name,
-    };
-  }
-
-  private keysFor(environment: QbEnvironment): { clientId: string; clientSecret: string } | null {
-    const config = this.config;
-    if (environment === config.environment && config.clientId && config.clientSecret)
-      return { clientId: config.clientId, clientSecret: config.clientSecret };
-    return config.clientKeys[environment];
-  }
-
-  /** QB_API_BASE_URL (or the demo emulator's) serves every environment; else Intuit's per environment. */
-  private apiBaseUrlFor(environment: QbEnvironment): string {
-    const config = this.config;
-    if (environment === config.environment || config.demo || config.sources.QB_API_BASE_URL !== undefined)
-      return config.apiBaseUrl;
-    return INTUIT_ENDPOINTS.apiBaseUrl[environment];
+    return storedConnectionManagerConfig(this.config, profile);
   }
 
   private async startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
-    // The default connection's lines read as they always did; the others name their connection.
-    const log: LogFn = id === DEFAULT_CONNECTION_ID ? this.log : (line) => this.log(`[${id}] ${line}`);
-    const manager = new TokenManager({
+    const { manager, desk } = await startConnection(this.config, {
       config: managerConfig,
       store: this.store,
       connectionId: id,
       oauth: this.oauthFor(managerConfig.environment),
-      log,
+      log: this.log,
       secrets: this.options.secrets,
       clientName: this.options.clientName,
       telemetry: this.options.telemetry,
       ...this.options.manager,
-    });
-    try {
-      await manager.start();
-    } catch (err) {
-      await manager.dispose();
-      throw err;
-    }
-    const desk = new ConnectionDesk({
-      manager,
-      apiBaseUrl: this.apiBaseUrlFor(managerConfig.environment),
-      httpTimeoutMs: this.config.httpTimeoutMs,
-      log,
-      telemetry: this.options.telemetry,
     });
     const unsubscribe = manager.onStatusChanged((status) => {
       for (const listener of this.statusListeners) {

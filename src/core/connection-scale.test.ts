@@ -1,6 +1,7 @@
 // A hundred companies in one desk, in real time against the real emulator with short lifetimes:
 // every connection's own schedule refreshes it inside its skew window (after the window opens,
-// before its access token lapses), none is skipped, and no refresh fails.
+// before its access token lapses), none is skipped, no refresh fails, and the log redactor still
+// knows every live token (its bound grows with the connections in use).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
 import type { EmulatorHandle } from '../emulator/types';
 import { DEFAULT_CONNECTION_ID, type HistoryEvent } from '../shared/contract';
+import { previewToken } from '../shared/preview';
 import { startDesk, type StartedDesk } from './bootstrap';
 
 const COUNT = 100;
@@ -87,6 +89,17 @@ describe(`${COUNT} connections`, () => {
       expect(summaries.filter((c) => !c.isDefault && c.state !== 'valid' && c.state !== 'expiring')).toEqual(
         [],
       );
+
+      // A log line carrying any connection's live token would still be redacted.
+      const forgotten: string[] = [];
+      for (const id of ids) {
+        const tokens = (await started.store.load(id)).record?.tokens;
+        for (const value of [tokens?.accessToken, tokens?.refreshToken]) {
+          if (value && started.secrets.redact(`sent ${value}`) !== `sent ${previewToken(value)}`)
+            forgotten.push(`${id}: ${previewToken(value)}`);
+        }
+      }
+      expect(forgotten).toEqual([]);
     },
     (TTL_SECONDS + 120) * 1000,
   );

@@ -1,6 +1,6 @@
 // One process's dealings with the store about one connection: the record as last read or written
-// under the lock, the health changes made here that are not in the store yet, and whether the store
-// answers. Every write is the record read under the lock plus those changes, one revision up, so a
+// under the lock, the health and profile changes made here that are not in the store yet, and whether
+// the store answers. Every write is the record read under the lock plus those changes, one revision up, so a
 // change made while the store could not be written is applied, later, to whatever is current then.
 // A store failure is tracked (status, telemetry) and the store is asked again on a timer until it
 // answers; the owner (TokenManager) decides what to do with what it then finds.
@@ -32,6 +32,9 @@ export interface SessionTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/** What a rename or CompanyInfo's company name changes in the profile. */
+export type ProfileEdits = Partial<Pick<ConnectionProfile, 'name' | 'companyName'>>;
+
 export interface ConnectionSessionOptions {
   store: ConnectionStore;
   connectionId: ConnectionId;
@@ -43,7 +46,7 @@ export interface ConnectionSessionOptions {
   lockWaitMs: number;
   /** While the store does not answer, it is asked again this often, ms. */
   retryMs: number;
-  /** The profile a write carries (the owner's configuration defines parts of it). */
+  /** The profile a write carries before the edits made here (the owner's configuration defines parts of it). */
   profile: (base: ConnectionRecord | null) => ConnectionProfile;
   /** Every record read under the lock passes here first (the owner registers its token values). */
   onRead: (record: ConnectionRecord | null) => void;
@@ -60,6 +63,8 @@ export class ConnectionSession {
   pending: HealthChange[] = [];
   /** What loading found (a record moved aside, an upgrade): shown as warnings. */
   loadWarnings: string[] = [];
+  /** Profile edits not in the store yet: shown at once, written with the next write. */
+  private profileEdits: ProfileEdits = {};
   private fault: StoreError | null = null;
   private reachable = true;
   private retryTimer: unknown = null;
@@ -70,9 +75,16 @@ export class ConnectionSession {
   /** The record as this process sees it: the shared one, with `chain` and the changes not yet written. */
   view(chain: StoredTokens | null): ConnectionRecord | null {
     if (!this.shared && !chain && this.pending.length === 0) return null;
-    const base =
-      this.shared ?? newConnectionRecord(this.options.connectionId, this.options.profile(null), null);
-    return applyHealthChanges(withTokens(base, chain), this.pending);
+    const base = this.shared ?? newConnectionRecord(this.options.connectionId, this.profile(null), null);
+    const record = applyHealthChanges(withTokens(base, chain), this.pending);
+    // A rename or a company name not yet written shows at once.
+    if (Object.keys(this.profileEdits).length === 0) return record;
+    return { ...record, profile: { ...record.profile, ...this.profileEdits } };
+  }
+
+  /** Takes in a rename or a company name; the next write stores it (a newer edit made meanwhile stays). */
+  editProfile(edits: ProfileEdits): void {
+    this.profileEdits = { ...this.profileEdits, ...edits };
   }
 
   /** The store works again or has never failed. */
@@ -136,11 +148,12 @@ export class ConnectionSession {
    * turn before the rotated chain is in place.
    */
   write(latest: ConnectionRecord | null, chain: StoredTokens | null, changes: HealthChange[]): Promise<void> {
-    const { store, connectionId, profile } = this.options;
-    const base = latest ?? this.shared ?? newConnectionRecord(connectionId, profile(null), null);
+    const { store, connectionId } = this.options;
+    const base = latest ?? this.shared ?? newConnectionRecord(connectionId, this.profile(null), null);
     const all = [...this.pending, ...changes];
+    const edits = this.profileEdits;
     const record = nextRevision(
-      applyHealthChanges({ ...withTokens(base, chain), profile: profile(base) }, all),
+      applyHealthChanges({ ...withTokens(base, chain), profile: this.profile(base) }, all),
       latest,
     );
     this.pending = all;
@@ -148,6 +161,7 @@ export class ConnectionSession {
       () => {
         this.shared = record;
         this.pending = this.pending.filter((change) => !all.includes(change));
+        if (this.profileEdits === edits) this.profileEdits = {};
       },
       (err: unknown) => {
         if (err instanceof StoreUnavailableError) this.failed(err);
@@ -195,6 +209,10 @@ export class ConnectionSession {
   close(): void {
     this.closed = true;
     this.clearRetry();
+  }
+
+  private profile(base: ConnectionRecord | null): ConnectionProfile {
+    return { ...this.options.profile(base), ...this.profileEdits };
   }
 
   private clearRetry(): void {

@@ -37,18 +37,50 @@ export function withLogFields(log: LogFn, bound: LogFields): LogFn {
   return (line, fields) => log(line, { ...bound, ...fields });
 }
 
-/** Enough for every token still alive (and many dead ones); more would only slow every log line. */
-const MAX_KNOWN_SECRETS = 64;
+/**
+ * Tokens kept beyond what the connections in use reserve: enough for every token still alive in one
+ * connection (and many dead ones). More would only slow every log line.
+ */
+const BASE_KNOWN_SECRETS = 64;
+/** However many connections reserve room, the registry never holds more than this many tokens. */
+const MAX_KNOWN_SECRETS = 8192;
 
-/** Keeps the secret values seen so far (tokens issued, configured secrets), bounded for long runs. */
+/**
+ * Keeps the secret values seen so far (tokens issued, configured secrets), bounded for long runs. Each
+ * connection in use reserves room for its live tokens (TokenManager does), so with many connections
+ * the newest tokens of every one are still known: the bound is BASE_KNOWN_SECRETS plus what is
+ * reserved, never more than MAX_KNOWN_SECRETS.
+ */
 export class SecretRegistry {
   /** Configuration secrets (client secret, environment tokens): never forgotten. */
   private readonly pinned = new Set<string>();
   /** Tokens issued while running. Insertion-ordered: the least recently added is forgotten first. */
   private readonly known = new Set<string>();
+  private reserved = 0;
+
+  /** How many issued tokens are kept now. */
+  get capacity(): number {
+    return Math.min(MAX_KNOWN_SECRETS, BASE_KNOWN_SECRETS + this.reserved);
+  }
 
   pin(...values: Array<string | null | undefined>): void {
     for (const value of values) if (value && value.length >= 8) this.pinned.add(value);
+  }
+
+  /**
+   * Keeps room for `count` more tokens until the returned function is called (once; later calls do
+   * nothing). A connection reserves room for its live tokens while it is in use.
+   */
+  reserve(count: number): () => void {
+    const room = Math.max(0, Math.floor(count));
+    this.reserved += room;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved -= room;
+      this.trim();
+    };
   }
 
   add(...values: Array<string | null | undefined>): void {
@@ -57,8 +89,8 @@ export class SecretRegistry {
       if (!value || value.length < 8) continue;
       this.known.delete(value);
       this.known.add(value);
-      if (this.known.size > MAX_KNOWN_SECRETS) this.known.delete(this.known.values().next().value as string);
     }
+    this.trim();
   }
 
   /** The values themselves (for leak scans in tests). */
@@ -72,6 +104,15 @@ export class SecretRegistry {
       if (out.includes(value)) out = out.split(value).join(previewToken(value));
     }
     return out;
+  }
+
+  /** Forgets the least recently added tokens beyond the capacity. */
+  private trim(): void {
+    const capacity = this.capacity;
+    for (const value of this.known) {
+      if (this.known.size <= capacity) break;
+      this.known.delete(value);
+    }
   }
 }
 

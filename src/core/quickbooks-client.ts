@@ -3,16 +3,17 @@
 // minute per company: request-queue.ts), one refresh and one retry after a 401, a connection-wide
 // wait after a 429 that came anyway (Retry-After, else Intuit's minute), timeouts, and errors
 // that carry intuit_tid and never a token value. `request` reads JSON; `fetch` is the same
-// machinery for any method, answering with a Response (the library's `fetch` is this one).
-import { describeApiFault, parseApiFault } from './api-faults';
-import { ApiError, type ApiErrorCode } from './errors';
+// machinery for any method, answering with a Response (the library's `fetch` is this one). What an
+// answer means (the JSON, or which ApiError) is api-answers.ts.
+import { apiErrorFor, noAnswerError, parseJsonBody, parseRetryAfter, type ApiAttempt } from './api-answers';
+import { ApiError } from './errors';
 import { ApiTransport, WireTimeoutError, type WireHeaders } from './api-transport';
 import { RequestQueue } from './request-queue';
 import { noTelemetry, type EngineTelemetry } from './telemetry';
 import { DEFAULT_CONNECTION_ID, type ConnectionId } from '../shared/contract';
-import { previewToken } from '../shared/preview';
 
 export { ApiError } from './errors';
+export { parseRetryAfter } from './api-answers';
 
 export interface AccessTokenSource {
   getAccessToken(): Promise<string>;
@@ -78,14 +79,6 @@ export interface QueryResult<T = unknown> {
   maxResults: number | null;
   intuitTid: string | null;
   raw: unknown;
-}
-
-interface Attempt {
-  status: number;
-  statusText: string;
-  headers: WireHeaders;
-  bytes: Uint8Array;
-  tokenUsed: string;
 }
 
 /** One request as the retry loop replays it: the body is read once, so a retry can resend it. */
@@ -290,7 +283,7 @@ export class QuickBooksClient {
   }
 
   /** Runs the request to a 2xx answer: one refresh and retry after a 401, bounded waits after 429s. */
-  private async send(request: Outgoing): Promise<Attempt> {
+  private async send(request: Outgoing): Promise<ApiAttempt> {
     let retriedAfter401 = false;
     let rateLimitRetries = 0;
     for (;;) {
@@ -323,7 +316,7 @@ export class QuickBooksClient {
           continue;
         }
       }
-      throw this.errorFor(attempt, intuitTid, what, retriedAfter401);
+      throw apiErrorFor(attempt, intuitTid, what, retriedAfter401);
     }
   }
 
@@ -354,7 +347,7 @@ export class QuickBooksClient {
     return url;
   }
 
-  private async attempt(request: Outgoing): Promise<Attempt> {
+  private async attempt(request: Outgoing): Promise<ApiAttempt> {
     const tokenUsed = await this.tokens.getAccessToken();
     const started = Date.now();
     try {
@@ -384,12 +377,13 @@ export class QuickBooksClient {
       this.log?.(
         `${what} failed after ${Date.now() - started} ms: ${timedOut ? 'timeout' : 'network error'}`,
       );
-      throw new ApiError({
-        status: 0,
-        code: timedOut ? 'timeout' : 'network',
-        message: timedOut
-          ? `QuickBooks did not answer ${what} within ${this.settings.fetchTimeoutMs} ms.`
-          : `Could not reach QuickBooks at ${request.url.origin} (${scrub(errorText(error), tokenUsed)}).`,
+      throw noAnswerError({
+        error,
+        timedOut,
+        what,
+        timeoutMs: this.settings.fetchTimeoutMs,
+        origin: request.url.origin,
+        tokenUsed,
       });
     }
   }
@@ -399,91 +393,6 @@ export class QuickBooksClient {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
     if (retryAfterMs !== null) return retryAfterMs <= this.settings.maxRetryAfterMs ? retryAfterMs : null;
     return Math.min(this.settings.rateLimitBackoffMs * 2 ** retriesSoFar, this.settings.maxRetryAfterMs);
-  }
-
-  private errorFor(
-    attempt: Attempt,
-    intuitTid: string | null,
-    what: string,
-    retriedAfter401: boolean,
-  ): ApiError {
-    const { status, tokenUsed } = attempt;
-    const fault = parseApiFault(tryParseJson(textOf(attempt)));
-    const said = fault ? describeApiFault(fault) : describeNonFaultBody(attempt);
-    const retryAfterMs = parseRetryAfter(attempt.headers.get('retry-after'));
-    let code: ApiErrorCode;
-    let message: string;
-    if (status === 401) {
-      code = 'unauthorized';
-      message = retriedAfter401
-        ? `QuickBooks rejected ${what} with 401 again after the access token was refreshed: ${said}. The connection may have been revoked or lack the accounting scope for this company.`
-        : `QuickBooks rejected ${what} with 401: ${said}.`;
-    } else if (status === 403) {
-      code = 'forbidden';
-      message = `QuickBooks refused ${what} with 403: ${said}. The connected user lacks permission for this; refreshing the token does not help.`;
-    } else if (status === 429) {
-      code = 'rate_limited';
-      message = `QuickBooks throttled ${what} (429: ${said})${
-        retryAfterMs !== null ? `; it asks to retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''
-      }. Intuit allows 10 concurrent requests and 10 a second per company and app, and 500 a minute per company.`;
-    } else if (status === 400) {
-      code = 'bad_request';
-      message = `QuickBooks rejected ${what} as invalid (400): ${said}.`;
-    } else {
-      code = 'api_error';
-      message = `QuickBooks answered ${what} with HTTP ${status}: ${said}.`;
-    }
-    return new ApiError({
-      status,
-      code,
-      intuitTid,
-      faultCode: fault?.errors[0]?.code ?? null,
-      retryAfterMs,
-      message: scrub(message, tokenUsed),
-    });
-  }
-}
-
-export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (value === null || value.trim() === '') return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
-}
-
-function parseJsonBody(attempt: Attempt, intuitTid: string | null, what: () => string): unknown {
-  const parsed = tryParseJson(textOf(attempt));
-  if (parsed !== undefined && typeof parsed === 'object' && parsed !== null) return parsed;
-  throw new ApiError({
-    status: attempt.status,
-    code: 'bad_response',
-    intuitTid,
-    message: `QuickBooks answered ${what()} with HTTP ${attempt.status} but ${describeNonFaultBody(attempt)}; check QB_API_BASE_URL.`,
-  });
-}
-
-function describeNonFaultBody(attempt: Attempt): string {
-  const contentType = attempt.headers.get('content-type') ?? '';
-  const text = textOf(attempt).trimStart();
-  if (contentType.includes('html') || text.startsWith('<')) return 'the body was an HTML page, not JSON';
-  if (text === '') return 'the body was empty';
-  return tryParseJson(text) === undefined
-    ? 'the body was not valid JSON'
-    : 'the body carried no fault details';
-}
-
-const utf8 = new TextDecoder();
-
-function textOf(attempt: Attempt): string {
-  return utf8.decode(attempt.bytes);
-}
-
-function tryParseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
 
@@ -496,14 +405,4 @@ function describePath(url: URL): string {
   const statement = url.searchParams.get('query');
   const text = statement ? `${url.pathname} "${statement}"` : url.pathname;
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
-}
-
-/** Belt and braces: a server or proxy could echo the bearer token back in a message. */
-function scrub(text: string, token: string): string {
-  return token ? text.split(token).join(previewToken(token)) : text;
-}
-
-function errorText(error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return error instanceof Error ? `${error.message}${cause}` : String(error);
 }

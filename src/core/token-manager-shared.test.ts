@@ -1,114 +1,18 @@
 // The engine over the shared connection record: what one process learns every other process sees
-// (rejection, last refresh, stats, history with its client), changes another process makes reach a
-// running one through the store's watch, and the status says what the 5-year cap, Clear and a
-// first start really are. Real emulator over loopback, real file store, one data directory.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TokenStatus } from '../shared/contract';
-import { ReauthorizationRequiredError, TokenError } from './errors';
+// (last refresh, stats, history with its client, what it does not know itself), several connections
+// on one store, and the status says what the 5-year cap, Clear and a first start really are. A
+// rejection or a refresh reaching another process through the store's watch is record-sync.test.ts's.
+// Real emulator over loopback, real file store, one data directory.
+import { describe, expect, it } from 'vitest';
 import { TokenManager } from './token-manager';
 import type { EngineTelemetry } from './telemetry';
-import { EngineHarness } from './testing/engine-harness';
+import { harnessPerTest } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
 import { wrapStore } from './testing/store-wrapper';
 
-let harness: EngineHarness | null = null;
-async function setup(options: Parameters<typeof EngineHarness.start>[0] = {}): Promise<EngineHarness> {
-  harness = await EngineHarness.start(options);
-  return harness;
-}
-afterEach(async () => {
-  const current = harness;
-  harness = null;
-  if (!current) return;
-  try {
-    current.assertNoLeaks();
-  } finally {
-    await current.close();
-  }
-});
-
-const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
-
-/** Resolves with the first status a manager pushes that passes `check`. */
-function nextStatus(
-  manager: { onStatusChanged(listener: (status: TokenStatus) => void): () => void },
-  check: (status: TokenStatus) => boolean,
-): Promise<TokenStatus> {
-  return new Promise((resolve) => {
-    const off = manager.onStatusChanged((status) => {
-      if (!check(status)) return;
-      off();
-      resolve(status);
-    });
-  });
-}
+const setup = harnessPerTest();
 
 describe('one record, every process', () => {
-  it('invalid_grant seen by one process: the others say reauthorization_required and make no token call', async () => {
-    const h = await setup();
-    const a = await h.manager({ clientName: 'process-a' });
-    await a.getAccessToken();
-    const b = await h.manager({ clientName: 'process-b' });
-    expect(b.getStatus().state).toBe('valid');
-    // Really revoked at the emulator: the next refresh with it is refused.
-    await h.oauth().revoke((await h.readStoredTokens())?.refreshToken ?? '');
-    const seenByB = nextStatus(b, (status) => status.state === 'reauthorization_required');
-    const error = await a.refresh('manual').catch((err: unknown) => err);
-    h.scan.collect('error', error);
-    expect((error as TokenError).kind).toBe('invalid_grant');
-    // B hears it through the store's watch, without asking Intuit.
-    const status = await seenByB;
-    expect(status.refreshToken?.rejectedAt).not.toBeNull();
-    expect(status.lastRefresh).toMatchObject({
-      ok: false,
-      client: 'process-a',
-      error: { kind: 'invalid_grant' },
-    });
-    expect(status.stats).toMatchObject({ failures: 1, consecutiveFailures: 1 });
-    expect(status.autoRefresh.enabled).toBe(false);
-    // A process started later says the same, and callers get the reconnect error without a token call.
-    h.emulator.control.resetCounters();
-    const c = await h.manager({ clientName: 'process-c' });
-    expect(c.getStatus()).toMatchObject({
-      state: 'reauthorization_required',
-      refreshToken: { rejectedAt: status.refreshToken?.rejectedAt },
-    });
-    const callerError = await c.getAccessToken().then(
-      () => null,
-      (err: unknown) => err,
-    );
-    // The access token from before is still valid, so it is served; past its expiry, the caller is told.
-    expect(callerError).toBeNull();
-    await c.clear();
-    const afterClear = await c.getAccessToken().catch((err: unknown) => err);
-    h.scan.collect('error', afterClear);
-    expect(afterClear).toBeInstanceOf(ReauthorizationRequiredError);
-    expect(refreshCalls(h)).toBe(0);
-  });
-
-  it("a refresh one process makes reaches another process's status listeners (the dashboard's push)", async () => {
-    const h = await setup({ rotateAfterSeconds: 0 });
-    const a = await h.manager({ clientName: 'qb-token' });
-    const server = await h.manager({ clientName: 'qb-token serve' });
-    await server.getAccessToken();
-    const before = server.getStatus();
-    const pushed = nextStatus(server, (status) => status.lastRefresh?.client === 'qb-token');
-    await a.refresh('manual');
-    const status = await pushed;
-    expect(status.accessToken?.preview).toBe(a.getStatus().accessToken?.preview);
-    expect(status.accessToken?.preview).not.toBe(before.accessToken?.preview);
-    expect(status.refreshToken?.preview).toBe(a.getStatus().refreshToken?.preview);
-    expect(status.stats.refreshes).toBe(2);
-    expect(status.history.slice(0, 2).map((event) => [event.type, event.client])).toEqual([
-      ['refreshed', 'qb-token'],
-      ['rotated', 'qb-token'],
-    ]);
-    // The server took the rotated chain in: its own next call needs no token call and no lock wait.
-    h.emulator.control.resetCounters();
-    expect(await server.getAccessToken()).toBe(await a.getAccessToken());
-    expect(refreshCalls(h)).toBe(0);
-  });
-
   it('counts failures in a row across processes, and a success by any of them ends the run', async () => {
     const h = await setup();
     const a = await h.manager({ retry: { maxAttempts: 1 } });
@@ -254,25 +158,6 @@ describe('what the status says', () => {
       hardExpiresIn: 5 * 365 * 86_400,
     });
     expect(Date.parse(connected.refreshToken?.hardExpiresAt ?? '')).toBeGreaterThan(Date.parse(cap ?? ''));
-  });
-
-  it('after invalid_grant the refresh token says when Intuit rejected it; Connect clears it', async () => {
-    const h = await setup();
-    const manager = await h.manager();
-    await manager.getAccessToken();
-    h.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
-    await manager.refresh('manual').catch(() => undefined);
-    const rejected = manager.getStatus();
-    expect(rejected.refreshToken?.rejectedAt).toBe(rejected.lastRefresh?.at);
-    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
-    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
-    const connected = await manager.adoptAuthorization({
-      ...fresh,
-      expiresIn: 3600,
-      refreshExpiresIn: 8_726_400,
-    });
-    expect(connected.refreshToken?.rejectedAt).toBeNull();
-    expect(connected.stats.consecutiveFailures).toBe(0);
   });
 });
 

@@ -6,44 +6,16 @@
 // The store is the real file store; failures are injected by a wrapper in front of it.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConnectionStore } from './connection-store';
 import { StoreKeyError, StoreUnavailableError } from './errors';
-import { EngineHarness } from './testing/engine-harness';
+import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
-import { failingSaves, wrapStore } from './testing/store-wrapper';
+import { failingSaves, switchableStore, wrapStore } from './testing/store-wrapper';
 
-let harness: EngineHarness | null = null;
-async function setup(options: Parameters<typeof EngineHarness.start>[0] = {}): Promise<EngineHarness> {
-  harness = await EngineHarness.start(options);
-  return harness;
-}
-afterEach(async () => {
-  const current = harness;
-  harness = null;
-  if (!current) return;
-  try {
-    current.assertNoLeaks();
-  } finally {
-    await current.close();
-  }
-});
+const setup = harnessPerTest();
 
 const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
-
-/** The file store behind a switch: while `down`, every call fails as a PostgreSQL that went away does. */
-function switchable(inner: ConnectionStore, state: { down: boolean }): ConnectionStore {
-  const unavailable = () =>
-    new StoreUnavailableError('the database at db.example:5432/qb does not answer (ECONNREFUSED)');
-  const guard = <T>(run: () => Promise<T>): Promise<T> =>
-    state.down ? Promise.reject(unavailable()) : run();
-  return wrapStore(inner, {
-    open: () => guard(() => inner.open()),
-    load: (id) => guard(() => inner.load(id)),
-    save: (record) => guard(() => inner.save(record)),
-    withLock: (id, fn, options) => guard(() => inner.withLock(id, fn, options)),
-  });
-}
 
 describe('store recovery', () => {
   it('moves a corrupt record aside and carries on from the environment token', async () => {
@@ -105,21 +77,6 @@ describe('a store that cannot be written', () => {
     expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
   });
 
-  it('Clear keeps the unsaved rotated chain: the older stored one never replaces it', async () => {
-    const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
-    await manager.refresh('manual').catch(() => undefined);
-    await manager.clear();
-    const stored = await h.readStoredTokens();
-    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
-    expect(manager.getStatus().warnings.join(' ')).not.toMatch(/could not be saved/);
-    await expect(manager.getAccessToken()).resolves.toBeTruthy();
-  });
-
   it('a pending save that waited for the lock does not write back the chain a refresh rotated past', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
     const failures = { remaining: 0 };
@@ -146,7 +103,7 @@ describe('a store that stops answering', () => {
       now: clock.now,
       timers: clock.timers,
       storeRetryMs: 5_000,
-      wrapStore: (inner) => switchable(inner, state),
+      wrapStore: (inner) => switchableStore(inner, state),
     });
     const token = await manager.getAccessToken();
     const expiresAt = Date.parse(manager.getStatus().accessToken?.expiresAt ?? '');
@@ -185,7 +142,10 @@ describe('a store that stops answering', () => {
   it('a rotated chain the store could not take is kept in memory and written when it answers again', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
     const state = { down: false };
-    const manager = await h.manager({ storeRetryMs: 20, wrapStore: (inner) => switchable(inner, state) });
+    const manager = await h.manager({
+      storeRetryMs: 20,
+      wrapStore: (inner) => switchableStore(inner, state),
+    });
     await manager.getAccessToken();
     const before = await h.readStoredTokens();
     // The store goes away between Intuit's answer and the write: the lock was held, the save fails.
@@ -202,7 +162,7 @@ describe('a store that stops answering', () => {
       });
     const second = await h.manager({
       storeRetryMs: 20,
-      wrapStore: (store) => stopAtSave(switchable(store, state)),
+      wrapStore: (store) => stopAtSave(switchableStore(store, state)),
     });
     await manager.dispose();
     const error = await second.refresh('manual').catch((err: unknown) => err);
@@ -222,29 +182,6 @@ describe('a store that stops answering', () => {
     expect(h.emulator.control.isRefreshTokenValid(after?.refreshToken ?? '')).toBe(true);
     // And the record says what happened while the store was away.
     expect((await h.readRecord())?.health.stats.refreshes).toBe(2);
-  });
-
-  it('a store unreachable at start: the process starts, says so, refreshes nothing, and catches up once it answers', async () => {
-    const h = await setup();
-    const seed = await h.manager();
-    await seed.getAccessToken();
-    await seed.dispose();
-    const state = { down: true };
-    h.emulator.control.resetCounters();
-    const manager = await h.manager({ storeRetryMs: 20, wrapStore: (inner) => switchable(inner, state) });
-    const status = manager.getStatus();
-    expect(status.store?.reachable).toBe(false);
-    expect(status.state).toBe('no_token');
-    const error = await manager.getAccessToken().catch((err: unknown) => err);
-    h.scan.collect('error', error);
-    expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(refreshCalls(h)).toBe(0);
-    state.down = false;
-    await waitFor(() => manager.getStatus().store?.reachable === true, 'the store to answer');
-    // It took the stored chain (and its valid access token): still no token call.
-    expect(manager.getStatus()).toMatchObject({ state: 'valid', refreshToken: { source: 'stored' } });
-    await manager.getAccessToken();
-    expect(refreshCalls(h)).toBe(0);
   });
 
   it('a key another process wrote with (a different QB_STORE_KEY) stops refreshing and names QB_STORE_KEY', async () => {

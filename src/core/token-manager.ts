@@ -1,37 +1,37 @@
-// The token engine for one connection: refreshes ahead of expiry on one timer and on demand,
-// coalesces concurrent refreshes into one promise, serialises refreshes across processes (and
-// machines) through the store's per-connection lock, writes every new refresh token before anyone
-// sees the new access token, and tells transient failures (retried with back-off, same refresh
-// token) from terminal ones (invalid_grant, invalid_client).
+// The token engine for one connection, and its refresh coordination: refreshes ahead of expiry on one
+// timer and on demand, coalesces concurrent refreshes into one promise, serialises refreshes across
+// processes (and machines) through the store's per-connection lock, retries transient failures with
+// back-off and the same refresh token, and serves the cached access token on the hot path.
 //
-// What is true about the connection lives in its shared record (connection-record.ts), read and
-// written under the lock; TokenStatus is computed from that record plus what only this process
-// knows (token-status.ts). Token values live only in `chain`, `shared` and `config`; everything the
-// outside sees is built from previews.
+// The rest is in parts that share one EngineContext (engine-context.ts): one attempt inside the lock
+// and the save on Intuit's answer (refresh-attempt.ts), Connect / Clear / rename / Disconnect
+// (connection-changes.ts), taking in what the store holds (record-sync.ts), the QB_ACCESS_TOKEN
+// stand-in (environment-fallback.ts) and the status push with its boundary timer (status-broadcast.ts).
+// What is true about the connection lives in its shared record (connection-record.ts), read and written
+// under the lock (connection-session.ts); TokenStatus is computed from that record plus what only this
+// process knows (token-status.ts). Everything the outside sees is built from previews.
 import {
   DEFAULT_CONNECTION_ID,
   type ConnectionId,
-  type HistoryEvent,
-  type HistoryEventType,
-  type QbEnvironment,
   type RefreshTrigger,
   type TokenStatus,
 } from '../shared/contract';
-import { previewToken } from '../shared/preview';
-import {
-  defaultProfile,
-  historyEvent,
-  rejectionOf,
-  type ConnectionRecord,
-  type HealthChange,
-  type RefreshAttemptFacts,
-} from './connection-record';
+import { rejectionOf, type ConnectionRecord } from './connection-record';
+import { ConnectionChanges } from './connection-changes';
+import { SaveFailed, type ConnectionSession, type ProfileEdits } from './connection-session';
 import type { ConnectionStore } from './connection-store';
-import { ConnectionSession, isTransientStoreError, SaveFailed } from './connection-session';
-import { NotConfiguredError, ReauthorizationRequiredError, StoreError, TokenError } from './errors';
-import type { IntuitTokenResponse, TokenEndpoint } from './intuit-oauth';
+import {
+  createEngineContext,
+  type ChainInUse,
+  type EngineContext,
+  type TokenManagerConfig,
+} from './engine-context';
+import type { EnvironmentFallback } from './environment-fallback';
+import { NotConfiguredError, ReauthorizationRequiredError, TokenError } from './errors';
+import type { TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, withLogFields, type LogFn } from './log';
-import { markRefreshStep } from './refresh-markers';
+import { RecordSync } from './record-sync';
+import { RefreshAttempts } from './refresh-attempt';
 import {
   BackoffSleep,
   backoffDelay,
@@ -42,48 +42,14 @@ import {
   type RetryPolicy,
   type Timers,
 } from './refresh-timing';
-import { noTelemetry, type EngineTelemetry, type RefreshOutcome } from './telemetry';
-import {
-  chainFromAnswer,
-  chainFromAuthorization,
-  chainFromEnvironment,
-  sameChain,
-  sameLineage,
-  startingChain,
-  withoutAccessToken,
-  type AuthorizationAnswer,
-} from './token-chain';
-import {
-  computeTokenStatus,
-  environmentTokenUsable,
-  MIN_USABLE_MS,
-  servedSkewMs,
-  servedToken,
-  skewMs,
-  type EnvironmentAccessToken,
-  type ProcessFacts,
-} from './token-status';
-import { fingerprintToken, type RefreshInFlightNote, type StoredTokens } from './token-store';
+import { nextStatusBoundary, StatusBroadcast, type StatusListener } from './status-broadcast';
+import { noTelemetry, type EngineTelemetry } from './telemetry';
+import type { AuthorizationAnswer } from './token-chain';
+import { computeTokenStatus, MIN_USABLE_MS, servedToken, skewMs, type ProcessFacts } from './token-status';
 
-export { defaultConnectionName } from './connection-record';
-
+export type { TokenManagerConfig } from './engine-context';
+export { interruptedRefreshMessage } from './refresh-attempt';
 export { DEFAULT_RETRY_POLICY, systemTimers, type RetryPolicy, type Timers } from './refresh-timing';
-
-/** The parts of Config the engine reads. */
-export interface TokenManagerConfig {
-  refreshToken: string | null;
-  accessToken: string | null;
-  realmId: string | null;
-  environment: QbEnvironment;
-  refreshSkewSeconds: number;
-  demo: boolean;
-  /** Client id and secret present (the Connect flow can run, refreshes can be attempted). */
-  canConnect: boolean;
-  /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
-  warnings?: readonly string[];
-  /** Display name of a connection this manager creates the record of (default "QuickBooks <environment>"). */
-  name?: string;
-}
 
 export interface TokenManagerOptions {
   config: TokenManagerConfig;
@@ -115,10 +81,11 @@ export interface TokenManagerOptions {
 
 export type AdoptAuthorizationInput = AuthorizationAnswer;
 
-/** Access tokens live one hour: an environment token first seen at T is certainly dead by T + 1 h. */
-const ENV_ACCESS_TOKEN_MAX_LIFETIME_MS = 3600_000;
-
-type StatusListener = (status: TokenStatus) => void;
+/**
+ * Room each connection keeps in the secrets registry (log redaction): its chain's tokens now and the
+ * ones before (still alive for a while), with room to spare for a Connect in between.
+ */
+const LIVE_TOKENS_PER_CONNECTION = 8;
 
 /** The access token callers get without a refresh, and until when (the hot path). */
 interface HotToken {
@@ -130,7 +97,6 @@ export class TokenManager {
   readonly connectionId: ConnectionId;
   readonly secrets: SecretRegistry;
   private readonly config: TokenManagerConfig;
-  private readonly store: ConnectionStore;
   private readonly oauth: TokenEndpoint | null;
   private readonly now: () => number;
   private readonly timers: Timers;
@@ -138,82 +104,94 @@ export class TokenManager {
   private readonly retry: RetryPolicy;
   private readonly random: () => number;
   private readonly refreshOnStart: boolean;
-  private readonly telemetry: EngineTelemetry;
-  private readonly clientName: string | undefined;
 
   /** The record as the store has it, the changes not written yet, and whether the store answers. */
   private readonly session: ConnectionSession;
+  /** The chain in use and what only this process knows about it. */
+  private readonly inUse: ChainInUse;
+  private readonly fallback: EnvironmentFallback;
+  private readonly ctx: EngineContext;
+  private readonly attempts: RefreshAttempts;
+  private readonly changes: ConnectionChanges;
+  private readonly sync: RecordSync;
+  private readonly broadcast: StatusBroadcast;
+  /** Gives back the room this connection's live tokens took in the secrets registry. */
+  private readonly releaseSecrets: () => void;
 
-  // ---- the chain in use (it differs from shared.tokens while unsaved, or when it came from QB_REFRESH_TOKEN)
-  private chain: StoredTokens | null = null;
-  /** The chain is what the store holds (refreshToken.source 'stored'). */
-  private chainStored = false;
-  /** The chain's latest version could not be written: saved before anything is handed out. */
-  private unsaved = false;
-
-  /** Profile changes (a name, the company name) not in the store yet (written with the next write). */
-  private profileChanges: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>> = {};
-
-  // ---- what only this process knows
-  private readonly startedAt: number;
-  private envTokenRejected = false;
-  private envFallbackActive = false;
-  private forgotten = false;
-  /** A previous process was stopped with a token call in flight using the chain's refresh token. */
-  private interrupted: RefreshInFlightNote | null = null;
-  private clientError: TokenError | null = null;
-  /** The store has been read once (the start's decision, rule 6, is made). */
-  private loaded = false;
+  // ---- refresh coordination
   private inflight: Promise<string> | null = null;
   private retrying: { attempt: number; maxAttempts: number } | null = null;
   /** When the back-off wait of a failing refresh ends (shown as the next refresh time). */
   private retryAt: number | null = null;
   private timer: unknown = null;
-  /** Fires when the state would change by time alone (valid -> expiring -> expired) and nothing else acts then. */
-  private boundaryTimer: unknown = null;
   private nextRefreshAt: number | null = null;
   private readonly backoff: BackoffSleep;
   private disposed = false;
   private hot: HotToken | null = null;
-  private unwatch: (() => void) | null = null;
-  private rereading: Promise<void> | null = null;
-  /** A change came in while `rereading` was in flight: read once more when it ends. */
-  private rereadAgain = false;
-  private readonly listeners = new Set<StatusListener>();
 
   constructor(options: TokenManagerOptions) {
-    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
-    this.config = options.config;
-    this.store = options.store;
-    this.oauth = options.oauth;
-    this.now = options.now ?? Date.now;
-    this.timers = options.timers ?? systemTimers;
+    const connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
+    const config = options.config;
+    const now = options.now ?? Date.now;
+    const timers = options.timers ?? systemTimers;
     // Every line names its connection (a key of its own in QB_LOG_FORMAT=json).
-    this.log = withLogFields(options.log ?? (() => undefined), { connection: this.connectionId });
+    const log = withLogFields(options.log ?? (() => undefined), { connection: connectionId });
+    const secrets = options.secrets ?? new SecretRegistry();
+    this.connectionId = connectionId;
+    this.config = config;
+    this.oauth = options.oauth;
+    this.now = now;
+    this.timers = timers;
+    this.log = log;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.refreshOnStart = options.refreshOnStart ?? true;
-    this.secrets = options.secrets ?? new SecretRegistry();
-    this.telemetry = options.telemetry ?? noTelemetry;
-    this.clientName = options.clientName;
-    this.secrets.pin(this.config.refreshToken, this.config.accessToken);
-    this.startedAt = this.now();
-    this.backoff = new BackoffSleep(this.timers);
-    this.session = new ConnectionSession({
-      store: this.store,
-      connectionId: this.connectionId,
-      now: this.now,
-      timers: this.timers,
-      log: this.log,
-      telemetry: this.telemetry,
-      lockWaitMs: options.lockWaitMs ?? 30_000,
-      retryMs: options.storeRetryMs ?? 5_000,
-      profile: (base) => this.profile(base),
-      onRead: (record) => {
-        if (record?.tokens) this.secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+    this.secrets = secrets;
+    secrets.pin(config.refreshToken, config.accessToken);
+    this.releaseSecrets = secrets.reserve(LIVE_TOKENS_PER_CONNECTION);
+    this.backoff = new BackoffSleep(timers);
+    this.ctx = createEngineContext(
+      {
+        connectionId,
+        config,
+        store: options.store,
+        now,
+        timers,
+        log,
+        secrets,
+        telemetry: options.telemetry ?? noTelemetry,
+        clientName: options.clientName,
+        lockWaitMs: options.lockWaitMs ?? 30_000,
+        storeRetryMs: options.storeRetryMs ?? 5_000,
       },
-      onRetry: () => void this.recoverStore(),
-      onFailed: () => this.clearTimer(),
+      {
+        chainChanged: () => {
+          this.hot = null;
+        },
+        storeFailed: () => this.clearTimer(),
+        retryStore: () => void this.sync.recover(),
+      },
+    );
+    this.session = this.ctx.session;
+    this.inUse = this.ctx.inUse;
+    this.fallback = this.ctx.fallback;
+    this.attempts = new RefreshAttempts(this.ctx, { stopSchedule: () => this.clearTimer() });
+    this.changes = new ConnectionChanges(this.ctx);
+    this.sync = new RecordSync(this.ctx, {
+      closed: () => this.disposed,
+      changed: () => {
+        this.reschedule(false);
+        this.emit();
+      },
+      persistUnsaved: () => this.persistUnsaved(),
+    });
+    this.broadcast = new StatusBroadcast({
+      timers,
+      now,
+      log,
+      status: () => this.getStatus(),
+      nextBoundary: (at) => this.nextStatusBoundary(at),
+      onBoundary: () => this.emit(),
     });
   }
 
@@ -224,23 +202,7 @@ export class TokenManager {
    * configuration does (StoreKeyError, StoreConfigError), as any configuration error does.
    */
   async start(): Promise<TokenStatus> {
-    try {
-      await this.store.open();
-      const { record, warnings } = await this.store.load(this.connectionId);
-      this.adoptAtStart(record, warnings);
-      this.loaded = true;
-      this.interrupted = await this.interruptedNoteFor(this.chain);
-    } catch (err) {
-      if (!isTransientStoreError(err)) throw err;
-      this.session.failed(err);
-      // Until the store answers: the environment's chain, tentatively. Nothing is refreshed without the
-      // lock, so it is never used against a stored chain that may have moved on.
-      this.adoptAtStart(null, []);
-    }
-    this.unwatch = this.store.watch((change) => {
-      if (change.id === this.connectionId && change.revision > (this.session.shared?.revision ?? 0))
-        void this.reread();
-    });
+    await this.sync.start();
     this.reschedule(true);
     this.emit();
     return this.getStatus();
@@ -249,7 +211,7 @@ export class TokenManager {
   // ---------------------------------------------------------------- public surface
 
   getStatus(): TokenStatus {
-    return computeTokenStatus(this.view(), this.facts(), this.now());
+    return computeTokenStatus(this.ctx.view(), this.facts(), this.now());
   }
 
   /**
@@ -261,9 +223,7 @@ export class TokenManager {
   }
 
   onStatusChanged(listener: StatusListener): () => void {
-    this.listeners.add(listener);
-    this.armBoundaryTimer();
-    return () => this.listeners.delete(listener);
+    return this.broadcast.subscribe(listener);
   }
 
   /**
@@ -278,10 +238,11 @@ export class TokenManager {
 
   private async accessTokenSlowPath(): Promise<string> {
     this.assertOpen();
-    if (this.unsaved) await this.persistUnsaved();
+    if (this.inUse.unsaved) await this.persistUnsaved();
     const now = this.now();
-    const chain = this.chain;
-    if (!this.envFallbackActive && chain?.accessToken && chain.accessTokenExpiresAt !== null) {
+    const chain = this.inUse.chain;
+    const fallback = this.fallback;
+    if (!fallback.active && chain?.accessToken && chain.accessTokenExpiresAt !== null) {
       const until = chain.accessTokenExpiresAt - MIN_USABLE_MS;
       if (now < until) {
         this.hot = { until, promise: Promise.resolve(chain.accessToken) };
@@ -289,28 +250,26 @@ export class TokenManager {
       }
     }
     // While falling back, the schedule (not every caller) retries the refresh after its cooldown.
-    if (this.envFallbackActive && !this.inflight && this.envTokenUsable(now))
-      return this.useEnvironmentToken(null);
+    if (fallback.active && !this.inflight && fallback.usable(now)) return this.useEnvironmentToken(null);
     if (!chain) {
-      if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
+      if (fallback.usable(now)) return this.useEnvironmentToken(null);
       throw new NotConfiguredError();
     }
-    const rejection = rejectionOf(this.view());
+    const rejection = rejectionOf(this.ctx.view());
     if (rejection) {
-      if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
+      if (fallback.usable(now)) return this.useEnvironmentToken(null);
       throw new ReauthorizationRequiredError(undefined, rejection.error.intuitTid);
     }
     // Keys Intuit rejected stay rejected until the configuration changes: no token call per caller.
-    if (this.clientError && !this.inflight) {
-      if (this.envTokenUsable(now)) return this.useEnvironmentToken(null);
-      throw new TokenError('invalid_client', this.clientError.message, {
-        intuitTid: this.clientError.intuitTid,
-      });
+    const clientError = this.inUse.clientError;
+    if (clientError && !this.inflight) {
+      if (fallback.usable(now)) return this.useEnvironmentToken(null);
+      throw new TokenError('invalid_client', clientError.message, { intuitTid: clientError.intuitTid });
     }
     try {
       return await this.refreshCoalesced('on-demand');
     } catch (err) {
-      if (this.envTokenUsable(this.now())) return this.useEnvironmentToken(err);
+      if (fallback.usable(this.now())) return this.useEnvironmentToken(err);
       throw err;
     }
   }
@@ -318,7 +277,7 @@ export class TokenManager {
   /** Forces a refresh (the UI's button); concurrent calls share one token-endpoint call. */
   async refresh(trigger: RefreshTrigger = 'manual'): Promise<TokenStatus> {
     this.assertOpen();
-    if (!this.chain) throw new NotConfiguredError();
+    if (!this.inUse.chain) throw new NotConfiguredError();
     await this.refreshCoalesced(trigger);
     return this.getStatus();
   }
@@ -330,26 +289,23 @@ export class TokenManager {
   async refreshAfter401(staleAccessToken: string): Promise<string> {
     this.assertOpen();
     const now = this.now();
-    if (staleAccessToken === this.config.accessToken) {
-      this.envTokenRejected = true;
-      this.hot = null;
-    }
-    const current = servedToken(this.chain, this.facts(), now);
+    if (this.fallback.refusedWith(staleAccessToken)) this.hot = null;
+    const current = servedToken(this.inUse.chain, this.facts(), now);
     // A different token answers the 401 only if callers are really being given it (not a stand-in).
-    const handedOut = current?.source === 'cached' || this.envFallbackActive;
+    const handedOut = current?.source === 'cached' || this.fallback.active;
     if (current && handedOut && current.token !== staleAccessToken && now < current.expiresAt - MIN_USABLE_MS)
       return current.token;
     if (this.inflight) return this.inflight;
-    if (!this.chain) throw new NotConfiguredError();
-    const rejection = rejectionOf(this.view());
+    const chain = this.inUse.chain;
+    if (!chain) throw new NotConfiguredError();
+    const rejection = rejectionOf(this.ctx.view());
     if (rejection) throw new ReauthorizationRequiredError(undefined, rejection.error.intuitTid);
     // The stale token is dead at Intuit whatever its expiry says.
-    if (this.chain.accessToken === staleAccessToken)
-      this.setChain({ ...this.chain, accessTokenExpiresAt: now });
+    if (chain.accessToken === staleAccessToken) this.inUse.set({ ...chain, accessTokenExpiresAt: now });
     this.session.pending.push({
       type: 'retried_after_401',
       events: [
-        this.event(
+        this.ctx.event(
           'retried_after_401',
           'QuickBooks answered 401 to an API call: refreshing once and retrying it.',
           { trigger: 'on-401' },
@@ -363,37 +319,8 @@ export class TokenManager {
   async clear(): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    const cleared = this.event(
-      'cleared',
-      'Cached access token cleared; the refresh token is kept. The next call refreshes.',
-    );
-    if (this.chain) {
-      await this.underLock(async (latest) => {
-        const chain = this.chain;
-        if (!chain) return;
-        // Another process may have rotated the refresh token meanwhile, which must not be overwritten.
-        // An unsaved chain is newer than the store's (its refresh token replaced the stored one): it stays.
-        const base =
-          !this.unsaved && latest?.tokens && sameLineage(latest.tokens, chain) ? latest.tokens : chain;
-        const next = withoutAccessToken(base);
-        if (this.chainStored || this.unsaved || base === latest?.tokens) {
-          await this.write(latest, next, [{ type: 'events', events: [cleared] }]);
-          // The refresh-in-flight note outlives an unsaved chain (attempt()); it is saved now.
-          if (this.unsaved) this.store.endRefresh?.(this.connectionId);
-          this.unsaved = false;
-          this.chainStored = true;
-        } else {
-          this.session.pending.push({ type: 'events', events: [cleared] });
-        }
-        this.setChain(next);
-      });
-    } else {
-      this.session.pending.push({ type: 'events', events: [cleared] });
-    }
-    this.envFallbackActive = false;
-    this.reschedule(false);
-    this.emit();
-    return this.getStatus();
+    await this.changes.clearAccessToken();
+    return this.changed();
   }
 
   /**
@@ -403,29 +330,8 @@ export class TokenManager {
   async adoptAuthorization(input: AdoptAuthorizationInput): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    this.secrets.add(input.accessToken, input.refreshToken);
-    const chain = chainFromAuthorization(
-      { ...input, realmId: input.realmId ?? this.config.realmId },
-      this.config.refreshToken,
-      this.now(),
-    );
-    const connected = this.event(
-      'connected',
-      `Connected to QuickBooks${chain.realmId ? ` (company ${chain.realmId})` : ''}.`,
-    );
-    await this.underLock((latest) =>
-      this.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
-    );
-    this.setChain(chain);
-    this.chainStored = true;
-    this.unsaved = false;
-    this.forgotten = false;
-    this.interrupted = null;
-    this.clientError = null;
-    this.envFallbackActive = false;
-    this.reschedule(false);
-    this.emit();
-    return this.getStatus();
+    await this.changes.adoptAuthorization(input);
+    return this.changed();
   }
 
   /**
@@ -435,46 +341,15 @@ export class TokenManager {
   async adoptRefreshToken(refreshToken: string, realmId: string | null): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    this.secrets.add(refreshToken);
-    const envToken = this.config.refreshToken;
-    const chain: StoredTokens = {
-      ...chainFromEnvironment(refreshToken, realmId ?? this.config.realmId, this.now()),
-      // Recorded so QB_REFRESH_TOKEN wins over this chain only if it changes later (rule 6).
-      origin: { envRefreshTokenSha256: envToken ? fingerprintToken(envToken) : null },
-    };
-    const connected = this.event(
-      'connected',
-      `Connected with a refresh token given by hand (${previewToken(refreshToken)})${chain.realmId ? ` for company ${chain.realmId}` : ''}.`,
-    );
-    await this.underLock((latest) =>
-      this.write(latest, chain, [{ type: 'chain_replaced', events: [connected] }]),
-    );
-    this.setChain(chain);
-    this.chainStored = true;
-    this.unsaved = false;
-    this.forgotten = false;
-    this.interrupted = null;
-    this.clientError = null;
-    this.envFallbackActive = false;
-    this.reschedule(false);
-    this.emit();
-    return this.getStatus();
+    await this.changes.adoptRefreshToken(refreshToken, realmId);
+    return this.changed();
   }
 
   /** Renames the connection or records its company name (from CompanyInfo), in the shared record. */
-  async updateProfile(
-    changes: Partial<Pick<ConnectionRecord['profile'], 'name' | 'companyName'>>,
-  ): Promise<TokenStatus> {
+  async updateProfile(changes: ProfileEdits): Promise<TokenStatus> {
     this.assertOpen();
-    this.profileChanges = { ...this.profileChanges, ...changes };
     try {
-      await this.underLock((latest) =>
-        this.write(
-          latest,
-          this.chainStored || this.unsaved ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
-          [],
-        ),
-      );
+      await this.changes.updateProfile(changes);
     } finally {
       this.emit();
     }
@@ -488,21 +363,8 @@ export class TokenManager {
   async forget(outcome = 'the stored tokens were forgotten.'): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    const disconnected = this.event('disconnected', `Disconnected: ${outcome}`);
-    await this.underLock((latest) =>
-      this.write(latest, null, [{ type: 'chain_replaced', events: [disconnected] }]),
-    );
-    this.store.endRefresh?.(this.connectionId);
-    this.setChain(null);
-    this.chainStored = false;
-    this.unsaved = false;
-    this.forgotten = true;
-    this.interrupted = null;
-    this.clientError = null;
-    this.envFallbackActive = false;
-    this.reschedule(false);
-    this.emit();
-    return this.getStatus();
+    await this.changes.forget(outcome);
+    return this.changed();
   }
 
   /** Resolves once no refresh is in flight (whatever its outcome). */
@@ -515,198 +377,15 @@ export class TokenManager {
     if (this.disposed) return;
     this.disposed = true;
     this.hot = null;
-    this.unwatch?.();
-    this.unwatch = null;
+    this.sync.stopWatching();
     this.clearTimer();
-    this.clearBoundaryTimer();
+    this.broadcast.stopBoundaryTimer();
     this.session.close();
     this.backoff.cut();
     await this.settle();
-    await this.rereading;
-    this.listeners.clear();
-  }
-
-  // ---------------------------------------------------------------- the record
-
-  /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
-  private view(): ConnectionRecord | null {
-    const record = this.session.view(this.chain);
-    // A rename or a company name not yet written shows at once.
-    if (!record || Object.keys(this.profileChanges).length === 0) return record;
-    return { ...record, profile: { ...record.profile, ...this.profileChanges } };
-  }
-
-  private profile(base: ConnectionRecord | null): ConnectionRecord['profile'] {
-    const profile = base?.profile ?? {
-      ...defaultProfile(this.config.environment, this.config.realmId),
-      ...(this.config.name ? { name: this.config.name } : {}),
-    };
-    // The QB_* environment defines its connection's environment and, until a chain knows better, its realm.
-    return {
-      ...profile,
-      ...this.profileChanges,
-      environment: this.config.environment,
-      realmId: profile.realmId ?? this.config.realmId,
-    };
-  }
-
-  private adoptAtStart(stored: ConnectionRecord | null, warnings: readonly string[]): void {
-    this.session.shared = stored;
-    this.session.loadWarnings = [...warnings];
-    for (const warning of warnings)
-      this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
-    const envToken = this.config.refreshToken;
-    const storedChain = stored?.tokens ?? null;
-    if (storedChain) this.secrets.add(storedChain.refreshToken, storedChain.accessToken);
-    switch (startingChain(storedChain, envToken)) {
-      case 'stored':
-        this.setChain(storedChain);
-        this.chainStored = true;
-        this.log(
-          `Using the stored token chain (refresh token ${previewToken(storedChain?.refreshToken ?? '')}).`,
-        );
-        break;
-      case 'environment':
-        this.setChain(chainFromEnvironment(envToken ?? '', this.config.realmId, this.now()));
-        this.chainStored = false;
-        if (storedChain) {
-          this.session.pending.push({
-            type: 'events',
-            events: [
-              this.event(
-                'environment_token_adopted',
-                `QB_REFRESH_TOKEN (${previewToken(envToken ?? '')}) differs from the one the stored chain started from: the environment wins (you reconnected).`,
-              ),
-            ],
-          });
-        }
-        break;
-      case 'none':
-        this.setChain(null);
-        this.chainStored = false;
-    }
-  }
-
-  private async interruptedNoteFor(chain: StoredTokens | null): Promise<RefreshInFlightNote | null> {
-    const note = (await this.store.interruptedRefresh?.(this.connectionId)) ?? null;
-    if (!note || !chain || fingerprintToken(chain.refreshToken) !== note.refreshTokenSha256) return null;
-    this.log(
-      `A refresh started at ${new Date(note.startedAt).toISOString()} never finished (the app was stopped during it); if Intuit rotated the refresh token then, the next refresh is refused.`,
-    );
-    return note;
-  }
-
-  /**
-   * Takes in what another process wrote (a watch event, the store answering again), outside the lock.
-   * The shared health always wins; the chain is taken when it is of our lineage (rule 6) and ours is
-   * not newer (an unsaved chain is).
-   */
-  private adoptShared(latest: ConnectionRecord | null): void {
-    if (!latest || latest.revision <= (this.session.shared?.revision ?? 0)) return;
-    this.session.shared = latest;
-    if (this.unsaved) return;
-    const stored = latest.tokens;
-    if (stored === null) {
-      // Another process disconnected the connection.
-      if (this.chainStored) {
-        this.setChain(null);
-        this.chainStored = false;
-        this.forgotten = true;
-      }
-      return;
-    }
-    if (startingChain(stored, this.config.refreshToken) !== 'stored') return;
-    this.secrets.add(stored.refreshToken, stored.accessToken);
-    if (!this.chain || !sameChain(this.chain, stored)) {
-      this.setChain(stored);
-      this.chainStored = true;
-      this.forgotten = false;
-      this.envFallbackActive = false;
-      // Another process's refresh worked with these keys: whatever Intuit said to ours is stale now.
-      if (latest.health.lastRefresh?.ok) this.clientError = null;
-    }
-  }
-
-  private reread(): Promise<void> {
-    // A change reported while a read is in flight may be newer than what that read saw: read again after it.
-    if (this.rereading) this.rereadAgain = true;
-    this.rereading ??= (async () => {
-      this.rereadAgain = false;
-      try {
-        const { record } = await this.store.load(this.connectionId);
-        this.session.answered();
-        this.adoptShared(record);
-      } catch (err) {
-        if (!(err instanceof StoreError)) throw err;
-        this.session.failed(err);
-      } finally {
-        this.rereading = null;
-      }
-      if (this.disposed) return;
-      this.reschedule(false);
-      this.emit();
-      if (this.rereadAgain) void this.reread();
-    })().catch((err: unknown) => this.log(`Re-reading the store failed: ${(err as Error).message}`));
-    return this.rereading;
-  }
-
-  /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
-  private underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T> {
-    return this.session.underLock(fn, (warning) => this.noteLoadWarning(warning));
-  }
-
-  private write(
-    latest: ConnectionRecord | null,
-    chain: StoredTokens | null,
-    changes: HealthChange[],
-  ): Promise<void> {
-    const profileChanges = this.profileChanges;
-    const written = this.session.write(latest, chain, changes);
-    // Written: the record carries them now (a newer change made meanwhile stays).
-    void written.then(
-      () => {
-        if (this.profileChanges === profileChanges) this.profileChanges = {};
-      },
-      () => undefined,
-    );
-    return written;
-  }
-
-  /** What loading found: a warning in the status and an event in the history. */
-  private noteLoadWarning(warning: string): void {
-    this.session.loadWarnings.push(warning);
-    this.session.pending.push({ type: 'events', events: [this.event('store_recovered', warning)] });
-  }
-
-  /** The store answers again: take in what it holds, write what could not be written, carry on. */
-  private async recoverStore(): Promise<void> {
-    if (this.disposed || this.session.healthy) return;
-    try {
-      await this.store.open();
-      const { record, warnings } = await this.store.load(this.connectionId);
-      this.session.answered();
-      if (!this.loaded) {
-        // The start could not read the store: decide now, as the start would have.
-        this.adoptAtStart(record, warnings);
-        this.loaded = true;
-        this.interrupted = await this.interruptedNoteFor(this.chain);
-      } else {
-        for (const warning of warnings) this.noteLoadWarning(warning);
-        this.adoptShared(record);
-      }
-      if (this.unsaved || this.session.pending.length > 0) await this.persistUnsaved();
-    } catch (err) {
-      if (!(err instanceof StoreError)) {
-        this.log(`Reconnecting to the token store failed: ${(err as Error).message}`);
-        this.session.armRetry();
-        return;
-      }
-      if (!(err instanceof SaveFailed)) this.session.failed(err);
-      else this.session.armRetry();
-    }
-    if (this.disposed) return;
-    this.reschedule(false);
-    this.emit();
+    await this.sync.whenRead();
+    this.broadcast.close();
+    this.releaseSecrets();
   }
 
   // ---------------------------------------------------------------- refresh machinery
@@ -736,7 +415,7 @@ export class TokenManager {
       } catch (err) {
         const error = err instanceof TokenError ? err : null;
         if (error === null) {
-          this.attempted(
+          this.attempts.reportAttempt(
             trigger,
             err instanceof NotConfiguredError ? 'not_configured' : 'store_error',
             started,
@@ -763,277 +442,33 @@ export class TokenManager {
     }
   }
 
-  private attempted(trigger: RefreshTrigger, outcome: RefreshOutcome, started: number): void {
-    this.telemetry.refreshAttempted({
-      connectionId: this.connectionId,
-      trigger,
-      outcome,
-      durationMs: this.now() - started,
-    });
-  }
-
-  /** One attempt inside the cross-process lock. Returns the access token to hand out. */
+  /** One attempt inside the cross-process lock (refresh-attempt.ts). Returns the access token to hand out. */
   private async attempt(trigger: RefreshTrigger, staleAccessToken: string | null): Promise<string> {
     if (!this.oauth)
       throw new NotConfiguredError(
         'QB_CLIENT_ID and QB_CLIENT_SECRET are not set: the refresh token cannot be used.',
       );
     const oauth = this.oauth;
-    return this.underLock(async (latest) => {
-      const started = this.now();
-      // A chain we could not save earlier is newer than the store's: save it first, never adopt over it.
-      if (this.unsaved && this.chain) {
-        await this.write(latest, this.chain, []);
-        this.unsaved = false;
-        this.chainStored = true;
-        latest = this.session.shared;
-      }
-      const adopted = this.adoptNewerStoredChain(latest, trigger, staleAccessToken);
-      if (adopted !== null) {
-        if (this.session.pending.length > 0) await this.write(latest, this.chain, []).catch(() => undefined);
-        return adopted;
-      }
-      const chain = this.chain;
-      if (!chain) throw new NotConfiguredError();
-      const sentAt = this.now();
-      // Evidence for the next start, should this process be stopped before the answer is saved.
-      this.store.beginRefresh?.(this.connectionId, {
-        startedAt: sentAt,
-        refreshTokenSha256: fingerprintToken(chain.refreshToken),
-      });
-      try {
-        return await this.exchangeAndSave(latest, trigger, chain, oauth, started, sentAt);
-      } finally {
-        // An unsaved chain keeps the note: a stop before the retried save loses it just the same.
-        if (!this.unsaved) this.store.endRefresh?.(this.connectionId);
-      }
-    });
-  }
-
-  /** The token call and the write of its answer (rule 3), inside the lock. */
-  private async exchangeAndSave(
-    latest: ConnectionRecord | null,
-    trigger: RefreshTrigger,
-    chain: StoredTokens,
-    oauth: TokenEndpoint,
-    started: number,
-    sentAt: number,
-  ): Promise<string> {
-    // Rule 3, as early as it can be: the rotated chain is written from inside the token call, the moment
-    // a valid answer is in (Intuit has retired the old refresh token by then). The file store renames
-    // it into place before save() returns, so no event-loop turn separates the answer from the write.
-    let early = null as { next: StoredTokens; saved: Promise<void> } | null;
-    const onAnswer = (raw: IntuitTokenResponse) => {
-      this.secrets.add(raw.accessToken, raw.refreshToken);
-      const next = chainFromAnswer(chain, raw, sentAt);
-      const saved = this.write(latest, next, [this.successChange(trigger, chain, next, raw, started)]);
-      saved.catch(() => undefined); // awaited below
-      early = { next, saved };
-    };
-    markRefreshStep('token-call');
-    let answer: IntuitTokenResponse;
-    try {
-      answer = await oauth.refresh(chain.refreshToken, { onAnswer });
-    } catch (err) {
-      // The answer passed our checks and was saved, but the OAuth library rejected it: its refresh
-      // token is still the one Intuit now accepts, so the chain moves on to it; the error stands.
-      if (early) await this.keepEarlyChain(early);
-      if (err instanceof TokenError) throw await this.recordFailure(latest, trigger, chain, err, started);
-      throw err;
-    }
-    markRefreshStep('answer-parsed');
-    this.secrets.add(answer.accessToken, answer.refreshToken);
-    const next = chainFromAnswer(chain, answer, sentAt);
-    // Rule 3: the new refresh token is durable before the new access token goes to anyone.
-    try {
-      const saved = early as { next: StoredTokens; saved: Promise<void> } | null;
-      if (saved && sameChain(saved.next, next)) await saved.saved;
-      // The early write (done or pending) already carries this success; this one only fixes the chain.
-      else if (saved)
-        await saved.saved
-          .catch(() => undefined)
-          .then(() => this.write(this.session.shared ?? latest, next, []));
-      else await this.write(latest, next, [this.successChange(trigger, chain, next, answer, started)]);
-    } catch (err) {
-      this.setChain(next);
-      this.chainStored = false;
-      this.unsaved = true;
-      throw err;
-    }
-    this.setChain(next);
-    this.chainStored = true;
-    this.unsaved = false;
-    this.onSuccess(trigger, started, answer);
-    return answer.accessToken;
-  }
-
-  private successChange(
-    trigger: RefreshTrigger,
-    previous: StoredTokens,
-    next: StoredTokens,
-    answer: IntuitTokenResponse,
-    started: number,
-  ): HealthChange {
-    const attempt = this.attemptFacts(trigger, started);
-    const events = [];
-    if (next.refreshToken !== previous.refreshToken) {
-      events.push(
-        this.event(
-          'rotated',
-          `Intuit issued a new refresh token (${previewToken(next.refreshToken)}, replacing ${previewToken(previous.refreshToken)}); it was saved before use.`,
-          { trigger, intuitTid: answer.intuitTid },
-        ),
-      );
-    }
-    const expiresAt = new Date(next.accessTokenExpiresAt ?? attempt.at).toISOString();
-    events.push(
-      this.event(
-        'refreshed',
-        `Access token refreshed (${previewToken(answer.accessToken)}), valid until ${expiresAt}${this.envFallbackActive ? '; no longer using QB_ACCESS_TOKEN' : ''}.`,
-        { trigger, intuitTid: answer.intuitTid, accessTokenExpiresAt: expiresAt },
-      ),
-    );
-    return { type: 'refresh_succeeded', attempt, events };
-  }
-
-  private onSuccess(trigger: RefreshTrigger, started: number, answer: IntuitTokenResponse): void {
-    this.envFallbackActive = false;
-    this.interrupted = null;
-    this.clientError = null;
-    this.attempted(trigger, 'ok', started);
-    this.log(`Refreshed (${trigger}); intuit_tid ${answer.intuitTid ?? 'none'}.`, {
-      trigger,
-      intuitTid: answer.intuitTid,
-    });
-  }
-
-  /** Records a failed token call in the shared record (under the lock); returns the error to throw. */
-  private async recordFailure(
-    latest: ConnectionRecord | null,
-    trigger: RefreshTrigger,
-    chain: StoredTokens,
-    thrown: TokenError,
-    started: number,
-  ): Promise<TokenError> {
-    let error = thrown;
-    // Only while the refused token is the one the interrupted refresh sent (not one adopted since).
-    const interrupted =
-      this.interrupted && fingerprintToken(chain.refreshToken) === this.interrupted.refreshTokenSha256
-        ? this.interrupted
-        : null;
-    if (error.kind === 'invalid_grant' && interrupted) {
-      error = new TokenError('invalid_grant', interruptedRefreshMessage(interrupted), {
-        intuitTid: error.intuitTid,
-        status: error.status,
-      });
-    }
-    if (error.kind === 'invalid_client') this.clientError = error;
-    const info = error.toInfo();
-    const change: HealthChange = {
-      type: 'refresh_failed',
-      attempt: this.attemptFacts(trigger, started),
-      error: info,
-      refreshTokenSha256: fingerprintToken(chain.refreshToken),
-      ...(error.kind === 'invalid_grant' && interrupted ? { cause: 'interrupted_refresh' as const } : {}),
-      events: [
-        this.event('failed', `Refresh failed (${error.kind}): ${error.message}`, {
-          trigger,
-          intuitTid: error.intuitTid,
-        }),
-      ],
-    };
-    this.attempted(trigger, error.kind, started);
-    this.log(
-      `Refresh failed (${trigger}, ${error.kind}); intuit_tid ${error.intuitTid ?? 'none'}: ${error.message}`,
-      { level: error.transient ? 'warn' : 'error', trigger, intuitTid: error.intuitTid },
-    );
-    if (!error.transient) this.clearTimer();
-    const chainToWrite =
-      this.chainStored || this.unsaved
-        ? this.chain
-        : latest?.tokens && !sameLineage(latest.tokens, chain)
-          ? latest.tokens
-          : chain;
-    try {
-      await this.write(this.session.shared ?? latest, chainToWrite, [change]);
-      if (chainToWrite === chain) this.chainStored = true;
-    } catch {
-      // Kept in `pending`: the view shows it now, the next write stores it.
-    }
-    return error;
-  }
-
-  /** After an early save whose answer the protocol layer then rejected: the saved chain is the live one. */
-  private async keepEarlyChain(early: { next: StoredTokens; saved: Promise<void> }): Promise<void> {
-    this.setChain(early.next);
-    try {
-      await early.saved;
-      this.chainStored = true;
-      this.unsaved = false;
-    } catch {
-      this.chainStored = false;
-      this.unsaved = true;
-    }
-  }
-
-  /**
-   * Inside the lock: another process sharing the store may have refreshed (or rotated) meanwhile.
-   * When the stored chain is of the same lineage and holds a newer, usable access token, take it and
-   * skip the token call (except for a manual refresh, which then refreshes with the newest refresh token).
-   */
-  private adoptNewerStoredChain(
-    latest: ConnectionRecord | null,
-    trigger: RefreshTrigger,
-    staleAccessToken: string | null,
-  ): string | null {
-    const stored = latest?.tokens ?? null;
-    const chain = this.chain;
-    if (!stored || !chain || !sameLineage(stored, chain)) return null;
-    const now = this.now();
-    // Usable beyond the skew and not the token a 401 refused: someone refreshed since ours fell due
-    // (another process, or this one's watch already took its result in).
-    const newerAccess =
-      stored.accessToken !== null &&
-      stored.accessTokenExpiresAt !== null &&
-      stored.accessToken !== staleAccessToken &&
-      now < stored.accessTokenExpiresAt - skewMs(stored, this.config.refreshSkewSeconds);
-    if (stored.refreshToken !== chain.refreshToken || newerAccess) {
-      this.setChain(stored);
-      this.chainStored = true;
-      this.unsaved = false;
-    }
-    if (newerAccess && trigger !== 'manual' && stored.accessToken) {
-      this.log('Another process refreshed the token meanwhile; using its result.');
-      this.clientError = null;
-      this.envFallbackActive = false;
-      return stored.accessToken;
-    }
-    return null;
-  }
-
-  private attemptFacts(trigger: RefreshTrigger, started: number): RefreshAttemptFacts {
-    const at = this.now();
-    const facts: RefreshAttemptFacts = { at, trigger, durationMs: at - started };
-    if (this.clientName !== undefined) facts.client = this.clientName;
-    return facts;
+    return this.ctx.underLock((latest) => this.attempts.run(latest, trigger, staleAccessToken, oauth));
   }
 
   /** Writes an unsaved chain (and health changes not yet written) under the lock. */
   private async persistUnsaved(): Promise<void> {
-    if (!this.unsaved && this.session.pending.length === 0) return;
+    const { session, inUse } = this;
+    if (!inUse.unsaved && session.pending.length === 0) return;
     try {
-      await this.underLock(async (latest) => {
+      await this.ctx.underLock(async (latest) => {
         // Read under the lock: a refresh that held it may have saved this chain and rotated past it,
         // and the chain read before waiting would overwrite the newer refresh token in the store.
-        if (this.unsaved && this.chain) {
-          await this.write(latest, this.chain, []);
-          this.unsaved = false;
-          this.chainStored = true;
-          this.store.endRefresh?.(this.connectionId);
-        } else if (this.session.pending.length > 0) {
-          await this.write(
+        if (inUse.unsaved && inUse.chain) {
+          await session.write(latest, inUse.chain, []);
+          inUse.unsaved = false;
+          inUse.stored = true;
+          this.ctx.store.endRefresh?.(this.connectionId);
+        } else if (session.pending.length > 0) {
+          await session.write(
             latest,
-            this.chainStored ? (latest?.tokens ?? this.chain) : (latest?.tokens ?? null),
+            inUse.stored ? (latest?.tokens ?? inUse.chain) : (latest?.tokens ?? null),
             [],
           );
         }
@@ -1053,11 +488,11 @@ export class TokenManager {
   private scheduleAllowed(): boolean {
     return (
       !this.disposed &&
-      this.chain !== null &&
+      this.inUse.chain !== null &&
       this.oauth !== null &&
       this.session.healthy &&
-      !this.clientError &&
-      rejectionOf(this.view()) === null
+      !this.inUse.clientError &&
+      rejectionOf(this.ctx.view()) === null
     );
   }
 
@@ -1065,7 +500,7 @@ export class TokenManager {
   private reschedule(starting: boolean): void {
     this.clearTimer();
     if (!this.scheduleAllowed() || this.inflight) return;
-    const chain = this.chain;
+    const chain = this.inUse.chain;
     if (!chain) return;
     const now = this.now();
     const at = scheduledRefreshAt({
@@ -1074,7 +509,7 @@ export class TokenManager {
       skewSeconds: this.config.refreshSkewSeconds,
       starting,
       refreshOnStart: this.refreshOnStart,
-      lastRefreshFailed: this.view()?.health.lastRefresh?.ok === false,
+      lastRefreshFailed: this.ctx.view()?.health.lastRefresh?.ok === false,
       cooldownMs: this.retry.cooldownMs,
     });
     if (at === null) return;
@@ -1086,7 +521,7 @@ export class TokenManager {
     this.timer = null;
     this.nextRefreshAt = null;
     if (!this.scheduleAllowed()) return;
-    const chain = this.chain;
+    const chain = this.inUse.chain;
     // A timer that fired early (the clamp, a clock change) just sets itself again.
     if (
       chain?.accessTokenExpiresAt &&
@@ -1106,46 +541,10 @@ export class TokenManager {
     this.nextRefreshAt = null;
   }
 
-  // ---------------------------------------------------------------- environment fallback and facts
-
-  private environmentAccessToken(): EnvironmentAccessToken | null {
-    const value = this.config.accessToken;
-    if (value === null) return null;
-    return {
-      value,
-      expiresAt: this.startedAt + ENV_ACCESS_TOKEN_MAX_LIFETIME_MS,
-      usable: !this.forgotten && !this.envTokenRejected,
-    };
-  }
-
-  /** QB_ACCESS_TOKEN is usable when set, not rejected by the API, and not older than an access token lives. */
-  private envTokenUsable(now: number): boolean {
-    return environmentTokenUsable(this.environmentAccessToken(), now);
-  }
-
-  private useEnvironmentToken(cause: unknown): string {
-    const token = this.config.accessToken;
-    if (!token) throw new NotConfiguredError();
-    if (!this.envFallbackActive) {
-      this.envFallbackActive = true;
-      this.hot = null;
-      const why = cause instanceof TokenError ? ` after the refresh failed (${cause.kind})` : '';
-      this.session.pending.push({
-        type: 'events',
-        events: [
-          this.event(
-            'fell_back_to_environment',
-            `Using QB_ACCESS_TOKEN (${previewToken(token)}) from the environment${why}; it cannot be renewed and expires within the hour.`,
-            { intuitTid: cause instanceof TokenError ? cause.intuitTid : null },
-          ),
-        ],
-      });
-      this.emit();
-    }
-    return token;
-  }
+  // ---------------------------------------------------------------- status
 
   private facts(): ProcessFacts {
+    const inUse = this.inUse;
     return {
       connectionId: this.connectionId,
       environment: this.config.environment,
@@ -1154,91 +553,60 @@ export class TokenManager {
       refreshSkewSeconds: this.config.refreshSkewSeconds,
       canConnect: this.config.canConnect,
       canRefresh: this.oauth !== null,
-      chainStored: this.chainStored,
+      chainStored: inUse.stored,
       refreshing: this.inflight !== null,
       retrying: this.retrying,
       nextRefreshAt: this.retryAt ?? this.nextRefreshAt,
       autoRefresh: this.scheduleAllowed(),
-      environmentAccessToken: this.environmentAccessToken(),
-      environmentFallback: this.envFallbackActive,
-      unsaved: this.unsaved,
-      clientError: this.clientError?.toInfo() ?? null,
+      environmentAccessToken: this.fallback.token(),
+      environmentFallback: this.fallback.active,
+      unsaved: inUse.unsaved,
+      clientError: inUse.clientError?.toInfo() ?? null,
       configWarnings: this.config.warnings ?? [],
       store: this.session.storeFacts(),
     };
   }
 
-  private event(
-    type: HistoryEventType,
-    message: string,
-    extra: Parameters<typeof historyEvent>[3] = {},
-  ): HistoryEvent {
-    return historyEvent(this.now(), type, this.secrets.redact(message), {
-      ...extra,
-      ...(this.clientName !== undefined ? { client: this.clientName } : {}),
-    });
+  /** QB_ACCESS_TOKEN stands in; the first time, the history says so and the listeners hear it. */
+  private useEnvironmentToken(cause: unknown): string {
+    const { token, notice } = this.fallback.standIn(cause);
+    if (notice) {
+      this.hot = null;
+      this.session.pending.push({
+        type: 'events',
+        events: [this.ctx.event('fell_back_to_environment', notice.message, { intuitTid: notice.intuitTid })],
+      });
+      this.emit();
+    }
+    return token;
   }
 
-  private setChain(chain: StoredTokens | null): void {
-    this.chain = chain;
-    this.hot = null;
+  /** After Connect, Clear or Disconnect: the schedule follows the new chain and the listeners hear it. */
+  private changed(): TokenStatus {
+    this.reschedule(false);
+    this.emit();
+    return this.getStatus();
   }
 
   private emit(): void {
     this.hot = null;
-    this.armBoundaryTimer();
-    if (this.listeners.size === 0) return;
-    const status = this.getStatus();
-    for (const listener of this.listeners) {
-      try {
-        listener(status);
-      } catch (err) {
-        this.log(`A status listener threw: ${(err as Error).message}`);
-      }
-    }
+    this.broadcast.emit();
   }
 
-  /**
-   * Status listeners hear about every change, including the ones time makes on its own. The refresh
-   * timer covers the usual case (it fires at the skew boundary); this one covers the rest (no keys,
-   * rejected keys, the environment's token, a failed refresh waiting out its cooldown past expiry).
-   */
-  private armBoundaryTimer(): void {
-    this.clearBoundaryTimer();
-    if (this.disposed || this.listeners.size === 0 || this.inflight) return;
-    if (rejectionOf(this.view())) return;
-    const now = this.now();
-    const facts = this.facts();
-    const serving = servedToken(this.chain, facts, now);
-    if (!serving) return;
-    const skew = servedSkewMs(this.chain, serving, this.config.refreshSkewSeconds);
-    const next = [serving.expiresAt - skew, serving.expiresAt].find((at) => at > now);
-    if (next === undefined) return;
-    if (this.nextRefreshAt !== null && this.nextRefreshAt <= next) return;
-    this.boundaryTimer = this.timers.setTimeout(
-      () => {
-        this.boundaryTimer = null;
-        this.emit();
-      },
-      Math.min(MAX_TIMER_MS, next - now + 1),
-    );
-  }
-
-  private clearBoundaryTimer(): void {
-    if (this.boundaryTimer !== null) this.timers.clearTimeout(this.boundaryTimer);
-    this.boundaryTimer = null;
+  /** When the status changes next by time alone, for the boundary timer (null: nothing to wait for). */
+  private nextStatusBoundary(now: number): number | null {
+    if (this.disposed || this.inflight) return null;
+    if (rejectionOf(this.ctx.view())) return null;
+    return nextStatusBoundary({
+      chain: this.inUse.chain,
+      facts: this.facts(),
+      now,
+      skewSeconds: this.config.refreshSkewSeconds,
+      refreshAt: this.nextRefreshAt,
+    });
   }
 
   private assertOpen(): void {
     if (this.disposed) throw new Error('The token manager has been disposed.');
   }
-}
-
-/** Why the refresh token is refused after a restart that found a refresh left in flight. */
-export function interruptedRefreshMessage(note: RefreshInFlightNote): string {
-  return (
-    `QB Token Desk was stopped during a refresh (started ${new Date(note.startedAt).toISOString()}) after Intuit ` +
-    'had issued a new refresh token, before it could be saved: that token is lost, and Intuit no longer accepts ' +
-    'the previous one (invalid_grant). Reconnect to QuickBooks.'
-  );
 }

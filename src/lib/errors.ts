@@ -1,18 +1,25 @@
 // What the library throws. Three classes are the engine's own (NotConfiguredError,
 // ReauthorizationRequiredError, ConfigError: the same classes the desk throws, so `instanceof` holds
 // whichever layer raised them); QuickBooksApiError extends the engine's ApiError; TransientError
-// gathers every "try again later" failure (token endpoint, API transport, store) under one class.
-// Each wrapped error keeps the engine's original as `cause`, which the route handlers map to the
-// contract's ResultError exactly as the headless server does.
+// gathers every "try again later" failure (token endpoint, API transport, store) under one class;
+// a store the configuration makes unusable (QB_STORE_KEY, QB_DATA_DIR, QB_STORE_URL) is a
+// ConfigError naming the variable. Each wrapped error keeps the engine's original as `cause`, which
+// the route handlers map to the contract's ResultError exactly as the headless server does.
 import {
   ApiError,
   ConfigError,
   NotConfiguredError,
   ReauthorizationRequiredError,
+  StoreConfigError,
+  StoreKeyError,
   StoreLockTimeoutError,
   StoreUnavailableError,
   TokenError,
+  UnknownConnectionError as EngineUnknownConnectionError,
 } from '../core/errors';
+import type { ConnectionStoreDescription } from '../core/connection-store';
+import { DATA_DIR_VARIABLE } from '../core/fs/data-dir';
+import { STORE_URL_VARIABLE } from '../core/pg/store-url';
 import type { RefreshErrorKind } from '../shared/contract';
 
 export { ConfigError, NotConfiguredError, ReauthorizationRequiredError };
@@ -42,6 +49,28 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * The store has no connection by that id or realm id (or another process removed it). Names the id
+ * and the store it looked in; `connectionId` holds the id as asked. The desk's own class, so a
+ * handler that maps the desk's errors answers it as 404 `unknown_connection`.
+ */
+export class UnknownConnectionError extends EngineUnknownConnectionError {
+  override name = 'UnknownConnectionError';
+
+  constructor(
+    connectionId: string,
+    store?: Pick<ConnectionStoreDescription, 'kind' | 'location'>,
+    removed = false,
+  ) {
+    super(connectionId);
+    const where = store ? ` in the ${store.kind} store at ${store.location}` : '';
+    const shown = JSON.stringify(connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId);
+    this.message = removed
+      ? `The connection ${shown} was removed${where} (by the desk or another process): list the connections with quickbooks.listConnections() or qb-token connections list.`
+      : `There is no connection ${shown}${where}, by id or realm id: list the connections with quickbooks.listConnections() or qb-token connections list, and add a company with the desk's Add company or qb-token connections add.`;
+  }
+}
+
 /** QuickBooks answered an API call with an error status (after the one refresh-and-retry on 401). */
 export class QuickBooksApiError extends ApiError {
   override name = 'QuickBooksApiError';
@@ -60,6 +89,11 @@ export class QuickBooksApiError extends ApiError {
 /** Turns whatever the engine threw into the library's classes; anything else passes unchanged. */
 export function toLibraryError(err: unknown): unknown {
   if (err instanceof QuickBooksApiError || err instanceof TransientError) return err;
+  if (err instanceof EngineUnknownConnectionError && !(err instanceof UnknownConnectionError)) {
+    const unknown = new UnknownConnectionError(err.connectionId);
+    unknown.cause = err;
+    return unknown;
+  }
   if (err instanceof ApiError) {
     // No answer at all (status 0): the transport failed, not QuickBooks.
     if (err.code === 'network' || err.code === 'timeout') {
@@ -95,7 +129,23 @@ export function toLibraryError(err: unknown): unknown {
   if (err instanceof StoreUnavailableError || err instanceof StoreLockTimeoutError) {
     return new TransientError('store_unavailable', err.message, { cause: err });
   }
+  if (isStoreMisconfigured(err)) {
+    const config = new ConfigError(err.message, storeVariableOf(err));
+    config.cause = err;
+    return config;
+  }
   return err;
+}
+
+/** The store cannot be used as configured: a wrong or missing QB_STORE_KEY, an unusable QB_DATA_DIR or QB_STORE_URL. */
+function isStoreMisconfigured(err: unknown): err is StoreKeyError | StoreConfigError {
+  return err instanceof StoreKeyError || err instanceof StoreConfigError;
+}
+
+/** The variable at fault: the key's, else the one the store's sentence names (each names its own). */
+function storeVariableOf(err: StoreKeyError | StoreConfigError): string | null {
+  if (err instanceof StoreKeyError) return 'QB_STORE_KEY';
+  return [STORE_URL_VARIABLE, DATA_DIR_VARIABLE].find((name) => err.message.includes(name)) ?? null;
 }
 
 /** The engine's own error behind a library error (for mapping to the contract's ResultError). */
@@ -104,6 +154,7 @@ export function engineErrorOf(err: unknown): unknown {
     err instanceof TransientError ||
     err instanceof QuickBooksApiError ||
     err instanceof ReauthorizationRequiredError ||
-    err instanceof NotConfiguredError;
+    err instanceof NotConfiguredError ||
+    (err instanceof ConfigError && isStoreMisconfigured(err.cause));
   return wrapped && err.cause instanceof Error ? err.cause : err;
 }

@@ -8,10 +8,13 @@ export {
   QuickBooksApiError,
   ReauthorizationRequiredError,
   TransientError,
+  UnknownConnectionError,
   type TransientKind,
 } from './errors';
 export type {
   AccessTokenInfo,
+  ConnectionId,
+  ConnectionSummary,
   HistoryEvent,
   LastRefreshInfo,
   QbEnvironment,

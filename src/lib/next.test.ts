@@ -1,27 +1,19 @@
 // The App Router handlers with real Request objects, over the real library and engine, against
 // the emulator. Nothing from Next.js is involved: the handlers take a Request and answer a Response.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LeakScan } from '../core/testing/leak-scan';
-import { startEmulator } from '../emulator';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { emulatorEnv } from '../emulator/app-env';
-import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
 import { createQuickBooks, type QuickBooks } from './index';
 import { createRouteHandlers, type RouteHandlerOptions, type RouteHandlers } from './next';
 import { createQuickBooksWith } from './quickbooks';
+import { libraryTestBed } from './testing/test-bed';
 
 const URL_ = `http://localhost:3000${HTTP_PATHS.refreshToken}`;
 const SESSION = 'Bearer app-session-for-tests';
 
-let emulator: EmulatorHandle;
-let dataDir: string;
+const bed = libraryTestBed({ prefix: 'qb-lib-next' });
+const { tokenCalls } = bed;
 let quickbooks: QuickBooks;
-let scan: LeakScan;
-
-const tokenCalls = () => emulator.control.counters().tokenCalls.refresh_token;
 
 function request(method: 'GET' | 'POST' | 'DELETE', authorization: string | null = SESSION): Request {
   const headers = new Headers();
@@ -36,7 +28,7 @@ async function call(
 ): Promise<{ status: number; body: Result<TokenStatus>; headers: Headers }> {
   const response = await handlers[method](request(method, authorization));
   const text = await response.text();
-  scan.collect(`${method} body`, text);
+  bed.scan.collect(`${method} body`, text);
   return {
     status: response.status,
     body: JSON.parse(text) as Result<TokenStatus>,
@@ -47,31 +39,13 @@ async function call(
 /** The app's own check: here a fixed session header. */
 const bySession = (req: Request) => req.headers.get('authorization') === SESSION;
 
-beforeAll(async () => {
-  emulator = await startEmulator();
-});
-
-afterAll(async () => {
-  await emulator?.close();
-});
-
-beforeEach(async () => {
-  emulator.control.clearFaults();
-  emulator.control.resetCounters();
-  dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-next-'));
-  scan = new LeakScan().addEmulator(emulator);
-  quickbooks = createQuickBooksWith(
-    { env: emulatorEnv(emulator, dataDir), cwd: dataDir, clientName: 'next-app' },
-    {
-      manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5, cooldownMs: 50 } },
-    },
+beforeEach(() => {
+  quickbooks = bed.track(
+    createQuickBooksWith(
+      { env: emulatorEnv(bed.emulator, bed.dataDir), cwd: bed.dataDir, clientName: 'next-app' },
+      { manager: { retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5, cooldownMs: 50 } } },
+    ),
   );
-});
-
-afterEach(async () => {
-  await quickbooks.close();
-  scan.assertClean();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('createRouteHandlers: closed unless the app authorizes the caller', () => {
@@ -119,7 +93,7 @@ describe('createRouteHandlers: the original feature’s three actions', () => {
     expect(got.headers.get('cache-control')).toBe('no-store');
     expect(got.headers.get('content-type')).toMatch(/application\/json/);
     if (!got.body.ok) throw new Error(got.body.error.message);
-    expect(got.body.value.realmId).toBe(emulator.realmId);
+    expect(got.body.value.realmId).toBe(bed.emulator.realmId);
     expect(got.body.value.refreshToken?.preview).toMatch(/^….{4}$/);
 
     const before = tokenCalls();
@@ -143,14 +117,14 @@ describe('createRouteHandlers: the original feature’s three actions', () => {
   it('maps failures as the headless server does: invalid_grant 409, Intuit down 502 with intuit_tid, bad config 409 naming the variable', async () => {
     const handlers = createRouteHandlers({ quickbooks, authorize: bySession });
     await call(handlers, 'GET');
-    emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 3);
+    bed.emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 3);
     const down = await call(handlers, 'POST');
     expect(down.status).toBe(502);
     expect(down.body).toMatchObject({ ok: false, error: { code: 'server' } });
     if (!down.body.ok) expect(down.body.error.intuitTid).toMatch(/\S+/);
 
-    emulator.control.clearFaults();
-    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    bed.emulator.control.clearFaults();
+    bed.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
     const refused = await call(handlers, 'POST');
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ ok: false, error: { code: 'invalid_grant' } });
@@ -158,8 +132,8 @@ describe('createRouteHandlers: the original feature’s three actions', () => {
     expect(after.body).toMatchObject({ ok: true, value: { state: 'reauthorization_required' } });
 
     const misconfigured = createQuickBooks({
-      env: { ...emulatorEnv(emulator, dataDir), QB_REALM_ID: 'acme' },
-      cwd: dataDir,
+      env: { ...emulatorEnv(bed.emulator, bed.dataDir), QB_REALM_ID: 'acme' },
+      cwd: bed.dataDir,
     });
     try {
       const bad = await call(createRouteHandlers({ quickbooks: misconfigured, authorize: bySession }), 'GET');

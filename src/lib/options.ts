@@ -4,7 +4,8 @@
 // An explicit `config` object overrides those variables field by field.
 import { ConfigError } from '../core/errors';
 import { collectVariables, loadConfig, type Config, type ConfigVariable } from '../core/config';
-import type { QbEnvironment } from '../shared/contract';
+import { isValidConnectionId } from '../core/connection-record';
+import { DEFAULT_CONNECTION_ID, type QbEnvironment } from '../shared/contract';
 
 /** The QB_* settings in camelCase; each wins over its variable. */
 export interface QuickBooksConfig {
@@ -28,6 +29,11 @@ export interface QuickBooksConfig {
 }
 
 export interface CreateQuickBooksOptions {
+  /**
+   * The company this handle serves: a connection id (`qb-token connections list`) or the company's
+   * realm id. Default: the default connection, the one the QB_* environment defines.
+   */
+  connection?: string;
   /**
    * Names this process in the desk's history beside each refresh it makes (e.g. "billing-app").
    * 1 to 64 printable characters; default "app".
@@ -72,6 +78,17 @@ export function resolveClientName(name: string | undefined): string {
     );
   }
   return name.trim();
+}
+
+/** The connection a handle asks for, checked before anything runs (it reaches log lines and paths). */
+export function resolveConnection(connection: string | undefined, field = 'connection'): string {
+  if (connection === undefined) return DEFAULT_CONNECTION_ID;
+  if (typeof connection !== 'string' || !isValidConnectionId(connection)) {
+    throw new ConfigError(
+      `${field} must be a connection id or a company's realm id (1 to 64 letters, digits, - or _), got ${JSON.stringify(String(connection).slice(0, 80))}`,
+    );
+  }
+  return connection;
 }
 
 /** The engine's Config for the library: the desk's loader over the environment plus `config`. */

@@ -1,5 +1,6 @@
 // QB_STORE_URL reaches the library through the desk's own store selection: an app and a desk
-// process on one PostgreSQL database share the chain and its history, with no file store involved.
+// process on one PostgreSQL database share the chain and its history, with no file store involved;
+// a QB_STORE_URL the server refuses is the library's ConfigError naming it.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { emulatorEnv } from '../emulator/app-env';
 import type { EmulatorHandle } from '../emulator/types';
 import { startServerProcess } from '../server/process-support';
 import type { TokenStatus } from '../shared/contract';
-import { createQuickBooks } from './index';
+import { StoreConfigError } from '../core/errors';
+import { ConfigError, createQuickBooks } from './index';
 
 const KEY = 'library store key, 16+ characters';
 const pg = postgresForFile();
@@ -58,6 +60,35 @@ it('with QB_STORE_URL the app and a headless server share one PostgreSQL record:
   } finally {
     await quickbooks.close();
     await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+it('a QB_STORE_URL naming a database the server does not have is a ConfigError naming QB_STORE_URL, with the server’s reason', async () => {
+  const url = new URL(await pg().createDatabase());
+  url.pathname = '/qbtd_no_such_database';
+  const dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-pg-'));
+  const quickbooks = createQuickBooks({
+    env: { ...emulatorEnv(emulator, dataDir), QB_STORE_URL: url.href, QB_STORE_KEY: KEY },
+    cwd: dataDir,
+    clientName: 'pg-app',
+  });
+  try {
+    const calls = emulator.control.counters().tokenCalls.refresh_token;
+    const error = await quickbooks.ready().then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ variable: 'QB_STORE_URL' });
+    expect((error as Error).message).toMatch(/the database "qbtd_no_such_database" does not exist/);
+    expect((error as Error).cause).toBeInstanceOf(StoreConfigError);
+    // The URL's password is masked in the sentence.
+    expect(url.password).not.toBe('');
+    expect((error as Error).message).not.toContain(decodeURIComponent(url.password));
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(calls);
+  } finally {
+    await quickbooks.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -1,16 +1,12 @@
 // createQuickBooks() over real loopback HTTP against the emulator, with the real engine and file
 // store underneath. Token-call and API counts come from the emulator, not from the library.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
 import { waitForStatus } from '../server/test-support';
 import { ApiError } from '../core/errors';
-import { LeakScan } from '../core/testing/leak-scan';
-import { startEmulator } from '../emulator';
 import { emulatorEnv } from '../emulator/app-env';
-import type { EmulatorHandle } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
 import {
   ConfigError,
@@ -23,15 +19,21 @@ import {
   type QuickBooks,
 } from './index';
 import { createQuickBooksWith, type InternalOptions } from './quickbooks';
+import { libraryTestBed } from './testing/test-bed';
 
 const FAST: InternalOptions = {
   manager: { retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 }, random: () => 0.5 },
 };
 
-let emulator: EmulatorHandle;
-let dataDir: string;
-let scan: LeakScan;
-const opened: QuickBooks[] = [];
+const bed = libraryTestBed({
+  prefix: 'qb-lib-test',
+  emulator: { apiLatencyMs: 10 },
+  // The library paces its own calls within Intuit's 10 a second (src/core/api-pacing.test.ts), but
+  // each test opens a new instance, which knows nothing of the calls the test before it made in the
+  // same second: lifted, so one test's calls never throttle the next's.
+  eachTest: { apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 },
+});
+const { rejection, tokenCalls } = bed;
 
 /** A library instance on the emulator and this test's store; `env` entries replace the emulator's. */
 function open(
@@ -41,75 +43,32 @@ function open(
   const logLines: string[] = [];
   const quickbooks = createQuickBooksWith(
     {
-      env: { ...emulatorEnv(emulator, dataDir), ...extraEnv },
-      cwd: dataDir,
+      env: { ...emulatorEnv(bed.emulator, bed.dataDir), ...extraEnv },
+      cwd: bed.dataDir,
       log: (line) => {
         logLines.push(line);
-        scan.collect('log line', line);
+        bed.scan.collect('log line', line);
       },
       ...rest,
     },
     FAST,
   );
-  quickbooks.onStatusChanged((status) => scan.collect('status event', status));
-  opened.push(quickbooks);
+  quickbooks.onStatusChanged((status) => bed.scan.collect('status event', status));
+  bed.track(quickbooks);
   return quickbooks;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(Error);
-  scan.collect('error', error);
-  return error as Error;
-}
-
-const tokenCalls = () => emulator.control.counters().tokenCalls.refresh_token;
 const queryPath = (statement: string) =>
-  `/v3/company/${emulator.realmId}/query?query=${encodeURIComponent(statement)}`;
-
-beforeAll(async () => {
-  emulator = await startEmulator({ apiLatencyMs: 10 });
-});
-
-afterAll(async () => {
-  await emulator?.close();
-});
-
-beforeEach(async () => {
-  emulator.control.clearFaults();
-  emulator.control.resetCounters();
-  // The library paces its own calls within Intuit's 10 a second (src/core/api-pacing.test.ts), but
-  // each test opens a new instance, which knows nothing of the calls the test before it made in the
-  // same second: lifted, so one test's calls never throttle the next's.
-  emulator.control.configure({ apiLatencyMs: 10, maxRequestsPerSecondPerRealm: 1000 });
-  dataDir = await mkdtemp(join(tmpdir(), 'qb-lib-test-'));
-  scan = new LeakScan().addEmulator(emulator);
-});
-
-afterEach(async () => {
-  for (const quickbooks of opened.splice(0)) {
-    try {
-      scan.collect('final status', quickbooks.getStatus());
-    } catch {
-      // never started
-    }
-    await quickbooks.close();
-  }
-  scan.assertClean();
-  await rm(dataDir, { recursive: true, force: true });
-});
+  `/v3/company/${bed.emulator.realmId}/query?query=${encodeURIComponent(statement)}`;
 
 describe('createQuickBooks: tokens', () => {
   it('does nothing until first used, then serves 50 concurrent callers from one token call', async () => {
     // Created at module level in an app: no file read, no token call until the first use.
     const quickbooks = createQuickBooksWith(
-      { env: emulatorEnv(emulator, dataDir), cwd: dataDir, clientName: 'billing-app' },
+      { env: emulatorEnv(bed.emulator, bed.dataDir), cwd: bed.dataDir, clientName: 'billing-app' },
       FAST,
     );
-    opened.push(quickbooks);
+    bed.track(quickbooks);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(tokenCalls()).toBe(0);
     expect(() => quickbooks.getStatus()).toThrow(/await quickbooks.ready\(\)/);
@@ -118,35 +77,35 @@ describe('createQuickBooks: tokens', () => {
     expect(new Set(tokens).size).toBe(1);
     expect(tokenCalls()).toBe(1);
     const status = quickbooks.getStatus();
-    expect(status).toMatchObject({ state: 'valid', source: 'cached', realmId: emulator.realmId });
+    expect(status).toMatchObject({ state: 'valid', source: 'cached', realmId: bed.emulator.realmId });
     expect(status.accessToken?.preview).toBe(`…${tokens[0]?.slice(-4)}`);
     expect(quickbooks.clientName).toBe('billing-app');
   });
 
   it('reads QB_* from .env.local in the working directory, and an explicit config wins field by field', async () => {
-    const env = emulatorEnv(emulator, dataDir);
+    const env = emulatorEnv(bed.emulator, bed.dataDir);
     await writeFile(
-      join(dataDir, '.env.local'),
+      join(bed.dataDir, '.env.local'),
       Object.entries(env)
         .map(([name, value]) => `${name}=${value}`)
         .join('\n'),
     );
-    const fromFile = createQuickBooksWith({ env: {}, cwd: dataDir }, FAST);
-    opened.push(fromFile);
+    const fromFile = createQuickBooksWith({ env: {}, cwd: bed.dataDir }, FAST);
+    bed.track(fromFile);
     await expect(fromFile.getAccessToken()).resolves.toMatch(/\S{20,}/);
 
     // The environment points the API at a closed port; the config object's apiBaseUrl wins.
     const overridden = createQuickBooksWith(
       {
         env: { ...env, QB_API_BASE_URL: 'http://127.0.0.1:9/' },
-        cwd: dataDir,
-        config: { apiBaseUrl: emulator.apiBaseUrl, refreshSkewSeconds: 60 },
+        cwd: bed.dataDir,
+        config: { apiBaseUrl: bed.emulator.apiBaseUrl, refreshSkewSeconds: 60 },
       },
       FAST,
     );
-    opened.push(overridden);
+    bed.track(overridden);
     const response = await overridden.fetch(
-      `/v3/company/${emulator.realmId}/companyinfo/${emulator.realmId}`,
+      `/v3/company/${bed.emulator.realmId}/companyinfo/${bed.emulator.realmId}`,
     );
     expect(response.status).toBe(200);
     expect((await overridden.ready()).autoRefresh.skewSeconds).toBe(60);
@@ -174,8 +133,8 @@ describe('createQuickBooks: tokens', () => {
 
   it('shares the chain and its history with the desk over one store: no second token call, one for both after Clear, the app named in the desk’s history', async () => {
     const desk = await startDesk({
-      env: emulatorEnv(emulator, dataDir),
-      cwd: dataDir,
+      env: emulatorEnv(bed.emulator, bed.dataDir),
+      cwd: bed.dataDir,
       log: () => undefined,
     });
     try {
@@ -222,7 +181,7 @@ describe('createQuickBooks: fetch', () => {
     const body = (await response.json()) as { QueryResponse: { Customer: { DisplayName: string }[] } };
     expect(body.QueryResponse.Customer.length).toBeGreaterThan(0);
 
-    const company = await quickbooks.fetch(`companyinfo/${emulator.realmId}`);
+    const company = await quickbooks.fetch(`companyinfo/${bed.emulator.realmId}`);
     expect(
       ((await company.json()) as { CompanyInfo: { CompanyName: string } }).CompanyInfo.CompanyName,
     ).toBeTruthy();
@@ -240,18 +199,18 @@ describe('createQuickBooks: fetch', () => {
   it('after a server-side revoke, 20 concurrent calls make one refresh, all succeed, never more than 10 in flight', async () => {
     const quickbooks = open();
     await quickbooks.getAccessToken();
-    emulator.control.resetCounters();
-    emulator.control.revokeAccessTokens();
+    bed.emulator.control.resetCounters();
+    bed.emulator.control.revokeAccessTokens();
     const responses = await Promise.all(
       // Paced at 10 a second (the 401s count too): 20 calls take about three seconds.
-      Array.from({ length: 20 }, () => quickbooks.fetch(`companyinfo/${emulator.realmId}`)),
+      Array.from({ length: 20 }, () => quickbooks.fetch(`companyinfo/${bed.emulator.realmId}`)),
     );
     expect(responses.every((response) => response.status === 200)).toBe(true);
-    const counters = emulator.control.counters();
+    const counters = bed.emulator.control.counters();
     expect(counters.tokenCalls.refresh_token).toBe(1);
     expect(counters.api401s).toBeGreaterThanOrEqual(1);
     expect(counters.api429s).toBe(0);
-    expect(counters.maxApiInFlightByRealm[emulator.realmId]).toBeLessThanOrEqual(10);
+    expect(counters.maxApiInFlightByRealm[bed.emulator.realmId]).toBeLessThanOrEqual(10);
     expect(quickbooks.getStatus().stats.retriedOn401).toBe(1);
   });
 
@@ -268,22 +227,22 @@ describe('createQuickBooks: fetch', () => {
     });
     expect((notFound as QuickBooksApiError).intuitTid).toMatch(/\S+/);
 
-    emulator.control.injectApiFault({ kind: 'status', status: 403 });
-    expect(await rejection(quickbooks.fetch(`companyinfo/${emulator.realmId}`))).toMatchObject({
+    bed.emulator.control.injectApiFault({ kind: 'status', status: 403 });
+    expect(await rejection(quickbooks.fetch(`companyinfo/${bed.emulator.realmId}`))).toMatchObject({
       status: 403,
       faultCode: '3100',
       code: 'forbidden',
     });
 
-    emulator.control.injectApiFault({ kind: 'status', status: 503 });
-    expect(await rejection(quickbooks.fetch(`companyinfo/${emulator.realmId}`))).toMatchObject({
+    bed.emulator.control.injectApiFault({ kind: 'status', status: 503 });
+    expect(await rejection(quickbooks.fetch(`companyinfo/${bed.emulator.realmId}`))).toMatchObject({
       status: 503,
       transient: true,
     });
 
     const before = tokenCalls();
-    emulator.control.injectApiFault({ kind: 'status', status: 401 }, 2);
-    const unauthorized = await rejection(quickbooks.fetch(`companyinfo/${emulator.realmId}`));
+    bed.emulator.control.injectApiFault({ kind: 'status', status: 401 }, 2);
+    const unauthorized = await rejection(quickbooks.fetch(`companyinfo/${bed.emulator.realmId}`));
     expect(unauthorized).toMatchObject({ status: 401, faultCode: '3200' });
     expect(tokenCalls()).toBe(before + 1);
   });
@@ -291,8 +250,8 @@ describe('createQuickBooks: fetch', () => {
 
 describe('createQuickBooks: typed errors', () => {
   it('NotConfiguredError without keys or tokens; the status says not_configured', async () => {
-    const quickbooks = createQuickBooksWith({ env: { QB_DATA_DIR: dataDir }, cwd: dataDir }, FAST);
-    opened.push(quickbooks);
+    const quickbooks = createQuickBooksWith({ env: { QB_DATA_DIR: bed.dataDir }, cwd: bed.dataDir }, FAST);
+    bed.track(quickbooks);
     expect(await rejection(quickbooks.getAccessToken())).toBeInstanceOf(NotConfiguredError);
     expect(quickbooks.getStatus()).toMatchObject({ state: 'not_configured', demo: false });
     expect(await rejection(quickbooks.fetch('companyinfo/1'))).toBeInstanceOf(NotConfiguredError);
@@ -300,7 +259,7 @@ describe('createQuickBooks: typed errors', () => {
 
   it('NotConfiguredError when Intuit refuses the keys (invalid_client), with Intuit\u2019s explanation', async () => {
     const quickbooks = open();
-    emulator.control.injectTokenFault({ kind: 'invalid_client' });
+    bed.emulator.control.injectTokenFault({ kind: 'invalid_client' });
     const error = await rejection(quickbooks.getAccessToken());
     expect(error).toBeInstanceOf(NotConfiguredError);
     expect(error.message).toMatch(/QB_CLIENT_ID/);
@@ -308,7 +267,7 @@ describe('createQuickBooks: typed errors', () => {
 
   it('ReauthorizationRequiredError when the refresh token is refused (invalid_grant)', async () => {
     const quickbooks = open();
-    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    bed.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
     const error = await rejection(quickbooks.getAccessToken());
     expect(error).toBeInstanceOf(ReauthorizationRequiredError);
     expect(quickbooks.getStatus().state).toBe('reauthorization_required');
@@ -317,12 +276,12 @@ describe('createQuickBooks: typed errors', () => {
 
   it('TransientError when Intuit keeps failing or the API cannot be reached; the refresh token is kept', async () => {
     const quickbooks = open();
-    emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 5);
+    bed.emulator.control.injectTokenFault({ kind: 'status', status: 503 }, 5);
     const error = await rejection(quickbooks.getAccessToken());
     expect(error).toBeInstanceOf(TransientError);
     expect(error).toMatchObject({ kind: 'server' });
     expect((error as TransientError).intuitTid).toMatch(/\S+/);
-    emulator.control.clearFaults();
+    bed.emulator.control.clearFaults();
     await expect(quickbooks.getAccessToken()).resolves.toMatch(/\S{20,}/);
 
     const unreachable = open({ config: { apiBaseUrl: 'http://127.0.0.1:9' } });
@@ -339,7 +298,7 @@ describe('createQuickBooks: typed errors', () => {
     expect(error).toMatchObject({ variable: 'QB_ENVIRONMENT' });
     expect(error.message).toMatch(/QB_ENVIRONMENT must be "sandbox" or "production"/);
 
-    await writeFile(join(dataDir, '.env'), 'QB_DEMO=1\n');
+    await writeFile(join(bed.dataDir, '.env'), 'QB_DEMO=1\n');
     const demo = await rejection(open().ready());
     expect(demo).toMatchObject({ name: 'ConfigError', variable: 'QB_DEMO' });
     expect(demo.message).toMatch(/\(from \.env\)/);

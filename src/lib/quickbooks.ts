@@ -1,12 +1,14 @@
-// createQuickBooks(): the desk's engine inside the user's own app. Nothing happens on creation (a
-// module-level `createQuickBooks()` costs nothing at import or build time); the first call reads
-// the configuration, opens the shared store and starts the engine, and every later call reuses it.
-import { NotConfiguredError } from '../core/errors';
-import { QuickBooksClient } from '../core/quickbooks-client';
-import type { TokenStatus } from '../shared/contract';
-import { startLibraryEngine, type LibraryEngine, type LibraryEngineOptions } from './engine';
+// createQuickBooks(): the desk's engine inside the user's own app, one handle per company. Nothing
+// happens on creation (a module-level `createQuickBooks()` costs nothing at import or build time);
+// the first call reads the configuration, opens the shared store and starts the company's engine,
+// and every later call reuses it. Handles with the same settings share one engine per process
+// (engine.ts): one store, and one schedule and API queue per company.
+import type { ConnectionDesk } from '../core/connection-desk';
+import { UnknownConnectionError as EngineUnknownConnectionError } from '../core/errors';
+import { DEFAULT_CONNECTION_ID, type ConnectionSummary, type TokenStatus } from '../shared/contract';
+import { leaseConnection, listConnections, type ConnectionLease, type LibraryEngineOptions } from './engine';
 import { toLibraryError } from './errors';
-import { resolveClientName, resolveConfig, type CreateQuickBooksOptions } from './options';
+import { resolveClientName, resolveConfig, resolveConnection, type CreateQuickBooksOptions } from './options';
 
 export interface QuickBooks {
   /** The name this process shows in the desk's history. */
@@ -14,7 +16,7 @@ export interface QuickBooks {
   /**
    * Starts the engine if it is not running yet (reads the configuration, opens the store) and
    * resolves with the status. Every other call does this by itself; await it to surface a
-   * configuration error early or before reading getStatus().
+   * configuration error (or an unknown connection) early, or before reading getStatus().
    */
   ready(): Promise<TokenStatus>;
   /** A valid access token, refreshed first when needed (one refresh for every caller and process). */
@@ -35,7 +37,21 @@ export interface QuickBooks {
   clear(): Promise<TokenStatus>;
   /** Called with every new status, including changes other processes make. Returns the unsubscribe function. */
   onStatusChanged(listener: (status: TokenStatus) => void): () => void;
-  /** Stops the schedule and waits for an in-flight refresh to be saved. Later calls reject. */
+  /**
+   * The handle for another company in the same store (a connection id, or the company's realm id),
+   * on the same engine. The same handle each time for the same id; closing this handle closes the
+   * handles it gave. An id the store does not hold rejects calls with UnknownConnectionError.
+   */
+  connection(id: string): QuickBooks;
+  /**
+   * Every connection in the store, as the desk lists them: the default one first, then each company
+   * (id, name, company, environment, realm id, state, expiries, last refresh). Starts no company.
+   */
+  listConnections(): Promise<ConnectionSummary[]>;
+  /**
+   * Lets go of the company: its schedule stops once no other handle in this process uses it, after
+   * an in-flight refresh is saved. Later calls reject.
+   */
   close(): Promise<void>;
 }
 
@@ -44,9 +60,9 @@ export interface InternalOptions {
   manager?: LibraryEngineOptions['manager'];
 }
 
-/** The library's engine for this process: nothing runs until the first call. */
+/** The library's handle for one company (default: the default connection): nothing runs until the first call. */
 export function createQuickBooks(options: CreateQuickBooksOptions = {}): QuickBooks {
-  return new LibraryQuickBooks(options, {});
+  return new LibraryQuickBooks(options, {}, null);
 }
 
 /** createQuickBooks with engine knobs (back-off, clock), for tests; not exported by the package. */
@@ -54,52 +70,92 @@ export function createQuickBooksWith(
   options: CreateQuickBooksOptions,
   internal: InternalOptions,
 ): QuickBooks {
-  return new LibraryQuickBooks(options, internal);
+  return new LibraryQuickBooks(options, internal, null);
+}
+
+/** The default log: one function, so handles without a log of their own share an engine. */
+const silent = (): void => undefined;
+
+/** A handle made by createQuickBooks and those it gave out with connection(id). */
+class Family {
+  closed = false;
+  /** Every open handle, closed with the first one. */
+  readonly members = new Set<LibraryQuickBooks>();
+  /** The handle connection(id) gives for each id. */
+  readonly byTarget = new Map<string, LibraryQuickBooks>();
+
+  join(handle: LibraryQuickBooks): void {
+    this.members.add(handle);
+    if (!this.byTarget.get(handle.target)?.isOpen()) this.byTarget.set(handle.target, handle);
+  }
+
+  leave(handle: LibraryQuickBooks): void {
+    this.members.delete(handle);
+    if (this.byTarget.get(handle.target) === handle) this.byTarget.delete(handle.target);
+  }
 }
 
 class LibraryQuickBooks implements QuickBooks {
   readonly clientName: string;
-  private starting: Promise<LibraryEngine> | null = null;
-  private engine: LibraryEngine | null = null;
+  /** The connection asked for: an id, a realm id, or the default connection. */
+  readonly target: string;
+  private readonly family: Family;
+  private readonly root: boolean;
+  private starting: Promise<ConnectionLease> | null = null;
+  private lease: ConnectionLease | null = null;
+  private unsubscribe: (() => void) | null = null;
   private closed = false;
   private readonly listeners = new Set<(status: TokenStatus) => void>();
-  private client: QuickBooksClient | null = null;
 
   constructor(
     private readonly options: CreateQuickBooksOptions,
     private readonly internal: InternalOptions,
+    family: Family | null,
   ) {
     this.clientName = resolveClientName(options.clientName);
+    this.target = resolveConnection(options.connection);
+    this.root = family === null;
+    this.family = family ?? new Family();
+    this.family.join(this);
   }
 
-  async ready(): Promise<TokenStatus> {
-    return (await this.started()).manager.getStatus();
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
+  ready(): Promise<TokenStatus> {
+    return this.call(async (desk) => desk.getStatus());
   }
 
   getAccessToken(): Promise<string> {
-    return this.call((engine) => engine.manager.getAccessToken());
+    return this.call((desk) => desk.getAccessToken());
   }
 
   fetch(pathOrUrl: string | URL, init?: RequestInit): Promise<Response> {
-    return this.call((engine) => this.clientFor(engine).fetch(pathOrUrl, init));
+    // One client per company (the desk's own), so its queue keeps the company's requests to 10 in flight.
+    return this.call((desk) => desk.client().fetch(pathOrUrl, init));
   }
 
   getStatus(): TokenStatus {
-    if (this.closed) throw new Error(`QuickBooks (${this.clientName}) is closed.`);
-    if (!this.engine) {
+    if (this.closed) throw this.closedError();
+    if (!this.lease) {
       throw new Error(
-        `QuickBooks (${this.clientName}): getStatus() was called before the engine started; await quickbooks.ready() (or any other call) first.`,
+        `QuickBooks (${this.label()}): getStatus() was called before the engine started; await quickbooks.ready() (or any other call) first.`,
       );
     }
-    return this.engine.manager.getStatus();
+    try {
+      return this.lease.desk().getStatus();
+    } catch (err) {
+      throw toLibraryError(err);
+    }
   }
 
   refresh(): Promise<TokenStatus> {
-    return this.call((engine) => engine.manager.refresh('manual'));
+    return this.call((desk) => desk.refresh('manual'));
   }
 
   clear(): Promise<TokenStatus> {
-    return this.call((engine) => engine.manager.clear());
+    return this.call((desk) => desk.clear());
   }
 
   onStatusChanged(listener: (status: TokenStatus) => void): () => void {
@@ -111,75 +167,110 @@ class LibraryQuickBooks implements QuickBooks {
     };
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.listeners.clear();
-    const engine = await this.starting?.catch(() => null);
-    await engine?.close();
+  connection(id: string): QuickBooks {
+    const target = resolveConnection(id, 'connection(id)');
+    if (this.family.closed) throw this.closedError();
+    if (target === this.target && !this.closed) return this;
+    const known = this.family.byTarget.get(target);
+    if (known?.isOpen()) return known;
+    return new LibraryQuickBooks({ ...this.options, connection: target }, this.internal, this.family);
   }
 
-  /** Runs `action` on the started engine; whatever it throws reaches the caller as a library error. */
-  private async call<T>(action: (engine: LibraryEngine) => Promise<T>): Promise<T> {
-    const engine = await this.started();
+  async listConnections(): Promise<ConnectionSummary[]> {
+    if (this.closed) throw this.closedError();
     try {
-      return await action(engine);
+      return await listConnections(resolveConfig(this.options), this.engineOptions());
     } catch (err) {
       throw toLibraryError(err);
     }
   }
 
-  private started(): Promise<LibraryEngine> {
-    if (this.closed) return Promise.reject(new Error(`QuickBooks (${this.clientName}) is closed.`));
+  async close(): Promise<void> {
+    if (this.root) {
+      this.family.closed = true;
+      await Promise.all([...this.family.members].filter((handle) => handle !== this).map((h) => h.close()));
+    }
+    this.closed = true;
+    this.listeners.clear();
+    this.family.leave(this);
+    const lease = await this.starting?.catch(() => null);
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await lease?.release();
+  }
+
+  // ---------------------------------------------------------------- engine
+
+  /** Runs `action` on the company's started desk; whatever it throws reaches the caller as a library error. */
+  private async call<T>(action: (desk: ConnectionDesk) => Promise<T>): Promise<T> {
+    const lease = await this.started();
+    try {
+      return await action(lease.desk());
+    } catch (err) {
+      // Removed by another process: let go of it; the next call looks for the connection again.
+      if (err instanceof EngineUnknownConnectionError) this.forget(lease);
+      throw toLibraryError(err);
+    }
+  }
+
+  private started(): Promise<ConnectionLease> {
+    if (this.closed) return Promise.reject(this.closedError());
     this.starting ??= this.start().catch((err: unknown) => {
-      // A later call tries again (the store may be back); the configuration is read anew then.
+      // A later call tries again (the store may be back, the company added); the configuration is read anew then.
       this.starting = null;
+      // A handle for an id the store does not hold (a URL's, say) is not kept for connection(id) to give again.
+      if (err instanceof EngineUnknownConnectionError) this.family.leave(this);
       throw toLibraryError(err);
     });
     return this.starting;
   }
 
-  private async start(): Promise<LibraryEngine> {
+  private async start(): Promise<ConnectionLease> {
     const config = resolveConfig(this.options);
-    const engine = await startLibraryEngine(config, {
-      clientName: this.clientName,
-      log: this.options.log ?? (() => undefined),
-      manager: this.internal.manager,
-    });
+    const lease = await leaseConnection(config, this.engineOptions(), this.target);
     if (this.closed) {
-      await engine.close();
-      throw new Error(`QuickBooks (${this.clientName}) is closed.`);
+      await lease.release();
+      throw this.closedError();
     }
-    engine.manager.onStatusChanged((status) => {
+    this.unsubscribe = lease.manager().onStatusChanged((status) => {
       for (const listener of [...this.listeners]) {
         try {
           listener(status);
         } catch (err) {
           // One listener's bug must not keep the status from the others, nor break the engine.
-          engine.log(`An onStatusChanged listener threw: ${err instanceof Error ? err.name : typeof err}`);
+          lease.log(`An onStatusChanged listener threw: ${err instanceof Error ? err.name : typeof err}`);
         }
       }
     });
-    this.engine = engine;
-    return engine;
+    this.lease = lease;
+    this.family.join(this);
+    return lease;
   }
 
-  /** One client per company, so its queue keeps the company's requests to 10 in flight. */
-  private clientFor(engine: LibraryEngine): QuickBooksClient {
-    const realmId = engine.manager.getStatus().realmId;
-    if (!realmId) {
-      throw new NotConfiguredError(
-        'No QuickBooks company id: set QB_REALM_ID (the realmId from the Connect redirect) or connect through the desk.',
-      );
-    }
-    if (this.client?.realmId !== realmId) {
-      this.client = new QuickBooksClient({
-        tokens: engine.manager,
-        apiBaseUrl: engine.config.apiBaseUrl,
-        realmId,
-        fetchTimeoutMs: engine.config.httpTimeoutMs,
-        log: engine.log,
-      });
-    }
-    return this.client;
+  private forget(lease: ConnectionLease): void {
+    if (this.lease !== lease) return;
+    this.lease = null;
+    this.starting = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    void lease.release();
+  }
+
+  private engineOptions(): LibraryEngineOptions {
+    return {
+      clientName: this.clientName,
+      log: this.options.log ?? silent,
+      manager: this.internal.manager,
+    };
+  }
+
+  private label(): string {
+    return this.target === DEFAULT_CONNECTION_ID
+      ? this.clientName
+      : `${this.clientName}, connection ${this.target}`;
+  }
+
+  private closedError(): Error {
+    return new Error(`QuickBooks (${this.label()}) is closed.`);
   }
 }

@@ -6,7 +6,7 @@ import type { TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
 import type { ConnectionStore } from '../connection-store';
 import { FileConnectionStore } from '../file-connection-store';
-import { wrapStore } from '../testing/store-wrapper';
+import { holdableReads } from '../testing/store-wrapper';
 import { PgConnectionStore } from './pg-connection-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
@@ -164,36 +164,18 @@ describe('one connection, several desks, one PostgreSQL', () => {
     const a = await desk(env);
     await a.desk.getAccessToken();
     // B's reads can be held after they have read, so a newer change lands while an older read is in flight.
-    const inner = new PgConnectionStore({ url, storeKey: KEY });
-    let gate: Promise<void> | null = null;
-    let openGate = () => {};
-    let readsDone = 0;
-    const changes: number[] = [];
-    const wrapped = wrapStore(inner, {
-      load: async (id) => {
-        const result = await inner.load(id);
-        readsDone += 1;
-        if (gate) await gate;
-        return result;
-      },
-      watch: (listener) =>
-        inner.watch((change) => {
-          changes.push(change.revision);
-          listener(change);
-        }),
-    });
-    const b = await desk({ ...env, QB_STORE_URL: undefined }, () => wrapped);
+    const reads = holdableReads(new PgConnectionStore({ url, storeKey: KEY }));
+    const b = await desk({ ...env, QB_STORE_URL: undefined }, () => reads.store);
     await statusWhere(b, (status) => status.lastRefresh?.ok === true);
-    gate = new Promise<void>((resolve) => (openGate = resolve));
-    const reads = readsDone;
+    reads.hold();
+    const before = reads.readsDone();
     await a.desk.refresh('manual');
-    await until(() => readsDone > reads); // B has read A's refresh and is held there
-    const seen = changes.length;
+    await until(() => reads.readsDone() > before); // B has read A's refresh and is held there
+    const seen = reads.changes.length;
     intuit.control.injectTokenFault({ kind: 'invalid_grant' });
     await expect(a.desk.refresh('manual')).rejects.toThrow(/invalid_grant|rejected/);
-    await until(() => changes.length > seen); // the rejection reached B while its older read is held
-    gate = null;
-    openGate();
+    await until(() => reads.changes.length > seen); // the rejection reached B while its older read is held
+    reads.release();
     await statusWhere(b, (status) => status.state === 'reauthorization_required');
   });
 

@@ -4,12 +4,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { startEmulator } from '../../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
 import type { ConnectionRecord } from '../connection-record';
 import type { ConnectionStore } from '../connection-store';
 import { FileConnectionStore } from '../file-connection-store';
-import { IntuitOAuth } from '../intuit-oauth';
+import { IntuitOAuth, type TokenEndpoint } from '../intuit-oauth';
 import { SecretRegistry } from '../log';
 import { TokenManager, type RetryPolicy, type Timers, type TokenManagerConfig } from '../token-manager';
 import type { EngineTelemetry } from '../telemetry';
@@ -28,6 +29,8 @@ export interface ManagerSetup {
   timeoutMs?: number;
   /** Wrap the store (e.g. to observe save order). */
   wrapStore?: (store: ConnectionStore) => ConnectionStore;
+  /** Wrap the token endpoint (e.g. to look at the store the moment Intuit's answer is in). */
+  wrapOAuth?: (oauth: TokenEndpoint) => TokenEndpoint;
   start?: boolean;
   clientName?: string;
   telemetry?: EngineTelemetry;
@@ -54,6 +57,11 @@ export class EngineHarness {
     const emulator = await startEmulator(options);
     const dataDir = await mkdtemp(join(tmpdir(), 'qbtd-core-test-'));
     return new EngineHarness(emulator, dataDir);
+  }
+
+  /** Refresh calls the emulator's token endpoint has answered (since its counters were last reset). */
+  refreshCalls(): number {
+    return this.emulator.control.counters().tokenCalls.refresh_token;
   }
 
   /** The default connection's record file. */
@@ -108,7 +116,7 @@ export class EngineHarness {
         canConnect: true,
       },
       store,
-      oauth: this.oauth(setup.timeoutMs),
+      oauth: setup.wrapOAuth ? setup.wrapOAuth(this.oauth(setup.timeoutMs)) : this.oauth(setup.timeoutMs),
       now: setup.now,
       timers: setup.timers,
       log: this.log,
@@ -156,4 +164,26 @@ export class EngineHarness {
     await this.emulator.close();
     await rm(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One harness per test of the calling file: returns the function that starts it; after each test,
+ * everything it produced is scanned for token values and it is closed.
+ */
+export function harnessPerTest(): (options?: EmulatorOptions) => Promise<EngineHarness> {
+  let current: EngineHarness | null = null;
+  afterEach(async () => {
+    const harness = current;
+    current = null;
+    if (!harness) return;
+    try {
+      harness.assertNoLeaks();
+    } finally {
+      await harness.close();
+    }
+  });
+  return async (options = {}) => {
+    current = await EngineHarness.start(options);
+    return current;
+  };
 }

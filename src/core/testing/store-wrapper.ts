@@ -1,6 +1,7 @@
 // Test helper: a ConnectionStore that forwards to a real one, with some methods replaced (to watch
 // the order of writes, or to make writes fail as a full disk does).
 import type { ConnectionStore } from '../connection-store';
+import { StoreUnavailableError } from '../errors';
 
 export function wrapStore(inner: ConnectionStore, overrides: Partial<ConnectionStore>): ConnectionStore {
   return {
@@ -38,4 +39,60 @@ export function failingSaves(inner: ConnectionStore, failures: { remaining: numb
       return inner.save(record);
     },
   });
+}
+
+/** The store behind a switch: while `down`, every call fails as a PostgreSQL that went away does. */
+export function switchableStore(inner: ConnectionStore, state: { down: boolean }): ConnectionStore {
+  const unavailable = () =>
+    new StoreUnavailableError('the database at db.example:5432/qb does not answer (ECONNREFUSED)');
+  const guard = <T>(run: () => Promise<T>): Promise<T> =>
+    state.down ? Promise.reject(unavailable()) : run();
+  return wrapStore(inner, {
+    open: () => guard(() => inner.open()),
+    load: (id) => guard(() => inner.load(id)),
+    save: (record) => guard(() => inner.save(record)),
+    withLock: (id, fn, options) => guard(() => inner.withLock(id, fn, options)),
+  });
+}
+
+/**
+ * Reads that can be held after they have read, so a newer change lands while an older read is still
+ * in flight; counts the reads done and the revisions the watch reported.
+ */
+export function holdableReads(inner: ConnectionStore): {
+  store: ConnectionStore;
+  readsDone: () => number;
+  changes: number[];
+  hold: () => void;
+  release: () => void;
+} {
+  let gate: Promise<void> | null = null;
+  let openGate = () => {};
+  let readsDone = 0;
+  const changes: number[] = [];
+  const store = wrapStore(inner, {
+    load: async (id) => {
+      const result = await inner.load(id);
+      readsDone += 1;
+      if (gate) await gate;
+      return result;
+    },
+    watch: (listener) =>
+      inner.watch((change) => {
+        changes.push(change.revision);
+        listener(change);
+      }),
+  });
+  return {
+    store,
+    readsDone: () => readsDone,
+    changes,
+    hold: () => {
+      gate = new Promise<void>((resolve) => (openGate = resolve));
+    },
+    release: () => {
+      gate = null;
+      openGate();
+    },
+  };
 }

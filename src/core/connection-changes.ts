@@ -1,0 +1,136 @@
+// What Connect, `qb-token connections add`, Clear, a rename and Disconnect do to the connection. Each
+// is written under the lock before this process acts on it: a new chain is durable before it is
+// served, and Clear never writes back a refresh token another process has rotated past.
+// TokenManager waits out an in-flight refresh first and reschedules and announces after.
+import type { HistoryEvent } from '../shared/contract';
+import { previewToken } from '../shared/preview';
+import type { ProfileEdits } from './connection-session';
+import type { EngineContext } from './engine-context';
+import {
+  chainFromAuthorization,
+  chainFromEnvironment,
+  sameLineage,
+  withoutAccessToken,
+  type AuthorizationAnswer,
+} from './token-chain';
+import { fingerprintToken, type StoredTokens } from './token-store';
+
+export class ConnectionChanges {
+  constructor(private readonly ctx: EngineContext) {}
+
+  /**
+   * Takes over a new authorization (the Connect flow): stored first, then served. Clears a previous
+   * rejection or configuration error; the 5-year cap starts anew.
+   */
+  async adoptAuthorization(input: AuthorizationAnswer): Promise<void> {
+    const { ctx } = this;
+    ctx.secrets.add(input.accessToken, input.refreshToken);
+    const chain = chainFromAuthorization(
+      { ...input, realmId: input.realmId ?? ctx.config.realmId },
+      ctx.config.refreshToken,
+      ctx.now(),
+    );
+    const connected = ctx.event(
+      'connected',
+      `Connected to QuickBooks${chain.realmId ? ` (company ${chain.realmId})` : ''}.`,
+    );
+    await this.replaceChain(chain, connected);
+  }
+
+  /**
+   * Takes over a bare refresh token (`qb-token connections add`): stored first, like a new
+   * authorization; the first call that needs an access token refreshes with it.
+   */
+  async adoptRefreshToken(refreshToken: string, realmId: string | null): Promise<void> {
+    const { ctx } = this;
+    ctx.secrets.add(refreshToken);
+    const envToken = ctx.config.refreshToken;
+    const chain: StoredTokens = {
+      ...chainFromEnvironment(refreshToken, realmId ?? ctx.config.realmId, ctx.now()),
+      // Recorded so QB_REFRESH_TOKEN wins over this chain only if it changes later (rule 6).
+      origin: { envRefreshTokenSha256: envToken ? fingerprintToken(envToken) : null },
+    };
+    const connected = ctx.event(
+      'connected',
+      `Connected with a refresh token given by hand (${previewToken(refreshToken)})${chain.realmId ? ` for company ${chain.realmId}` : ''}.`,
+    );
+    await this.replaceChain(chain, connected);
+  }
+
+  /** Drops the cached access token only; the refresh token (stored or not) is kept. */
+  async clearAccessToken(): Promise<void> {
+    const { ctx } = this;
+    const inUse = ctx.inUse;
+    const cleared = ctx.event(
+      'cleared',
+      'Cached access token cleared; the refresh token is kept. The next call refreshes.',
+    );
+    if (inUse.chain) {
+      await ctx.underLock(async (latest) => {
+        const chain = inUse.chain;
+        if (!chain) return;
+        // Another process may have rotated the refresh token meanwhile, which must not be overwritten.
+        // An unsaved chain is newer than the store's (its refresh token replaced the stored one): it stays.
+        const base =
+          !inUse.unsaved && latest?.tokens && sameLineage(latest.tokens, chain) ? latest.tokens : chain;
+        const next = withoutAccessToken(base);
+        if (inUse.stored || inUse.unsaved || base === latest?.tokens) {
+          await ctx.session.write(latest, next, [{ type: 'events', events: [cleared] }]);
+          // The refresh-in-flight note outlives an unsaved chain (RefreshAttempts.run); it is saved now.
+          if (inUse.unsaved) ctx.store.endRefresh?.(ctx.connectionId);
+          inUse.unsaved = false;
+          inUse.stored = true;
+        } else {
+          ctx.session.pending.push({ type: 'events', events: [cleared] });
+        }
+        inUse.set(next);
+      });
+    } else {
+      ctx.session.pending.push({ type: 'events', events: [cleared] });
+    }
+    ctx.fallback.active = false;
+  }
+
+  /** Renames the connection or records its company name (from CompanyInfo), in the shared record. */
+  async updateProfile(edits: ProfileEdits): Promise<void> {
+    const { ctx } = this;
+    const inUse = ctx.inUse;
+    ctx.session.editProfile(edits);
+    await ctx.underLock((latest) =>
+      ctx.session.write(
+        latest,
+        inUse.stored || inUse.unsaved ? (latest?.tokens ?? inUse.chain) : (latest?.tokens ?? null),
+        [],
+      ),
+    );
+  }
+
+  /**
+   * Disconnect: the record keeps its history but no chain; the status becomes not_configured.
+   * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
+   */
+  async forget(outcome: string): Promise<void> {
+    await this.replaceChain(null, this.ctx.event('disconnected', `Disconnected: ${outcome}`));
+  }
+
+  /**
+   * A new chain (Connect, a refresh token given by hand) or none (Disconnect): written, then in use,
+   * with a clean slate.
+   */
+  private async replaceChain(chain: StoredTokens | null, event: HistoryEvent): Promise<void> {
+    const { ctx } = this;
+    const inUse = ctx.inUse;
+    await ctx.underLock((latest) =>
+      ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]),
+    );
+    // Disconnect drops the refresh-in-flight note too: with no chain left there is no refusal to explain.
+    if (!chain) ctx.store.endRefresh?.(ctx.connectionId);
+    inUse.set(chain);
+    inUse.stored = chain !== null;
+    inUse.unsaved = false;
+    ctx.fallback.forgotten = chain === null;
+    inUse.interrupted = null;
+    inUse.clientError = null;
+    ctx.fallback.active = false;
+  }
+}

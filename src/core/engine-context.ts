@@ -1,0 +1,175 @@
+// What the parts of one connection's engine share, and how it is built. TokenManager (the refresh
+// coordination) builds it once and hands it to the parts that act on the connection: refresh-attempt.ts (one attempt inside
+// the lock), connection-changes.ts (Connect, Clear, a rename, Disconnect) and record-sync.ts (what the
+// store holds: the start, other processes' writes, the store answering again). The chain in use and
+// what only this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`.
+// Token values live only in `inUse.chain`, the session's record and `config`.
+import type { ConnectionId, HistoryEvent, HistoryEventType, QbEnvironment } from '../shared/contract';
+import {
+  defaultProfile,
+  historyEvent,
+  type ConnectionProfile,
+  type ConnectionRecord,
+} from './connection-record';
+import { ConnectionSession } from './connection-session';
+import type { ConnectionStore } from './connection-store';
+import { EnvironmentFallback } from './environment-fallback';
+import type { TokenError } from './errors';
+import type { LogFn, SecretRegistry } from './log';
+import type { Timers } from './refresh-timing';
+import type { EngineTelemetry } from './telemetry';
+import type { RefreshInFlightNote, StoredTokens } from './token-store';
+
+/** The parts of Config the engine reads. */
+export interface TokenManagerConfig {
+  refreshToken: string | null;
+  accessToken: string | null;
+  realmId: string | null;
+  environment: QbEnvironment;
+  refreshSkewSeconds: number;
+  demo: boolean;
+  /** Client id and secret present (the Connect flow can run, refreshes can be attempted). */
+  canConnect: boolean;
+  /** Standing warnings about the configuration (e.g. QB_ALLOW_NON_INTUIT_URLS is set). */
+  warnings?: readonly string[];
+  /** Display name of a connection this manager creates the record of (default "QuickBooks <environment>"). */
+  name?: string;
+}
+
+/** The chain this process uses, and what only this process knows about it. */
+export class ChainInUse {
+  /** It differs from the store's while unsaved, or when it came from QB_REFRESH_TOKEN. */
+  chain: StoredTokens | null = null;
+  /** The chain is what the store holds (refreshToken.source 'stored'). */
+  stored = false;
+  /** The chain's latest version could not be written: saved before anything is handed out. */
+  unsaved = false;
+  /** A previous process was stopped with a token call in flight using the chain's refresh token. */
+  interrupted: RefreshInFlightNote | null = null;
+  /** Intuit refused this process's client keys (invalid_client): nothing is refreshed until that changes. */
+  clientError: TokenError | null = null;
+
+  /** `changed` runs whenever the chain is replaced (the owner drops the access token it caches). */
+  constructor(private readonly changed: () => void) {}
+
+  set(chain: StoredTokens | null): void {
+    this.chain = chain;
+    this.changed();
+  }
+}
+
+export type HistoryEventExtra = Parameters<typeof historyEvent>[3];
+
+export interface EngineContext {
+  readonly connectionId: ConnectionId;
+  readonly config: TokenManagerConfig;
+  readonly store: ConnectionStore;
+  /** The record as the store has it, the changes not written yet, and whether the store answers. */
+  readonly session: ConnectionSession;
+  readonly inUse: ChainInUse;
+  readonly fallback: EnvironmentFallback;
+  /** Every token value the engine sees is added here (log redaction, leak scans). */
+  readonly secrets: SecretRegistry;
+  readonly telemetry: EngineTelemetry;
+  /** Names this process in history events and lastRefresh. */
+  readonly clientName: string | undefined;
+  readonly now: () => number;
+  readonly log: LogFn;
+  /** A history event stamped now, redacted, naming this process's client. */
+  event(type: HistoryEventType, message: string, extra?: HistoryEventExtra): HistoryEvent;
+  /** The record as this process sees it: the shared one, with the chain in use and the changes not yet written. */
+  view(): ConnectionRecord | null;
+  /** What loading found (a record moved aside, an upgrade): a warning in the status, an event in the history. */
+  noteLoadWarning(warning: string): void;
+  /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
+  underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T>;
+}
+
+export interface EngineContextInput {
+  connectionId: ConnectionId;
+  config: TokenManagerConfig;
+  store: ConnectionStore;
+  now: () => number;
+  timers: Timers;
+  log: LogFn;
+  secrets: SecretRegistry;
+  telemetry: EngineTelemetry;
+  clientName: string | undefined;
+  /** How long a refresh waits for the connection's lock before a transient error. */
+  lockWaitMs: number;
+  /** While the store does not answer, it is asked again this often, ms. */
+  storeRetryMs: number;
+}
+
+/** What the owner (TokenManager) does when the shared parts need it. */
+export interface EngineContextHooks {
+  /** The chain in use was replaced: the owner drops the access token it caches. */
+  chainChanged(): void;
+  /** The store failed (not a slow lock holder): the owner stops its refresh timer. */
+  storeFailed(): void;
+  /** The store's retry timer fired: the owner asks it again. */
+  retryStore(): void;
+}
+
+export function createEngineContext(input: EngineContextInput, hooks: EngineContextHooks): EngineContext {
+  const { connectionId, config, store, now, log, secrets, telemetry, clientName } = input;
+  const session = new ConnectionSession({
+    store,
+    connectionId,
+    now,
+    timers: input.timers,
+    log,
+    telemetry,
+    lockWaitMs: input.lockWaitMs,
+    retryMs: input.storeRetryMs,
+    profile: (base) => configuredProfile(config, base),
+    onRead: (record) => {
+      if (record?.tokens) secrets.add(record.tokens.refreshToken, record.tokens.accessToken);
+    },
+    onRetry: () => hooks.retryStore(),
+    onFailed: () => hooks.storeFailed(),
+  });
+  const inUse = new ChainInUse(() => hooks.chainChanged());
+  const event = (type: HistoryEventType, message: string, extra: HistoryEventExtra = {}): HistoryEvent =>
+    historyEvent(now(), type, secrets.redact(message), {
+      ...extra,
+      ...(clientName !== undefined ? { client: clientName } : {}),
+    });
+  const noteLoadWarning = (warning: string): void => {
+    session.loadWarnings.push(warning);
+    session.pending.push({ type: 'events', events: [event('store_recovered', warning)] });
+  };
+  return {
+    connectionId,
+    config,
+    store,
+    session,
+    inUse,
+    fallback: new EnvironmentFallback(config.accessToken, now()),
+    secrets,
+    telemetry,
+    clientName,
+    now,
+    log,
+    event,
+    view: () => session.view(inUse.chain),
+    noteLoadWarning,
+    underLock: (fn) => session.underLock(fn, noteLoadWarning),
+  };
+}
+
+/**
+ * The profile a record written by this engine carries, before any edit made here: the stored one (or a
+ * new one named after the configuration), with the environment the QB_* variables define and, until a
+ * chain knows better, their realm.
+ */
+export function configuredProfile(
+  config: TokenManagerConfig,
+  base: ConnectionRecord | null,
+): ConnectionProfile {
+  const profile = base?.profile ?? {
+    ...defaultProfile(config.environment, config.realmId),
+    ...(config.name ? { name: config.name } : {}),
+  };
+  return { ...profile, environment: config.environment, realmId: profile.realmId ?? config.realmId };
+}

@@ -1,6 +1,9 @@
 // The token dashboard in Chromium, served by the real headless server, against the real Intuit
 // emulator (both child processes, see support/headless.ts). Every spec ends by checking that no
 // token value ever reached the page, and saves a full-page screenshot to its output folder.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONNECTIONS_DIR_NAME, FileConnectionStore } from '../src/core/file-connection-store';
 import {
   serverEnvFor,
   startEmulatorProcess,
@@ -428,6 +431,49 @@ test.describe('Disconnect and Connect', () => {
     await expect(page.locator('[data-testid=history-list] li[data-type=connected]')).toHaveCount(1);
 
     await screenshot(page, testInfo);
+    await expectNoTokenValues(page, secrets);
+  });
+});
+
+// ------------------------------------------------------------------ the token store refuses
+
+test.describe('a store the configuration cannot open', () => {
+  const STORE_KEY = 'dashboard spec store key, 16+ chars';
+  test.use({ headlessOptions: { emulator: { companyName: COMPANY }, env: { QB_STORE_KEY: STORE_KEY } } });
+
+  test('a chain sealed with another QB_STORE_KEY: Refresh now says what to fix; the record stays', async ({
+    page,
+    headlessServer,
+  }, testInfo) => {
+    const secrets = await openWatchedDashboard(page, headlessServer);
+    // A backup from another setup is restored over the record: sealed with another key by a real file store.
+    const mine = new FileConnectionStore({ dataDir: headlessServer.dataDir, storeKey: STORE_KEY });
+    const current = (await mine.load('default')).record;
+    if (!current?.tokens) throw new Error('the start-up refresh left no chain in the store');
+    secrets.add(current.tokens.refreshToken, current.tokens.accessToken);
+    const other = new FileConnectionStore({
+      dataDir: headlessServer.dataDir,
+      storeKey: 'the key of another setup, 16+ chars',
+    });
+    await other.withLock('default', () => other.save({ ...current, revision: current.revision + 1 }));
+    const file = join(headlessServer.dataDir, CONNECTIONS_DIR_NAME, 'default.json');
+    const written = readFileSync(file, 'utf8');
+
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    const outcome = page.getByTestId('outcome-refresh');
+    await expect(outcome).toHaveAttribute('data-ok', 'false');
+    await expect(outcome).toContainText(
+      /^Refresh now failed: .*could not be decrypted with this QB_STORE_KEY/,
+    );
+    await expect(outcome).toContainText('Set QB_STORE_KEY to the key they were written with');
+    expect((await headlessServer.emulator?.counters())?.tokenCalls.refresh_token).toBe(1);
+    // Nothing lost: the record is as it was written, and the key it was sealed with still opens it.
+    expect(readFileSync(file, 'utf8')).toBe(written);
+    expect((await other.load('default')).record?.tokens).toEqual(current.tokens);
+    await other.close();
+    await mine.close();
+
+    await screenshot(page, testInfo, 'store-key-refused');
     await expectNoTokenValues(page, secrets);
   });
 });

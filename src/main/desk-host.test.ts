@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
 import type { EngineKnobs } from '../core/connection-registry';
 import { toResultError } from '../core/errors';
+import { holdLock } from '../core/testing/held-lock';
 import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
 import { startDeskHost, type DeskHost, type DeskHostOptions } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
@@ -73,6 +74,14 @@ function host(
   const call = async <T>(channel: string, ...args: unknown[]) =>
     (await ipcMain.invoke(channel, fromApp, ...args)) as Result<T>;
   return { deskHost, call, pushes, logs };
+}
+
+/** A demo desk in `dir` that refreshed once and closed: returns its store file. */
+async function demoStoreRefreshedOnce(dir: string): Promise<string> {
+  const first = host({ QB_DEMO: '1' }, dir);
+  expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+  await first.deskHost.close();
+  return join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
 }
 
 function value<T>(result: Result<T>): T {
@@ -145,10 +154,7 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
 
   it('a keychain that no longer opens the stored chain: the window says why and what to do, nothing is touched', async () => {
     const dir = tempDir();
-    const first = host({ QB_DEMO: '1' }, dir);
-    expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
-    await first.deskHost.close();
-    const file = join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
+    const file = await demoStoreRefreshedOnce(dir);
     const before = readFileSync(file, 'utf8');
 
     // The keyring was reset: its new key "decrypts" the chain to garbage (no integrity check in AES-CBC).
@@ -173,10 +179,7 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
 
   it('a store file that is a symbolic link: the window says so and names QB_DATA_DIR; the link and its target are left alone', async () => {
     const dir = tempDir();
-    const first = host({ QB_DEMO: '1' }, dir);
-    expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
-    await first.deskHost.close();
-    const file = join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
+    const file = await demoStoreRefreshedOnce(dir);
     const target = join(dir, 'kept-elsewhere.json');
     renameSync(file, target);
     symlinkSync(target, file);
@@ -206,15 +209,7 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
         new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
       safeStorage,
     });
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let entered: () => void = () => undefined;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const holding = other.withLock('default', async () => {
-      entered();
-      await held;
-    });
-    await inside;
+    const held = await holdLock(other, 'default');
     await expect(call(IPC_CHANNELS.refresh)).resolves.toEqual({
       ok: false,
       error: {
@@ -222,8 +217,7 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
         message: expect.stringMatching(/^process \d+ on \S+ holds the refresh lock on .*Try again later\.$/),
       },
     });
-    release();
-    await holding;
+    await held.release();
     expect(value(await call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
   });
 

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONNECTIONS_DIR_NAME, FileConnectionStore } from '../core/file-connection-store';
+import { holdLock } from '../core/testing/held-lock';
 import { LeakScan } from '../core/testing/leak-scan';
 import { postgresForFile } from '../core/testing/postgres-for-file';
 import { connectionPath } from '../shared/connections';
@@ -52,6 +53,24 @@ function closedPort(): Promise<number> {
   });
 }
 
+type Answer = Awaited<ReturnType<typeof refreshBothWays>>[number];
+
+/** 503 store_unavailable with Retry-After, naming QB_STORE_URL with its password masked. */
+function expectUnavailable(answer: Answer, password: string): void {
+  expect(answer.status).toBe(503);
+  expect(answer.retryAfter).toBe('5');
+  expect(answer.body).toMatchObject({
+    ok: false,
+    error: {
+      code: 'store_unavailable',
+      message: expect.stringMatching(
+        /^PostgreSQL at postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\w+ \(QB_STORE_URL\) cannot be reached/,
+      ),
+    },
+  });
+  expect(answer.text).not.toContain(password);
+}
+
 describe('store failures over HTTP', () => {
   it('QB_STORE_URL naming a closed loopback port from the start: 503 store_unavailable with Retry-After', async () => {
     const password = 'closed-port-db-password';
@@ -60,19 +79,7 @@ describe('store failures over HTTP', () => {
     const stack = await startStack({ env: { QB_STORE_URL: url, QB_STORE_KEY: KEY }, settle: false });
     const scan = new LeakScan().addEmulator(stack.emulator).addSecrets(password);
     try {
-      for (const answer of await refreshBothWays(stack, scan)) {
-        expect(answer.status).toBe(503);
-        expect(answer.retryAfter).toBe('5');
-        expect(answer.body).toMatchObject({
-          ok: false,
-          error: {
-            code: 'store_unavailable',
-            message: expect.stringMatching(
-              /^PostgreSQL at postgres:\/\/qbtd:\*\*\*@127\.0\.0\.1:\d+\/qbtd \(QB_STORE_URL\) cannot be reached/,
-            ),
-          },
-        });
-      }
+      for (const answer of await refreshBothWays(stack, scan)) expectUnavailable(answer, password);
       scan.collect('log', stack.logLines);
       scan.assertClean();
     } finally {
@@ -89,20 +96,7 @@ describe('store failures over HTTP', () => {
     try {
       expect(stack.desk.getStatus().store).toMatchObject({ kind: 'postgres', reachable: true });
       await pg().stop();
-      for (const answer of await refreshBothWays(stack, scan)) {
-        expect(answer.status).toBe(503);
-        expect(answer.retryAfter).toBe('5');
-        expect(answer.body).toMatchObject({
-          ok: false,
-          error: {
-            code: 'store_unavailable',
-            message: expect.stringMatching(
-              /^PostgreSQL at postgres:\/\/[^:]+:\*\*\*@127\.0\.0\.1:\d+\/\w+ \(QB_STORE_URL\) cannot be reached/,
-            ),
-          },
-        });
-        expect(answer.text).not.toContain(password);
-      }
+      for (const answer of await refreshBothWays(stack, scan)) expectUnavailable(answer, password);
       // The status says the same, and the access token still valid is still served.
       const status = await stack.json<TokenStatus>(HTTP_PATHS.refreshToken);
       scan.collect('GET status', status.text);
@@ -161,15 +155,7 @@ describe('store failures over HTTP', () => {
     const scan = new LeakScan().addEmulator(stack.emulator);
     try {
       const holder = new FileConnectionStore({ dataDir: stack.dataDir, storeKey: null });
-      let release: () => void = () => undefined;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let entered: () => void = () => undefined;
-      const inside = new Promise<void>((resolve) => (entered = resolve));
-      const holding = holder.withLock('default', async () => {
-        entered();
-        await held;
-      });
-      await inside;
+      const held = await holdLock(holder, 'default');
       for (const answer of await refreshBothWays(stack, scan)) {
         expect(answer.status).toBe(503);
         expect(answer.retryAfter).toBe('5');
@@ -183,8 +169,7 @@ describe('store failures over HTTP', () => {
           },
         });
       }
-      release();
-      await holding;
+      await held.release();
       // Once the holder is done, the same request goes through.
       const retried = await stack.json<TokenStatus>(HTTP_PATHS.refreshToken, { method: 'POST' });
       scan.collect('POST retried', retried.text);

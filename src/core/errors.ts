@@ -1,5 +1,5 @@
 // The engine's error classes, and the one function every adapter uses to turn any failure into
-// a ResultError. Messages name the likely cause (INTUIT.md) and never carry a token value: they
+// a ResultError. Messages name the likely cause (from Intuit's documentation) and never carry a token value: they
 // are built from kinds, statuses and Intuit's transaction id only.
 import {
   TRANSIENT_ERROR_KINDS,
@@ -190,7 +190,7 @@ export function toResultError(err: unknown): ResultError {
   return { code: 'internal', message: 'Unexpected internal error; see the app log for details.' };
 }
 
-/** Human explanation of each refresh failure kind: the likely cause, from INTUIT.md. */
+/** Human explanation of each refresh failure kind: the likely cause, from Intuit's documentation. */
 export const LIKELY_CAUSE: Record<RefreshErrorKind, string> = {
   invalid_grant:
     'the refresh token expired, was revoked, or was rotated away (a newer value was issued and the old one not saved); reconnect to QuickBooks',

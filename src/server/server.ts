@@ -8,6 +8,7 @@ import type { LogFn } from '../core/log';
 import { AccessPolicy, LOGIN_QUERY_PARAM } from './access';
 import { securityHeaders } from './headers';
 import { HttpError, sendError, sendHttpError } from './http-io';
+import { keepIdleConnections } from './keep-alive';
 import { Router, type RequestContext } from './router';
 import { lookupStaticFile, sendHtmlPage, sendStaticFile } from './static-files';
 import { StatusStream, type StatusStreamOptions } from './status-stream';
@@ -78,6 +79,8 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
       else res.destroy();
     });
   });
+
+  const markClosing = keepIdleConnections(server);
 
   async function handle(req: IncomingMessage, res: ServerResponse, policy: AccessPolicy, self: string) {
     const method = req.method ?? 'GET';
@@ -241,9 +244,9 @@ export async function startHeadlessServer(options: HeadlessServerOptions): Promi
     server,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        markClosing();
         stream.close();
         server.close(() => resolve());
-        server.closeIdleConnections();
       });
       return closing;
     },

@@ -78,6 +78,7 @@ function DisconnectControl() {
 export function ConnectionCard() {
   const status = useDashboard((s) => s.status);
   const test = useDashboard((s) => s.connectionTest);
+  const shown = useDashboard((s) => s.connectionId);
   if (!status) return null;
   const connected = status.refreshToken !== null && status.state !== 'not_configured';
   const reconnectShownElsewhere = status.lastRefresh?.error?.kind === 'invalid_grant';
@@ -116,7 +117,8 @@ export function ConnectionCard() {
         </Field>
       </dl>
       {connected ? (
-        <DisconnectControl />
+        // Keyed: a confirm opened for one company must not stay open over the next one chosen.
+        <DisconnectControl key={shown ?? 'default'} />
       ) : reconnectShownElsewhere ? null : (
         <ConnectButton testId="connect-button" />
       )}

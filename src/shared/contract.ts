@@ -143,7 +143,7 @@ export interface HistoryEvent {
   intuitTid?: string | null;
   /** Which process recorded the event, when it named itself (a library client name, `qb-token`, a server). */
   client?: string;
-  /** For `refreshed`: when the access token it issued expires (the token timeline draws it as a bar). */
+  /** For `refreshed` and a Connect's `connected`: when the access token it issued expires (the token timeline draws it as a bar). */
   accessTokenExpiresAt?: string;
 }
 

@@ -178,6 +178,12 @@ export function toResultError(err: unknown): ResultError {
   }
   if (err instanceof NotConfiguredError) return { code: 'not_configured', message: err.message };
   if (err instanceof ConfigError) return { code: 'bad_request', message: err.message };
+  if (err instanceof StoreUnavailableError) return { code: 'store_unavailable', message: err.message };
+  if (err instanceof StoreLockTimeoutError) return { code: 'store_busy', message: err.message };
+  if (err instanceof StoreKeyError || err instanceof StoreConfigError) {
+    return { code: 'store_misconfigured', message: err.message };
+  }
+  // Store messages name places and codes (QB_STORE_URL's password masked), never a token value.
   if (err instanceof StoreError) return { code: 'internal', message: err.message };
   if (err instanceof ConnectError) return { code: err.code, message: err.message, intuitTid: err.intuitTid };
   if (err instanceof UnknownConnectionError) return { code: 'unknown_connection', message: err.message };

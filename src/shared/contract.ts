@@ -222,6 +222,15 @@ export type ResultErrorCode =
   | 'connect_failed'
   /** The connection id names no connection of this desk. */
   | 'unknown_connection'
+  /** The token store cannot be reached right now (PostgreSQL down, the data directory failing); try again shortly. */
+  | 'store_unavailable'
+  /** Another process held the connection's lock longer than the wait allows; try again shortly. */
+  | 'store_busy'
+  /**
+   * The store cannot be used as configured: a wrong or missing QB_STORE_KEY, a keychain that cannot
+   * open the tokens, an unusable QB_DATA_DIR or QB_STORE_URL. The message says what to fix.
+   */
+  | 'store_misconfigured'
   | 'internal';
 
 export interface ResultError {

@@ -466,6 +466,11 @@ test.describe('a store the configuration cannot open', () => {
       /^Refresh now failed: .*could not be decrypted with this QB_STORE_KEY/,
     );
     await expect(outcome).toContainText('Set QB_STORE_KEY to the key they were written with');
+    // The page's first line no longer says QuickBooks will keep working: nothing can refresh.
+    const verdict = page.getByTestId('verdict');
+    await expect(verdict).toHaveAttribute('data-tone', 'bad');
+    await expect(verdict).toContainText('the token store cannot be used');
+    await expect(verdict).toContainText('QB_STORE_KEY');
     expect((await headlessServer.emulator?.counters())?.tokenCalls.refresh_token).toBe(1);
     // Nothing lost: the record is as it was written, and the key it was sealed with still opens it.
     expect(readFileSync(file, 'utf8')).toBe(written);

@@ -57,7 +57,14 @@ const status: TokenStatus = {
   history: [],
   warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
   canConnect: true,
-  store: { kind: 'file', location: '/tmp/qb-tokens.json', encrypted: false, reachable: true },
+  store: {
+    kind: 'file',
+    location: '/tmp/qb-tokens.json',
+    encrypted: false,
+    reachable: true,
+    misconfigured: false,
+    problem: null,
+  },
 };
 
 describe('qb-token units', () => {
@@ -133,7 +140,17 @@ describe('qb-token units', () => {
     const onFile = formatStatus(status, NOW);
     expect(onFile).not.toMatch(/desktop app or|desktop app[^:]*sharing/i);
     const onPostgres = formatStatus(
-      { ...status, store: { kind: 'postgres', location: 'db:5432/qb', encrypted: true, reachable: true } },
+      {
+        ...status,
+        store: {
+          kind: 'postgres',
+          location: 'db:5432/qb',
+          encrypted: true,
+          reachable: true,
+          misconfigured: false,
+          problem: null,
+        },
+      },
       NOW,
     );
     expect(onPostgres).toMatch(
@@ -213,7 +230,14 @@ describe('qb-token units', () => {
     expect(onAdded).toContain('Connect in `npm run serve` on this QB_DATA_DIR, choosing company 5550303');
     const onPostgres = describeFailure(dead, true, {
       ...added,
-      store: { kind: 'postgres', location: 'db:5432/qb', encrypted: true, reachable: true },
+      store: {
+        kind: 'postgres',
+        location: 'db:5432/qb',
+        encrypted: true,
+        reachable: true,
+        misconfigured: false,
+        problem: null,
+      },
     });
     expect(onPostgres).toContain('Connect in the desktop app or `npm run serve` on this QB_STORE_URL');
   });

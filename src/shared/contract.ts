@@ -38,6 +38,10 @@ export interface StoreInfo {
   encrypted: boolean;
   /** False while the store cannot be reached (e.g. PostgreSQL is down); a still-valid access token keeps being served from memory. */
   reachable: boolean;
+  /** The store cannot be used as configured (a wrong QB_STORE_KEY, an unusable QB_DATA_DIR): nothing refreshes until it is fixed. */
+  misconfigured: boolean;
+  /** What is wrong with the store, in a sentence naming the variable to fix; null while it works. */
+  problem: string | null;
 }
 
 export type TokenSource = 'cached' | 'environment' | 'none';

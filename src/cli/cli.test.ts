@@ -122,6 +122,8 @@ const tokenStatusSchema = z
         location: z.string(),
         encrypted: z.boolean(),
         reachable: z.boolean(),
+        misconfigured: z.boolean(),
+        problem: z.string().nullable(),
       })
       .strict()
       .nullable(),

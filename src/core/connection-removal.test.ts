@@ -146,6 +146,21 @@ describe('a company another process removes', () => {
   );
 });
 
+describe('removing a company here that another process removed first', () => {
+  it('is done: no error, no token call, no record written back', async () => {
+    const { serving, other, held } = await twoDesksWithCompany();
+    held.holdChanges(); // serving has not heard of the other removal yet
+    await other.connections.remove(REALM_A);
+    emulator.control.resetCounters();
+
+    const { connections } = await serving.connections.removeReporting(REALM_A);
+    expect(connections.map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(0);
+    expect(existsSync(join(dir, 'connections', `${REALM_A}.json`))).toBe(false);
+    held.releaseChanges();
+  });
+});
+
 describe('a record gone from the store that is written back', () => {
   it('the default connection’s record deleted by hand: the desk holding its chain writes it back on its next refresh', async () => {
     const serving = await desk();

@@ -1,15 +1,20 @@
 // Several companies over one PostgreSQL database (QB_STORE_URL), between two desks that each have
 // their own pool and LISTEN connection, against a real server this file starts: a company one desk
 // adds appears in the other by itself (NOTIFY), refreshes there on its own row and lock, an
-// invalid_grant in it shows in both desks and nowhere else, and its removal reaches the other desk.
+// invalid_grant in it shows in both desks and nowhere else, and its removal reaches the other desk (and
+// holds there even when that desk's refresh was waiting for the lock).
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../emulator';
 import { emulatorEnv } from '../../emulator/app-env';
 import type { EmulatorHandle } from '../../emulator/types';
 import { DEFAULT_CONNECTION_ID } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
+import type { ConnectionStore } from '../connection-store';
+import { UnknownConnectionError } from '../errors';
+import { heldStore } from '../testing/held-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
+import { PgConnectionStore } from './pg-connection-store';
 
 const KEY = 'several companies key, 16+ chars';
 const REALM = '5550701';
@@ -31,9 +36,10 @@ afterEach(async () => {
   emulator = null;
 });
 
-async function desk(env: NodeJS.ProcessEnv): Promise<StartedDesk> {
+async function desk(env: NodeJS.ProcessEnv, store?: ConnectionStore): Promise<StartedDesk> {
   const started = await startDesk({
     env,
+    ...(store ? { store: () => store } : {}),
     log: (line) => scan.collect('log line', line),
     manager: { refreshOnStart: false },
   });
@@ -88,5 +94,54 @@ describe('several companies over PostgreSQL', () => {
     await b.connections.remove(REALM, { force: true });
     await expect.poll(() => a.connections.has(REALM), { timeout: 10_000 }).toBe(false);
     expect(a.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+  });
+
+  it('a company removed by one desk while the other’s refresh waits for its lock stays removed: no token call, no row written back', async () => {
+    emulator = await startEmulator({});
+    const url = await pg().createDatabase();
+    const env = {
+      ...emulatorEnv(emulator),
+      QB_STORE_URL: url,
+      QB_STORE_KEY: KEY,
+      QB_DATA_DIR: '/nonexistent-qbtd',
+    };
+    // The serving desk's own store (its own pool and LISTEN), whose lock and change feed the test holds.
+    const held = heldStore(new PgConnectionStore({ url, storeKey: KEY }));
+    const serving = await desk({ ...env, QB_STORE_URL: undefined }, held.store);
+    const other = await desk(env);
+    const issued = emulator.control.issueAuthorization(REALM);
+    await other.connections.add({
+      name: 'Alpha Books',
+      realmId: REALM,
+      environment: 'sandbox',
+      refreshToken: issued.refreshToken,
+    });
+    await other.connections.desk(REALM).refresh('manual');
+    await expect
+      .poll(
+        () => serving.connections.has(REALM) && serving.connections.desk(REALM).getStatus().lastRefresh?.ok,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(true);
+
+    held.holdChanges();
+    held.holdLock(REALM);
+    const refreshing = serving.connections.desk(REALM).refresh('manual');
+    refreshing.catch(() => undefined);
+    await held.lockAsked();
+    emulator.control.resetCounters();
+    await other.connections.remove(REALM);
+    held.releaseLock();
+
+    await expect(refreshing).rejects.toBeInstanceOf(UnknownConnectionError);
+    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(0);
+    expect((await other.store.load(REALM)).record).toBeNull();
+    expect(await other.store.list()).not.toContain(REALM);
+    await expect.poll(() => serving.connections.has(REALM), { timeout: 10_000 }).toBe(false);
+    held.releaseChanges();
+    expect(serving.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+    expect(other.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
   });
 });

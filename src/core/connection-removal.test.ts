@@ -15,7 +15,7 @@ import { DEFAULT_CONNECTION_ID, type ConnectionSummary } from '../shared/contrac
 import { previewToken } from '../shared/preview';
 import { startDesk, type StartedDesk } from './bootstrap';
 import { fileStoreFor } from './engine-parts';
-import { UnknownConnectionError } from './errors';
+import { NotConfiguredError, UnknownConnectionError } from './errors';
 import { FileConnectionStore } from './file-connection-store';
 import { heldStore, type HeldStore } from './testing/held-store';
 import { LeakScan } from './testing/leak-scan';
@@ -142,6 +142,39 @@ describe('a company another process removes', () => {
       expect(lists).toEqual([[DEFAULT_CONNECTION_ID]]);
       expect(existsSync(recordFile)).toBe(false);
       expect(emulator.control.counters().tokenCalls.refresh_token).toBe(0);
+    },
+  );
+});
+
+describe('a connection another process disconnects', () => {
+  // `connections remove` disconnects first (the record keeps no chain), then drops the record: a refresh
+  // that takes the lock in between, or after a Disconnect alone, must not undo it.
+  it.each([
+    ['an added company', REALM_A],
+    ['the default connection', DEFAULT_CONNECTION_ID],
+  ])(
+    'while this desk’s refresh waits for the lock: %s: no token call, the record keeps no chain',
+    async (_label, id) => {
+      const { serving, other, held } = await twoDesksWithCompany();
+      if (id === DEFAULT_CONNECTION_ID) {
+        await other.desk.refresh('manual');
+        await expect.poll(() => serving.desk.getStatus().lastRefresh?.ok, { timeout: 10_000 }).toBe(true);
+      }
+      held.holdChanges();
+      held.holdLock(id);
+      const refreshing = serving.connections.desk(id).refresh('manual');
+      refreshing.catch(() => undefined);
+      await held.lockAsked();
+      emulator.control.resetCounters();
+      await other.connectFlow.disconnect({ connectionId: id });
+
+      held.releaseLock();
+      await expect(refreshing).rejects.toBeInstanceOf(NotConfiguredError);
+      expect(emulator.control.counters().tokenCalls.refresh_token).toBe(0);
+      const { record } = await other.store.load(id);
+      expect(record?.tokens).toBeNull();
+      expect(serving.connections.desk(id).getStatus().state).toBe('not_configured');
+      held.releaseChanges();
     },
   );
 });

@@ -91,6 +91,12 @@ export interface EngineContext {
   /** What loading found (a record moved aside, an upgrade): a warning in the status, an event in the history. */
   noteLoadWarning(warning: string): void;
   /**
+   * The store's record holds no chain: another process disconnected the connection. The chain this
+   * process took from the store is forgotten (an unsaved one is newer and stays, as does one from
+   * QB_REFRESH_TOKEN not stored yet).
+   */
+  takeInDisconnect(): void;
+  /**
    * Runs `fn` under the connection's lock with the record as it is now in the store (see
    * ConnectionSession). An added connection whose record is gone since this process read or wrote
    * it was removed (by another process, or by hand): `fn` does not run, the chain in memory is
@@ -98,7 +104,9 @@ export interface EngineContext {
    * brings it back. Not so when the record was just moved aside as unreadable (its chain is written
    * back, never lost), nor with `recreates`: a new authorization (Connect, a refresh token given by
    * hand) is stored even so. The default connection is the QB_* environment's and is never removed:
-   * its record, deleted by hand, is written back by whoever holds its chain.
+   * its record, deleted by hand, is written back by whoever holds its chain. A record without a chain
+   * (another process's Disconnect) is taken in before `fn` runs (takeInDisconnect), so nothing
+   * refreshes or writes back the chain it forgot.
    */
   underLock<T>(
     fn: (latest: ConnectionRecord | null) => Promise<T>,
@@ -162,6 +170,13 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
     session.loadWarnings.push(warning);
     session.pending.push({ type: 'events', events: [event('store_recovered', warning)] });
   };
+  const fallback = new EnvironmentFallback(config.accessToken, now());
+  const takeInDisconnect = (): void => {
+    if (!inUse.chain || !inUse.stored || inUse.unsaved) return;
+    inUse.set(null);
+    inUse.stored = false;
+    fallback.forgotten = true;
+  };
   const removedFromStore = (latest: ConnectionRecord | null): boolean =>
     latest === null && connectionId !== DEFAULT_CONNECTION_ID && (session.shared !== null || inUse.removed);
   const forgetRemoved = (): void => {
@@ -187,7 +202,7 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
     store,
     session,
     inUse,
-    fallback: new EnvironmentFallback(config.accessToken, now()),
+    fallback,
     secrets,
     telemetry,
     clientName,
@@ -196,12 +211,14 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
     event,
     view: () => session.view(inUse.chain),
     noteLoadWarning,
+    takeInDisconnect,
     underLock: (fn, options = {}) =>
       session.underLock(async (latest, warnings) => {
         if (!options.recreates && warnings.length === 0 && removedFromStore(latest)) {
           forgetRemoved();
           throw new ConnectionRemovedError(connectionId);
         }
+        if (latest && latest.tokens === null) takeInDisconnect();
         return fn(latest);
       }, noteLoadWarning),
   };

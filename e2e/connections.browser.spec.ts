@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { FileConnectionStore } from '../src/core/file-connection-store';
+import { LeakScan } from '../src/core/testing/leak-scan';
 import { emulatorEnv } from '../src/emulator/app-env';
 import { cleanEnv, REPO_ROOT } from '../src/server/process-support';
 import { expect, test, type Headless } from './support/headless';
@@ -20,11 +21,15 @@ const list = (page: Page) => page.getByTestId('connection-list');
 const row = (page: Page, id: string) =>
   page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
 
+/** Refresh tokens this spec handed to `qb-token` (the store only keeps the newest of each chain). */
+const handedOver = new Set<string>();
+
 /** `qb-token connections add` in its own process, on the server's store, the token on stdin. */
 async function cliAdd(headless: Headless, name: string, realmId: string): Promise<void> {
   const emulator = headless.emulator;
   if (!emulator) throw new Error('this spec needs the emulator process');
   const issued = await emulator.issueAuthorization(realmId);
+  handedOver.add(issued.refreshToken);
   const env = cleanEnv(emulatorEnv(emulator, headless.dataDir));
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(
@@ -49,7 +54,28 @@ async function cliAdd(headless: Headless, name: string, realmId: string): Promis
   expect(code).toBe(0);
 }
 
+/**
+ * What the page was answered over HTTP (every /api/ body but the event stream, which never ends),
+ * for the leak scan. Call before the page opens.
+ */
+function recordAnswers(page: Page): LeakScan {
+  const scan = new LeakScan();
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith('/api/')) return;
+    if ((response.headers()['content-type'] ?? '').includes('text/event-stream')) return;
+    void response
+      .text()
+      .then((text) => scan.collect(`HTTP ${response.request().method()} ${url.pathname}`, text))
+      .catch(() => {});
+  });
+  return scan;
+}
+
+const answersOf = new WeakMap<Page, LeakScan>();
+
 async function openDashboard(page: Page, headless: Headless): Promise<void> {
+  if (!answersOf.has(page)) answersOf.set(page, recordAnswers(page));
   await page.goto(headless.uiUrl);
   await expect(pill(page)).toBeVisible();
 }
@@ -76,12 +102,24 @@ async function secretsOf(headless: Headless): Promise<string[]> {
   return values.filter((value) => value.length >= 8);
 }
 
+/**
+ * The secret scan (src/core/testing/leak-scan.ts) over what the page shows (its HTML and text), what
+ * it was answered over HTTP, and what the API answers for every connection now.
+ */
 async function expectNoSecrets(page: Page, headless: Headless): Promise<void> {
-  const html = await page.content();
-  const leaked = (await secretsOf(headless))
-    .filter((secret) => html.includes(secret))
-    .map((secret) => `…${secret.slice(-4)}`);
-  expect(leaked, 'token values on the page').toEqual([]);
+  const scan = answersOf.get(page) ?? new LeakScan();
+  scan.addSecrets(...(await secretsOf(headless)), ...handedOver);
+  scan.collect('page HTML', await page.content());
+  scan.collect('page text', await page.locator('body').innerText());
+  const listed = await headless.api<Array<{ id: string }>>('/api/integrations/quickbooks/connections');
+  scan.collect('HTTP GET connections', listed.body);
+  for (const { id } of listed.body.ok ? listed.body.value : []) {
+    const status = await headless.api(`/api/integrations/quickbooks/connections/${id}/refresh-token`);
+    scan.collect(`HTTP GET connections/${id}/refresh-token`, status.body);
+  }
+  // The scan knows the tokens it looks for (at least the emulator's and one stored chain's).
+  expect(scan.secretCount).toBeGreaterThanOrEqual(3);
+  expect(scan.findLeaks(), 'token values the page or the API showed').toEqual([]);
 }
 
 test('with one company the page is the dashboard alone; Add company runs Connect for the company picked at Intuit', async ({
@@ -218,6 +256,9 @@ test('Remove revokes the company at Intuit and drops it; with one left the page 
   expect(await headlessServer.emulator?.isRefreshTokenValid(token)).toBe(false);
   const listed = await headlessServer.api<Array<{ id: string }>>('/api/integrations/quickbooks/connections');
   expect(listed.body.ok && listed.body.value.map((c) => c.id)).toEqual(['default']);
+  // The removed company's refresh token was read before Remove: the scan looks for it too.
+  handedOver.add(token);
+  await expectNoSecrets(page, headlessServer);
 });
 
 test('a company another process adds appears in the open page by itself', async ({
@@ -229,4 +270,72 @@ test('a company another process adds appears in the open page by itself', async 
   await cliAdd(headlessServer, 'Gamma Garden', '5550431');
   await expect(row(page, '5550431').getByTestId('connection-name')).toHaveText('Gamma Garden');
   await expect(page.getByTestId('connection-item')).toHaveCount(2);
+  await expectNoSecrets(page, headlessServer);
+});
+
+test('at 1280 px: Add company fits the list, long names have a tooltip; a company added by hand draws only real tokens; invalid_grant leaves no valid-looking token; a Remove confirm stays with its company', async ({
+  page,
+  headlessServer,
+}) => {
+  const LONG = 'Northern Lights Bicycle Repair, Rental and Coffee Cooperative of Greater Vancouver Ltd';
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await cliAdd(headlessServer, LONG, '5550441');
+  await cliAdd(headlessServer, 'Beta Bikes', '5550442');
+  await openDashboard(page, headlessServer);
+  const longRow = row(page, '5550441');
+  // Cut with an ellipsis in the list: the whole name on hover.
+  await expect(longRow.getByTestId('connection-name')).toHaveAttribute('title', LONG);
+  expect(await longRow.getByTestId('connection-name').evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(
+    true,
+  );
+
+  // The open Add company panel stays inside the list's column: nothing sticks out or scrolls sideways.
+  await page.getByTestId('add-company').click();
+  const form = page.getByTestId('add-company-form');
+  await expect(form).toBeVisible();
+  const [listBox, formBox] = [await list(page).boundingBox(), await form.boundingBox()];
+  expect(formBox && listBox && formBox.x + formBox.width <= listBox.x + listBox.width).toBe(true);
+  expect(await list(page).evaluate((nav) => nav.scrollWidth <= nav.clientWidth)).toBe(true);
+  await form.getByRole('button', { name: 'Cancel' }).click();
+
+  // Added with a bare refresh token: Connected issued no access token; the first refresh did.
+  await longRow.click();
+  await expect(page.getByTestId('selected-connection-name')).toHaveAttribute('title', LONG);
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(1);
+  await expect(page.getByTestId('timeline-bar')).toHaveAttribute('data-current', 'true');
+  // "since" names the oldest event (the Connected entry), not the margin drawn before it.
+  const oldest = page.getByTestId('history-list').locator('li').last();
+  await expect(oldest).toHaveAttribute('data-type', 'connected');
+  const connectedAt = (await oldest.locator('time').innerText()).split(' · ')[0];
+  await expect(page.getByTestId('timeline-card')).toContainText(`since ${connectedAt}`);
+  await expect(page.getByRole('img', { name: /^Token timeline/ })).toHaveAccessibleName(
+    new RegExp(`^Token timeline, since ${connectedAt}: 1 access token, `),
+  );
+
+  // Intuit refuses the refresh token: the cached access token is not shown as a live, valid one.
+  const stored = await storedTokens(headlessServer, '5550441');
+  handedOver.add(stored?.refreshToken ?? '');
+  await headlessServer.emulator?.injectTokenFault({ kind: 'invalid_grant' });
+  await page.getByTestId('action-refresh').click();
+  await expect(pill(page)).toHaveAttribute('data-state', 'reauthorization_required');
+  await expect(page.getByTestId('access-countdown')).toHaveCount(0);
+  await expect(page.getByTestId('access-bar')).toHaveCount(0);
+  await expect(page.getByTestId('access-none')).toHaveText('No access token: reconnect to QuickBooks first.');
+  await expect(page.getByTestId('access-stale')).toContainText('is not renewed');
+
+  // A confirm opened for one company does not follow to the next one chosen: neither Remove's nor
+  // Disconnect's (the next company's Disconnect would revoke a company the user did not ask about).
+  await page.getByTestId('remove-connection').click();
+  await expect(page.getByTestId('remove-connection-confirm')).toHaveCount(1);
+  await row(page, '5550442').click();
+  await expect(page.getByTestId('selected-connection-name')).toHaveText('Beta Bikes');
+  await expect(page.getByTestId('remove-connection-confirm')).toHaveCount(0);
+  await expect(page.getByTestId('remove-connection')).toHaveCount(1);
+  await page.getByTestId('disconnect-button').click();
+  await expect(page.getByTestId('disconnect-confirm')).toContainText('Disconnecting revokes');
+  await longRow.click();
+  await expect(page.getByTestId('selected-connection-name')).toHaveText(LONG);
+  await expect(page.getByTestId('disconnect-confirm')).toHaveCount(0);
+  await page.screenshot({ path: test.info().outputPath('connections-1280.png') });
+  await expectNoSecrets(page, headlessServer);
 });

@@ -6,6 +6,7 @@
 // and clicking Connect; the emulator redirects to main's loopback listener. Then choose, refresh, an
 // invalid_grant in one company (the tray turns red for it alone) and Remove.
 import type { Browser, Page } from '@playwright/test';
+import { LeakScan } from '../src/core/testing/leak-scan';
 import type { TokenStatus } from '../src/shared/contract';
 import { expect, test, type DesktopApp } from './support/desktop-host/fixture';
 
@@ -14,6 +15,29 @@ test.use({ desktopOptions: { emulator: {} } });
 
 const LANTERN = { realmId: '5550501', companyName: 'Lantern Street Books Ltd' };
 const ALDER = { realmId: '5550502', companyName: 'Alder & Sons Bikes' };
+
+/** What the "system browser" was shown: main's loopback listener's answers, for the leak scan. */
+const browserPages: string[] = [];
+
+/**
+ * The secret scan (src/core/testing/leak-scan.ts) over what the app showed and sent: the page's HTML
+ * and text, every push main sent to it, the listener's answers in the browser and main's log; the
+ * secrets are the emulator's and every token main sealed in its store.
+ */
+async function expectNoSecrets(desktop: DesktopApp): Promise<void> {
+  const scan = new LeakScan();
+  scan.addSecrets(desktop.emulator?.clientSecret, desktop.emulator?.refreshToken);
+  scan.addSecrets(...(await desktop.host.call<string[]>('sealedTokenValues')));
+  scan.collect('page HTML', await desktop.page.content());
+  scan.collect('page text', await desktop.page.locator('body').innerText());
+  for (const channel of ['tokens:status-changed', 'tokens:connections-changed'])
+    desktop.pushes(channel).forEach((args, index) => scan.collect(`push ${channel} #${index}`, args));
+  browserPages.forEach((html, index) => scan.collect(`browser page #${index}`, html));
+  scan.collect('main log', desktop.host.output());
+  // Two companies connected and refreshed: at least their access and refresh tokens.
+  expect(scan.secretCount).toBeGreaterThanOrEqual(5);
+  expect(scan.findLeaks(), 'token values the app showed or sent').toEqual([]);
+}
 
 const row = (page: Page, id: string) =>
   page.locator(`[data-testid="connection-item"][data-connection-id="${id}"]`);
@@ -61,6 +85,7 @@ async function addCompany(
     }
     // Main's listener answers the browser, naming the company connected.
     await expect(tab.getByText(`now connected to company ${company.realmId}`)).toBeVisible();
+    browserPages.push(await tab.content());
   } finally {
     await systemBrowser.close();
   }
@@ -116,6 +141,7 @@ test('Add company, choose it, refresh it; an invalid_grant in one company turns 
     .poll(async () => (await desktop.host.call<{ image: string }>('tray')).image)
     .toMatch(/tray-reconnect\.png$/);
   await expect(page).toHaveTitle(/^Reconnect required: .* · QB Token Desk$/);
+  await expectNoSecrets(desktop);
 
   // Remove it (revoked at Intuit first): the tray turns green again, the removed company gone from it.
   await page.getByTestId('remove-connection').click();
@@ -136,4 +162,5 @@ test('Add company, choose it, refresh it; an invalid_grant in one company turns 
   await page.getByTestId('remove-connection-confirm-button').click();
   await expect(page.getByTestId('connection-list')).toHaveCount(0);
   await expect(page.getByTestId('realm-id')).toHaveText(desktop.emulator?.realmId ?? '-');
+  await expectNoSecrets(desktop);
 });

@@ -3,7 +3,7 @@
 // real preload bundle. The engine, its store, the emulator and the IPC handlers are all real.
 // The fixture also checks, after every test, that every window main opened kept contextIsolation
 // and sandbox on and nodeIntegration off, and that every IPC value survived structuredClone.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
@@ -285,12 +285,20 @@ test.describe('tray, window and settings', () => {
     const [window] = await desktop.windows();
     expect(window).toMatchObject({ id: desktop.windowId, visible: false });
     expect(await journalHas(desktop, 'app.quit')).toBe(false);
-    // Open dashboard brings the same window back.
+    // A second start while it sits in the tray brings the same window back, focused: one app, one window.
+    const focused = async () =>
+      (await desktop.journal()).filter((entry) => entry.api === 'BrowserWindow.focus').length;
+    const focusedBefore = await focused();
+    await desktop.host.call('secondInstance');
+    expect(await desktop.windows()).toEqual([
+      expect.objectContaining({ id: desktop.windowId, visible: true }),
+    ]);
+    expect(await focused()).toBeGreaterThan(focusedBefore);
+    // Open dashboard from the tray brings the same window back too.
+    await desktop.host.call('closeWindow', desktop.windowId);
+    expect((await desktop.windows())[0]?.visible).toBe(false);
     await desktop.host.call('chooseTrayItem', 'Open dashboard');
     expect((await desktop.windows())[0]?.visible).toBe(true);
-    // A second start while running comes forward instead.
-    await desktop.host.call('secondInstance');
-    expect(await journalHas(desktop, 'BrowserWindow.focus')).toBe(true);
 
     await desktop.restart();
     const [restored] = await desktop.windows();
@@ -404,6 +412,25 @@ test.describe('an engine that could not start', () => {
     expect(desktop.host.output()).not.toContain('host-client-secret-value');
     expect(desktop.host.output()).not.toContain('host-refresh-token-value');
   });
+});
+
+test('a second start, refused the single-instance lock, quits: no window, no engine on the store', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'qb-desktop-host-'));
+  try {
+    // The stand-in refuses the lock, as Electron does while another instance holds it.
+    const host = await startDesktopHost({
+      dataDir,
+      env: { QB_DEMO: '1', DESKTOP_HOST_SECOND_INSTANCE: '1' },
+    });
+    expect(await host.exited).toBe(0);
+    expect(host.events.some((event) => event.type === 'window-created')).toBe(false);
+    expect(host.events.some((event) => event.type === 'load-url')).toBe(false);
+    // No engine started: the demo store was never opened, nor the desktop store written.
+    expect(host.output()).not.toContain('Demo mode');
+    expect(readdirSync(dataDir).filter((name) => name !== 'xdg-config')).toEqual([]);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('a packaged build refuses --no-sandbox, saying so, and opens no window', async () => {

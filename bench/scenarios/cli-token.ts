@@ -7,17 +7,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pickCliEntry } from '../../bin/cli-entry.js';
 import { emulatorEnv } from '../../src/emulator/app-env';
 import { startEmulator } from '../../src/emulator';
+import { BENCH_ROOT, TSX_LOADER } from '../heap-child-runner';
 import { msSince, percentile, round } from '../stats';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = BENCH_ROOT;
 const BIN = join(ROOT, 'bin', 'qb-token.js');
 const SOURCES = join(ROOT, 'src', 'cli', 'main.ts');
-// By URL: the processes run in a temp dir, where a bare `tsx` would not resolve.
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 export interface CliTokenResult {
   scenario: 'cli-token';

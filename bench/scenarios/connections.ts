@@ -7,10 +7,8 @@
 //   the built dashboard in Debian's Chromium: the time until all rows are on the page, the frames and
 //   long tasks while the 1-second countdowns tick and while all 100 refresh at once, and the time from
 //   clicking a company to its dashboard.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
 import { defaultProfile, newConnectionRecord } from '../../src/core/connection-record';
 import { FileConnectionStore } from '../../src/core/file-connection-store';
@@ -24,10 +22,8 @@ import {
   type ServerProcess,
 } from '../../src/server/process-support';
 import { connectionPath } from '../../src/shared/connections';
+import { BENCH_ROOT, runHeapChild } from '../heap-child-runner';
 import { percentile, round } from '../stats';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 export interface ConnectionsResult {
   scenario: 'connections';
@@ -71,40 +67,21 @@ interface FrameStats {
 async function memoryPerConnection(steps: number[]): Promise<ConnectionsResult['memory']> {
   const emulator = await startEmulator();
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--expose-gc', '--import', TSX_LOADER, join(ROOT, 'bench', 'connections-child.ts')],
-        {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            QB_BENCH_EMULATOR: JSON.stringify({
-              clientId: emulator.clientId,
-              clientSecret: emulator.clientSecret,
-              refreshToken: emulator.refreshToken,
-              realmId: emulator.realmId,
-              url: emulator.url,
-              tokenUrl: emulator.tokenUrl,
-              revokeUrl: emulator.revokeUrl,
-              authorizeUrl: emulator.authorizeUrl,
-              apiBaseUrl: emulator.apiBaseUrl,
-              controlUrl: emulator.controlUrl,
-            }),
-            QB_BENCH_CONTROL: emulator.controlUrl,
-            QB_BENCH_STEPS: steps.join(','),
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      child.once('error', reject);
-      child.once('exit', (code) =>
-        code === 0
-          ? resolve(out.trim().split('\n').pop() ?? '')
-          : reject(new Error(`connections child exited ${code}`)),
-      );
+    const line = await runHeapChild('connections-child.ts', {
+      QB_BENCH_EMULATOR: JSON.stringify({
+        clientId: emulator.clientId,
+        clientSecret: emulator.clientSecret,
+        refreshToken: emulator.refreshToken,
+        realmId: emulator.realmId,
+        url: emulator.url,
+        tokenUrl: emulator.tokenUrl,
+        revokeUrl: emulator.revokeUrl,
+        authorizeUrl: emulator.authorizeUrl,
+        apiBaseUrl: emulator.apiBaseUrl,
+        controlUrl: emulator.controlUrl,
+      }),
+      QB_BENCH_CONTROL: emulator.controlUrl,
+      QB_BENCH_STEPS: steps.join(','),
     });
     const parsed = JSON.parse(line) as {
       gcExposed: boolean;
@@ -231,7 +208,7 @@ async function frameStats(
 async function listOfHundred(count: number): Promise<NonNullable<ConnectionsResult['list']>> {
   const executablePath = chromiumPath();
   if (!executablePath) throw new Error('no Chromium (CHROMIUM_PATH, /usr/bin/chromium or Playwright’s own)');
-  if (!existsSync(join(ROOT, 'out', 'renderer', 'index.html')))
+  if (!existsSync(join(BENCH_ROOT, 'out', 'renderer', 'index.html')))
     throw new Error('the UI is not built (npm run build)');
   const emulator = await startEmulatorProcess();
   let server: ServerProcess | null = null;

@@ -1,18 +1,16 @@
 // Scenario 5, footprint: the renderer bundle's gzipped size (built by electron-vite), and the
 // engine's heap after 100 and after 10,000 refresh cycles, measured in a child process started
 // with --expose-gc so each figure follows a full collection.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { startEmulator } from '../../src/emulator';
+import { BENCH_ROOT, runHeapChild } from '../heap-child-runner';
 import { round } from '../stats';
 import { measureLibrarySize, type LibrarySizeResult } from './library-size';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ASSETS = join(ROOT, 'out', 'renderer', 'assets');
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const ASSETS = join(BENCH_ROOT, 'out', 'renderer', 'assets');
 
 export interface FootprintResult {
   scenario: 'footprint';
@@ -33,7 +31,7 @@ export interface FootprintResult {
 function rendererSize(): FootprintResult['renderer'] {
   let built = false;
   if (!existsSync(ASSETS)) {
-    const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: BENCH_ROOT, stdio: 'inherit' });
     if (build.status !== 0)
       throw new Error('electron-vite build failed; the renderer size cannot be measured');
     built = true;
@@ -61,28 +59,9 @@ async function heapAfterRefreshes(checkpoints: number[]): Promise<FootprintResul
       revokeUrl: emulator.revokeUrl,
       authorizeUrl: emulator.authorizeUrl,
     };
-    const line = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--expose-gc', '--import', TSX_LOADER, join(ROOT, 'bench', 'heap-child.ts')],
-        {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            QB_BENCH_EMULATOR: JSON.stringify(coordinates),
-            QB_BENCH_CHECKPOINTS: checkpoints.join(','),
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      child.once('error', reject);
-      child.once('exit', (code) =>
-        code === 0
-          ? resolve(out.trim().split('\n').pop() ?? '')
-          : reject(new Error(`heap child exited ${code}`)),
-      );
+    const line = await runHeapChild('heap-child.ts', {
+      QB_BENCH_EMULATOR: JSON.stringify(coordinates),
+      QB_BENCH_CHECKPOINTS: checkpoints.join(','),
     });
     const parsed = JSON.parse(line) as {
       gcExposed: boolean;

@@ -171,6 +171,15 @@ describe('qb-token connections', () => {
     expect(refused.stderr).toMatch(/invalid_grant|rejected/);
     expect(refused.stderr).toContain('connections remove 5550303');
     expect((await list()).find((c) => c.id === '5550303')?.state).toBe('reauthorization_required');
+    // QB_REFRESH_TOKEN feeds the default connection only: the advice names this company's own way back.
+    const later = await qbToken(['token', '--connection', '5550303']);
+    expect(later.code).toBe(3);
+    for (const said of [refused.stderr, later.stderr]) {
+      expect(said).not.toContain('QB_REFRESH_TOKEN');
+      expect(said).toContain(
+        "`qb-token connections add --realm 5550303 --environment sandbox --name 'Gamma' < refresh-token.txt`",
+      );
+    }
   }, 120_000);
 
   it('remove revokes at Intuit first (as Disconnect does); the default connection cannot be removed', async () => {

@@ -1,5 +1,5 @@
 // The CLI's pure parts in-process: argument parsing, exit-code mapping and the human status.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,7 +57,14 @@ const status: TokenStatus = {
   history: [],
   warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
   canConnect: true,
-  store: { kind: 'file', location: '/tmp/qb-tokens.json', encrypted: false, reachable: true },
+  store: {
+    kind: 'file',
+    location: '/tmp/qb-tokens.json',
+    encrypted: false,
+    reachable: true,
+    misconfigured: false,
+    problem: null,
+  },
 };
 
 describe('qb-token units', () => {
@@ -121,12 +128,34 @@ describe('qb-token units', () => {
     // A one-shot process promises no refresh of its own, and no retries.
     expect(text).not.toMatch(/Auto refresh|retrying/i);
     expect(text).toContain(
-      'Refreshing:    not by this command (it exits); due 1 min ago (2026-11-27 11:59:00 UTC). The desktop app or a headless server sharing this store refreshes 300 s before expiry; without one, the next command that needs a token does.',
+      'Refreshing:    not by this command (it exits); due 1 min ago (2026-11-27 11:59:00 UTC). A headless server (npm run serve) or your app (the library) on this QB_DATA_DIR refreshes 300 s before expiry; without one, the next command that needs a token does. (The desktop app keeps a store of its own: it shares tokens only through QB_STORE_URL.)',
     );
     expect(text).toContain('Last refresh:  FAILED (server), 1 min ago');
     expect(text).toContain('HTTP 503 from the token endpoint. [intuit_tid 1-abc]');
     expect(text).toContain('Stats:         3 refreshes, 1 failures, 2 retried after 401');
     expect(text).toContain('  - The refresh token expires in 10 days');
+  });
+
+  it('names the desktop app as a refresher only when the store is PostgreSQL (its own store is apart)', () => {
+    const onFile = formatStatus(status, NOW);
+    expect(onFile).not.toMatch(/desktop app or|desktop app[^:]*sharing/i);
+    const onPostgres = formatStatus(
+      {
+        ...status,
+        store: {
+          kind: 'postgres',
+          location: 'db:5432/qb',
+          encrypted: true,
+          reachable: true,
+          misconfigured: false,
+          problem: null,
+        },
+      },
+      NOW,
+    );
+    expect(onPostgres).toMatch(
+      /^Refreshing: +not by this command \(it exits\); due .*\. The desktop app or a headless server on this QB_STORE_URL refreshes 300 s before expiry; without one, the next command that needs a token does\.$/m,
+    );
   });
 
   it('says there is no access token yet, rather than "expired", before the first one', () => {
@@ -179,6 +208,60 @@ describe('qb-token units', () => {
     );
     expect(describeFailure(new TokenError('invalid_grant', 'dead'), true)).not.toContain('gives up');
     expect(describeFailure(new TokenError('server', 'HTTP 503.'))).toBe('qb-token: HTTP 503.');
+  });
+
+  it('after invalid_grant, says how to get a new refresh token for the connection it acted on', () => {
+    const dead = new TokenError('invalid_grant', 'Intuit rejected the refresh token.');
+    const onDefault = describeFailure(dead, true, status);
+    expect(onDefault).toContain('or set a new QB_REFRESH_TOKEN.');
+    // The desktop app keeps a store of its own: Connect there does not fix a file store's chain.
+    expect(onDefault).toContain('(Connect in `npm run serve` on this QB_DATA_DIR)');
+    const added = {
+      ...status,
+      connection: { id: '5550303', name: "Gamma's Garage", companyName: null },
+      realmId: '5550303',
+      environment: 'production' as const,
+    };
+    const onAdded = describeFailure(dead, true, added);
+    expect(onAdded).not.toContain('QB_REFRESH_TOKEN');
+    expect(onAdded).toContain(
+      "give it a new refresh token on standard input: `qb-token connections add --realm 5550303 --environment production --name 'Gamma'\\''s Garage' < refresh-token.txt`.",
+    );
+    expect(onAdded).toContain('Connect in `npm run serve` on this QB_DATA_DIR, choosing company 5550303');
+    const onPostgres = describeFailure(dead, true, {
+      ...added,
+      store: {
+        kind: 'postgres',
+        location: 'db:5432/qb',
+        encrypted: true,
+        reachable: true,
+        misconfigured: false,
+        problem: null,
+      },
+    });
+    expect(onPostgres).toContain('Connect in the desktop app or `npm run serve` on this QB_STORE_URL');
+  });
+
+  it('status with no configuration creates no directory, and names the emulator one-liner', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'qb-token-status-'));
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { cwd, stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t) };
+      expect(await runCli(['status'], { ...io, env: {} })).toBe(EXIT.configuration);
+      expect(out.join('')).toMatch(/^State:\s+not configured \[not_configured\]/);
+      expect(await readdir(cwd)).toEqual([]);
+      expect(
+        await runCli(['status', '--json'], { ...io, env: { QB_DATA_DIR: join(cwd, 'elsewhere') } }),
+      ).toBe(EXIT.configuration);
+      expect(await readdir(cwd)).toEqual([]);
+      expect(err.join('')).toContain(
+        'To try it on the Intuit emulator instead: eval "$(npm run --silent emulator -- --env)"',
+      );
+      expect(err.join('')).not.toContain('point QB_TOKEN_URL');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 
   it('a message without a full stop still reads as two sentences when more follows', () => {

@@ -162,7 +162,7 @@ describe('qb-token', () => {
     expect(human.stdout).toMatch(/^State:\s+no access token yet \[no_token\]/);
     expect(human.stdout).toMatch(/^Access token:\s+none cached yet; the next command that needs one/m);
     expect(human.stdout).toMatch(
-      /^Refreshing:\s+not by this command \(it exits\)\. The desktop app or a headless server/m,
+      /^Refreshing:\s+not by this command \(it exits\)\. A headless server \(npm run serve\) or your app \(the library\) on this QB_DATA_DIR refreshes .*The desktop app keeps a store of its own: it shares tokens only through QB_STORE_URL/m,
     );
     expect(human.stdout).not.toMatch(/expired|Auto refresh/i);
     expect(refreshCalls()).toBe(0);

@@ -8,6 +8,7 @@ import type { ParsedArgs } from './args';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
 import { formatConnections } from './format-connections';
 import { formatAbsolute, formatRelative } from './format-status';
+import { needsReconnect, type ReconnectTarget } from './reconnect-hint';
 import type { CliIo } from './run';
 
 export interface ConnectionsCommandContext {
@@ -16,7 +17,7 @@ export interface ConnectionsCommandContext {
   diagnose: (line: string) => void;
   /** `connections add`: what standard input held. */
   refreshToken: string | null;
-  describeFailure: (error: unknown) => string;
+  describeFailure: (error: unknown, exiting?: boolean, target?: ReconnectTarget | null) => string;
 }
 
 export async function runConnectionsCommand(
@@ -75,9 +76,11 @@ async function addConnection(args: ParsedArgs, context: ConnectionsCommandContex
     );
     return EXIT.ok;
   } catch (error) {
-    diagnose(
-      `${context.describeFailure(error)} The connection ${id} is kept; fix it with connections add again, or remove it with qb-token connections remove ${id}.`,
-    );
+    // A refused token gets the reconnect hint for this company (connections add again, or Connect).
+    const kept = needsReconnect(error)
+      ? `The connection ${id} is kept until you remove it: qb-token connections remove ${id}.`
+      : `The connection ${id} is kept; fix it with connections add again, or remove it with qb-token connections remove ${id}.`;
+    diagnose(`${context.describeFailure(error, false, started.connections.desk(id).getStatus())} ${kept}`);
     return exitCodeFor(error);
   }
 }

@@ -48,9 +48,19 @@ function accessTokenLine(status: TokenStatus, now: number): string {
 }
 
 /**
- * Who refreshes. This process exits after its command, so it promises nothing: a desktop app or
- * headless server sharing the store refreshes ahead of expiry; without one, the next command that
- * needs a token refreshes when it runs.
+ * Which long-running process shares this store and refreshes ahead of expiry. The desktop app keeps
+ * a store of its own (desktop-tokens.json, sealed with the OS keychain) even in the same
+ * QB_DATA_DIR: it shares a chain with the CLI only through QB_STORE_URL (PostgreSQL).
+ */
+function refresherFor(store: TokenStatus['store']): string {
+  if (store?.kind === 'postgres') return 'The desktop app or a headless server on this QB_STORE_URL';
+  return 'A headless server (npm run serve) or your app (the library) on this QB_DATA_DIR';
+}
+
+/**
+ * Who refreshes. This process exits after its command, so it promises nothing: a long-running
+ * process sharing the store refreshes ahead of expiry; without one, the next command that needs a
+ * token refreshes when it runs.
  */
 function refreshingLine(status: TokenStatus, now: number): string {
   if (status.state === 'not_configured') return 'nothing to refresh (not configured)';
@@ -62,9 +72,13 @@ function refreshingLine(status: TokenStatus, now: number): string {
   const due = Number.isFinite(expires)
     ? `; due ${when(new Date(expires - skew * 1000).toISOString(), now)}`
     : '';
+  const desktop =
+    status.store?.kind === 'postgres'
+      ? ''
+      : ' (The desktop app keeps a store of its own: it shares tokens only through QB_STORE_URL.)';
   return (
-    `not by this command (it exits)${due}. The desktop app or a headless server sharing this ` +
-    `store refreshes ${skew} s before expiry; without one, the next command that needs a token does.`
+    `not by this command (it exits)${due}. ${refresherFor(status.store)} refreshes ${skew} s ` +
+    `before expiry; without one, the next command that needs a token does.${desktop}`
   );
 }
 

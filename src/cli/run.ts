@@ -1,9 +1,12 @@
 // `qb-token`: the same core as the desktop app and the headless server (startDesk), with the file
-// store in QB_DATA_DIR, so every process sharing that directory shares one token chain and one
-// refresh lock. stdout carries results; stderr carries diagnostics; only `token` prints a value.
+// store in QB_DATA_DIR, so the CLI, headless servers and library apps sharing that directory share
+// one token chain and one refresh lock (the desktop app keeps a store of its own there, and shares
+// only through QB_STORE_URL, as every process does once it is set). stdout carries results; stderr
+// carries diagnostics; only `token` prints a value.
 import { resolve } from 'node:path';
 import { DEFAULT_CONNECTION_ID, type ConnectionId, type TokenStatus } from '../shared/contract';
-import { startDesk } from '../core/bootstrap';
+import { startDesk, type StartedDesk } from '../core/bootstrap';
+import { fileStoreFor } from '../core/engine-parts';
 import type { TokenDesk } from '../core/desk';
 import { configSecrets, hasClientCredentials, loadConfig, type Config } from '../core/config';
 import { ApiError, ReauthorizationRequiredError, TokenError } from '../core/errors';
@@ -12,6 +15,8 @@ import { parseArgs, UsageError, USAGE, type ParsedArgs } from './args';
 import { runConnectionsCommand } from './connections-command';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
 import { formatAbsolute, formatRelative, formatStatus } from './format-status';
+import { needsReconnect, reconnectHint, type ReconnectTarget } from './reconnect-hint';
+import { ReadOnlyUntilCreated } from './status-store';
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -46,6 +51,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
   let engineSecrets: SecretRegistry | null = null;
   // The engine's registry starts with the same configured secrets and adds every token it sees.
   const diagnose = (line: string) => io.stderr(`${(engineSecrets ?? secrets).redact(line)}\n`);
+  // The connection the command acted on, for the reconnect hint of a failure.
+  let target: ReconnectTarget | null = null;
   try {
     const config = loadConfig(io.env, io.cwd);
     secrets.pin(...configSecrets(config));
@@ -61,10 +68,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     const refreshToken =
       command === 'connections' && args.subcommand === 'add' ? await readRefreshToken(io) : null;
     secrets.add(refreshToken);
+    const log = verbose ? diagnose : () => {};
     const started = await startDesk({
       env,
       cwd: io.cwd,
-      log: verbose ? diagnose : () => {},
+      log,
+      // `status` reads: a store directory that is not there yet is not created for it.
+      store:
+        command === 'status'
+          ? (config) => new ReadOnlyUntilCreated(fileStoreFor(config, log), config.dataDir ?? env.QB_DATA_DIR)
+          : undefined,
       clientName: 'qb-token',
       manager: { refreshOnStart: false },
       connections: { only: connectionsServed(args) },
@@ -87,13 +100,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       // A stored access token can outlive missing keys (the status then says so in its warnings).
       if (refusal && desk.getStatus().state === 'not_configured') diagnose(`qb-token: ${refusal}`);
       return code;
+    } catch (error) {
+      target = statusOf(started, args.connection);
+      throw error;
     } finally {
       clearInterval(keepAlive);
       await started.close();
     }
   } catch (error) {
-    diagnose(describeFailure(error, true));
+    diagnose(describeFailure(error, true, target));
     return exitCodeFor(error);
+  }
+}
+
+/** The status of the connection a command acted on, or null when there is none by that id. */
+function statusOf(started: StartedDesk, id: ConnectionId | undefined): TokenStatus | null {
+  try {
+    return started.connections.desk(id).getStatus();
+  } catch {
+    return null;
   }
 }
 
@@ -194,16 +219,19 @@ function demoRefusal(config: Config, env: NodeJS.ProcessEnv): string | null {
   ]
     .filter(Boolean)
     .join(' and ');
-  return `not configured: set ${missing} (and QB_REFRESH_TOKEN, QB_REALM_ID) in the environment, .env.local or .env. For the emulator, run \`npm run emulator\` and point QB_TOKEN_URL and QB_API_BASE_URL at it.`;
+  return `not configured: set ${missing} (and QB_REFRESH_TOKEN, QB_REALM_ID) in the environment, .env.local or .env. To try it on the Intuit emulator instead: eval "$(npm run --silent emulator -- --env)"`;
 }
 
-/** One diagnostic line; `exiting` when the command ends on this error (then a transient one says so). */
-export function describeFailure(error: unknown, exiting = false): string {
-  const hint =
-    error instanceof ReauthorizationRequiredError ||
-    (error instanceof TokenError && error.kind === 'invalid_grant')
-      ? ' Reconnect to QuickBooks (the desktop app or `npm run serve` has a Connect button), or set a new QB_REFRESH_TOKEN.'
-      : '';
+/**
+ * One diagnostic line; `exiting` when the command ends on this error (then a transient one says so);
+ * `target` is the connection the command acted on (the reconnect hint depends on it).
+ */
+export function describeFailure(
+  error: unknown,
+  exiting = false,
+  target: ReconnectTarget | null = null,
+): string {
+  const hint = needsReconnect(error) ? reconnectHint(target) : '';
   const tid =
     error instanceof TokenError || error instanceof ApiError || error instanceof ReauthorizationRequiredError
       ? error.intuitTid

@@ -1,34 +1,22 @@
 // Issue 17, items 6, 7 and 8: production endpoints on Intuit's hosts only (unless opted in, with a
 // warning in the status), no URL with credentials, the client keys as a pair, .env lines that are
 // NAME=value or an error naming the line, and a redirect URI that cannot collide with a route.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { emulatorEnv } from '../emulator/app-env';
 import { startEmulator } from '../emulator';
 import { HTTP_PATHS } from '../shared/contract';
 import { startDesk } from './bootstrap';
 import { loadConfig } from './config';
-import { ConfigError } from './errors';
+import { useConfigCwd } from './testing/config-cwd';
 
+const configCwd = useConfigCwd('qbtd-config-rules-');
+const failure = configCwd.failure;
 let cwd: string;
-beforeEach(async () => {
-  cwd = await mkdtemp(join(tmpdir(), 'qbtd-config-rules-'));
+beforeEach(() => {
+  cwd = configCwd.path;
 });
-afterEach(async () => {
-  await rm(cwd, { recursive: true, force: true });
-});
-
-function failure(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadConfig(env, cwd);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const KEYS = { QB_CLIENT_ID: 'client-id', QB_CLIENT_SECRET: 'client-secret-value' };
 

@@ -1,27 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { configSecrets, describeConfig, loadConfig } from './config';
-import { ConfigError } from './errors';
+import { useConfigCwd } from './testing/config-cwd';
 
+const configCwd = useConfigCwd('qbtd-config-');
+const failure = configCwd.failure;
 let cwd: string;
-beforeEach(async () => {
-  cwd = await mkdtemp(join(tmpdir(), 'qbtd-config-'));
+beforeEach(() => {
+  cwd = configCwd.path;
 });
-afterEach(async () => {
-  await rm(cwd, { recursive: true, force: true });
-});
-
-function failure(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadConfig(env, cwd);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('loadConfig', () => {
   it('defaults to sandbox, Intuit URLs, skew 300, demo mode without a client id', () => {

@@ -41,6 +41,8 @@ describe('clear, connect and forget', () => {
     const status = manager.getStatus();
     expect(status.state).toBe('valid');
     expect(status.history[0]?.type).toBe('connected');
+    // The token timeline draws the access token Connect issued from this event.
+    expect(status.history[0]?.accessTokenExpiresAt).toBe(status.accessToken?.expiresAt);
     const forgotten = await manager.forget();
     expect(forgotten.state).toBe('not_configured');
     expect(await h.readStoredTokens()).toBeNull();

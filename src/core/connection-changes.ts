@@ -33,6 +33,10 @@ export class ConnectionChanges {
     const connected = ctx.event(
       'connected',
       `Connected to QuickBooks${chain.realmId ? ` (company ${chain.realmId})` : ''}.`,
+      // The token timeline draws the access token a Connect issued as a bar from this event.
+      chain.accessTokenExpiresAt !== null
+        ? { accessTokenExpiresAt: new Date(chain.accessTokenExpiresAt).toISOString() }
+        : undefined,
     );
     await this.replaceChain(chain, connected);
   }

@@ -1,5 +1,5 @@
 // The engine's error classes, and the one function every adapter uses to turn any failure into
-// a ResultError. Messages name the likely cause (INTUIT.md) and never carry a token value: they
+// a ResultError. Messages name the likely cause (from Intuit's documentation) and never carry a token value: they
 // are built from kinds, statuses and Intuit's transaction id only.
 import {
   TRANSIENT_ERROR_KINDS,
@@ -195,13 +195,19 @@ export function toResultError(err: unknown): ResultError {
   }
   if (err instanceof NotConfiguredError) return { code: 'not_configured', message: err.message };
   if (err instanceof ConfigError) return { code: 'bad_request', message: err.message };
+  if (err instanceof StoreUnavailableError) return { code: 'store_unavailable', message: err.message };
+  if (err instanceof StoreLockTimeoutError) return { code: 'store_busy', message: err.message };
+  if (err instanceof StoreKeyError || err instanceof StoreConfigError) {
+    return { code: 'store_misconfigured', message: err.message };
+  }
+  // Store messages name places and codes (QB_STORE_URL's password masked), never a token value.
   if (err instanceof StoreError) return { code: 'internal', message: err.message };
   if (err instanceof ConnectError) return { code: err.code, message: err.message, intuitTid: err.intuitTid };
   if (err instanceof UnknownConnectionError) return { code: 'unknown_connection', message: err.message };
   return { code: 'internal', message: 'Unexpected internal error; see the app log for details.' };
 }
 
-/** Human explanation of each refresh failure kind: the likely cause, from INTUIT.md. */
+/** Human explanation of each refresh failure kind: the likely cause, from Intuit's documentation. */
 export const LIKELY_CAUSE: Record<RefreshErrorKind, string> = {
   invalid_grant:
     'the refresh token expired, was revoked, or was rotated away (a newer value was issued and the old one not saved); reconnect to QuickBooks',

@@ -11,7 +11,7 @@ import type { ApiFault, EmulatorOptions, TokenFault } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
 import { QuickBooksClient } from './quickbooks-client';
 import { EngineHarness, FAST_RETRY } from './testing/engine-harness';
-import type { TokenManager } from './token-manager';
+import type { Timers, TokenManager } from './token-manager';
 
 type Trigger = 'scheduled' | 'on-demand' | 'on-401';
 type Expect = 'recovers' | 'reauthorization' | 'client-error' | 'lost';
@@ -47,15 +47,74 @@ const TOKEN_FAULTS: Array<[string, TokenFault, Expect]> = [
   ['invalid_client', { kind: 'invalid_client' }, 'client-error'],
 ];
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The first status, the current one or one the engine emits from now on, that `accept` takes. An
+ * event, not a poll against a deadline: on a loaded machine it simply comes later (the test's own
+ * timeout bounds the wait).
+ */
+function statusWhere(manager: TokenManager, accept: (status: TokenStatus) => boolean): Promise<TokenStatus> {
+  return new Promise((resolve) => {
+    const current = manager.getStatus();
+    if (accept(current)) {
+      resolve(current);
+      return;
+    }
+    const stop = manager.onStatusChanged((status) => {
+      if (!accept(status)) return;
+      stop();
+      resolve(status);
+    });
+  });
+}
 
-async function until<T>(probe: () => T | null | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
+/**
+ * The engine's clock and timers for the scheduled trigger: real time plus the jumps the test makes.
+ * Timers run on real setTimeout (the back-off and the cooldown take their few ms as in production),
+ * and `advance` also fires at once every timer the jump made due. So the schedule fires when the test
+ * moves the clock past it, with hour-long tokens, instead of a 1-second token that a loaded machine
+ * can let expire between the refresh and the check.
+ */
+class JumpClock {
+  private offsetMs = 0;
+  private readonly pending = new Set<{ due: number; fn: () => void; handle: NodeJS.Timeout }>();
+
+  readonly now = (): number => Date.now() + this.offsetMs;
+
+  readonly timers: Timers = {
+    setTimeout: (fn, ms) => {
+      const timer = {
+        due: this.now() + ms,
+        fn,
+        handle: setTimeout(() => {
+          this.pending.delete(timer);
+          fn();
+        }, ms),
+      };
+      timer.handle.unref();
+      this.pending.add(timer);
+      return timer;
+    },
+    clearTimeout: (timer) => {
+      const pending = timer as { handle: NodeJS.Timeout };
+      clearTimeout(pending.handle);
+      this.pending.delete(pending as never);
+    },
+  };
+
+  /** Moves the clock and fires, in order, every timer now due. */
+  advance(ms: number): void {
+    this.offsetMs += ms;
+    const due = [...this.pending].filter((timer) => timer.due <= this.now()).sort((a, b) => a.due - b.due);
+    for (const timer of due) {
+      if (!this.pending.delete(timer)) continue;
+      clearTimeout(timer.handle);
+      timer.fn();
+    }
+  }
+
+  /** Moves the clock only: timers keep their real delays (the on-demand trigger's jump). */
+  jump(ms: number): void {
+    this.offsetMs += ms;
   }
 }
 
@@ -63,19 +122,16 @@ interface Rig {
   harness: EngineHarness;
   manager: TokenManager;
   client: QuickBooksClient;
-  /** Moves the engine's clock forward (the emulator's clock is left alone). */
-  jump(seconds: number): void;
+  clock: JumpClock;
 }
 
 async function rig(trigger: Trigger, emulator: EmulatorOptions = {}): Promise<Rig> {
-  // The timer case uses 1-second tokens: the schedule (skew capped at half the lifetime) fires ~0.5 s on.
-  const harness = await EngineHarness.start({
-    accessTokenTtlSeconds: trigger === 'scheduled' ? 1 : 3600,
-    ...emulator,
-  });
-  let offsetMs = 0;
+  const harness = await EngineHarness.start({ accessTokenTtlSeconds: 3600, ...emulator });
+  const clock = new JumpClock();
   const manager = await harness.manager({
-    now: () => Date.now() + offsetMs,
+    now: clock.now,
+    // The scheduled trigger's timers follow the clock's jumps; the others keep the system's.
+    ...(trigger === 'scheduled' ? { timers: clock.timers } : {}),
     timeoutMs: TIMEOUT_MS,
     retry: FAST_RETRY,
   });
@@ -86,21 +142,25 @@ async function rig(trigger: Trigger, emulator: EmulatorOptions = {}): Promise<Ri
     realmId: harness.emulator.realmId,
     fetchTimeoutMs: 5000,
   });
-  return { harness, manager, client, jump: (seconds) => (offsetMs += seconds * 1000) };
+  return { harness, manager, client, clock };
 }
 
 /** Starts a refresh the way `trigger` does; resolves once the engine has given up or succeeded. */
 async function provoke(r: Rig, trigger: Trigger): Promise<void> {
-  const settled = (s: TokenStatus) => s.state !== 'refreshing' && s.lastRefresh?.trigger === trigger;
   switch (trigger) {
-    case 'scheduled':
-      await until(() => {
-        const s = r.manager.getStatus();
-        return settled(s) && r.harness.emulator.control.counters().tokenCalls.refresh_token > 0 ? s : null;
-      }, 'the scheduled refresh to settle');
+    case 'scheduled': {
+      // Past the access token's refresh time: the schedule's timer fires and its run starts now;
+      // the status it emits when the run (all its attempts) is over says it settled.
+      const settled = statusWhere(
+        r.manager,
+        (s) => s.state !== 'refreshing' && s.lastRefresh?.trigger === 'scheduled',
+      );
+      r.clock.advance(3600 * 1000);
+      await settled;
       return;
+    }
     case 'on-demand':
-      r.jump(3600);
+      r.clock.jump(3600 * 1000);
       await r.manager.getAccessToken().catch(() => undefined);
       return;
     case 'on-401':
@@ -115,11 +175,12 @@ async function recover(r: Rig, trigger: Trigger): Promise<number> {
   const started = Date.now();
   switch (trigger) {
     case 'scheduled':
-      // The schedule retries by itself after its cooldown.
-      await until(() => {
-        const s = r.manager.getStatus();
-        return s.lastRefresh?.ok && s.state !== 'refreshing' ? true : null;
-      }, 'the schedule to recover');
+      // The schedule retries by itself after its cooldown (a real timer of a few ms).
+      await statusWhere(
+        r.manager,
+        (s) =>
+          s.lastRefresh?.ok === true && s.lastRefresh.trigger === 'scheduled' && s.state !== 'refreshing',
+      );
       break;
     case 'on-demand':
       await r.manager.getAccessToken();
@@ -248,7 +309,7 @@ describe('fault matrix: token-endpoint faults x refresh triggers', () => {
     try {
       r.harness.emulator.control.resetCounters();
       r.harness.emulator.control.injectTokenFault({ kind: 'hang_after_processing' }, 1);
-      r.jump(3600);
+      r.clock.jump(3600 * 1000);
       await expect(r.manager.getAccessToken()).rejects.toThrow(/rotated away|reconnect/i);
       const status = r.manager.getStatus();
       cells.push({

@@ -164,6 +164,8 @@ describe('the status', () => {
       location: '/data/connections',
       encrypted: true,
       reachable: true,
+      misconfigured: false,
+      problem: null,
     });
     expect(status.autoRefresh).toEqual({
       enabled: true,
@@ -233,6 +235,8 @@ describe('the status', () => {
       location: 'db:5432/qb',
       encrypted: false,
       reachable: false,
+      misconfigured: false,
+      problem: 'The token store cannot be reached.',
     });
     expect(status.warnings.slice(0, 3)).toEqual([
       'QB_ALLOW_NON_INTUIT_URLS is set.',

@@ -185,7 +185,14 @@ export function computeTokenStatus(
     history: health ? health.history.map((event) => ({ ...event })) : [],
     warnings: statusWarnings(record, facts, now),
     canConnect: facts.canConnect,
-    store: facts.store ? { ...facts.store.description, reachable: facts.store.reachable } : null,
+    store: facts.store
+      ? {
+          ...facts.store.description,
+          reachable: facts.store.reachable,
+          misconfigured: facts.store.misconfigured,
+          problem: facts.store.problem,
+        }
+      : null,
   };
 }
 

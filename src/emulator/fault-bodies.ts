@@ -1,4 +1,4 @@
-// The Accounting API's faults as INTUIT.md shows them. Intuit spells JSON faults two ways: 401
+// The Accounting API's faults as Intuit documents them. Intuit spells JSON faults two ways: 401
 // authentication faults come from its gateway in the lower-case envelope
 //   {"warnings":null,...,"fault":{"error":[{"message","detail","code","element":null}],"type":"AUTHENTICATION"},...,"time":<ms>}
 // and the faults the API itself answers (400 validation and the rest) are capitalised
@@ -76,7 +76,7 @@ export const VALIDATION_FAULT = (message: string, code: string, detail: string):
   capitalType: 'ValidationFault',
 });
 
-/** Intuit's answer for a read of an Id that does not exist (INTUIT.md). */
+/** Intuit's answer for a read of an Id that does not exist (as Intuit documents it). */
 export const OBJECT_NOT_FOUND = VALIDATION_FAULT(
   'Object Not Found',
   '610',

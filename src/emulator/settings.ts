@@ -1,4 +1,4 @@
-// Run-time behaviour of the emulator: defaults from INTUIT.md, and the validation shared by
+// Run-time behaviour of the emulator: defaults from Intuit's documented behaviour, and the validation shared by
 // startEmulator(), configure(), the control endpoint and the CLI flags.
 import { COMPANIES_RULE } from './companies';
 import { DEFAULT_REDIRECT_URIS, MAX_REDIRECT_URIS, redirectUriProblem } from './redirect-uris';

@@ -1,4 +1,4 @@
-// Intuit's Accounting API limits (INTUIT.md): per company and app, at most 10 requests in flight and
+// Intuit's Accounting API limits (Intuit's documentation): per company and app, at most 10 requests in flight and
 // 10 a second; per company, 500 a minute. A request over any of them gets 429 ThrottleExceeded and
 // does not count against the windows. Windows slide over the emulator's clock, so advanceClock()
 // moves them too.

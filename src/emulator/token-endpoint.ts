@@ -1,4 +1,4 @@
-// POST /oauth2/v1/tokens/bearer and POST /v2/oauth2/tokens/revoke, as INTUIT.md describes them,
+// POST /oauth2/v1/tokens/bearer and POST /v2/oauth2/tokens/revoke, as Intuit documents them,
 // with the injected token faults applied in front of (or after) the real processing.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

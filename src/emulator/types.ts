@@ -88,7 +88,7 @@ export type TokenFault =
   /** Process the request (rotating the token), wait `ms`, then answer normally. */
   | { kind: 'delay_after_processing'; ms: number };
 
-/** Answers the next Accounting API calls in place of the real handler, with the fault body INTUIT.md shows. */
+/** Answers the next Accounting API calls in place of the real handler, with the fault body Intuit documents. */
 export type ApiFault = { kind: 'status'; status: 401 | 403 | 429 | 500 | 503; retryAfterSeconds?: number };
 
 export interface EmulatorCounters {

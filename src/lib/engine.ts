@@ -39,7 +39,7 @@ export interface LibraryEngineOptions {
   clientName: string;
   log: LogFn;
   /** Engine knobs for tests (back-off, clock). */
-  manager?: Pick<TokenManagerOptions, 'retry' | 'now' | 'timers' | 'random'>;
+  manager?: Pick<TokenManagerOptions, 'retry' | 'now' | 'timers' | 'random' | 'lockWaitMs'>;
 }
 
 /** One handle's hold on one connection of the engine. */

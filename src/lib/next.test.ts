@@ -1,7 +1,10 @@
 // The App Router handlers with real Request objects, over the real library and engine, against
 // the emulator. Nothing from Next.js is involved: the handlers take a Request and answer a Response.
 import { beforeEach, describe, expect, it } from 'vitest';
+import { FileConnectionStore } from '../core/file-connection-store';
+import { holdLock } from '../core/testing/held-lock';
 import { emulatorEnv } from '../emulator/app-env';
+import { STORE_RETRY_AFTER_SECONDS } from '../server/error-status';
 import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
 import { createQuickBooks, type QuickBooks } from './index';
 import { createRouteHandlers, type RouteHandlerOptions, type RouteHandlers } from './next';
@@ -143,5 +146,38 @@ describe('createRouteHandlers: the original feature’s three actions', () => {
     } finally {
       await misconfigured.close();
     }
+  });
+  it('a store whose lock another process holds past the wait: 503 store_busy with Retry-After; once it is free, the refresh goes through', async () => {
+    const patient = bed.track(
+      createQuickBooksWith(
+        { env: emulatorEnv(bed.emulator, bed.dataDir), cwd: bed.dataDir, clientName: 'next-app' },
+        {
+          manager: {
+            lockWaitMs: 300,
+            retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5, cooldownMs: 50 },
+          },
+        },
+      ),
+    );
+    const handlers = createRouteHandlers({ quickbooks: patient, authorize: bySession });
+    await call(handlers, 'GET');
+    const before = tokenCalls();
+    // Another process on the same data directory holds the connection's lock.
+    const holder = new FileConnectionStore({ dataDir: bed.dataDir, storeKey: null });
+    const held = await holdLock(holder, 'default');
+    try {
+      const busy = await call(handlers, 'POST');
+      expect(busy.status).toBe(503);
+      expect(busy.headers.get('retry-after')).toBe(String(STORE_RETRY_AFTER_SECONDS));
+      expect(busy.body).toMatchObject({ ok: false, error: { code: 'store_busy' } });
+      expect(tokenCalls()).toBe(before);
+    } finally {
+      await held.release();
+      await holder.close();
+    }
+    const retried = await call(handlers, 'POST');
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('retry-after')).toBeNull();
+    expect(tokenCalls()).toBe(before + 1);
   });
 });

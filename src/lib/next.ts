@@ -8,7 +8,7 @@
 // explicit `true` lets a request through.
 import { ConfigError, toResultError } from '../core/errors';
 import { isValidConnectionId } from '../core/connection-record';
-import { httpStatusForDeskError } from '../server/error-status';
+import { httpStatusForDeskError, retryAfterSecondsForDeskError } from '../server/error-status';
 import type { ConnectionSummary, Result, ResultError, TokenStatus } from '../shared/contract';
 import { engineErrorOf, UnknownConnectionError } from './errors';
 import type { QuickBooks } from './quickbooks';
@@ -130,7 +130,13 @@ async function perform<T>(action: () => Promise<T>): Promise<Response> {
 
 function failure(err: unknown): Response {
   const error = resultErrorOf(err);
-  return answer(httpStatusForDeskError(error.code), { ok: false, error });
+  // A store that is down or locked is worth asking again shortly, as the desk's server says too.
+  const retryAfter = retryAfterSecondsForDeskError(error.code);
+  return answer(
+    httpStatusForDeskError(error.code),
+    { ok: false, error },
+    retryAfter === null ? {} : { 'Retry-After': String(retryAfter) },
+  );
 }
 
 /** The 401 (or 500) answer when the caller is not let through; null when it is. */
@@ -169,10 +175,11 @@ function resultErrorOf(err: unknown): ResultError {
   return toResultError(engineError);
 }
 
-function answer<T>(status: number, body: Result<T>): Response {
+function answer<T>(status: number, body: Result<T>, extraHeaders: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: {
+      ...extraHeaders,
       'Content-Type': 'application/json; charset=utf-8',
       // Token status is per-moment and private: never cached by a browser or a CDN.
       'Cache-Control': 'no-store',

@@ -1,13 +1,15 @@
 // Main's wiring on Node, with real parts: startDesk in demo mode (the in-process Intuit emulator
 // over loopback HTTP), the desktop store on a real `conf` file with a safeStorage stand-in, and
 // the IPC layer through an ipcMain stand-in, exactly as index.ts connects them.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDesk } from '../core/bootstrap';
+import type { EngineKnobs } from '../core/connection-registry';
 import { toResultError } from '../core/errors';
+import { holdLock } from '../core/testing/held-lock';
 import { IPC_CHANNELS, type Result, type TokenStatus } from '../shared/contract';
 import { startDeskHost, type DeskHost, type DeskHostOptions } from './desk-host';
 import { registerIpcHandlers, trustedSenderFor } from './ipc';
@@ -35,7 +37,16 @@ function tempDir(): string {
   return dir;
 }
 
-function host(env: Record<string, string>, dir: string, connectActions?: DeskHostOptions['connectActions']) {
+function host(
+  env: Record<string, string>,
+  dir: string,
+  extras: {
+    connectActions?: DeskHostOptions['connectActions'];
+    keychain?: SafeStorageLike;
+    manager?: EngineKnobs;
+  } = {},
+) {
+  const { connectActions, keychain = safeStorage, manager } = extras;
   const pushes: TokenStatus[] = [];
   const logs: string[] = [];
   const deskHost: DeskHost = startDeskHost({
@@ -44,12 +55,13 @@ function host(env: Record<string, string>, dir: string, connectActions?: DeskHos
         env: { QB_DATA_DIR: dir, ...env },
         cwd: dir,
         log: (line) => logs.push(line),
+        manager,
         store: (config) =>
           new DesktopConnectionStore({
             directory: config.dataDir ?? dir,
             openStore: (directory) =>
               new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
-            safeStorage,
+            safeStorage: keychain,
           }),
       }),
     push: (status) => pushes.push(status),
@@ -62,6 +74,14 @@ function host(env: Record<string, string>, dir: string, connectActions?: DeskHos
   const call = async <T>(channel: string, ...args: unknown[]) =>
     (await ipcMain.invoke(channel, fromApp, ...args)) as Result<T>;
   return { deskHost, call, pushes, logs };
+}
+
+/** A demo desk in `dir` that refreshed once and closed: returns its store file. */
+async function demoStoreRefreshedOnce(dir: string): Promise<string> {
+  const first = host({ QB_DEMO: '1' }, dir);
+  expect(value(await first.call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+  await first.deskHost.close();
+  return join(dir, 'demo', `${DESKTOP_STORE_NAME}.json`);
 }
 
 function value<T>(result: Result<T>): T {
@@ -132,17 +152,88 @@ describe('main process wiring (demo mode, real engine and emulator)', () => {
     expect((await deskHost.ready).started).toBeNull();
   });
 
+  it('a keychain that no longer opens the stored chain: the window says why and what to do, nothing is touched', async () => {
+    const dir = tempDir();
+    const file = await demoStoreRefreshedOnce(dir);
+    const before = readFileSync(file, 'utf8');
+
+    // The keyring was reset: its new key "decrypts" the chain to garbage (no integrity check in AES-CBC).
+    const resetKeychain: SafeStorageLike = {
+      ...safeStorage,
+      decryptString: () => '\u0003\u00e9\u0012garbage',
+    };
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, { keychain: resetKeychain });
+    const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(
+      /could not be decrypted by the operating system's keychain: it is locked.*Unlock the keychain/,
+    );
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'not_configured', message: expect.stringContaining('keychain') },
+    });
+    expect((await deskHost.ready).started).toBeNull();
+    // Left exactly as it was: not moved aside, not rewritten.
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('a store file that is a symbolic link: the window says so and names QB_DATA_DIR; the link and its target are left alone', async () => {
+    const dir = tempDir();
+    const file = await demoStoreRefreshedOnce(dir);
+    const target = join(dir, 'kept-elsewhere.json');
+    renameSync(file, target);
+    symlinkSync(target, file);
+    const before = readFileSync(target, 'utf8');
+
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir);
+    const status = value(await call<TokenStatus>(IPC_CHANNELS.getStatus));
+    expect(status.state).toBe('not_configured');
+    expect(status.warnings.join(' ')).toMatch(/is a symbolic link.*Move the real file into QB_DATA_DIR/);
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('symbolic link') },
+    });
+    expect((await deskHost.ready).started).toBeNull();
+    expect(lstatSync(file).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
+  });
+
+  it('a store error reaches the window with its own code and sentence (the lock held past the wait)', async () => {
+    const dir = tempDir();
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, { manager: { lockWaitMs: 200 } });
+    expect((await deskHost.ready).started).not.toBeNull();
+    // Another holder (a second store on the same directory, as another process would be) keeps the lock.
+    const other = new DesktopConnectionStore({
+      directory: join(dir, 'demo'),
+      openStore: (directory) =>
+        new Conf({ cwd: directory, configName: DESKTOP_STORE_NAME, clearInvalidConfig: false }),
+      safeStorage,
+    });
+    const held = await holdLock(other, 'default');
+    await expect(call(IPC_CHANNELS.refresh)).resolves.toEqual({
+      ok: false,
+      error: {
+        code: 'store_busy',
+        message: expect.stringMatching(/^process \d+ on \S+ holds the refresh lock on .*Try again later\.$/),
+      },
+    });
+    await held.release();
+    expect(value(await call<TokenStatus>(IPC_CHANNELS.refresh)).lastRefresh?.ok).toBe(true);
+  });
+
   it('hands connect/disconnect to the Connect flow and cancels a waiting attempt on close', async () => {
     const dir = tempDir();
     const calls: string[] = [];
-    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, (started) => ({
-      connect: async () => (calls.push('connect'), started.desk.getStatus()),
-      disconnect: async (options) => (
-        calls.push(`disconnect:${JSON.stringify(options)}`),
-        started.desk.getStatus()
-      ),
-      cancel: async () => void calls.push('cancel'),
-    }));
+    const { deskHost, call } = host({ QB_DEMO: '1' }, dir, {
+      connectActions: (started) => ({
+        connect: async () => (calls.push('connect'), started.desk.getStatus()),
+        disconnect: async (options) => (
+          calls.push(`disconnect:${JSON.stringify(options)}`),
+          started.desk.getStatus()
+        ),
+        cancel: async () => void calls.push('cancel'),
+      }),
+    });
     await expect(call(IPC_CHANNELS.connect)).resolves.toMatchObject({ ok: true });
     await expect(call(IPC_CHANNELS.disconnect, { force: true })).resolves.toMatchObject({ ok: true });
     await deskHost.close();

@@ -104,7 +104,8 @@ export function applicationMenuTemplate(
     ],
   });
   template.push({ label: '&Settings', submenu: settingsItems(state, actions) });
-  // No reload: the page holds no state worth reloading for, and Ctrl/Cmd+R stays Chromium's.
+  // No reload: the page holds no state worth reloading for. Without this item Ctrl/Cmd+R does nothing
+  // in the app (Electron reloads only through a menu role); the actions take Ctrl+Alt instead.
   const view: MenuItemConstructorOptions[] = [
     { role: 'resetZoom' },
     { role: 'zoomIn' },

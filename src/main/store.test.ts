@@ -1,12 +1,25 @@
 // The desktop store on Node: a real on-disk `conf` store (the class electron-store extends, so the
 // same get/set/delete and atomic file writes) and a stand-in for Electron's safeStorage.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, pbkdf2Sync } from 'node:crypto';
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Conf from 'conf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../core/connection-record';
-import { StoreKeyError, StoreLockTimeoutError } from '../core/errors';
+import { StoreConfigError, StoreKeyError, StoreLockTimeoutError } from '../core/errors';
 import type { StoredTokens } from '../core/token-store';
 import { DESKTOP_STORE_NAME, DesktopConnectionStore, LEGACY_TOKENS_KEY, type SafeStorageLike } from './store';
 
@@ -55,6 +68,38 @@ class SafeStorageStandIn implements SafeStorageLike {
     if (this.broken || !plain.startsWith('v10'))
       throw new Error('Error while decrypting the ciphertext provided');
     return plain.slice(3);
+  }
+}
+
+/**
+ * safeStorage as Chromium's OSCrypt does it on Linux with a secret service: "v11" + AES-128-CBC under a
+ * key derived (PBKDF2-SHA1, salt "saltysalt", one iteration, IV of 16 spaces) from a password the
+ * keychain keeps. CBC carries no integrity check: under another password decryption fails on the
+ * padding or, about once in 256 passwords, "succeeds" with garbage, which Electron then returns.
+ */
+class OsCryptStandIn implements SafeStorageLike {
+  private static readonly IV = Buffer.alloc(16, ' ');
+  constructor(private readonly password: string) {}
+  isEncryptionAvailable(): boolean {
+    return true;
+  }
+  getSelectedStorageBackend(): string {
+    return 'gnome_libsecret';
+  }
+  encryptString(plainText: string): Buffer {
+    const cipher = createCipheriv('aes-128-cbc', this.key(), OsCryptStandIn.IV);
+    return Buffer.concat([Buffer.from('v11'), cipher.update(plainText, 'utf8'), cipher.final()]);
+  }
+  decryptString(encrypted: Buffer): string {
+    const decipher = createDecipheriv('aes-128-cbc', this.key(), OsCryptStandIn.IV);
+    try {
+      return Buffer.concat([decipher.update(encrypted.subarray(3)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+    }
+  }
+  private key(): Buffer {
+    return pbkdf2Sync(this.password, 'saltysalt', 1, 16, 'sha1');
   }
 }
 
@@ -142,6 +187,38 @@ describe('DesktopConnectionStore with OS encryption', () => {
     expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
   });
 
+  it('a reset keychain that "decrypts" the chain to garbage is a key error too: nothing is moved', async () => {
+    const dir = tempDir();
+    const keychain = new OsCryptStandIn('login keyring password');
+    await makeStore(dir, keychain).store.save(record());
+    const before = readFileSync(fileOf(dir), 'utf8');
+    const saved = openConf(dir).get('connection:default') as { tokens: { data: string } };
+    const sealed = Buffer.from(saved.tokens.data, 'base64');
+    // The keyring was reset under a new password: one of those under which the padding happens to check out.
+    const reset = Array.from({ length: 4096 }, (_, i) => new OsCryptStandIn(`new keyring ${i}`)).find(
+      (candidate) => {
+        try {
+          candidate.decryptString(sealed);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    );
+    expect(reset, 'a password under which decryption "succeeds"').toBeDefined();
+    const error = await makeStore(dir, reset)
+      .store.load('default')
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(StoreKeyError);
+    expect((error as Error).message).toMatch(
+      /keychain: it is locked, or it \(or the user account\) changed.*nothing was changed and nothing is refreshed\. Unlock the keychain/,
+    );
+    expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
+    expect(Object.keys(openConf(dir).store)).toEqual(['connection:default']);
+    // With the keychain's own password back, the chain opens as it was.
+    expect((await makeStore(dir, keychain).store.load('default')).record?.tokens).toEqual(tokens);
+  });
+
   it('moves aside a record of an unknown layout', async () => {
     const dir = tempDir();
     openConf(dir).set('connection:default', { format: 'something-else', data: 'x' });
@@ -166,6 +243,50 @@ describe('DesktopConnectionStore with OS encryption', () => {
     expect(readFileSync(join(dir, aside ?? ''), 'utf8')).toBe('{"connection:default": {"format": "qb-tok');
     await store.save(record());
     await expect(makeStore(dir).store.load('default')).resolves.toEqual({ record: record(), warnings: [] });
+  });
+});
+
+describe('DesktopConnectionStore and a store file that is a symbolic link', () => {
+  /** A real store with a record in `elsewhere`, and `dir` whose store file is a link to it. */
+  async function linkedStore() {
+    const root = tempDir();
+    const elsewhere = join(root, 'elsewhere');
+    const dir = join(root, 'data');
+    mkdirSync(elsewhere, { mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
+    await makeStore(elsewhere).store.save(record());
+    return { elsewhere, dir, target: fileOf(elsewhere), before: readFileSync(fileOf(elsewhere), 'utf8') };
+  }
+
+  const refused = {
+    name: 'StoreConfigError',
+    message: expect.stringMatching(
+      new RegExp(`${DESKTOP_STORE_NAME}\\.json is a symbolic link.*Move the real file into QB_DATA_DIR`),
+    ),
+  };
+
+  it('is refused, as the file store refuses one: not read through, not written through, not replaced', async () => {
+    const { dir, target, before } = await linkedStore();
+    symlinkSync(target, fileOf(dir));
+    const { store } = makeStore(dir);
+    await expect(store.load('default')).rejects.toMatchObject(refused);
+    await expect(store.list()).rejects.toMatchObject(refused);
+    await expect(store.save(record(2))).rejects.toBeInstanceOf(StoreConfigError);
+    await expect(store.remove('default')).rejects.toBeInstanceOf(StoreConfigError);
+    expect(lstatSync(fileOf(dir)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
+  });
+
+  it('is refused when the link replaces the file after the store was opened', async () => {
+    const { dir, target, before } = await linkedStore();
+    const { store } = makeStore(dir);
+    await store.save(record());
+    renameSync(fileOf(dir), join(dir, 'moved-away.json'));
+    symlinkSync(target, fileOf(dir));
+    await expect(store.load('default')).rejects.toMatchObject(refused);
+    await expect(store.save(record(2))).rejects.toBeInstanceOf(StoreConfigError);
+    expect(lstatSync(fileOf(dir)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe(before);
   });
 });
 

@@ -6,9 +6,10 @@
 // - else QB_STORE_KEY (AES-256-GCM, as the file store), when it is set;
 // - else plaintext in the 0600 file, with the same warning as the file store.
 // A record that cannot be read is moved aside under a `corrupt-<timestamp>` key (or the file to a
-// `.corrupt-<timestamp>` name), never deleted; a chain that cannot be decrypted is left where it is
-// (StoreKeyError). The single-connection layout of 0.1 (`tokens`) is upgraded into the default
-// connection's record.
+// `.corrupt-<timestamp>` name), never deleted; a chain that cannot be decrypted (keychain locked,
+// changed or gone; a wrong QB_STORE_KEY) is left where it is and nothing is refreshed (StoreKeyError).
+// The single-connection layout of 0.1 (`tokens`) is upgraded into the default connection's record.
+// A store file that is a symbolic link is refused (StoreConfigError), never followed nor replaced.
 //
 // Both electron-store and safeStorage are injected: this module never imports electron, so its
 // logic is tested on Node (with `conf`, which electron-store extends, and a stand-in safeStorage).
@@ -33,6 +34,7 @@ import type {
 } from '../core/connection-store';
 import { StoreKeyError } from '../core/errors';
 import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
+import { refuseSymlink } from '../core/fs/safe-open';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
@@ -316,26 +318,35 @@ export class DesktopConnectionStore implements ConnectionStore {
     return record;
   }
 
-  /** The chain as JSON; a keychain that cannot open it is a key problem, not corruption: nothing is moved. */
+  /**
+   * The chain as JSON. A keychain that cannot open it is a key problem, not corruption: nothing is
+   * moved. That includes "decrypted" text that is not JSON: the OS cipher (AES-CBC in Chromium's
+   * OSCrypt) carries no integrity check, so a changed or reset keychain key can yield garbage instead
+   * of an error, and what was sealed was always a JSON chain.
+   */
   private openWithSafeStorage(data: string): unknown {
     if (this.protection !== 'safeStorage') {
       throw new StoreKeyError(
-        `The tokens in ${this.location} were encrypted by the operating system's keychain, which is not available now; nothing was changed. Start the keychain (or secret service) and restart the app.`,
+        `The tokens in ${this.location} were encrypted by the operating system's keychain, which is not available now; nothing was changed and nothing is refreshed. Start the keychain (on Linux: GNOME Keyring or KWallet, unlocked in this session) and restart the app.`,
       );
     }
     let plain: string;
     try {
       plain = this.safeStorage.decryptString(Buffer.from(data, 'base64'));
     } catch {
-      throw new StoreKeyError(
-        `The tokens in ${this.location} could not be decrypted by the operating system's keychain (the keychain or the user may have changed); nothing was changed.`,
-      );
+      throw this.keychainCannotOpen();
     }
     try {
       return JSON.parse(plain);
     } catch {
-      throw new UnreadableRecord('its decrypted content is not valid JSON');
+      throw this.keychainCannotOpen();
     }
+  }
+
+  private keychainCannotOpen(): StoreKeyError {
+    return new StoreKeyError(
+      `The tokens in ${this.location} could not be decrypted by the operating system's keychain: it is locked, or it (or the user account) changed since they were saved; nothing was changed and nothing is refreshed. Unlock the keychain (on Linux: GNOME Keyring or KWallet, unlocked in this session) and restart the app. If the keychain was reset, these tokens cannot be opened again: move ${this.location} aside and connect to QuickBooks again.`,
+    );
   }
 
   // ---------------------------------------------------------------- upgrade from 0.1
@@ -392,8 +403,14 @@ export class DesktopConnectionStore implements ConnectionStore {
     return warning;
   }
 
-  /** Opens the file once; a file that is not valid JSON is moved aside and a fresh one started. */
+  /**
+   * Opens the file once; a file that is not valid JSON is moved aside and a fresh one started.
+   * A store file that is a symbolic link is refused on every use, as the file store refuses one:
+   * conf reads through it at each access and its atomic write resolves the link and replaces the
+   * target, so the tokens would be read from, and written to, wherever the link points.
+   */
   private store(warnings: string[] = []): KeyValueStore {
+    refuseSymlink(this.location, 'QB_DATA_DIR');
     if (this.kv) return this.kv;
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     try {

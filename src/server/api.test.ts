@@ -123,20 +123,20 @@ describe('headless API', () => {
 
     const refreshed = await getJson<TokenStatus>(stack, STATUS, { method: 'POST' });
     expect(refreshed.status).toBe(200);
-    const answeredAt = Date.now();
-    const deadline = new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000));
-    const waitForRefresh = (async () => {
-      for await (const event of events) {
-        bodies.push(JSON.stringify(event));
-        const status = event as TokenStatus;
-        if (status.stats.refreshes > refreshesBefore && status.state !== 'refreshing') return status;
+    // The stream pushes the refreshed status by itself (the test's timeout bounds the wait; how fast
+    // is the bench's business, not a test's).
+    let seen: TokenStatus | null = null;
+    for await (const event of events) {
+      bodies.push(JSON.stringify(event));
+      const status = event as TokenStatus;
+      if (status.stats.refreshes > refreshesBefore && status.state !== 'refreshing') {
+        seen = status;
+        break;
       }
-      return null;
-    })();
-    const seen = await Promise.race([waitForRefresh, deadline]);
+    }
     controller.abort();
-    expect(seen, 'a status event with the new refresh within 1 s').not.toBeNull();
-    expect(Date.now() - answeredAt).toBeLessThanOrEqual(1000);
+    expect(seen, 'a status event with the new refresh').not.toBeNull();
+    expect(seen?.lastRefresh?.at).toBe(value(refreshed).lastRefresh?.at);
     await learnTokens(stack);
   });
 

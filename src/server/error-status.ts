@@ -18,6 +18,10 @@ import type { ResultErrorCode } from '../shared/contract';
  * | rate_limited                                    | 503    | Intuit is throttling; try later                  |
  * | timeout                                         | 504    | Intuit did not answer in time                    |
  * | unknown_connection                              | 404    | the connection id names no connection            |
+ * | store_unavailable, store_busy                   | 503    | the token store is down or its lock is held:     |
+ * |                                                 |        |   try again (Retry-After)                        |
+ * | store_misconfigured                             | 500    | this server's store configuration is wrong       |
+ * |                                                 |        |   (QB_STORE_KEY, QB_DATA_DIR, QB_STORE_URL)      |
  * | internal                                        | 500    |                                                  |
  *
  * This table is for errors raised by the desk (token engine, QuickBooks client). The server's own
@@ -32,7 +36,11 @@ export function httpStatusForDeskError(code: ResultErrorCode): number {
     case 'invalid_client':
       return 424;
     case 'rate_limited':
+    case 'store_unavailable':
+    case 'store_busy':
       return 503;
+    case 'store_misconfigured':
+      return 500;
     case 'timeout':
       return 504;
     case 'internal':
@@ -54,3 +62,14 @@ export function httpStatusForDeskError(code: ResultErrorCode): number {
       return 502;
   }
 }
+
+/**
+ * How long a client should wait before trying again, s, where the desk's own behaviour says: a store
+ * that does not answer is asked again every 5 s (TokenManager's storeRetryMs), and a lock holder is
+ * usually done within that. Null: no Retry-After.
+ */
+export function retryAfterSecondsForDeskError(code: ResultErrorCode): number | null {
+  return code === 'store_unavailable' || code === 'store_busy' ? STORE_RETRY_AFTER_SECONDS : null;
+}
+
+export const STORE_RETRY_AFTER_SECONDS = 5;

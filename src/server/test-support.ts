@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDesk } from '../core/bootstrap';
+import type { EngineKnobs } from '../core/connection-registry';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
 import { emulatorEnv } from '../emulator/app-env';
@@ -11,6 +12,8 @@ import type { Result, TokenStatus } from '../shared/contract';
 import type { TokenDesk } from '../core/desk';
 import { generateAdminToken } from './access';
 import { startHeadlessServer, type HeadlessServer } from './server';
+
+export { readStatusEvents } from './testing/status-events';
 
 export interface Stack {
   emulator: EmulatorHandle;
@@ -37,6 +40,8 @@ export async function startStack(
     staticDir?: string | null;
     /** Wait for the engine's start-up refresh to finish, so tests see only their own refreshes (default true). */
     settle?: boolean;
+    /** Engine settings (e.g. a short lockWaitMs). */
+    manager?: EngineKnobs;
   } = {},
 ): Promise<Stack> {
   const emulator = await startEmulator(options.emulator ?? {});
@@ -48,6 +53,7 @@ export async function startStack(
     env: { ...emulatorEnv(emulator, dataDir), ...options.env },
     cwd: dataDir,
     log,
+    manager: options.manager,
   });
   if (options.settle ?? true) {
     await waitForStatus(
@@ -94,25 +100,6 @@ export async function startStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Reads Server-Sent Events from a fetch body: yields each `status` event's parsed data. */
-export async function* readStatusEvents(response: Response): AsyncGenerator<unknown> {
-  if (!response.body) throw new Error('SSE response has no body');
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-      const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
-      if (event === 'status' && data !== undefined) yield JSON.parse(data);
-    }
-  }
 }
 
 /** Resolves with the first status (current or pushed) that satisfies `accept`. */

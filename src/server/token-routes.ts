@@ -4,14 +4,20 @@ import type { ServerResponse } from 'node:http';
 import { HTTP_PATHS } from '../shared/contract';
 import type { ConnectionsDesk } from '../core/desk';
 import { toResultError } from '../core/errors';
-import { httpStatusForDeskError } from './error-status';
+import { httpStatusForDeskError, retryAfterSecondsForDeskError } from './error-status';
 import { expectOnlyKeys, readJsonObject, sendError, sendOk } from './http-io';
 import type { Router } from './router';
 import type { StatusStream } from './status-stream';
 
 export function sendDeskError(res: ServerResponse, err: unknown): void {
   const error = toResultError(err);
-  sendError(res, httpStatusForDeskError(error.code), error);
+  const retryAfter = retryAfterSecondsForDeskError(error.code);
+  sendError(
+    res,
+    httpStatusForDeskError(error.code),
+    error,
+    retryAfter === null ? {} : { 'Retry-After': String(retryAfter) },
+  );
 }
 
 /** Runs a desk call and answers its value or its mapped error. */

@@ -70,7 +70,14 @@ describe('activeConditions', () => {
 
   it('reports an unreachable store', () => {
     const status = statusAt(NOW, {
-      store: { kind: 'postgres', location: 'db:5432/qb', encrypted: true, reachable: false },
+      store: {
+        kind: 'postgres',
+        location: 'db:5432/qb',
+        encrypted: true,
+        reachable: false,
+        misconfigured: false,
+        problem: null,
+      },
     });
     expect(kinds(status)).toEqual(['store_unreachable']);
   });

@@ -38,6 +38,10 @@ export interface StoreInfo {
   encrypted: boolean;
   /** False while the store cannot be reached (e.g. PostgreSQL is down); a still-valid access token keeps being served from memory. */
   reachable: boolean;
+  /** The store cannot be used as configured (a wrong QB_STORE_KEY, an unusable QB_DATA_DIR): nothing refreshes until it is fixed. */
+  misconfigured: boolean;
+  /** What is wrong with the store, in a sentence naming the variable to fix; null while it works. */
+  problem: string | null;
 }
 
 export type TokenSource = 'cached' | 'environment' | 'none';
@@ -143,7 +147,7 @@ export interface HistoryEvent {
   intuitTid?: string | null;
   /** Which process recorded the event, when it named itself (a library client name, `qb-token`, a server). */
   client?: string;
-  /** For `refreshed`: when the access token it issued expires (the token timeline draws it as a bar). */
+  /** For `refreshed` and a Connect's `connected`: when the access token it issued expires (the token timeline draws it as a bar). */
   accessTokenExpiresAt?: string;
 }
 
@@ -222,6 +226,15 @@ export type ResultErrorCode =
   | 'connect_failed'
   /** The connection id names no connection of this desk. */
   | 'unknown_connection'
+  /** The token store cannot be reached right now (PostgreSQL down, the data directory failing); try again shortly. */
+  | 'store_unavailable'
+  /** Another process held the connection's lock longer than the wait allows; try again shortly. */
+  | 'store_busy'
+  /**
+   * The store cannot be used as configured: a wrong or missing QB_STORE_KEY, a keychain that cannot
+   * open the tokens, an unusable QB_DATA_DIR or QB_STORE_URL. The message says what to fix.
+   */
+  | 'store_misconfigured'
   | 'internal';
 
 export interface ResultError {

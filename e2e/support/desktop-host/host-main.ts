@@ -12,6 +12,7 @@ import {
   journal,
   MenuStandIn,
   NotificationStandIn,
+  safeStorage,
   session,
   setRelay,
   TrayStandIn,
@@ -102,6 +103,16 @@ const calls: Record<string, (...args: never[]) => unknown> = {
     notification.emit('click', {});
   },
   secondInstance: () => app.emit('second-instance', {}, [], process.cwd(), {}),
+  /** The access and refresh tokens of every chain main sealed with safeStorage so far. */
+  sealedTokenValues: () =>
+    safeStorage.sealed.flatMap((text) => {
+      try {
+        const chain = JSON.parse(text) as Record<string, unknown>;
+        return [chain.accessToken, chain.refreshToken].filter((value) => typeof value === 'string');
+      } catch {
+        return [];
+      }
+    }),
   quit: () => app.quit(),
   headersFor: (url: string, resourceType: string) =>
     session.defaultSession.webRequest.headersFor(url, resourceType),

@@ -1,8 +1,14 @@
-// A cross-process lock that knows its holder. The lock is a directory (mkdir is atomic on every
-// filesystem, NFS included) holding `owner.json`: the holder's pid, host, boot id and process start
-// time. A waiter takes the lock over at once when that process is gone from this host (kill -9, a
-// crash, a reboot), and otherwise only once the holder's heartbeat (the directory's mtime, touched
-// every staleMs / 3) is older than staleMs, which covers holders on other hosts and hung ones.
+// A cross-process lock that knows its holder. The lock is a directory holding `owner.json`: the
+// holder's pid, host, boot id and process start time. A taker prepares it whole under a private name
+// (`<lock>.staging-<nonce>`, owner record inside) and renames it into place. rename is atomic, so no
+// other process ever sees the lock without its owner record. (Made by mkdir and filled afterwards, a
+// lock whose taker was killed between the two had no owner to judge: every waiter sat out its whole
+// stale period, the very wait the owner record exists to avoid.)
+// A waiter takes the lock over at once when its holder is gone from this host (kill -9, a crash, a
+// reboot), and otherwise only once the holder's heartbeat (the directory's mtime, touched every
+// staleMs / 3) is older than staleMs, which covers holders on other hosts and hung ones. An empty lock
+// directory (one being removed this instant, or left half-made by an older version) is replaced by
+// the rename where the OS allows it (POSIX), and is otherwise waited out like a stale one.
 // Takeovers are serialised by a second, short-lived directory so two waiters never both remove a
 // lock and one of them the other's fresh one. Any error other than "held" (EACCES, EROFS, ENOSPC)
 // fails at once: retrying cannot fix it.
@@ -11,8 +17,8 @@
 // cost the next refresh its whole stale period (7.5 to 9 s measured), and it retried EACCES until
 // its wait ran out; it offers no place for the holder's identity.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, rmSync, statSync, utimes } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimes } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { StoreLockTimeoutError, type StoreError } from '../errors';
 import type { LogFn } from '../log';
@@ -22,6 +28,9 @@ import { openExclusive, readFileNoFollow, writeAllSync } from './safe-open';
 export const LOCK_OWNER_FILE = 'owner.json';
 /** A takeover takes microseconds: a takeover directory this old was left by a crash. */
 const TAKEOVER_STALE_MS = 5_000;
+/** Staging takes microseconds too: a staged lock this old (or whose maker is gone) was left by a crash. */
+const STAGED_ABANDONED_MS = 60_000;
+const STAGED_INFIX = '.staging-';
 
 export interface OwnedLockOptions {
   /** How long to wait for a live holder, ms. */
@@ -59,13 +68,13 @@ export async function acquireOwnedLock(lockDir: string, options: OwnedLockOption
   const deadline = Date.now() + options.waitMs;
   let delay = 20;
   for (;;) {
-    try {
-      mkdirSync(lockDir, { mode: 0o700 });
-      return ownLock(lockDir, options);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw options.fsError(err, `taking ${options.what}`);
-      }
+    if (mayBeFree(lockDir)) {
+      const owner: LockOwner = {
+        ...thisProcess(),
+        acquiredAt: Date.now(),
+        nonce: randomBytes(12).toString('hex'),
+      };
+      if (publish(lockDir, owner, options)) return ownLock(lockDir, owner, options);
     }
     const verdict = inspect(lockDir, options.staleMs);
     if (verdict.kind === 'vanished') continue;
@@ -151,7 +160,7 @@ function takeOver(
       ? again.owner?.nonce === verdict.owner.nonce
       : again.owner === null && again.mtimeMs === verdict.mtimeMs;
     if (!same) return false;
-    rmSync(lockDir, { recursive: true, force: true });
+    removeLockDir(lockDir, options, `taking over ${options.what}`);
     const who = verdict.owner ? `process ${verdict.owner.pid} on ${verdict.owner.host}` : 'an unknown holder';
     options.log(
       verdict.kind === 'gone'
@@ -164,25 +173,51 @@ function takeOver(
   }
 }
 
-function ownLock(lockDir: string, options: OwnedLockOptions): ReleaseLock {
-  const owner: LockOwner = {
-    ...thisProcess(),
-    acquiredAt: Date.now(),
-    nonce: randomBytes(12).toString('hex'),
-  };
+/** True when nothing, or an empty directory, is at the lock's path: worth trying to take it. */
+function mayBeFree(lockDir: string): boolean {
   try {
-    const fd = openExclusive(join(lockDir, LOCK_OWNER_FILE));
+    return readdirSync(lockDir).length === 0;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/**
+ * Prepares the lock with its owner record under a private name and renames it into place. True when
+ * it is now this process's; false when another holder's lock is there (or the staged lock was swept
+ * as abandoned while this process stood still for seconds: then it is simply tried again).
+ */
+function publish(lockDir: string, owner: LockOwner, options: OwnedLockOptions): boolean {
+  // The maker's pid in the name lets a sweep judge a staged lock left before its owner record was written.
+  const staged = `${lockDir}${STAGED_INFIX}${owner.pid}-${owner.nonce}`;
+  try {
+    mkdirSync(staged, { mode: 0o700 });
+  } catch (err) {
+    throw options.fsError(err, `taking ${options.what}`);
+  }
+  try {
+    const fd = openExclusive(join(staged, LOCK_OWNER_FILE));
     try {
       writeAllSync(fd, Buffer.from(JSON.stringify(owner)), 0);
     } finally {
       closeSync(fd);
     }
+    // Atomic: the lock appears with its owner record, or not at all.
+    renameSync(staged, lockDir);
+    return true;
   } catch (err) {
-    rmSync(lockDir, { recursive: true, force: true });
-    throw options.fsError(err, `recording the holder of ${options.what}`);
+    removeQuietly(staged);
+    const code = (err as NodeJS.ErrnoException).code;
+    // Held (Linux answers ENOTEMPTY or EEXIST, Windows EPERM), or swept meanwhile (ENOENT): look again.
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || exists(lockDir)) return false;
+    throw options.fsError(err, `taking ${options.what}`);
   }
+}
+
+function ownLock(lockDir: string, owner: LockOwner, options: OwnedLockOptions): ReleaseLock {
   held.add(lockDir);
   installExitHook();
+  sweepAbandonedStaging(lockDir);
   const heartbeat = setInterval(
     () => {
       const now = new Date();
@@ -202,11 +237,64 @@ function ownLock(lockDir: string, options: OwnedLockOptions): ReleaseLock {
       return;
     }
     try {
-      rmSync(lockDir, { recursive: true, force: true });
+      removeLockDir(lockDir, options, `releasing ${options.what}`);
     } catch (err) {
-      options.log(`Could not release ${options.what}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`);
+      options.log(`Could not release ${options.what}: ${(err as Error).message}`);
     }
   };
+}
+
+/**
+ * Removes a lock directory. Once its owner record is gone the empty directory may be replaced by a
+ * waiter's rename before it is removed: then the lock is that waiter's, which is what removing it was
+ * for, and it stays.
+ */
+function removeLockDir(lockDir: string, options: OwnedLockOptions, doing: string): void {
+  try {
+    rmSync(lockDir, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return;
+    throw options.fsError(err, doing);
+  }
+}
+
+/** Staged locks left by a process killed while taking the lock: removed once their maker is gone. */
+function sweepAbandonedStaging(lockDir: string): void {
+  const dir = dirname(lockDir);
+  const prefix = `${basename(lockDir)}${STAGED_INFIX}`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(dir, name);
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    const maker =
+      readLockOwner(path) ??
+      (Number.isInteger(pid) && pid > 0 ? { ...thisProcess(), pid, startTicks: null } : null);
+    try {
+      if ((maker && holderIsGone(maker)) || Date.now() - lstatSync(path).mtimeMs > STAGED_ABANDONED_MS)
+        removeQuietly(path);
+    } catch {
+      // Renamed into place or removed meanwhile.
+    }
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // Nothing more to do: a leftover staged lock is swept by the next holder.
+  }
+}
+
+function exists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 function installExitHook(): void {

@@ -198,6 +198,81 @@ describe('the refresh lock', () => {
     );
   });
 
+  it('never exists without its owner record: a taker frozen, then killed, while taking it holds nobody up', async () => {
+    // A real process is stopped (SIGSTOP) right after the first directory it makes on the lock's path:
+    // for a lock made by mkdir and filled afterwards, the moment the lock exists and its holder is not
+    // recorded yet. There it is killed.
+    const lockDir = join(records(dir), `${STORE_FILE_NAME}.lock`);
+    const freeze = join(root, 'freeze-at-mkdir.mjs');
+    await writeFile(
+      freeze,
+      `import fs from 'node:fs';
+      import { syncBuiltinESMExports } from 'node:module';
+      const mkdirSync = fs.mkdirSync;
+      let frozen = false;
+      fs.mkdirSync = function (path, options) {
+        const made = mkdirSync.call(this, path, options);
+        if (!frozen && String(path).startsWith(process.env.FREEZE_AT)) {
+          frozen = true;
+          process.stdout.write('frozen\\n');
+          process.kill(process.pid, 'SIGSTOP');
+        }
+        return made;
+      };
+      syncBuiltinESMExports();`,
+    );
+    const script = `
+      import { FileConnectionStore } from ${JSON.stringify(new URL('../file-connection-store.ts', import.meta.url).pathname)};
+      setInterval(() => {}, 60_000);
+      await new FileConnectionStore({ dataDir: ${JSON.stringify(dir)}, storeKey: null }).withLock('default', async () => {
+        process.stdout.write('holding\\n');
+        await new Promise(() => {});
+      });
+    `;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', freeze, '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FREEZE_AT: lockDir } },
+    );
+    onTestFinished(() => void child.kill('SIGKILL'));
+    let output = '';
+    await new Promise<void>((resolve) =>
+      child.stdout.on(
+        'data',
+        (chunk: Buffer) => (output += chunk.toString()).includes('frozen') && resolve(),
+      ),
+    );
+    // What any other process sees meanwhile: no lock, or a lock that names its holder.
+    expect(existsSync(lockDir) ? readLockOwner(lockDir)?.pid : 'no lock yet').toBeDefined();
+
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    expect(output).not.toContain('holding');
+    // The next refresh gets in at once: no stale period (an hour here) to sit out, nothing to guess.
+    const store = new FileConnectionStore({
+      dataDir: dir,
+      storeKey: null,
+      lockWaitMs: 1_000,
+      lockStaleMs: 3_600_000,
+    });
+    expect(await store.withLock('default', async () => 'ran')).toBe('ran');
+    // And what the killed taker had started is swept away.
+    expect((await readdir(records(dir))).filter((name) => name.includes('.lock'))).toEqual([]);
+  });
+
+  it('an empty lock directory (left half-made by an earlier version) is replaced at once', async () => {
+    const lockDir = join(records(dir), `${STORE_FILE_NAME}.lock`);
+    await mkdir(lockDir, { recursive: true, mode: 0o700 });
+    const store = new FileConnectionStore({
+      dataDir: dir,
+      storeKey: null,
+      lockWaitMs: 1_000,
+      lockStaleMs: 3_600_000,
+    });
+    expect(await store.withLock('default', async () => readLockOwner(lockDir)?.pid)).toBe(process.pid);
+    expect(existsSync(lockDir)).toBe(false);
+  });
+
   it('waits for a live holder and names it when the wait runs out', async () => {
     const a = new FileConnectionStore({ dataDir: dir, storeKey: null });
     const b = new FileConnectionStore({

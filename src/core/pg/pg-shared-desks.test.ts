@@ -94,6 +94,8 @@ describe('one connection, several desks, one PostgreSQL', () => {
       location: `127.0.0.1:${pg().port}/${database}`,
       encrypted: true,
       reachable: true,
+      misconfigured: false,
+      problem: null,
     });
     expect(JSON.stringify(a.desk.getStatus())).not.toContain(pg().password);
   });

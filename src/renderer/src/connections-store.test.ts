@@ -108,6 +108,13 @@ describe('connections store', () => {
       ok: true,
       message: 'Removed Co 2: its refresh token no longer works at Intuit.',
     });
+    // "Remove anyway" after Intuit could not revoke: the tokens still work at Intuit, and it says so.
+    await connections.getState().remove('1', true);
+    expect(connections.getState().outcome).toMatchObject({
+      ok: true,
+      message:
+        'Removed Co 1 here. Intuit could not revoke it: its tokens stay valid there until they expire.',
+    });
 
     const failing = setUp({
       removeConnection: () =>

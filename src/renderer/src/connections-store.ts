@@ -154,7 +154,7 @@ export function createConnectionsStore(
             ok: true,
             at: clock(),
             message: force
-              ? `Removed ${name}; Intuit could not revoke its tokens.`
+              ? `Removed ${name} here. Intuit could not revoke it: its tokens stay valid there until they expire.`
               : `Removed ${name}: its refresh token no longer works at Intuit.`,
           },
         });

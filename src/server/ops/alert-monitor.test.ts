@@ -191,7 +191,14 @@ describe('alert monitor', () => {
     const b = monitorOver({ statuses: () => [status], now: () => t0, ledger, sent, instance: 'b' });
     await Promise.all([a.start(), b.start()]);
     status = statusAt(t0, {
-      store: { kind: 'postgres', location: 'db:5432/qb', encrypted: true, reachable: false },
+      store: {
+        kind: 'postgres',
+        location: 'db:5432/qb',
+        encrypted: true,
+        reachable: false,
+        misconfigured: false,
+        problem: null,
+      },
     });
     await Promise.all([a.check(), b.check()]);
     expect(sent.map((p) => `${p.instance} ${summary(p)}`).sort()).toEqual([

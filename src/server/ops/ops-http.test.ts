@@ -143,10 +143,21 @@ describe('readiness', () => {
     const ok = statusAt(now);
     const reconnect = statusAt(now, { state: 'reauthorization_required' });
     const unreachable = statusAt(now, {
-      store: { kind: 'postgres', location: 'db.internal:5432/qb', encrypted: true, reachable: false },
+      store: {
+        kind: 'postgres',
+        location: 'db.internal:5432/qb',
+        encrypted: true,
+        reachable: false,
+        misconfigured: false,
+        problem: null,
+      },
     });
     expect(notReadyReason('running', [ok, reconnect])).toBeNull();
     expect(notReadyReason('running', [ok, unreachable])).toBe('the token store cannot be reached');
+    const misconfigured = { ...ok, store: ok.store && { ...ok.store, misconfigured: true } };
+    expect(notReadyReason('running', [ok, misconfigured])).toBe(
+      'the token store cannot be used as configured',
+    );
     expect(notReadyReason('starting', [ok])).toBe('the token engine is starting');
     expect(notReadyReason('stopping', [ok])).toBe('the server is shutting down');
     // One line, without the store's location or any configuration detail.

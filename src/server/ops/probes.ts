@@ -20,6 +20,9 @@ export function notReadyReason(lifecycle: EngineLifecycle, statuses: readonly To
   if (statuses.some((status) => status.store !== null && !status.store.reachable)) {
     return 'the token store cannot be reached';
   }
+  if (statuses.some((status) => status.store?.misconfigured === true)) {
+    return 'the token store cannot be used as configured';
+  }
   return null;
 }
 

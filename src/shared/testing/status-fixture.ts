@@ -25,7 +25,14 @@ export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): T
     history: [{ at: iso(-30 * 60_000), type: 'refreshed', message: 'Access token refreshed.' }],
     warnings: [],
     canConnect: true,
-    store: { kind: 'file', location: '/tmp/qb-tokens.json', encrypted: false, reachable: true },
+    store: {
+      kind: 'file',
+      location: '/tmp/qb-tokens.json',
+      encrypted: false,
+      reachable: true,
+      misconfigured: false,
+      problem: null,
+    },
     ...overrides,
   };
 }

@@ -21,6 +21,9 @@ export function AccessTokenCard() {
   const expiresAt = parseTime(token?.expiresAt);
   const left = expiresAt === null ? null : expiresAt - now;
   const tone = STATE_TONES[status.state];
+  // After invalid_grant the cached token may still run for minutes, but nothing renews it: no green
+  // countdown for a chain that is over (QB_ACCESS_TOKEN's stand-in is shown as it is: it was chosen).
+  const stale = status.state === 'reauthorization_required' && status.source !== 'environment';
   return (
     <Card
       title="Access token"
@@ -33,7 +36,7 @@ export function AccessTokenCard() {
         </span>
       }
     >
-      {token && expiresAt !== null && left !== null ? (
+      {token && expiresAt !== null && left !== null && !stale ? (
         <>
           <p
             className="countdown"
@@ -77,9 +80,18 @@ export function AccessTokenCard() {
           </dl>
         </>
       ) : (
-        <p className="empty" data-testid="access-none">
-          {emptyText(status)}
-        </p>
+        <>
+          <p className="empty" data-testid="access-none">
+            {emptyText(status)}
+          </p>
+          {token && expiresAt !== null && left !== null ? (
+            <p className="muted" data-testid="access-stale">
+              The last one (<code>{token.preview}</code>){' '}
+              {left > 0 ? 'is not renewed: it stops working at ' : 'expired at '}
+              <time dateTime={token.expiresAt}>{formatAbsolute(expiresAt, now)}</time>.
+            </p>
+          ) : null}
+        </>
       )}
     </Card>
   );

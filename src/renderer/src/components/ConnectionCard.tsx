@@ -3,6 +3,7 @@ import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
 import { ConnectButton } from './ConnectButton';
+import { RevokeConfirmButtons } from './RevokeConfirmButtons';
 
 /** Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. */
 function DisconnectControl() {
@@ -45,32 +46,17 @@ function DisconnectControl() {
           stop until someone connects again.
         </p>
       )}
-      <div className="button-row">
-        <button
-          type="button"
-          className="button danger"
-          data-testid={revokeFailed ? 'disconnect-force' : 'disconnect-confirm-button'}
-          disabled={pending}
-          aria-busy={pending}
-          onClick={() => {
-            void disconnect(Boolean(revokeFailed)).then(() => setConfirming(false));
-          }}
-        >
-          {pending ? <span className="spinner" aria-hidden="true" /> : null}
-          {pending ? 'Disconnecting…' : revokeFailed ? 'Disconnect anyway' : 'Disconnect'}
-        </button>
-        <button
-          type="button"
-          className="button"
-          disabled={pending}
-          onClick={() => {
-            setConfirming(false);
-            dismiss('disconnect');
-          }}
-        >
-          Cancel
-        </button>
-      </div>
+      <RevokeConfirmButtons
+        testIds={{ confirm: 'disconnect-confirm-button', force: 'disconnect-force' }}
+        labels={{ confirm: 'Disconnect', force: 'Disconnect anyway', busy: 'Disconnecting…' }}
+        busy={pending}
+        revokeFailed={Boolean(revokeFailed)}
+        onConfirm={(force) => void disconnect(force).then(() => setConfirming(false))}
+        onCancel={() => {
+          setConfirming(false);
+          dismiss('disconnect');
+        }}
+      />
     </div>
   );
 }
@@ -78,6 +64,7 @@ function DisconnectControl() {
 export function ConnectionCard() {
   const status = useDashboard((s) => s.status);
   const test = useDashboard((s) => s.connectionTest);
+  const shown = useDashboard((s) => s.connectionId);
   if (!status) return null;
   const connected = status.refreshToken !== null && status.state !== 'not_configured';
   const reconnectShownElsewhere = status.lastRefresh?.error?.kind === 'invalid_grant';
@@ -116,7 +103,8 @@ export function ConnectionCard() {
         </Field>
       </dl>
       {connected ? (
-        <DisconnectControl />
+        // Keyed: a confirm opened for one company must not stay open over the next one chosen.
+        <DisconnectControl key={shown ?? 'default'} />
       ) : reconnectShownElsewhere ? null : (
         <ConnectButton testId="connect-button" />
       )}

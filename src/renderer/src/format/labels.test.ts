@@ -12,6 +12,26 @@ describe('verdictFor', () => {
     });
   });
 
+  it('is bad when the store cannot be used as configured, and names what to fix', () => {
+    const problem = 'The stored tokens could not be decrypted with this QB_STORE_KEY.';
+    const base = statusAt(T0);
+    if (!base.store) throw new Error('the fixture has a store');
+    const status = statusAt(T0, { store: { ...base.store, misconfigured: true, problem } });
+    expect(verdictFor(status, T0)).toMatchObject({ tone: 'bad', detail: problem });
+  });
+
+  it('warns while the store cannot be reached, saying the valid token is still served', () => {
+    const base = statusAt(T0);
+    if (!base.store) throw new Error('the fixture has a store');
+    const status = statusAt(T0, {
+      store: { ...base.store, reachable: false, problem: 'PostgreSQL (QB_STORE_URL) does not answer.' },
+    });
+    const verdict = verdictFor(status, T0);
+    expect(verdict).toMatchObject({ tone: 'warn', headline: 'The token store cannot be reached' });
+    expect(verdict.detail).toContain('PostgreSQL (QB_STORE_URL) does not answer.');
+    expect(verdict.detail).toContain('served from memory');
+  });
+
   it('is bad when a reconnect is required', () => {
     expect(verdictFor(statusAt(T0, { state: 'reauthorization_required' }), T0).tone).toBe('bad');
   });

@@ -108,6 +108,21 @@ export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
     default:
       break;
   }
+  const store = status.store;
+  if (store?.misconfigured) {
+    return {
+      tone: 'bad',
+      headline: 'QuickBooks will stop working: the token store cannot be used',
+      detail: store.problem ?? 'Nothing is refreshed until the store configuration is fixed.',
+    };
+  }
+  if (store && !store.reachable) {
+    return {
+      tone: 'warn',
+      headline: 'The token store cannot be reached',
+      detail: `${store.problem ?? 'The store does not answer.'} A still-valid access token is served from memory; refreshing waits until the store is back.`,
+    };
+  }
   const retrying = status.autoRefresh.retrying;
   if (retrying) {
     return {

@@ -24,6 +24,37 @@ const refreshed = (
 });
 
 describe('buildTimeline', () => {
+  it('draws no token for a company connected with a bare refresh token; a Connect that issued the token in use is drawn', () => {
+    const connected = (at: number): HistoryEvent => ({
+      at: iso(at),
+      type: 'connected',
+      message: 'Connected with a refresh token given by hand (…wxyz).',
+    });
+    // `qb-token connections add`: no access token until the first refresh.
+    const byHand = buildTimeline(
+      statusAt(T0, { accessToken: null, history: history(connected(-2 * MIN)) }),
+      T0,
+    );
+    expect(byHand.bars).toEqual([]);
+    const thenRefreshed = buildTimeline(
+      statusAt(T0, {
+        accessToken: { preview: '…a1B2', expiresAt: iso(59 * MIN) },
+        history: history(connected(-2 * MIN), refreshed(-MIN, HOUR, 'on-demand')),
+      }),
+      T0,
+    );
+    expect(thenRefreshed.bars).toMatchObject([{ issuedAt: T0 - MIN, current: true }]);
+    // Connect's answer carries an access token: the one in use now.
+    const viaConnect = buildTimeline(
+      statusAt(T0, {
+        accessToken: { preview: '…a1B2', expiresAt: iso(58 * MIN) },
+        history: history(connected(-2 * MIN)),
+      }),
+      T0,
+    );
+    expect(viaConnect.bars).toMatchObject([{ issuedAt: T0 - 2 * MIN, endsAt: T0 + 58 * MIN, current: true }]);
+  });
+
   it('draws each access token from issue to expiry, overlapping ones in a second lane', () => {
     const status = statusAt(T0, {
       accessToken: { preview: '…a1B2', expiresAt: iso(55 * MIN) },
@@ -62,6 +93,8 @@ describe('buildTimeline', () => {
       T0,
     );
     expect([fresh.start, fresh.end]).toEqual([T0 + (-60 * MIN + 1000) / 4, T0 + 60 * MIN - 1000]);
+    // "since" names the oldest event, not the padding drawn before it.
+    expect(fresh.firstEventAt).toBe(T0 - 1000);
 
     const day = buildTimeline(statusAt(T0, { history: history(refreshed(-30 * HOUR, HOUR)) }), T0);
     expect(day.start).toBe(T0 - TIMELINE_WINDOW_MS);

@@ -37,6 +37,8 @@ export interface Timeline {
   now: number;
   /** True when the history does not reach back a whole window: the timeline starts at its oldest event. */
   sinceOldestEvent: boolean;
+  /** The oldest event's time (now without one): what "since" names, the drawing starts a little before. */
+  firstEventAt: number;
   bars: TimelineBar[];
   lanes: number;
   marks: TimelineMark[];
@@ -77,10 +79,25 @@ function assignLanes(bars: Omit<TimelineBar, 'lane'>[]): { bars: TimelineBar[]; 
   return { bars: placed, lanes: Math.max(1, laneEnds.length) };
 }
 
+/**
+ * The events that issued an access token. A refresh always does; a Connect does too, but a company
+ * added with a bare refresh token (`qb-token connections add`) is `connected` with none: without the
+ * expiry on the event, a `connected` one counts only as the token in use now.
+ */
+function tokenIssues(events: Timed[], currentExpiry: number | null): Timed[] {
+  const candidates = events.filter((e) => ISSUES_TOKEN.has(e.event.type));
+  return candidates.filter(
+    (e, index) =>
+      e.event.type !== 'connected' ||
+      parseTime(e.event.accessTokenExpiresAt) !== null ||
+      (index === candidates.length - 1 && currentExpiry !== null && currentExpiry > e.at),
+  );
+}
+
 function tokenBars(events: Timed[], status: TokenStatus, now: number): Omit<TimelineBar, 'lane'>[] {
-  const issues = events.filter((e) => ISSUES_TOKEN.has(e.event.type));
-  const lifetime = typicalLifetime(issues);
   const currentExpiry = status.source === 'cached' ? parseTime(status.accessToken?.expiresAt) : null;
+  const issues = tokenIssues(events, currentExpiry);
+  const lifetime = typicalLifetime(issues);
   return issues.map((issue, index) => {
     const newest = index === issues.length - 1;
     const known = parseTime(issue.event.accessTokenExpiresAt);
@@ -120,7 +137,16 @@ export function buildTimeline(status: TokenStatus, now: number, windowMs = TIMEL
     const kind = MARKS[event.type];
     return kind && at >= start ? [{ kind, at, trigger: event.trigger ?? null, message: event.message }] : [];
   });
-  return { start, end, now, sinceOldestEvent: now - start < windowMs, bars, lanes, marks };
+  return {
+    start,
+    end,
+    now,
+    sinceOldestEvent: now - start < windowMs,
+    firstEventAt: Math.max(start, oldest),
+    bars,
+    lanes,
+    marks,
+  };
 }
 
 /** Axis ticks: round local times at a step that gives at most `maxTicks`. */

@@ -25,10 +25,11 @@ export const ConnectionRow = memo(function ConnectionRow(props: {
       >
         <HealthDot summary={summary} />
         <span className="connection-text">
-          <span className="connection-name" data-testid="connection-name">
+          {/* Long names are cut with an ellipsis: the whole name on hover. */}
+          <span className="connection-name" data-testid="connection-name" title={summary.name}>
             {summary.name}
           </span>
-          <span className="connection-detail muted">
+          <span className="connection-detail muted" title={company ?? undefined}>
             <span className="visually-hidden">{healthLabel(summary)}. </span>
             {company ? `${company} · ` : ''}
             {summary.realmId ? `company ${summary.realmId}` : 'no company yet'}

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { ConnectionSummary } from '../../../../shared/contract';
 import { useConnections } from '../../use-connections';
+import { RevokeConfirmButtons } from '../RevokeConfirmButtons';
 
 /** Asks before revoking and removing a company; offers "Remove anyway" when Intuit could not revoke. */
 export function RemoveConnection(props: { summary: ConnectionSummary }) {
@@ -37,30 +38,17 @@ export function RemoveConnection(props: { summary: ConnectionSummary }) {
       ) : (
         <p>Removing {summary.name} revokes its refresh token at Intuit and forgets the connection here.</p>
       )}
-      <div className="button-row">
-        <button
-          type="button"
-          className="button danger"
-          data-testid={revokeFailed ? 'remove-connection-force' : 'remove-connection-confirm-button'}
-          disabled={removing}
-          aria-busy={removing}
-          onClick={() => void remove(summary.id, Boolean(revokeFailed)).then(() => setConfirming(false))}
-        >
-          {removing ? <span className="spinner" aria-hidden="true" /> : null}
-          {removing ? 'Removing…' : revokeFailed ? 'Remove anyway' : 'Remove'}
-        </button>
-        <button
-          type="button"
-          className="button"
-          disabled={removing}
-          onClick={() => {
-            setConfirming(false);
-            dismiss();
-          }}
-        >
-          Cancel
-        </button>
-      </div>
+      <RevokeConfirmButtons
+        testIds={{ confirm: 'remove-connection-confirm-button', force: 'remove-connection-force' }}
+        labels={{ confirm: 'Remove', force: 'Remove anyway', busy: 'Removing…' }}
+        busy={removing}
+        revokeFailed={Boolean(revokeFailed)}
+        onConfirm={(force) => void remove(summary.id, force).then(() => setConfirming(false))}
+        onCancel={() => {
+          setConfirming(false);
+          dismiss();
+        }}
+      />
     </div>
   );
 }

@@ -9,7 +9,9 @@ export function SelectedConnection() {
   return (
     <section className="selected-connection" aria-label="Company shown" data-testid="selected-connection">
       <div className="selected-connection-title">
-        <h2 data-testid="selected-connection-name">{summary.name}</h2>
+        <h2 data-testid="selected-connection-name" title={summary.name}>
+          {summary.name}
+        </h2>
         <EnvironmentBadge environment={summary.environment} testId="selected-connection-environment" />
         {summary.isDefault ? (
           <span className="muted" title="Defined by the QB_* environment">
@@ -17,7 +19,8 @@ export function SelectedConnection() {
           </span>
         ) : null}
       </div>
-      {summary.isDefault ? null : <RemoveConnection summary={summary} />}
+      {/* Keyed: a confirm opened for one company must not carry over to the next one chosen. */}
+      {summary.isDefault ? null : <RemoveConnection key={summary.id} summary={summary} />}
     </section>
   );
 }

@@ -13,7 +13,8 @@ export function TokenTimeline() {
   const [ref, width] = useElementWidth<HTMLDivElement>();
   if (!status) return null;
   const timeline = buildTimeline(status, now);
-  const since = formatAbsolute(timeline.start, now);
+  // The drawing starts a little before the oldest event; "since" names the event itself.
+  const since = formatAbsolute(timeline.firstEventAt, now);
   const label = describeTimeline(timeline, since);
   return (
     <Card

@@ -57,6 +57,17 @@ async function desk(held?: HeldStore): Promise<StartedDesk> {
   return started;
 }
 
+/** Company A, added with a fresh authorization at the emulator (`qb-token connections add`). */
+async function addAlphaBooks(started: StartedDesk): Promise<void> {
+  const issued = emulator.control.issueAuthorization(REALM_A);
+  await started.connections.add({
+    name: 'Alpha Books',
+    realmId: REALM_A,
+    environment: 'sandbox',
+    refreshToken: issued.refreshToken,
+  });
+}
+
 /** This process's own file store instance on `dir`, held at will. */
 function heldFileStore(): HeldStore {
   return heldStore(new FileConnectionStore({ dataDir: dir, storeKey: null, environment: 'sandbox' }));
@@ -67,13 +78,7 @@ async function twoDesksWithCompany(): Promise<{ serving: StartedDesk; other: Sta
   const held = heldFileStore();
   const serving = await desk(held);
   const other = await desk();
-  const issued = emulator.control.issueAuthorization(REALM_A);
-  await other.connections.add({
-    name: 'Alpha Books',
-    realmId: REALM_A,
-    environment: 'sandbox',
-    refreshToken: issued.refreshToken,
-  });
+  await addAlphaBooks(other);
   await other.connections.desk(REALM_A).refresh('manual');
   const refreshed = other.connections.desk(REALM_A).getStatus().accessToken?.preview;
   await expect
@@ -219,13 +224,7 @@ describe('a record gone from the store that is written back', () => {
   it('an added company’s record found unreadable (moved aside) under the lock: its chain is written back, not dropped', async () => {
     const held = heldFileStore();
     const serving = await desk(held);
-    const issued = emulator.control.issueAuthorization(REALM_A);
-    await serving.connections.add({
-      name: 'Alpha Books',
-      realmId: REALM_A,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAlphaBooks(serving);
     await serving.connections.desk(REALM_A).refresh('manual');
     // The refresh is the first to read the damaged file (the change feed, which would read it too, is late).
     held.holdChanges();

@@ -47,26 +47,39 @@ async function desk(env: NodeJS.ProcessEnv, store?: ConnectionStore): Promise<St
   return started;
 }
 
+/** The emulator and a fresh database: the QB_* environment of a desk on it. */
+async function setup(): Promise<{ env: NodeJS.ProcessEnv; url: string; emulator: EmulatorHandle }> {
+  const started = await startEmulator({});
+  emulator = started;
+  const url = await pg().createDatabase();
+  const env = {
+    ...emulatorEnv(started),
+    QB_STORE_URL: url,
+    QB_STORE_KEY: KEY,
+    QB_DATA_DIR: '/nonexistent-qbtd',
+  };
+  return { env, url, emulator: started };
+}
+
+/** Company REALM, added by `started` with a fresh authorization at the emulator. */
+async function addAlphaBooks(started: StartedDesk, intuit: EmulatorHandle): Promise<void> {
+  const issued = intuit.control.issueAuthorization(REALM);
+  await started.connections.add({
+    name: 'Alpha Books',
+    realmId: REALM,
+    environment: 'sandbox',
+    refreshToken: issued.refreshToken,
+  });
+}
+
 describe('several companies over PostgreSQL', () => {
   it('a company added by one desk appears in the other, shares its health, and its removal reaches it', async () => {
-    emulator = await startEmulator({});
-    const env = {
-      ...emulatorEnv(emulator),
-      QB_STORE_URL: await pg().createDatabase(),
-      QB_STORE_KEY: KEY,
-      QB_DATA_DIR: '/nonexistent-qbtd',
-    };
+    const { env, emulator: intuit } = await setup();
     const a = await desk(env);
     const b = await desk(env);
     expect(a.store.description.kind).toBe('postgres');
 
-    const issued = emulator.control.issueAuthorization(REALM);
-    await a.connections.add({
-      name: 'Alpha Books',
-      realmId: REALM,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAlphaBooks(a, intuit);
     await expect.poll(() => b.connections.has(REALM), { timeout: 10_000 }).toBe(true);
     expect(b.connections.list().map((c) => [c.id, c.name])).toEqual([
       [DEFAULT_CONNECTION_ID, 'QuickBooks sandbox'],
@@ -74,15 +87,15 @@ describe('several companies over PostgreSQL', () => {
     ]);
 
     // B refreshes it (its own row and lock); A sees the result through NOTIFY.
-    emulator.control.resetCounters();
+    intuit.control.resetCounters();
     await b.connections.desk(REALM).refresh('manual');
-    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(1);
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(1);
     await expect
       .poll(() => a.connections.desk(REALM).getStatus().lastRefresh?.ok, { timeout: 10_000 })
       .toBe(true);
 
     // Intuit refuses it: both desks say so for that company only.
-    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    intuit.control.injectTokenFault({ kind: 'invalid_grant' });
     await expect(a.connections.desk(REALM).refresh('manual')).rejects.toMatchObject({
       kind: 'invalid_grant',
     });
@@ -97,25 +110,12 @@ describe('several companies over PostgreSQL', () => {
   });
 
   it('a company removed by one desk while the other’s refresh waits for its lock stays removed: no token call, no row written back', async () => {
-    emulator = await startEmulator({});
-    const url = await pg().createDatabase();
-    const env = {
-      ...emulatorEnv(emulator),
-      QB_STORE_URL: url,
-      QB_STORE_KEY: KEY,
-      QB_DATA_DIR: '/nonexistent-qbtd',
-    };
+    const { env, url, emulator: intuit } = await setup();
     // The serving desk's own store (its own pool and LISTEN), whose lock and change feed the test holds.
     const held = heldStore(new PgConnectionStore({ url, storeKey: KEY }));
     const serving = await desk({ ...env, QB_STORE_URL: undefined }, held.store);
     const other = await desk(env);
-    const issued = emulator.control.issueAuthorization(REALM);
-    await other.connections.add({
-      name: 'Alpha Books',
-      realmId: REALM,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAlphaBooks(other, intuit);
     await other.connections.desk(REALM).refresh('manual');
     await expect
       .poll(
@@ -131,12 +131,12 @@ describe('several companies over PostgreSQL', () => {
     const refreshing = serving.connections.desk(REALM).refresh('manual');
     refreshing.catch(() => undefined);
     await held.lockAsked();
-    emulator.control.resetCounters();
+    intuit.control.resetCounters();
     await other.connections.remove(REALM);
     held.releaseLock();
 
     await expect(refreshing).rejects.toBeInstanceOf(UnknownConnectionError);
-    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(0);
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(0);
     expect((await other.store.load(REALM)).record).toBeNull();
     expect(await other.store.list()).not.toContain(REALM);
     await expect.poll(() => serving.connections.has(REALM), { timeout: 10_000 }).toBe(false);

@@ -124,8 +124,10 @@ export class ConnectionChanges {
   private async replaceChain(chain: StoredTokens | null, event: HistoryEvent): Promise<void> {
     const { ctx } = this;
     const inUse = ctx.inUse;
-    await ctx.underLock((latest) =>
-      ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]),
+    // A new chain is stored even for a connection removed meanwhile: a new authorization is never lost.
+    await ctx.underLock(
+      (latest) => ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]),
+      { recreates: chain !== null },
     );
     // Disconnect drops the refresh-in-flight note too: with no chain left there is no refusal to explain.
     if (!chain) ctx.store.endRefresh?.(ctx.connectionId);

@@ -26,7 +26,13 @@ import {
 import { isValidConnectionId, type ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
-import { ConfigError, StoreConfigError, StoreKeyError, UnknownConnectionError } from './errors';
+import {
+  ConfigError,
+  ConnectionRemovedError,
+  StoreConfigError,
+  StoreKeyError,
+  UnknownConnectionError,
+} from './errors';
 import type { IntuitOAuth } from './intuit-oauth';
 import type { LogFn, SecretRegistry } from './log';
 import type { EngineTelemetry } from './telemetry';
@@ -169,7 +175,13 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     this.busy.add(id);
     let disconnected: TokenStatus;
     try {
-      disconnected = await this.connectFlow.disconnect({ connectionId: id, force: options.force === true });
+      disconnected = await this.connectFlow
+        .disconnect({ connectionId: id, force: options.force === true })
+        // Another process removed it first: what was asked for is done.
+        .catch((err: unknown) => {
+          if (err instanceof ConnectionRemovedError) return this.entry(id).manager.getStatus();
+          throw err;
+        });
       await this.store.withLock(id, () => this.store.remove(id));
       await this.dropEntry(id);
       this.log(`Removed the connection ${id}.`);
@@ -276,6 +288,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
       clientName: this.options.clientName,
       telemetry: this.options.telemetry,
       ...this.options.manager,
+      // Its engine found the record gone under the lock: dropped now, even if the change feed is late.
+      onRemoved: () => this.noticed(id),
     });
     const unsubscribe = manager.onStatusChanged((status) => {
       for (const listener of this.statusListeners) {

@@ -87,6 +87,16 @@ export class ConnectionSession {
     this.profileEdits = { ...this.profileEdits, ...edits };
   }
 
+  /**
+   * The record was removed from the store: what was read of it and what was meant to be written to it
+   * are dropped (a record written later starts anew, from revision 1).
+   */
+  forgetRecord(): void {
+    this.shared = null;
+    this.pending = [];
+    this.profileEdits = {};
+  }
+
   /** The store works again or has never failed. */
   get healthy(): boolean {
     return this.fault === null;
@@ -110,11 +120,12 @@ export class ConnectionSession {
   }
 
   /**
-   * Runs `fn` under the connection's lock with the record as it is now in the store. Store failures
-   * are tracked (status, telemetry, the retry timer) and rethrown.
+   * Runs `fn` under the connection's lock with the record as it is now in the store, and what the
+   * read found about it (a record moved aside as unreadable comes back null, with a warning). Store
+   * failures are tracked (status, telemetry, the retry timer) and rethrown.
    */
   async underLock<T>(
-    fn: (latest: ConnectionRecord | null) => Promise<T>,
+    fn: (latest: ConnectionRecord | null, warnings: readonly string[]) => Promise<T>,
     recordWarning: (warning: string) => void,
   ): Promise<T> {
     if (this.misconfigured && this.fault) throw this.fault;
@@ -130,7 +141,7 @@ export class ConnectionSession {
           for (const warning of warnings) recordWarning(warning);
           if (record && record.revision >= (this.shared?.revision ?? 0)) this.shared = record;
           this.options.onRead(record);
-          return fn(record);
+          return fn(record, warnings);
         },
         { waitMs: this.options.lockWaitMs },
       );

@@ -4,7 +4,13 @@
 // store holds: the start, other processes' writes, the store answering again). The chain in use and
 // what only this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`.
 // Token values live only in `inUse.chain`, the session's record and `config`.
-import type { ConnectionId, HistoryEvent, HistoryEventType, QbEnvironment } from '../shared/contract';
+import {
+  DEFAULT_CONNECTION_ID,
+  type ConnectionId,
+  type HistoryEvent,
+  type HistoryEventType,
+  type QbEnvironment,
+} from '../shared/contract';
 import {
   defaultProfile,
   historyEvent,
@@ -14,7 +20,7 @@ import {
 import { ConnectionSession } from './connection-session';
 import type { ConnectionStore } from './connection-store';
 import { EnvironmentFallback } from './environment-fallback';
-import type { TokenError } from './errors';
+import { ConnectionRemovedError, type TokenError } from './errors';
 import type { LogFn, SecretRegistry } from './log';
 import type { Timers } from './refresh-timing';
 import type { EngineTelemetry } from './telemetry';
@@ -48,12 +54,15 @@ export class ChainInUse {
   interrupted: RefreshInFlightNote | null = null;
   /** Intuit refused this process's client keys (invalid_client): nothing is refreshed until that changes. */
   clientError: TokenError | null = null;
+  /** The chain was forgotten because the connection's record was removed from the store (see underLock). */
+  removed = false;
 
   /** `changed` runs whenever the chain is replaced (the owner drops the access token it caches). */
   constructor(private readonly changed: () => void) {}
 
   set(chain: StoredTokens | null): void {
     this.chain = chain;
+    if (chain) this.removed = false;
     this.changed();
   }
 }
@@ -81,8 +90,28 @@ export interface EngineContext {
   view(): ConnectionRecord | null;
   /** What loading found (a record moved aside, an upgrade): a warning in the status, an event in the history. */
   noteLoadWarning(warning: string): void;
-  /** Runs `fn` under the connection's lock with the record as it is now in the store (see ConnectionSession). */
-  underLock<T>(fn: (latest: ConnectionRecord | null) => Promise<T>): Promise<T>;
+  /**
+   * The store's record holds no chain: another process disconnected the connection. The chain this
+   * process took from the store is forgotten (an unsaved one is newer and stays, as does one from
+   * QB_REFRESH_TOKEN not stored yet).
+   */
+  takeInDisconnect(): void;
+  /**
+   * Runs `fn` under the connection's lock with the record as it is now in the store (see
+   * ConnectionSession). An added connection whose record is gone since this process read or wrote
+   * it was removed (by another process, or by hand): `fn` does not run, the chain in memory is
+   * forgotten and ConnectionRemovedError is thrown, so no token call is made for it and no write
+   * brings it back. Not so when the record was just moved aside as unreadable (its chain is written
+   * back, never lost), nor with `recreates`: a new authorization (Connect, a refresh token given by
+   * hand) is stored even so. The default connection is the QB_* environment's and is never removed:
+   * its record, deleted by hand, is written back by whoever holds its chain. A record without a chain
+   * (another process's Disconnect) is taken in before `fn` runs (takeInDisconnect), so nothing
+   * refreshes or writes back the chain it forgot.
+   */
+  underLock<T>(
+    fn: (latest: ConnectionRecord | null) => Promise<T>,
+    options?: { recreates?: boolean },
+  ): Promise<T>;
 }
 
 export interface EngineContextInput {
@@ -109,6 +138,8 @@ export interface EngineContextHooks {
   storeFailed(): void;
   /** The store's retry timer fired: the owner asks it again. */
   retryStore(): void;
+  /** The connection's record was removed from the store (see EngineContext.underLock). */
+  removed(): void;
 }
 
 export function createEngineContext(input: EngineContextInput, hooks: EngineContextHooks): EngineContext {
@@ -139,13 +170,39 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
     session.loadWarnings.push(warning);
     session.pending.push({ type: 'events', events: [event('store_recovered', warning)] });
   };
+  const fallback = new EnvironmentFallback(config.accessToken, now());
+  const takeInDisconnect = (): void => {
+    if (!inUse.chain || !inUse.stored || inUse.unsaved) return;
+    inUse.set(null);
+    inUse.stored = false;
+    fallback.forgotten = true;
+  };
+  const removedFromStore = (latest: ConnectionRecord | null): boolean =>
+    latest === null && connectionId !== DEFAULT_CONNECTION_ID && (session.shared !== null || inUse.removed);
+  const forgetRemoved = (): void => {
+    if (!inUse.removed) {
+      log(
+        'The connection was removed from the token store (by another process, or by hand): its tokens are forgotten here, and nothing is refreshed or written for it.',
+        { level: 'warn' },
+      );
+    }
+    inUse.set(null);
+    inUse.stored = false;
+    inUse.unsaved = false;
+    inUse.interrupted = null;
+    inUse.clientError = null;
+    inUse.removed = true;
+    session.forgetRecord();
+    store.endRefresh?.(connectionId);
+    hooks.removed();
+  };
   return {
     connectionId,
     config,
     store,
     session,
     inUse,
-    fallback: new EnvironmentFallback(config.accessToken, now()),
+    fallback,
     secrets,
     telemetry,
     clientName,
@@ -154,7 +211,16 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
     event,
     view: () => session.view(inUse.chain),
     noteLoadWarning,
-    underLock: (fn) => session.underLock(fn, noteLoadWarning),
+    takeInDisconnect,
+    underLock: (fn, options = {}) =>
+      session.underLock(async (latest, warnings) => {
+        if (!options.recreates && warnings.length === 0 && removedFromStore(latest)) {
+          forgetRemoved();
+          throw new ConnectionRemovedError(connectionId);
+        }
+        if (latest && latest.tokens === null) takeInDisconnect();
+        return fn(latest);
+      }, noteLoadWarning),
   };
 }
 

@@ -159,13 +159,30 @@ export class ConnectError extends Error {
   }
 }
 
+/** A connection id as messages show it: a long one (from a URL) clipped. */
+function shownId(connectionId: string): string {
+  return connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId;
+}
+
 /** A connection id that names no connection of this desk (or one another process removed). */
 export class UnknownConnectionError extends Error {
   override name = 'UnknownConnectionError';
   constructor(readonly connectionId: string) {
     super(
-      `There is no connection "${connectionId.length > 64 ? `${connectionId.slice(0, 64)}…` : connectionId}": list them with qb-token connections list, or GET /api/integrations/quickbooks/connections.`,
+      `There is no connection "${shownId(connectionId)}": list them with qb-token connections list, or GET /api/integrations/quickbooks/connections.`,
     );
+  }
+}
+
+/**
+ * Another process removed this connection (or its record was deleted) while this one still served it:
+ * nothing is refreshed or written for it here, and its chain in memory is forgotten.
+ */
+export class ConnectionRemovedError extends UnknownConnectionError {
+  override name = 'ConnectionRemovedError';
+  constructor(connectionId: string) {
+    super(connectionId);
+    this.message = `The connection "${shownId(connectionId)}" was removed from the token store (by another process, or by hand): nothing was refreshed or written for it here. Connect the company again to add it back.`;
   }
 }
 

@@ -159,12 +159,7 @@ export class RecordSync {
     if (inUse.unsaved) return;
     const stored = latest.tokens;
     if (stored === null) {
-      // Another process disconnected the connection.
-      if (inUse.stored) {
-        inUse.set(null);
-        inUse.stored = false;
-        ctx.fallback.forgotten = true;
-      }
+      ctx.takeInDisconnect();
       return;
     }
     if (startingChain(stored, ctx.config.refreshToken) !== 'stored') return;

@@ -27,7 +27,12 @@ import {
   type TokenManagerConfig,
 } from './engine-context';
 import type { EnvironmentFallback } from './environment-fallback';
-import { NotConfiguredError, ReauthorizationRequiredError, TokenError } from './errors';
+import {
+  ConnectionRemovedError,
+  NotConfiguredError,
+  ReauthorizationRequiredError,
+  TokenError,
+} from './errors';
 import type { TokenEndpoint } from './intuit-oauth';
 import { SecretRegistry, withLogFields, type LogFn } from './log';
 import { RecordSync } from './record-sync';
@@ -77,6 +82,11 @@ export interface TokenManagerOptions {
   lockWaitMs?: number;
   /** While the store does not answer, it is asked again this often, ms (default 5 s). */
   storeRetryMs?: number;
+  /**
+   * The connection's record was removed from the store while this manager served it (an added
+   * connection, removed by another process): its chain is forgotten here; the owner drops the manager.
+   */
+  onRemoved?: () => void;
 }
 
 export type AdoptAuthorizationInput = AuthorizationAnswer;
@@ -170,6 +180,7 @@ export class TokenManager {
         },
         storeFailed: () => this.clearTimer(),
         retryStore: () => void this.sync.recover(),
+        removed: () => options.onRemoved?.(),
       },
     );
     this.session = this.ctx.session;
@@ -253,7 +264,7 @@ export class TokenManager {
     if (fallback.active && !this.inflight && fallback.usable(now)) return this.useEnvironmentToken(null);
     if (!chain) {
       if (fallback.usable(now)) return this.useEnvironmentToken(null);
-      throw new NotConfiguredError();
+      throw this.noChain();
     }
     const rejection = rejectionOf(this.ctx.view());
     if (rejection) {
@@ -277,7 +288,7 @@ export class TokenManager {
   /** Forces a refresh (the UI's button); concurrent calls share one token-endpoint call. */
   async refresh(trigger: RefreshTrigger = 'manual'): Promise<TokenStatus> {
     this.assertOpen();
-    if (!this.inUse.chain) throw new NotConfiguredError();
+    if (!this.inUse.chain) throw this.noChain();
     await this.refreshCoalesced(trigger);
     return this.getStatus();
   }
@@ -297,7 +308,7 @@ export class TokenManager {
       return current.token;
     if (this.inflight) return this.inflight;
     const chain = this.inUse.chain;
-    if (!chain) throw new NotConfiguredError();
+    if (!chain) throw this.noChain();
     const rejection = rejectionOf(this.ctx.view());
     if (rejection) throw new ReauthorizationRequiredError(undefined, rejection.error.intuitTid);
     // The stale token is dead at Intuit whatever its expiry says.
@@ -417,7 +428,9 @@ export class TokenManager {
         if (error === null) {
           this.attempts.reportAttempt(
             trigger,
-            err instanceof NotConfiguredError ? 'not_configured' : 'store_error',
+            err instanceof NotConfiguredError || err instanceof ConnectionRemovedError
+              ? 'not_configured'
+              : 'store_error',
             started,
           );
           if (err instanceof SaveFailed) throw err.toStoreError();
@@ -604,6 +617,11 @@ export class TokenManager {
       skewSeconds: this.config.refreshSkewSeconds,
       refreshAt: this.nextRefreshAt,
     });
+  }
+
+  /** Why there is no chain to use: none configured, or the connection was removed from the store. */
+  private noChain(): Error {
+    return this.inUse.removed ? new ConnectionRemovedError(this.connectionId) : new NotConfiguredError();
   }
 
   private assertOpen(): void {

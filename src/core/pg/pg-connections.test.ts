@@ -1,15 +1,20 @@
 // Several companies over one PostgreSQL database (QB_STORE_URL), between two desks that each have
 // their own pool and LISTEN connection, against a real server this file starts: a company one desk
 // adds appears in the other by itself (NOTIFY), refreshes there on its own row and lock, an
-// invalid_grant in it shows in both desks and nowhere else, and its removal reaches the other desk.
+// invalid_grant in it shows in both desks and nowhere else, and its removal reaches the other desk (and
+// holds there even when that desk's refresh was waiting for the lock).
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../emulator';
 import { emulatorEnv } from '../../emulator/app-env';
 import type { EmulatorHandle } from '../../emulator/types';
 import { DEFAULT_CONNECTION_ID } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
+import type { ConnectionStore } from '../connection-store';
+import { UnknownConnectionError } from '../errors';
+import { heldStore } from '../testing/held-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
+import { PgConnectionStore } from './pg-connection-store';
 
 const KEY = 'several companies key, 16+ chars';
 const REALM = '5550701';
@@ -31,9 +36,10 @@ afterEach(async () => {
   emulator = null;
 });
 
-async function desk(env: NodeJS.ProcessEnv): Promise<StartedDesk> {
+async function desk(env: NodeJS.ProcessEnv, store?: ConnectionStore): Promise<StartedDesk> {
   const started = await startDesk({
     env,
+    ...(store ? { store: () => store } : {}),
     log: (line) => scan.collect('log line', line),
     manager: { refreshOnStart: false },
   });
@@ -41,26 +47,39 @@ async function desk(env: NodeJS.ProcessEnv): Promise<StartedDesk> {
   return started;
 }
 
+/** The emulator and a fresh database: the QB_* environment of a desk on it. */
+async function setup(): Promise<{ env: NodeJS.ProcessEnv; url: string; emulator: EmulatorHandle }> {
+  const started = await startEmulator({});
+  emulator = started;
+  const url = await pg().createDatabase();
+  const env = {
+    ...emulatorEnv(started),
+    QB_STORE_URL: url,
+    QB_STORE_KEY: KEY,
+    QB_DATA_DIR: '/nonexistent-qbtd',
+  };
+  return { env, url, emulator: started };
+}
+
+/** Company REALM, added by `started` with a fresh authorization at the emulator. */
+async function addAlphaBooks(started: StartedDesk, intuit: EmulatorHandle): Promise<void> {
+  const issued = intuit.control.issueAuthorization(REALM);
+  await started.connections.add({
+    name: 'Alpha Books',
+    realmId: REALM,
+    environment: 'sandbox',
+    refreshToken: issued.refreshToken,
+  });
+}
+
 describe('several companies over PostgreSQL', () => {
   it('a company added by one desk appears in the other, shares its health, and its removal reaches it', async () => {
-    emulator = await startEmulator({});
-    const env = {
-      ...emulatorEnv(emulator),
-      QB_STORE_URL: await pg().createDatabase(),
-      QB_STORE_KEY: KEY,
-      QB_DATA_DIR: '/nonexistent-qbtd',
-    };
+    const { env, emulator: intuit } = await setup();
     const a = await desk(env);
     const b = await desk(env);
     expect(a.store.description.kind).toBe('postgres');
 
-    const issued = emulator.control.issueAuthorization(REALM);
-    await a.connections.add({
-      name: 'Alpha Books',
-      realmId: REALM,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAlphaBooks(a, intuit);
     await expect.poll(() => b.connections.has(REALM), { timeout: 10_000 }).toBe(true);
     expect(b.connections.list().map((c) => [c.id, c.name])).toEqual([
       [DEFAULT_CONNECTION_ID, 'QuickBooks sandbox'],
@@ -68,15 +87,15 @@ describe('several companies over PostgreSQL', () => {
     ]);
 
     // B refreshes it (its own row and lock); A sees the result through NOTIFY.
-    emulator.control.resetCounters();
+    intuit.control.resetCounters();
     await b.connections.desk(REALM).refresh('manual');
-    expect(emulator.control.counters().tokenCalls.refresh_token).toBe(1);
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(1);
     await expect
       .poll(() => a.connections.desk(REALM).getStatus().lastRefresh?.ok, { timeout: 10_000 })
       .toBe(true);
 
     // Intuit refuses it: both desks say so for that company only.
-    emulator.control.injectTokenFault({ kind: 'invalid_grant' });
+    intuit.control.injectTokenFault({ kind: 'invalid_grant' });
     await expect(a.connections.desk(REALM).refresh('manual')).rejects.toMatchObject({
       kind: 'invalid_grant',
     });
@@ -88,5 +107,41 @@ describe('several companies over PostgreSQL', () => {
     await b.connections.remove(REALM, { force: true });
     await expect.poll(() => a.connections.has(REALM), { timeout: 10_000 }).toBe(false);
     expect(a.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+  });
+
+  it('a company removed by one desk while the other’s refresh waits for its lock stays removed: no token call, no row written back', async () => {
+    const { env, url, emulator: intuit } = await setup();
+    // The serving desk's own store (its own pool and LISTEN), whose lock and change feed the test holds.
+    const held = heldStore(new PgConnectionStore({ url, storeKey: KEY }));
+    const serving = await desk({ ...env, QB_STORE_URL: undefined }, held.store);
+    const other = await desk(env);
+    await addAlphaBooks(other, intuit);
+    await other.connections.desk(REALM).refresh('manual');
+    await expect
+      .poll(
+        () => serving.connections.has(REALM) && serving.connections.desk(REALM).getStatus().lastRefresh?.ok,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(true);
+
+    held.holdChanges();
+    held.holdLock(REALM);
+    const refreshing = serving.connections.desk(REALM).refresh('manual');
+    refreshing.catch(() => undefined);
+    await held.lockAsked();
+    intuit.control.resetCounters();
+    await other.connections.remove(REALM);
+    held.releaseLock();
+
+    await expect(refreshing).rejects.toBeInstanceOf(UnknownConnectionError);
+    expect(intuit.control.counters().tokenCalls.refresh_token).toBe(0);
+    expect((await other.store.load(REALM)).record).toBeNull();
+    expect(await other.store.list()).not.toContain(REALM);
+    await expect.poll(() => serving.connections.has(REALM), { timeout: 10_000 }).toBe(false);
+    held.releaseChanges();
+    expect(serving.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
+    expect(other.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
   });
 });

@@ -8,6 +8,7 @@
 import {
   ApiError,
   ConfigError,
+  ConnectionRemovedError,
   NotConfiguredError,
   ReauthorizationRequiredError,
   StoreConfigError,
@@ -90,7 +91,12 @@ export class QuickBooksApiError extends ApiError {
 export function toLibraryError(err: unknown): unknown {
   if (err instanceof QuickBooksApiError || err instanceof TransientError) return err;
   if (err instanceof EngineUnknownConnectionError && !(err instanceof UnknownConnectionError)) {
-    const unknown = new UnknownConnectionError(err.connectionId);
+    // The engine's refresh found the record gone under the lock: say so, as the library's own check does.
+    const unknown = new UnknownConnectionError(
+      err.connectionId,
+      undefined,
+      err instanceof ConnectionRemovedError,
+    );
     unknown.cause = err;
     return unknown;
   }

@@ -2,18 +2,19 @@
 // own pool and LISTEN connection, against a real server this file starts: shared health, changes
 // pushed to every desk, and the faults of issue 11 item 6 as a user of the desk sees them.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TokenStatus } from '../../shared/contract';
+import { DEFAULT_CONNECTION_ID, type TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
 import type { ConnectionStore } from '../connection-store';
 import { FileConnectionStore } from '../file-connection-store';
-import { holdableReads } from '../testing/store-wrapper';
+import { holdableReads, holdableSaves } from '../testing/store-wrapper';
 import { PgConnectionStore } from './pg-connection-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
 import { startEmulator } from '../../emulator';
 import { emulatorEnv } from '../../emulator/app-env';
 import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
-import { CONNECTIONS_TABLE } from './schema';
+import { CONNECTIONS_TABLE, REFRESH_NOTES_TABLE } from './schema';
+import { fingerprintToken } from '../token-store';
 
 const KEY = 'shared desks key, 16+ characters';
 const pg = postgresForFile();
@@ -179,6 +180,65 @@ describe('one connection, several desks, one PostgreSQL', () => {
     await until(() => reads.changes.length > seen); // the rejection reached B while its older read is held
     reads.release();
     await statusWhere(b, (status) => status.state === 'reauthorization_required');
+  });
+
+  it('a desk started while another is mid-refresh: a later invalid_grant (revoked elsewhere) keeps the plain message', async () => {
+    // The file store's case and why: src/core/refresh-note-live.test.ts.
+    const { env, url } = await setup();
+    const held = holdableSaves(new PgConnectionStore({ url, storeKey: KEY }));
+    const a = await desk({ ...env, QB_STORE_URL: undefined }, () => held.store);
+    held.hold();
+    const refreshing = a.desk.refresh('manual');
+    await held.saveAsked(); // A's note is in the table, Intuit has answered, the save waits
+    expect(await a.store.interruptedRefresh?.(DEFAULT_CONNECTION_ID)).not.toBeNull();
+    const b = await desk(env);
+    held.release();
+    await refreshing;
+    expect(await b.store.interruptedRefresh?.(DEFAULT_CONNECTION_ID)).toBeNull();
+    const { record } = await b.store.load(DEFAULT_CONNECTION_ID);
+    expect(await a.oauth?.revoke(record?.tokens?.refreshToken ?? '')).toMatchObject({ outcome: 'revoked' });
+
+    await expect(b.desk.refresh('manual')).rejects.toThrow(/invalid_grant/);
+    const status = b.desk.getStatus();
+    expect(status.lastRefresh?.error?.kind).toBe('invalid_grant');
+    expect(status.lastRefresh?.error?.message).toMatch(/^HTTP 400 invalid_grant: .*reconnect to QuickBooks/);
+    expect(status.warnings).toContain(
+      'QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.',
+    );
+    expect(JSON.stringify(status)).not.toMatch(/stopped during a refresh/);
+  });
+
+  it('a note left by a process stopped mid-refresh is found under the lock: the refusal that follows says so', async () => {
+    const { env, url } = await setup({ rotateAfterSeconds: 0 });
+    const a = await desk(env);
+    await a.desk.getAccessToken();
+    const { record } = await a.store.load(DEFAULT_CONNECTION_ID);
+    const sent = record?.tokens?.refreshToken ?? '';
+    // What a process killed during its token call leaves: its note, and a token Intuit rotated away.
+    const stopped = new PgConnectionStore({ url, storeKey: KEY });
+    stopped.beginRefresh(DEFAULT_CONNECTION_ID, {
+      startedAt: Date.parse('2026-11-27T10:00:00Z'),
+      refreshTokenSha256: fingerprintToken(sent),
+    });
+    await expect.poll(() => stopped.interruptedRefresh(DEFAULT_CONNECTION_ID)).not.toBeNull();
+    await stopped.close();
+    await a.oauth?.refresh(sent);
+
+    const b = await desk(env);
+    await expect(b.desk.refresh('manual')).rejects.toThrow(/stopped during a refresh/);
+    expect(b.desk.getStatus().warnings.join(' ')).toMatch(
+      /stopped during a refresh \(started 2026-11-27T10:00:00.000Z\).*Reconnect to QuickBooks/,
+    );
+  });
+
+  it('a refresh note that cannot be read (its table renamed away) does not fail the refresh', async () => {
+    const { env, database } = await setup();
+    const a = await desk(env);
+    await a.desk.getAccessToken();
+    await pg().query(`ALTER TABLE ${REFRESH_NOTES_TABLE} RENAME TO unreadable_notes`, [], database);
+    await a.desk.refresh('manual');
+    expect(a.desk.getStatus().lastRefresh?.ok).toBe(true);
+    expect(a.desk.getStatus().warnings).toEqual([]);
   });
 
   it('PostgreSQL stopped mid-run: the valid token is served from memory, no refresh without the lock, and it resumes by itself', async () => {

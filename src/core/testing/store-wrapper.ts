@@ -96,3 +96,42 @@ export function holdableReads(inner: ConnectionStore): {
     },
   };
 }
+
+/**
+ * Saves that can be held before they reach the store: a refresh whose answer is in waits at its save,
+ * so it stays in flight (its refresh-in-flight note left) while the test lets another process act.
+ */
+export function holdableSaves(inner: ConnectionStore): {
+  store: ConnectionStore;
+  /** The next saves wait, before they reach the store, until release(). */
+  hold: () => void;
+  /** Resolves once a save is waiting at the hold. */
+  saveAsked: () => Promise<void>;
+  release: () => void;
+} {
+  let gate: Promise<void> | null = null;
+  let openGate = () => {};
+  let asked: Promise<void> = Promise.resolve();
+  let signalAsked = () => {};
+  const store = wrapStore(inner, {
+    save: async (record) => {
+      if (gate) {
+        signalAsked();
+        await gate;
+      }
+      return inner.save(record);
+    },
+  });
+  return {
+    store,
+    hold: () => {
+      gate = new Promise<void>((resolve) => (openGate = resolve));
+      asked = new Promise<void>((resolve) => (signalAsked = resolve));
+    },
+    saveAsked: () => asked,
+    release: () => {
+      gate = null;
+      openGate();
+    },
+  };
+}

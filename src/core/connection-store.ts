@@ -99,7 +99,9 @@ export interface ConnectionStore {
   /**
    * Optional: notes, before a token call, that a refresh with this refresh token is in flight;
    * dropped by `endRefresh` once its outcome is handled. A process stopped in between leaves the
-   * note, so the next start can tell the user why the stored token is refused.
+   * note, so the next refresh can tell the user why the stored token is refused. The engine reads it
+   * (`interruptedRefresh`) only under the connection's lock, where no live process is mid-refresh; a
+   * failure to read it must not fail the refresh.
    */
   beginRefresh?(id: ConnectionId, note: RefreshInFlightNote): void;
   endRefresh?(id: ConnectionId): void;

@@ -50,7 +50,10 @@ export class ChainInUse {
   stored = false;
   /** The chain's latest version could not be written: saved before anything is handed out. */
   unsaved = false;
-  /** A previous process was stopped with a token call in flight using the chain's refresh token. */
+  /**
+   * A process was stopped with a token call in flight using the chain's refresh token (its note, found
+   * under the lock by RefreshAttempts: outside it, a note may be a live process's).
+   */
   interrupted: RefreshInFlightNote | null = null;
   /** Intuit refused this process's client keys (invalid_client): nothing is refreshed until that changes. */
   clientError: TokenError | null = null;

@@ -9,7 +9,6 @@ import { isTransientStoreError, SaveFailed } from './connection-session';
 import type { EngineContext } from './engine-context';
 import { StoreError } from './errors';
 import { chainFromEnvironment, sameChain, startingChain } from './token-chain';
-import { fingerprintToken, type RefreshInFlightNote, type StoredTokens } from './token-store';
 
 export interface RecordSyncHooks {
   /** The engine was disposed: nothing more is taken in. */
@@ -45,7 +44,6 @@ export class RecordSync {
       const { record, warnings } = await ctx.store.load(ctx.connectionId);
       this.adoptAtStart(record, warnings);
       this.loaded = true;
-      ctx.inUse.interrupted = await this.interruptedNoteFor(ctx.inUse.chain);
     } catch (err) {
       if (!isTransientStoreError(err)) throw err;
       ctx.session.failed(err);
@@ -71,7 +69,6 @@ export class RecordSync {
         // The start could not read the store: decide now, as the start would have.
         this.adoptAtStart(record, warnings);
         this.loaded = true;
-        ctx.inUse.interrupted = await this.interruptedNoteFor(ctx.inUse.chain);
       } else {
         for (const warning of warnings) ctx.noteLoadWarning(warning);
         this.adoptShared(record);
@@ -138,16 +135,6 @@ export class RecordSync {
         inUse.set(null);
         inUse.stored = false;
     }
-  }
-
-  private async interruptedNoteFor(chain: StoredTokens | null): Promise<RefreshInFlightNote | null> {
-    const { ctx } = this;
-    const note = (await ctx.store.interruptedRefresh?.(ctx.connectionId)) ?? null;
-    if (!note || !chain || fingerprintToken(chain.refreshToken) !== note.refreshTokenSha256) return null;
-    ctx.log(
-      `A refresh started at ${new Date(note.startedAt).toISOString()} never finished (the app was stopped during it); if Intuit rotated the refresh token then, the next refresh is refused.`,
-    );
-    return note;
   }
 
   /** Takes in what another process wrote (a watch event, the store answering again). */

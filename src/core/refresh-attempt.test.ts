@@ -14,7 +14,7 @@ import { REFRESHING_NOTE_SUFFIX } from './file-connection-store';
 import { QuickBooksClient } from './quickbooks-client';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { ManualClock } from './testing/manual-clock';
-import { wrapStore } from './testing/store-wrapper';
+import { failingSaves, wrapStore } from './testing/store-wrapper';
 import { fingerprintToken } from './token-store';
 
 const setup = harnessPerTest();
@@ -160,6 +160,31 @@ describe('a refresh interrupted by a stop (kill -9 between Intuit answering and 
     expect(manager.getStatus().lastRefresh?.ok).toBe(true);
     expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(false);
     expect(manager.getStatus().warnings.join(' ')).not.toMatch(/stopped during a refresh/);
+  });
+});
+
+describe("a live process's own note is not a stopped process's", () => {
+  it('the note kept while a refreshed chain could not be saved is dropped once it is: a later refusal keeps the plain message', async () => {
+    const h = await setup(); // default rotation: the refresh keeps its refresh token, as Intuit does within a day
+    const failures = { remaining: 0 };
+    const manager = await h.manager({
+      wrapStore: (store) => failingSaves(store, failures),
+      retry: { maxAttempts: 1 },
+      storeRetryMs: 600_000, // no save retried behind the test's back
+    });
+    await manager.getAccessToken();
+    failures.remaining = 1;
+    await expect(manager.refresh('manual')).rejects.toThrow(/could not be saved/);
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(true);
+    // The authorization is revoked elsewhere; the next refresh saves the kept chain first, then is refused.
+    const stored = await h.readStoredTokens();
+    await h.oauth().revoke(stored?.refreshToken ?? '');
+    await expect(manager.refresh('manual')).rejects.toThrow(/invalid_grant/);
+    const status = manager.getStatus();
+    expect(status.lastRefresh?.error?.kind).toBe('invalid_grant');
+    expect(status.lastRefresh?.error?.message).not.toMatch(/stopped during a refresh/);
+    expect(status.warnings.join(' ')).not.toMatch(/stopped during a refresh/);
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(false);
   });
 });
 

@@ -49,6 +49,8 @@ export class RefreshAttempts {
     // A chain we could not save earlier is newer than the store's: save it first, never adopt over it.
     if (inUse.unsaved && inUse.chain) {
       await ctx.session.write(latest, inUse.chain, []);
+      // The note this process kept for it is moot now, and must not pass for a stopped process's below.
+      ctx.store.endRefresh?.(ctx.connectionId);
       inUse.unsaved = false;
       inUse.stored = true;
       latest = ctx.session.shared;
@@ -61,6 +63,7 @@ export class RefreshAttempts {
     }
     const chain = inUse.chain;
     if (!chain) throw new NotConfiguredError();
+    await this.takeInLeftNote(chain);
     const sentAt = ctx.now();
     // Evidence for the next start, should this process be stopped before the answer is saved.
     ctx.store.beginRefresh?.(ctx.connectionId, {
@@ -73,6 +76,28 @@ export class RefreshAttempts {
       // An unsaved chain keeps the note: a stop before the retried save loses it just the same.
       if (!inUse.unsaved) ctx.store.endRefresh?.(ctx.connectionId);
     }
+  }
+
+  /**
+   * Read under the lock, before this attempt leaves its own note: no other process is mid-refresh now,
+   * so a note found was left by one stopped during its token call (read outside the lock, it may be a
+   * live process's). It explains a refusal only of the refresh token that refresh sent.
+   */
+  private async takeInLeftNote(chain: StoredTokens): Promise<void> {
+    const { ctx } = this;
+    let note: RefreshInFlightNote | null;
+    try {
+      note = (await ctx.store.interruptedRefresh?.(ctx.connectionId)) ?? null;
+    } catch (err) {
+      // Only a diagnosis aid: a refresh never fails for want of it.
+      ctx.log(`Could not read the refresh-in-flight note: ${(err as Error).message}`, { level: 'warn' });
+      return;
+    }
+    if (!note || fingerprintToken(chain.refreshToken) !== note.refreshTokenSha256) return;
+    ctx.inUse.interrupted = note;
+    ctx.log(
+      `A refresh started at ${new Date(note.startedAt).toISOString()} never finished (the app was stopped during it); if Intuit rotated the refresh token then, this refresh is refused.`,
+    );
   }
 
   /** Telemetry: one attempt ended with `outcome`. */

@@ -1,6 +1,6 @@
 // The refresh-in-flight note: a small file next to a token store, written before the token call
-// and removed once its outcome is handled. Found at the next start, it explains an invalid_grant
-// that follows (the process was stopped after Intuit rotated the token, before it was saved).
+// and removed once its outcome is handled. Found under the lock by the next refresh, it explains an
+// invalid_grant that follows (the process was stopped after Intuit rotated the token, before it was saved).
 // It holds a start time and a hash of the refresh token sent, never a token value. It is written
 // as a new file (O_EXCL|O_NOFOLLOW) after removing whatever was at its name: a symbolic link
 // planted there is removed, never written through.

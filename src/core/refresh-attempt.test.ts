@@ -14,7 +14,7 @@ import { REFRESHING_NOTE_SUFFIX } from './file-connection-store';
 import { QuickBooksClient } from './quickbooks-client';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { ManualClock } from './testing/manual-clock';
-import { failingSaves, wrapStore } from './testing/store-wrapper';
+import { failingSaves, holdableSaves, wrapStore } from './testing/store-wrapper';
 import { fingerprintToken } from './token-store';
 
 const setup = harnessPerTest();
@@ -163,7 +163,37 @@ describe('a refresh interrupted by a stop (kill -9 between Intuit answering and 
   });
 });
 
-describe("a live process's own note is not a stopped process's", () => {
+describe("a live process's note is not a stopped process's", () => {
+  it('a process started while another is mid-refresh: a later invalid_grant (revoked elsewhere) keeps the plain message', async () => {
+    const h = await setup(); // default rotation: the refresh keeps its refresh token, as Intuit does within a day
+    const saves = holdableSaves();
+    const a = await h.manager({ wrapStore: saves.wrap });
+    // A's refresh: its note left, Intuit has answered, its save waits.
+    saves.hold();
+    const refreshing = a.refresh('manual');
+    await saves.saveAsked();
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(true);
+    const b = await h.manager();
+    saves.release();
+    await refreshing;
+    expect(existsSync(h.storePath + REFRESHING_NOTE_SUFFIX)).toBe(false);
+    // The authorization is revoked elsewhere (the company disconnected the app in QuickBooks).
+    const stored = await h.readStoredTokens();
+    expect(await h.oauth().revoke(stored?.refreshToken ?? '')).toMatchObject({ outcome: 'revoked' });
+
+    await expect(b.refresh('manual')).rejects.toThrow(/invalid_grant/);
+    const status = b.getStatus();
+    expect(status.state).toBe('reauthorization_required');
+    expect(status.lastRefresh?.error?.kind).toBe('invalid_grant');
+    expect(status.lastRefresh?.error?.message).toMatch(
+      /^HTTP 400 invalid_grant: the refresh token expired, was revoked, or was rotated away .*reconnect to QuickBooks/,
+    );
+    expect(status.warnings).toContain(
+      'QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.',
+    );
+    expect(JSON.stringify(status)).not.toMatch(/stopped during a refresh/);
+  });
+
   it('the note kept while a refreshed chain could not be saved is dropped once it is: a later refusal keeps the plain message', async () => {
     const h = await setup(); // default rotation: the refresh keeps its refresh token, as Intuit does within a day
     const failures = { remaining: 0 };

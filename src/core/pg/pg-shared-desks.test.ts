@@ -183,16 +183,18 @@ describe('one connection, several desks, one PostgreSQL', () => {
   });
 
   it('a desk started while another is mid-refresh: a later invalid_grant (revoked elsewhere) keeps the plain message', async () => {
-    // The file store's case and why: src/core/refresh-note-live.test.ts.
+    // Its note, read at B's start, passed for a stopped process's (refresh-attempt.test.ts: the file store).
     const { env, url } = await setup();
-    const held = holdableSaves(new PgConnectionStore({ url, storeKey: KEY }));
-    const a = await desk({ ...env, QB_STORE_URL: undefined }, () => held.store);
-    held.hold();
+    const saves = holdableSaves();
+    const a = await desk({ ...env, QB_STORE_URL: undefined }, () =>
+      saves.wrap(new PgConnectionStore({ url, storeKey: KEY })),
+    );
+    saves.hold();
     const refreshing = a.desk.refresh('manual');
-    await held.saveAsked(); // A's note is in the table, Intuit has answered, the save waits
+    await saves.saveAsked(); // A's note is in the table, Intuit has answered, the save waits
     expect(await a.store.interruptedRefresh?.(DEFAULT_CONNECTION_ID)).not.toBeNull();
     const b = await desk(env);
-    held.release();
+    saves.release();
     await refreshing;
     expect(await b.store.interruptedRefresh?.(DEFAULT_CONNECTION_ID)).toBeNull();
     const { record } = await b.store.load(DEFAULT_CONNECTION_ID);

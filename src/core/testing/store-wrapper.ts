@@ -101,8 +101,9 @@ export function holdableReads(inner: ConnectionStore): {
  * Saves that can be held before they reach the store: a refresh whose answer is in waits at its save,
  * so it stays in flight (its refresh-in-flight note left) while the test lets another process act.
  */
-export function holdableSaves(inner: ConnectionStore): {
-  store: ConnectionStore;
+export function holdableSaves(): {
+  /** The store whose saves are held (wrap one store per gate). */
+  wrap: (inner: ConnectionStore) => ConnectionStore;
   /** The next saves wait, before they reach the store, until release(). */
   hold: () => void;
   /** Resolves once a save is waiting at the hold. */
@@ -113,17 +114,17 @@ export function holdableSaves(inner: ConnectionStore): {
   let openGate = () => {};
   let asked: Promise<void> = Promise.resolve();
   let signalAsked = () => {};
-  const store = wrapStore(inner, {
-    save: async (record) => {
-      if (gate) {
-        signalAsked();
-        await gate;
-      }
-      return inner.save(record);
-    },
-  });
   return {
-    store,
+    wrap: (inner) =>
+      wrapStore(inner, {
+        save: async (record) => {
+          if (gate) {
+            signalAsked();
+            await gate;
+          }
+          return inner.save(record);
+        },
+      }),
     hold: () => {
       gate = new Promise<void>((resolve) => (openGate = resolve));
       asked = new Promise<void>((resolve) => (signalAsked = resolve));

@@ -273,7 +273,7 @@ test('a company another process adds appears in the open page by itself', async 
   await expectNoSecrets(page, headlessServer);
 });
 
-test('at 1280 px: Add company fits the list, long names have a tooltip; a company added by hand draws only real tokens; invalid_grant leaves no valid-looking token; a Remove confirm stays with its company', async ({
+test('at 1280 px: Add company fits the list, long names have a tooltip; a company added by hand draws only real tokens; invalid_grant leaves no valid-looking token; one revoke confirm open at a time, and it stays with its company', async ({
   page,
   headlessServer,
 }) => {
@@ -333,9 +333,20 @@ test('at 1280 px: Add company fits the list, long names have a tooltip; a compan
   await expect(page.getByTestId('remove-connection')).toHaveCount(1);
   await page.getByTestId('disconnect-button').click();
   await expect(page.getByTestId('disconnect-confirm')).toContainText('Disconnecting revokes');
+  // One confirm at a time: both end in the same Disconnect/Remove + Cancel buttons, so with both open
+  // a click could land on the one the user did not mean. Opening one closes the other.
+  await page.getByTestId('remove-connection').click();
+  await expect(page.getByTestId('remove-connection-confirm')).toContainText('Removing Beta Bikes revokes');
+  await expect(page.getByTestId('disconnect-confirm')).toHaveCount(0);
+  await expect(page.getByRole('group', { name: /^Confirm / })).toHaveCount(1);
+  await page.getByTestId('disconnect-button').click();
+  await expect(page.getByTestId('disconnect-confirm')).toContainText('Disconnecting revokes');
+  await expect(page.getByTestId('remove-connection-confirm')).toHaveCount(0);
+  await expect(page.getByRole('group', { name: /^Confirm / })).toHaveCount(1);
   await longRow.click();
   await expect(page.getByTestId('selected-connection-name')).toHaveText(LONG);
   await expect(page.getByTestId('disconnect-confirm')).toHaveCount(0);
+  await expect(page.getByRole('group', { name: /^Confirm / })).toHaveCount(0);
   await page.screenshot({ path: test.info().outputPath('connections-1280.png') });
   await expectNoSecrets(page, headlessServer);
 });

@@ -16,6 +16,18 @@ export const NO_ELECTRON_REASON =
   'to a directory holding an unpacked Electron 45 build, or let the electron package download its binary ' +
   '(`node node_modules/electron/install.js`) where GitHub is reachable.';
 
+/** What each launched app's main process wrote: stdout's chunks, then stderr's (kept apart, so no line is cut). */
+const outputs = new WeakMap<ElectronApplication, [Buffer[], Buffer[]]>();
+
+/**
+ * What the app's main process has written (stdout and stderr, its log), for leak scans. Read from
+ * the moment `_electron.launch` returned: lines written while it was launching went to Playwright's
+ * own launch log only.
+ */
+export function mainOutput(app: ElectronApplication): string {
+  return (outputs.get(app) ?? []).map((chunks) => Buffer.concat(chunks).toString('utf8')).join('\n');
+}
+
 export interface ElectronFixtures {
   /** Extra environment for the app (e.g. { QB_DEMO: '1' }); QB_* from the outer environment is dropped. */
   appEnv: Record<string, string>;
@@ -79,6 +91,10 @@ export const test = base.extend<ElectronFixtures, WorkerFixtures>({
       env: { ...cleanEnv(), ...(display ? { DISPLAY: display } : {}), QB_DATA_DIR: dataDir, ...appEnv },
       timeout: 30_000,
     });
+    const [stdout, stderr]: [Buffer[], Buffer[]] = [[], []];
+    outputs.set(app, [stdout, stderr]);
+    app.process().stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    app.process().stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     try {
       await use(app);
     } finally {

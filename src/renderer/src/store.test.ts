@@ -175,6 +175,54 @@ describe('dashboard store', () => {
     expect(store.getState().outcomes.refresh).toBeUndefined();
   });
 
+  it('keeps one revoke confirm open at a time, and closes it when another connection is shown', () => {
+    const store = createDashboardStore(standInBridge(), () => T0);
+    store.getState().confirm('disconnect');
+    store.getState().confirm('remove');
+    expect(store.getState().confirming).toBe('remove');
+    store.getState().show('5550441');
+    expect(store.getState().confirming).toBeNull();
+  });
+
+  it('closes the Disconnect confirm when done, but keeps it open for "Disconnect anyway" when Intuit could not revoke', async () => {
+    const answers: Result<TokenStatus>[] = [
+      { ok: false, error: { code: 'revoke_failed', message: 'Intuit could not revoke the token.' } },
+      { ok: false, error: { code: 'internal', message: 'Boom.' } },
+      { ok: true, value: statusAt(T0) },
+    ];
+    const store = createDashboardStore(
+      standInBridge({
+        disconnect: () => {
+          const next = answers.shift();
+          if (!next) throw new Error('the test gave no more answers');
+          return Promise.resolve(next);
+        },
+      }),
+      () => T0,
+    );
+    store.getState().confirm('disconnect');
+    await store.getState().disconnect();
+    expect(store.getState().confirming).toBe('disconnect');
+    // Another failure is told beside the Disconnect button, as a closed confirm.
+    await store.getState().disconnect(true);
+    expect(store.getState().confirming).toBeNull();
+    store.getState().confirm('disconnect');
+    await store.getState().disconnect();
+    expect(store.getState().confirming).toBeNull();
+  });
+
+  it("a Disconnect that ends after another connection was chosen leaves that connection's confirm alone", async () => {
+    const answer = deferred<Result<TokenStatus>>();
+    const store = createDashboardStore(standInBridge({ disconnect: () => answer.promise }), () => T0);
+    store.getState().confirm('disconnect');
+    const running = store.getState().disconnect();
+    store.getState().show('5550441');
+    store.getState().confirm('disconnect');
+    answer.resolve({ ok: true, value: statusAt(T0) });
+    await running;
+    expect(store.getState().confirming).toBe('disconnect');
+  });
+
   it('names the action that failed when it announces the failure', async () => {
     const store = createDashboardStore(
       standInBridge({

@@ -16,6 +16,9 @@ import { formatClock, formatMs, parseTime } from './format/time';
 
 export type ActionName = keyof typeof ACTION_LABELS;
 
+/** The revoke-first confirmations a company's page can ask: Disconnect, and Remove company. */
+export type RevokeConfirm = 'disconnect' | 'remove';
+
 export type ActionOutcome =
   { ok: true; at: number; message: string } | { ok: false; at: number; error: ResultError };
 
@@ -30,6 +33,11 @@ export interface DashboardState {
   pending: Record<ActionName, boolean>;
   outcomes: Partial<Record<ActionName, ActionOutcome>>;
   connectionTest: ConnectionTestResult | null;
+  /**
+   * The revoke-first confirmation open for the connection shown. One at a time, so a click on
+   * one confirm's button cannot be meant for the other; choosing another connection closes it.
+   */
+  confirming: RevokeConfirm | null;
   /** Text for the page's aria-live region; `announcementId` changes so a repeat is re-read. */
   announcement: string;
   announcementId: number;
@@ -39,7 +47,10 @@ export interface DashboardState {
   clear(): Promise<void>;
   testConnection(): Promise<void>;
   connect(): Promise<void>;
+  /** Closes the Disconnect confirmation when done, unless Intuit could not revoke ("Disconnect anyway"). */
   disconnect(force?: boolean): Promise<void>;
+  /** Opens a confirmation (closing the other one), or closes it with null. */
+  confirm(which: RevokeConfirm | null): void;
   /** Closes an action's result; with `at`, only if it is still the result recorded at that time. */
   dismiss(action: ActionName, at?: number): void;
   tick(now: number): void;
@@ -125,6 +136,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       pending: { ...IDLE },
       outcomes: {},
       connectionTest: null,
+      confirming: null,
       announcement: '',
       announcementId: 0,
 
@@ -184,8 +196,10 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           },
         ),
 
-      disconnect: (force = false) =>
-        run(
+      async disconnect(force = false) {
+        if (get().pending.disconnect) return;
+        const shown = get().connectionId;
+        await run(
           'disconnect',
           () => {
             const connectionId = id();
@@ -202,7 +216,17 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
               ? 'Disconnected. The stored tokens were forgotten, though Intuit could not revoke them.'
               : 'Disconnected. The refresh token was revoked at Intuit and forgotten here.';
           },
-        ),
+        );
+        // Another company chosen meanwhile: its own confirm (if open) is not this one.
+        if (get().connectionId !== shown) return;
+        const outcome = get().outcomes.disconnect;
+        const revokeFailed = outcome?.ok === false && outcome.error.code === 'revoke_failed';
+        if (!revokeFailed && get().confirming === 'disconnect') set({ confirming: null });
+      },
+
+      confirm(which) {
+        set({ confirming: which });
+      },
 
       dismiss(action, at) {
         // A timer set for an older result must not close the newer one that replaced it.
@@ -235,6 +259,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           loadError: null,
           outcomes: {},
           connectionTest: null,
+          confirming: null,
           pending: { ...IDLE },
         });
         void get().load();

@@ -1,27 +1,34 @@
-import { useState } from 'react';
 import { useDashboard } from '../use-dashboard';
 import { Badge } from './Badge';
 import { Card, Field } from './Card';
 import { ConnectButton } from './ConnectButton';
 import { RevokeConfirmButtons } from './RevokeConfirmButtons';
 
-/** Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. */
+/**
+ * Asks in the page before revoking; offers "Disconnect anyway" when Intuit could not revoke. Open
+ * only while Remove company's confirm is not (the store holds which one is).
+ */
 function DisconnectControl() {
-  const [confirming, setConfirming] = useState(false);
+  const confirming = useDashboard((s) => s.confirming === 'disconnect');
+  const confirm = useDashboard((s) => s.confirm);
   const pending = useDashboard((s) => s.pending.disconnect);
   const outcome = useDashboard((s) => s.outcomes.disconnect);
   const disconnect = useDashboard((s) => s.disconnect);
   const dismiss = useDashboard((s) => s.dismiss);
   const revokeFailed = outcome && !outcome.ok && outcome.error.code === 'revoke_failed';
 
-  if (!confirming && !revokeFailed) {
+  if (!confirming) {
     return (
       <div className="disconnect">
         <button
           type="button"
           className="button danger-outline"
           data-testid="disconnect-button"
-          onClick={() => setConfirming(true)}
+          onClick={() => {
+            // A fresh confirm asks Intuit to revoke again, rather than offering a stale "anyway".
+            if (outcome && !outcome.ok) dismiss('disconnect');
+            confirm('disconnect');
+          }}
         >
           Disconnect…
         </button>
@@ -51,9 +58,9 @@ function DisconnectControl() {
         labels={{ confirm: 'Disconnect', force: 'Disconnect anyway', busy: 'Disconnecting…' }}
         busy={pending}
         revokeFailed={Boolean(revokeFailed)}
-        onConfirm={(force) => void disconnect(force).then(() => setConfirming(false))}
+        onConfirm={(force) => void disconnect(force)}
         onCancel={() => {
-          setConfirming(false);
+          confirm(null);
           dismiss('disconnect');
         }}
       />
@@ -64,7 +71,6 @@ function DisconnectControl() {
 export function ConnectionCard() {
   const status = useDashboard((s) => s.status);
   const test = useDashboard((s) => s.connectionTest);
-  const shown = useDashboard((s) => s.connectionId);
   if (!status) return null;
   const connected = status.refreshToken !== null && status.state !== 'not_configured';
   const reconnectShownElsewhere = status.lastRefresh?.error?.kind === 'invalid_grant';
@@ -103,8 +109,7 @@ export function ConnectionCard() {
         </Field>
       </dl>
       {connected ? (
-        // Keyed: a confirm opened for one company must not stay open over the next one chosen.
-        <DisconnectControl key={shown ?? 'default'} />
+        <DisconnectControl />
       ) : reconnectShownElsewhere ? null : (
         <ConnectButton testId="connect-button" />
       )}

@@ -1,12 +1,17 @@
-import { useState } from 'react';
 import type { ConnectionSummary } from '../../../../shared/contract';
 import { useConnections } from '../../use-connections';
+import { useDashboard } from '../../use-dashboard';
 import { RevokeConfirmButtons } from '../RevokeConfirmButtons';
 
-/** Asks before revoking and removing a company; offers "Remove anyway" when Intuit could not revoke. */
+/**
+ * Asks before revoking and removing a company; offers "Remove anyway" when Intuit could not revoke.
+ * Open only while Disconnect's confirm is not (the dashboard store holds which one is, for the
+ * company shown); a failed remove keeps it open with the reason.
+ */
 export function RemoveConnection(props: { summary: ConnectionSummary }) {
   const { summary } = props;
-  const [confirming, setConfirming] = useState(false);
+  const confirming = useDashboard((s) => s.confirming === 'remove');
+  const confirm = useDashboard((s) => s.confirm);
   const removing = useConnections((s) => s.removing === summary.id);
   const outcome = useConnections((s) => s.outcome);
   const remove = useConnections((s) => s.remove);
@@ -14,13 +19,17 @@ export function RemoveConnection(props: { summary: ConnectionSummary }) {
   const failed = outcome && !outcome.ok && outcome.action === 'remove' && outcome.connectionId === summary.id;
   const revokeFailed = failed && outcome.error.code === 'revoke_failed';
 
-  if (!confirming && !failed) {
+  if (!confirming) {
     return (
       <button
         type="button"
         className="button danger-outline"
         data-testid="remove-connection"
-        onClick={() => setConfirming(true)}
+        onClick={() => {
+          // Left from a confirm Disconnect's closed: a fresh one asks Intuit to revoke again.
+          if (failed) dismiss();
+          confirm('remove');
+        }}
       >
         Remove company…
       </button>
@@ -43,9 +52,10 @@ export function RemoveConnection(props: { summary: ConnectionSummary }) {
         labels={{ confirm: 'Remove', force: 'Remove anyway', busy: 'Removing…' }}
         busy={removing}
         revokeFailed={Boolean(revokeFailed)}
-        onConfirm={(force) => void remove(summary.id, force).then(() => setConfirming(false))}
+        // Done: the company is gone and the default one shown, which closes this confirm.
+        onConfirm={(force) => void remove(summary.id, force)}
         onCancel={() => {
-          setConfirming(false);
+          confirm(null);
           dismiss();
         }}
       />

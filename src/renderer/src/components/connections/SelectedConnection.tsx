@@ -19,8 +19,8 @@ export function SelectedConnection() {
           </span>
         ) : null}
       </div>
-      {/* Keyed: a confirm opened for one company must not carry over to the next one chosen. */}
-      {summary.isDefault ? null : <RemoveConnection key={summary.id} summary={summary} />}
+      {/* Its confirm closes when another company is chosen: the dashboard store's `confirming`. */}
+      {summary.isDefault ? null : <RemoveConnection summary={summary} />}
     </section>
   );
 }

@@ -1,18 +1,16 @@
 // `qb-token connections ...` and `--connection` as users run them: real processes against an
 // emulator serving several realms, sharing one QB_DATA_DIR. The refresh token of `connections add`
 // comes through standard input only.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../emulator/index';
 import { emulatorEnv } from '../emulator/app-env';
 import type { EmulatorHandle } from '../emulator/types';
+import { runQbToken, type CliRun } from './testing/cli-process';
 
-const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
 const REALM_A = '5550301';
 const REALM_B = '5550302';
 
@@ -22,26 +20,10 @@ let env: NodeJS.ProcessEnv;
 /** Every output: none may carry a token value or the client secret. */
 const outputs: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function qbToken(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: workDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      outputs.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+async function qbToken(args: string[], stdin = ''): Promise<CliRun> {
+  const run = await runQbToken(args, { env, cwd: workDir, stdin });
+  outputs.push(run.stdout, run.stderr);
+  return run;
 }
 
 const iso = z.iso.datetime({ offset: true });
@@ -134,29 +116,11 @@ describe('qb-token connections', () => {
   }, 120_000);
 
   it('never takes the refresh token as an argument, nor an empty standard input', async () => {
-    const asArgument = await qbToken([
-      'connections',
-      'add',
-      '--name',
-      'X',
-      '--realm',
-      '5550399',
-      '--environment',
-      'sandbox',
-      'RT1-a-refresh-token-as-argument',
-    ]);
+    const addX = ['connections', 'add', '--name', 'X', '--realm', '5550399', '--environment', 'sandbox'];
+    const asArgument = await qbToken([...addX, 'RT1-a-refresh-token-as-argument']);
     expect(asArgument.code).toBe(1);
     expect(asArgument.stderr).toContain('read from standard input, never from an argument');
-    const empty = await qbToken([
-      'connections',
-      'add',
-      '--name',
-      'X',
-      '--realm',
-      '5550399',
-      '--environment',
-      'sandbox',
-    ]);
+    const empty = await qbToken(addX);
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('it was empty');
     expect((await list()).map((c) => c.id)).not.toContain('5550399');

@@ -4,64 +4,37 @@
 // write to (item 5). The failing-save and unwritable cases run the CLI as the unprivileged `nobody`
 // user, since root writes anywhere; the disk cases need root to mount. A case whose prerequisite is
 // missing is skipped with the reason printed.
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statfsSync, writeSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { emulatorEnv } from '../emulator/app-env';
 import { startEmulator } from '../emulator/index';
 import type { EmulatorHandle } from '../emulator/types';
 import { defaultRecordPath } from '../core/testing/stored-chain';
 import { REFRESH_MARKER_PREFIX, REFRESH_MARKERS_VARIABLE } from '../core/refresh-markers';
+import { diagnosticsOf, runQbToken, type CliRun } from './testing/cli-process';
 
-const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
 const NOBODY = 65534;
 const KEY_A = 'the-first-store-key-0123';
 const KEY_B = 'another-store-key-456789';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
 let emulator: EmulatorHandle;
 let workDir: string;
 const outputs: string[] = [];
 const isRoot = process.getuid?.() === 0;
 
-/** Runs qb-token; `onStderr` sees stderr as it grows (to act at a given refresh step). */
-function qbToken(
+/** Runs qb-token in its HOME; `onStderr` sees stderr as it grows (to act at a given refresh step). */
+async function qbToken(
   args: string[],
   env: NodeJS.ProcessEnv,
   options: { uid?: number; onStderr?: (soFar: string) => void } = {},
-): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env,
-      cwd: env.HOME,
-      ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      options.onStderr?.(stderr);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      outputs.push(stderr);
-      if (args[0] !== 'token') outputs.push(stdout);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+): Promise<CliRun> {
+  const run = await runQbToken(args, { env, cwd: env.HOME ?? workDir, ...options });
+  outputs.push(...diagnosticsOf(args, run));
+  return run;
 }
 
 let count = 0;
@@ -109,6 +82,32 @@ function mountTmpfs(dir: string, size: string): string | null {
     return null;
   } catch (err) {
     return `mount -t tmpfs failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() ?? String(err)}`;
+  }
+}
+
+/** Running the CLI as `nobody` needs root: otherwise the test is skipped, saying so. */
+function requireRoot(ctx: TestContext): void {
+  if (isRoot) return;
+  console.warn('[skip] needs root to run the CLI as another user');
+  ctx.skip();
+}
+
+/** Runs `body` on a fresh place whose data dir is a tmpfs of `size` (skipped, saying why, when none can be mounted). */
+async function onTmpfs(
+  ctx: TestContext,
+  size: string,
+  body: (home: string, dataDir: string) => Promise<void>,
+): Promise<void> {
+  const { home, dataDir } = await place();
+  const why = mountTmpfs(dataDir, size);
+  if (why) {
+    console.warn(`[skip] ${why}`);
+    ctx.skip();
+  }
+  try {
+    await body(home, dataDir);
+  } finally {
+    execFileSync('umount', [dataDir]);
   }
 }
 
@@ -182,14 +181,7 @@ describe('qb-token and QB_STORE_KEY (item 2)', () => {
 
 describe('qb-token on a full disk (item 1)', () => {
   it('does not start a token call it could not save the answer of', async (ctx) => {
-    const { home, dataDir } = await place();
-    const why = mountTmpfs(dataDir, '512k');
-    if (why) {
-      console.warn(`[skip] ${why}`);
-      ctx.skip();
-      return;
-    }
-    try {
+    await onTmpfs(ctx, '512k', async (home, dataDir) => {
       expect((await qbToken(['token'], env(home, dataDir))).code).toBe(0);
       const chain = storedRefreshToken(dataDir);
       // One block left: enough for a small file (the old code's in-flight note), not for the reservation.
@@ -206,20 +198,11 @@ describe('qb-token on a full disk (item 1)', () => {
       await rm(join(dataDir, 'filler'));
       const after = await qbToken(['refresh'], env(home, dataDir));
       expect(after.code, after.stderr).toBe(0);
-    } finally {
-      execFileSync('umount', [dataDir]);
-    }
+    });
   }, 120_000);
 
   it('saves the answer in space reserved before the call, even when the disk fills during it', async (ctx) => {
-    const { home, dataDir } = await place();
-    const why = mountTmpfs(dataDir, '512k');
-    if (why) {
-      console.warn(`[skip] ${why}`);
-      ctx.skip();
-      return;
-    }
-    try {
+    await onTmpfs(ctx, '512k', async (home, dataDir) => {
       expect((await qbToken(['token'], env(home, dataDir))).code).toBe(0);
       emulator.control.injectTokenFault({ kind: 'delay', ms: 1500 }, 1);
       let filled = false;
@@ -238,9 +221,7 @@ describe('qb-token on a full disk (item 1)', () => {
       expect(freeAfterFill).toBe(0);
       expect(run.code, run.stderr).toBe(0);
       expect(emulator.control.isRefreshTokenValid(storedRefreshToken(dataDir))).toBe(true);
-    } finally {
-      execFileSync('umount', [dataDir]);
-    }
+    });
   }, 120_000);
 });
 
@@ -249,7 +230,7 @@ describe('qb-token when saving keeps failing (item 1)', () => {
     home: string,
     dataDir: string,
     onRetrying: () => Promise<void>,
-  ): Promise<Run> => {
+  ): Promise<CliRun> => {
     emulator.control.injectTokenFault({ kind: 'delay', ms: 1000 }, 1);
     let locked = false;
     let retrying = false;
@@ -270,11 +251,7 @@ describe('qb-token when saving keeps failing (item 1)', () => {
   };
 
   it('keeps trying for a bounded time and succeeds once the directory is writable again', async (ctx) => {
-    if (!isRoot) {
-      console.warn('[skip] needs root to run the CLI as another user');
-      ctx.skip();
-      return;
-    }
+    requireRoot(ctx);
     const { home, dataDir } = await place(NOBODY);
     expect((await qbToken(['token'], env(home, dataDir), { uid: NOBODY })).code).toBe(0);
     const run = await refreshWhileDirTurnsReadOnly(home, dataDir, () => chmod(recordDir(dataDir), 0o700));
@@ -284,11 +261,7 @@ describe('qb-token when saving keeps failing (item 1)', () => {
   }, 120_000);
 
   it('then leaves the chain in a rescue file, says where, and the next run continues it', async (ctx) => {
-    if (!isRoot) {
-      console.warn('[skip] needs root to run the CLI as another user');
-      ctx.skip();
-      return;
-    }
+    requireRoot(ctx);
     const { home, dataDir } = await place(NOBODY);
     expect((await qbToken(['token'], env(home, dataDir), { uid: NOBODY })).code).toBe(0);
     const old = storedRefreshToken(dataDir);
@@ -313,11 +286,7 @@ describe('qb-token when saving keeps failing (item 1)', () => {
 
 describe('qb-token with a data directory it cannot write to (item 5)', () => {
   it('fails at once, exit 2, naming QB_DATA_DIR and what is wrong', async (ctx) => {
-    if (!isRoot) {
-      console.warn('[skip] needs root to run the CLI as another user');
-      ctx.skip();
-      return;
-    }
+    requireRoot(ctx);
     const { home, dataDir } = await place(NOBODY);
     expect((await qbToken(['token'], env(home, dataDir), { uid: NOBODY })).code).toBe(0);
     // The directory (and the records' directory in it) now belongs to root (0755): readable by nobody, not writable.

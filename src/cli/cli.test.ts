@@ -1,25 +1,15 @@
 // `qb-token` as users run it: real processes (bin/qb-token.js through tsx) against an emulator
 // started here, sharing a file store in a temp QB_DATA_DIR. Each spawn costs a second or two of
 // tsx start-up on a small machine, so the suite keeps the process count low and timeouts generous.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../emulator/index';
 import type { EmulatorHandle } from '../emulator/types';
 import { emulatorEnv } from '../emulator/app-env';
-
-const BIN = fileURLToPath(new URL('../../bin/qb-token.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+import { diagnosticsOf, runQbToken, type CliRun } from './testing/cli-process';
 
 let emulator: EmulatorHandle;
 let workDir: string;
@@ -30,22 +20,10 @@ function cliEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.Pro
   return { PATH: process.env.PATH, HOME: workDir, ...emulatorEnv(emulator, dataDir), ...extra };
 }
 
-function qbToken(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    // cwd is the temp dir so the repository's own .env files never leak into a test.
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: workDir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      diagnostics.push(stderr);
-      if (args[0] !== 'token') diagnostics.push(stdout);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+async function qbToken(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  const run = await runQbToken(args, { env, cwd: workDir });
+  diagnostics.push(...diagnosticsOf(args, run));
+  return run;
 }
 
 let dirCount = 0;

@@ -16,6 +16,7 @@ import {
   REFRESHING_NOTE_SUFFIX,
 } from './file-connection-store';
 import { fingerprintToken, type StoredTokens } from './token-store';
+import { fixtureTokens } from './testing/stored-chain';
 
 let dir: string;
 const opened: FileConnectionStore[] = [];
@@ -37,19 +38,7 @@ const KEY = 'a-long-enough-store-key';
 const FIXTURES = join(import.meta.dirname, 'testing', 'fixtures', 'store-v0.1');
 const connectionsDir = () => join(dir, CONNECTIONS_DIR_NAME);
 
-const tokens = (refreshToken = 'RT-value-0123456789-abcd'): StoredTokens => ({
-  version: 1,
-  refreshToken,
-  refreshTokenIssuedAt: 1,
-  lastRotatedAt: null,
-  refreshTokenExpiresAt: 2,
-  refreshTokenHardExpiresAt: null,
-  accessToken: 'AT-value-0123456789-efgh',
-  accessTokenExpiresAt: 3,
-  refreshedAt: 1,
-  realmId: '123',
-  origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
-});
+const tokens = fixtureTokens;
 
 function record(id = 'default', revision = 1, chain: StoredTokens | null = tokens()): ConnectionRecord {
   return { ...newConnectionRecord(id, defaultProfile('sandbox', '123'), chain), revision };

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../connection-record';
 import { CONNECTIONS_DIR_NAME, FileConnectionStore, REFRESHING_NOTE_SUFFIX } from '../file-connection-store';
-import { fingerprintToken, type StoredTokens } from '../token-store';
+import { fingerprintToken } from '../token-store';
+import { fixtureTokens } from '../testing/stored-chain';
 import { LOCK_OWNER_FILE, readLockOwner } from './owned-lock';
 
 let root: string;
@@ -24,19 +25,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const tokens = (refreshToken = 'RT-value-0123456789-abcd'): StoredTokens => ({
-  version: 1,
-  refreshToken,
-  refreshTokenIssuedAt: 1,
-  lastRotatedAt: null,
-  refreshTokenExpiresAt: 2,
-  refreshTokenHardExpiresAt: null,
-  accessToken: 'AT-value-0123456789-efgh',
-  accessTokenExpiresAt: 3,
-  refreshedAt: 1,
-  realmId: '123',
-  origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
-});
+const tokens = fixtureTokens;
 
 const STORE_FILE_NAME = 'default.json';
 const record = (chain = tokens()): ConnectionRecord => ({

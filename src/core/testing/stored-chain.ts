@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_CONNECTION_ID } from '../../shared/contract';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../connection-record';
 import { CONNECTIONS_DIR_NAME, FileConnectionStore } from '../file-connection-store';
-import type { StoredTokens } from '../token-store';
+import { fingerprintToken, type StoredTokens } from '../token-store';
 
 /** Where the default connection's record lives in a data directory. */
 export function defaultRecordPath(dataDir: string): string {
@@ -44,3 +44,18 @@ export async function seedStoredChain(
   }
   return defaultRecordPath(dataDir);
 }
+
+/** A stored chain with fixed, token-shaped values (realm 123), taken as set from the environment. */
+export const fixtureTokens = (refreshToken = 'RT-value-0123456789-abcd'): StoredTokens => ({
+  version: 1,
+  refreshToken,
+  refreshTokenIssuedAt: 1,
+  lastRotatedAt: null,
+  refreshTokenExpiresAt: 2,
+  refreshTokenHardExpiresAt: null,
+  accessToken: 'AT-value-0123456789-efgh',
+  accessTokenExpiresAt: 3,
+  refreshedAt: 1,
+  realmId: '123',
+  origin: { envRefreshTokenSha256: fingerprintToken(refreshToken) },
+});

@@ -4,10 +4,8 @@
 // hand is not displaced by an unchanged QB_REFRESH_TOKEN, and a rename reaches the shared record even
 // when the store could not take it at first.
 import { describe, expect, it } from 'vitest';
-import type { ConnectionStore } from './connection-store';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { waitFor } from './testing/manual-clock';
-import { failingSaves } from './testing/store-wrapper';
 
 const setup = harnessPerTest();
 const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
@@ -73,11 +71,7 @@ describe('what the status says after Connect', () => {
 describe('a store that cannot be written', () => {
   it('Clear keeps the unsaved rotated chain: the older stored one never replaces it', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
+    const manager = await h.managerFailingNextSave();
     await manager.refresh('manual').catch(() => undefined);
     await manager.clear();
     const stored = await h.readStoredTokens();
@@ -127,10 +121,7 @@ describe('a rename or a company name', () => {
 
   it('one the store could not take shows at once and is written with the next write', async () => {
     const h = await setup();
-    const failures = { remaining: 0 };
-    const manager = await h.manager({ wrapStore: (store: ConnectionStore) => failingSaves(store, failures) });
-    await manager.getAccessToken();
-    failures.remaining = 1;
+    const manager = await h.managerFailingNextSave();
     await expect(manager.updateProfile({ companyName: 'Acme Tools Ltd' })).rejects.toThrow();
     expect(manager.getStatus().connection.companyName).toBe('Acme Tools Ltd');
     expect((await h.readRecord())?.profile.companyName).toBeNull();

@@ -11,7 +11,7 @@ import type { ConnectionStore } from './connection-store';
 import { StoreKeyError, StoreUnavailableError } from './errors';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { ManualClock, waitFor } from './testing/manual-clock';
-import { failingSaves, switchableStore, wrapStore } from './testing/store-wrapper';
+import { switchableStore, wrapStore } from './testing/store-wrapper';
 
 const setup = harnessPerTest();
 
@@ -60,11 +60,7 @@ describe('store recovery', () => {
 describe('a store that cannot be written', () => {
   it('keeps the new chain in memory, says so, hands nothing out until it is saved', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
+    const manager = await h.managerFailingNextSave();
     const error = await manager.refresh('manual').catch((err: unknown) => err);
     h.scan.collect('error', error);
     expect((error as Error).message).toMatch(/could not be saved/);
@@ -79,11 +75,7 @@ describe('a store that cannot be written', () => {
 
   it('a pending save that waited for the lock does not write back the chain a refresh rotated past', async () => {
     const h = await setup({ rotateAfterSeconds: 0 });
-    const failures = { remaining: 0 };
-    const flaky = (store: ConnectionStore) => failingSaves(store, failures);
-    const manager = await h.manager({ wrapStore: flaky });
-    await manager.getAccessToken();
-    failures.remaining = 1;
+    const manager = await h.managerFailingNextSave();
     await manager.refresh('manual').catch(() => undefined);
     // The refresh takes the lock first; the caller's pending save waits behind it.
     const refreshed = manager.refresh('manual');

@@ -16,6 +16,7 @@ import { TokenManager, type RetryPolicy, type Timers, type TokenManagerConfig } 
 import type { EngineTelemetry } from '../telemetry';
 import type { StoredTokens } from '../token-store';
 import { LeakScan } from './leak-scan';
+import { failingSaves } from './store-wrapper';
 
 export const FAST_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, cooldownMs: 50 };
 
@@ -136,6 +137,15 @@ export class EngineHarness {
   }
 
   /** The default connection's chain on disk (plaintext stores, unless the key is given). */
+  /** A manager with its first access token in hand whose store then fails the next save, as a full disk does. */
+  async managerFailingNextSave(setup: ManagerSetup = {}): Promise<TokenManager> {
+    const failures = { remaining: 0 };
+    const manager = await this.manager({ ...setup, wrapStore: (store) => failingSaves(store, failures) });
+    await manager.getAccessToken();
+    failures.remaining = 1;
+    return manager;
+  }
+
   async readStoredTokens(storeKey: string | null = null): Promise<StoredTokens | null> {
     return (await this.readRecord(storeKey))?.tokens ?? null;
   }

@@ -55,12 +55,7 @@ export async function startStack(
     log,
     manager: options.manager,
   });
-  if (options.settle ?? true) {
-    await waitForStatus(
-      started.desk,
-      (status) => status.lastRefresh !== null && status.state !== 'refreshing',
-    );
-  }
+  if (options.settle ?? true) await startUpRefreshDone(started.desk);
   const adminToken = generateAdminToken();
   const server = await startHeadlessServer({
     desk: started.desk,
@@ -71,12 +66,7 @@ export async function startStack(
     log,
   });
 
-  const call = (path: string, init: RequestInit & { auth?: boolean } = {}) => {
-    const { auth = true, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (auth && !headers.has('authorization')) headers.set('authorization', `Bearer ${adminToken}`);
-    return fetch(server.baseUrl + path, { ...rest, headers, redirect: 'manual' });
-  };
+  const call = adminFetch(server.baseUrl, adminToken);
 
   return {
     emulator,
@@ -100,6 +90,24 @@ export async function startStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** fetch against a server with the admin secret (unless `auth: false`); redirects are not followed. */
+export function adminFetch(
+  baseUrl: string,
+  adminToken: string,
+): (path: string, init?: RequestInit & { auth?: boolean }) => Promise<Response> {
+  return (path, init = {}) => {
+    const { auth = true, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (auth && !headers.has('authorization')) headers.set('authorization', `Bearer ${adminToken}`);
+    return fetch(baseUrl + path, { ...rest, headers, redirect: 'manual' });
+  };
+}
+
+/** Waits for the engine's start-up refresh to finish, so a test sees only its own refreshes. */
+export function startUpRefreshDone(desk: TokenDesk): Promise<TokenStatus> {
+  return waitForStatus(desk, (status) => status.lastRefresh !== null && status.state !== 'refreshing');
 }
 
 /** Resolves with the first status (current or pushed) that satisfies `accept`. */

@@ -12,7 +12,7 @@ import type { EmulatorHandle } from '../../../emulator/types';
 import { HTTP_PATHS } from '../../../shared/contract';
 import { generateAdminToken } from '../../access';
 import { startHeadlessServer, type HeadlessServer } from '../../server';
-import { waitForStatus } from '../../test-support';
+import { adminFetch, startUpRefreshDone } from '../../test-support';
 import { deskViewOf } from '../desk-view';
 import { ServiceOps, type ServiceOpsOptions } from '../service-ops';
 import { parseScrape, type Scrape } from './scrape';
@@ -74,12 +74,7 @@ export async function startOpsStack(options: OpsStackOptions = {}): Promise<OpsS
     telemetry: ops.telemetry,
     store: options.store,
   });
-  if (options.settle ?? true) {
-    await waitForStatus(
-      started.desk,
-      (status) => status.lastRefresh !== null && status.state !== 'refreshing',
-    );
-  }
+  if (options.settle ?? true) await startUpRefreshDone(started.desk);
   await ops.attach(deskViewOf(started));
   const adminToken = generateAdminToken();
   const server = await startHeadlessServer({
@@ -92,12 +87,7 @@ export async function startOpsStack(options: OpsStackOptions = {}): Promise<OpsS
     routes: (router) => ops.registerRoutes(router),
   });
 
-  const call = (path: string, init: RequestInit & { auth?: boolean } = {}) => {
-    const { auth = true, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (auth && !headers.has('authorization')) headers.set('authorization', `Bearer ${adminToken}`);
-    return fetch(server.baseUrl + path, { ...rest, headers, redirect: 'manual' });
-  };
+  const call = adminFetch(server.baseUrl, adminToken);
   return {
     emulator,
     started,

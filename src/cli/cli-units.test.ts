@@ -16,6 +16,7 @@ import {
   TokenError,
 } from '../core/errors';
 import { StoreSaveRescuedError } from '../core/fs/save-rescue';
+import { postgresStore, statusAt } from '../shared/testing/status-fixture';
 import { parseArgs, UsageError } from './args';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { formatRelative, formatStatus } from './format-status';
@@ -24,13 +25,9 @@ import { describeFailure, runCli, tokenForScripts } from './run';
 const NOW = Date.parse('2026-11-27T12:00:00Z');
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
 
-const status: TokenStatus = {
-  connection: { id: 'default', name: 'QuickBooks sandbox', companyName: null },
+const status: TokenStatus = statusAt(NOW, {
   state: 'expiring',
-  source: 'cached',
-  environment: 'sandbox',
   realmId: '9341453172571840',
-  demo: false,
   accessToken: { preview: '…abcd', expiresAt: at(4 * 60_000) },
   refreshToken: {
     preview: '…wxyz',
@@ -56,16 +53,7 @@ const status: TokenStatus = {
   stats: { refreshes: 3, failures: 1, retriedOn401: 2, consecutiveFailures: 0, failingSince: null },
   history: [],
   warnings: ['The refresh token expires in 10 days: reconnect to QuickBooks soon.'],
-  canConnect: true,
-  store: {
-    kind: 'file',
-    location: '/tmp/qb-tokens.json',
-    encrypted: false,
-    reachable: true,
-    misconfigured: false,
-    problem: null,
-  },
-};
+});
 
 describe('qb-token units', () => {
   it('parses commands and flags, and rejects what it does not know', () => {
@@ -142,14 +130,7 @@ describe('qb-token units', () => {
     const onPostgres = formatStatus(
       {
         ...status,
-        store: {
-          kind: 'postgres',
-          location: 'db:5432/qb',
-          encrypted: true,
-          reachable: true,
-          misconfigured: false,
-          problem: null,
-        },
+        store: postgresStore(),
       },
       NOW,
     );
@@ -230,14 +211,7 @@ describe('qb-token units', () => {
     expect(onAdded).toContain('Connect in `npm run serve` on this QB_DATA_DIR, choosing company 5550303');
     const onPostgres = describeFailure(dead, true, {
       ...added,
-      store: {
-        kind: 'postgres',
-        location: 'db:5432/qb',
-        encrypted: true,
-        reachable: true,
-        misconfigured: false,
-        problem: null,
-      },
+      store: postgresStore(),
     });
     expect(onPostgres).toContain('Connect in the desktop app or `npm run serve` on this QB_STORE_URL');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statusAt } from './testing/status-fixture';
+import { postgresStore, statusAt } from './testing/status-fixture';
 import { activeConditions, diffConditions } from './conditions';
 import type { RefreshTokenInfo } from './contract';
 
@@ -70,14 +70,7 @@ describe('activeConditions', () => {
 
   it('reports an unreachable store', () => {
     const status = statusAt(NOW, {
-      store: {
-        kind: 'postgres',
-        location: 'db:5432/qb',
-        encrypted: true,
-        reachable: false,
-        misconfigured: false,
-        problem: null,
-      },
+      store: postgresStore({ reachable: false }),
     });
     expect(kinds(status)).toEqual(['store_unreachable']);
   });

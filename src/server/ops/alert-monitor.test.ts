@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeakScan } from '../../core/testing/leak-scan';
 import { HTTP_PATHS, type TokenStatus } from '../../shared/contract';
-import { statusAt } from '../../shared/testing/status-fixture';
+import { postgresStore, statusAt } from '../../shared/testing/status-fixture';
 import { MemoryLedger } from './alert-ledger';
 import { AlertMonitor } from './alert-monitor';
 import type { AlertPayload } from './alert-payload';
@@ -139,6 +139,16 @@ describe('alert monitor', () => {
     return monitor;
   }
 
+  /** Monitors `a` and `b` over the same statuses and one ledger, both started; `sent` is what either sent. */
+  async function twoStartedMonitors(statuses: () => TokenStatus[]) {
+    const ledger = new MemoryLedger();
+    const sent: AlertPayload[] = [];
+    const a = monitorOver({ statuses, now: () => t0, ledger, sent, instance: 'a' });
+    const b = monitorOver({ statuses, now: () => t0, ledger, sent, instance: 'b' });
+    await Promise.all([a.start(), b.start()]);
+    return { a, b, sent };
+  }
+
   it('notices conditions that begin by time alone (a refresh token entering its last 14 days)', async () => {
     let now = t0;
     const status = statusAt(t0, {
@@ -170,11 +180,7 @@ describe('alert monitor', () => {
 
   it('two monitors deciding through one ledger send each change once', async () => {
     let status = statusAt(t0);
-    const ledger = new MemoryLedger();
-    const sent: AlertPayload[] = [];
-    const a = monitorOver({ statuses: () => [status], now: () => t0, ledger, sent, instance: 'a' });
-    const b = monitorOver({ statuses: () => [status], now: () => t0, ledger, sent, instance: 'b' });
-    await Promise.all([a.start(), b.start()]);
+    const { a, b, sent } = await twoStartedMonitors(() => [status]);
     status = statusAt(t0, { state: 'reauthorization_required' });
     await Promise.all([a.check(), b.check()]);
     await Promise.all([b.check(), a.check()]);
@@ -185,20 +191,9 @@ describe('alert monitor', () => {
 
   it("announces this server's own store_unreachable itself, not through the ledger", async () => {
     let status = statusAt(t0);
-    const ledger = new MemoryLedger();
-    const sent: AlertPayload[] = [];
-    const a = monitorOver({ statuses: () => [status], now: () => t0, ledger, sent, instance: 'a' });
-    const b = monitorOver({ statuses: () => [status], now: () => t0, ledger, sent, instance: 'b' });
-    await Promise.all([a.start(), b.start()]);
+    const { a, b, sent } = await twoStartedMonitors(() => [status]);
     status = statusAt(t0, {
-      store: {
-        kind: 'postgres',
-        location: 'db:5432/qb',
-        encrypted: true,
-        reachable: false,
-        misconfigured: false,
-        problem: null,
-      },
+      store: postgresStore({ reachable: false }),
     });
     await Promise.all([a.check(), b.check()]);
     expect(sent.map((p) => `${p.instance} ${summary(p)}`).sort()).toEqual([

@@ -36,3 +36,16 @@ export function statusAt(nowMs: number, overrides: Partial<TokenStatus> = {}): T
     ...overrides,
   };
 }
+
+/** The status's store part for a PostgreSQL store (encrypted, reachable, no problem) with `overrides`. */
+export function postgresStore(overrides: Partial<TokenStatus['store']> = {}): TokenStatus['store'] {
+  return {
+    kind: 'postgres',
+    location: 'db:5432/qb',
+    encrypted: true,
+    reachable: true,
+    misconfigured: false,
+    problem: null,
+    ...overrides,
+  };
+}

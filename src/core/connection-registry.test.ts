@@ -13,6 +13,7 @@ import { DEFAULT_CONNECTION_ID, type TokenStatus } from '../shared/contract';
 import { startDesk, type StartedDesk } from './bootstrap';
 import type { TokenDesk } from './desk';
 import { ConfigError, UnknownConnectionError } from './errors';
+import { addAuthorizedCompany } from './testing/add-company';
 import { LeakScan } from './testing/leak-scan';
 
 const REALM_A = '5550101';
@@ -53,13 +54,7 @@ async function threeCompanies(started: StartedDesk): Promise<void> {
     [REALM_A, 'Alpha Books'],
     [REALM_B, 'Beta Bikes'],
   ] as const) {
-    const issued = emulator.control.issueAuthorization(realm);
-    await started.connections.add({
-      name,
-      realmId: realm,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAuthorizedCompany(started.connections, emulator, { name, realmId: realm });
     await started.connections.desk(realm).refresh('manual');
   }
 }
@@ -304,13 +299,7 @@ describe('adding and removing connections', () => {
     const other = await start();
     const lists: string[][] = [];
     serving.connections.onConnectionsChanged((list) => lists.push(list.map((c) => c.id)));
-    const issued = emulator.control.issueAuthorization(REALM_A);
-    await other.connections.add({
-      name: 'Alpha Books',
-      realmId: REALM_A,
-      environment: 'sandbox',
-      refreshToken: issued.refreshToken,
-    });
+    await addAuthorizedCompany(other.connections, emulator, { name: 'Alpha Books', realmId: REALM_A });
     await expect.poll(() => serving.connections.has(REALM_A), { timeout: 10_000 }).toBe(true);
     expect(serving.connections.desk(REALM_A).getStatus().connection.name).toBe('Alpha Books');
     await other.connections.remove(REALM_A);
@@ -381,12 +370,10 @@ describe('Connect with several companies', () => {
       QB_PRODUCTION_CLIENT_SECRET: 'wrong-production-secret',
       QB_ALLOW_NON_INTUIT_URLS: '1',
     });
-    const issued = emulator.control.issueAuthorization(REALM_B);
-    await started.connections.add({
+    await addAuthorizedCompany(started.connections, emulator, {
       name: 'Beta Bikes (live)',
       realmId: REALM_B,
       environment: 'production',
-      refreshToken: issued.refreshToken,
     });
     // The emulator knows only the sandbox app: production's keys are refused, sandbox's still work.
     await expect(started.connections.desk(REALM_B).refresh('manual')).rejects.toMatchObject({

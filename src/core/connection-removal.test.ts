@@ -18,6 +18,7 @@ import { fileStoreFor } from './engine-parts';
 import { NotConfiguredError, UnknownConnectionError } from './errors';
 import { FileConnectionStore } from './file-connection-store';
 import { heldStore, type HeldStore } from './testing/held-store';
+import { addAuthorizedCompany } from './testing/add-company';
 import { LeakScan } from './testing/leak-scan';
 
 const REALM_A = '5550101';
@@ -59,13 +60,7 @@ async function desk(held?: HeldStore): Promise<StartedDesk> {
 
 /** Company A, added with a fresh authorization at the emulator (`qb-token connections add`). */
 async function addAlphaBooks(started: StartedDesk): Promise<void> {
-  const issued = emulator.control.issueAuthorization(REALM_A);
-  await started.connections.add({
-    name: 'Alpha Books',
-    realmId: REALM_A,
-    environment: 'sandbox',
-    refreshToken: issued.refreshToken,
-  });
+  await addAuthorizedCompany(started.connections, emulator, { name: 'Alpha Books', realmId: REALM_A });
 }
 
 /** This process's own file store instance on `dir`, held at will. */

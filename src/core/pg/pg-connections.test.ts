@@ -11,6 +11,7 @@ import { DEFAULT_CONNECTION_ID } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
 import type { ConnectionStore } from '../connection-store';
 import { UnknownConnectionError } from '../errors';
+import { addAuthorizedCompany } from '../testing/add-company';
 import { heldStore } from '../testing/held-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
@@ -63,13 +64,7 @@ async function setup(): Promise<{ env: NodeJS.ProcessEnv; url: string; emulator:
 
 /** Company REALM, added by `started` with a fresh authorization at the emulator. */
 async function addAlphaBooks(started: StartedDesk, intuit: EmulatorHandle): Promise<void> {
-  const issued = intuit.control.issueAuthorization(REALM);
-  await started.connections.add({
-    name: 'Alpha Books',
-    realmId: REALM,
-    environment: 'sandbox',
-    refreshToken: issued.refreshToken,
-  });
+  await addAuthorizedCompany(started.connections, intuit, { name: 'Alpha Books', realmId: REALM });
 }
 
 describe('several companies over PostgreSQL', () => {

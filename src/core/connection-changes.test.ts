@@ -31,8 +31,7 @@ describe('clear, connect and forget', () => {
     h.emulator.control.injectTokenFault({ kind: 'invalid_grant' });
     await manager.refresh('manual').catch(() => undefined);
     expect(manager.getStatus().state).toBe('reauthorization_required');
-    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
-    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    const fresh = h.freshAuthorization();
     await manager.adoptAuthorization({ ...fresh, expiresIn: 3600, refreshExpiresIn: 8_726_400 });
     expect((await h.readStoredTokens())?.refreshToken).toBe(fresh.refreshToken);
     expect(await manager.getAccessToken()).toBe(fresh.accessToken);
@@ -56,8 +55,7 @@ describe('what the status says after Connect', () => {
     await manager.refresh('manual').catch(() => undefined);
     const rejected = manager.getStatus();
     expect(rejected.refreshToken?.rejectedAt).toBe(rejected.lastRefresh?.at);
-    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
-    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    const fresh = h.freshAuthorization();
     const connected = await manager.adoptAuthorization({
       ...fresh,
       expiresIn: 3600,

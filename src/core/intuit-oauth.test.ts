@@ -10,16 +10,21 @@ let emulator: EmulatorHandle;
 let oauth: IntuitOAuth;
 let scan: LeakScan;
 
-beforeEach(async () => {
-  emulator = await startEmulator({ autoApprove: true, rotateAfterSeconds: 0 });
-  oauth = new IntuitOAuth({
+/** The protocol layer against this test's emulator, as its app with `clientSecret`. */
+function oauthAt(clientSecret: string): IntuitOAuth {
+  return new IntuitOAuth({
     clientId: emulator.clientId,
-    clientSecret: emulator.clientSecret,
+    clientSecret,
     tokenUrl: emulator.tokenUrl,
     revokeUrl: emulator.revokeUrl,
     authorizeUrl: emulator.authorizeUrl,
     timeoutMs: 2000,
   });
+}
+
+beforeEach(async () => {
+  emulator = await startEmulator({ autoApprove: true, rotateAfterSeconds: 0 });
+  oauth = oauthAt(emulator.clientSecret);
   scan = new LeakScan().addEmulator(emulator);
 });
 
@@ -96,27 +101,13 @@ describe('IntuitOAuth', () => {
     expect(emulator.control.counters().revokeCalls).toBe(counted + 2);
     // 400 invalid_request (no token sent) is about the request, not the token: not "nothing to revoke".
     expect((await fail(oauth.revoke(''))).status).toBe(400);
-    const wrongKeys = new IntuitOAuth({
-      clientId: emulator.clientId,
-      clientSecret: 'not-the-secret',
-      tokenUrl: emulator.tokenUrl,
-      revokeUrl: emulator.revokeUrl,
-      authorizeUrl: emulator.authorizeUrl,
-      timeoutMs: 2000,
-    });
+    const wrongKeys = oauthAt('not-the-secret');
     const refused = await fail(wrongKeys.revoke('RT1-never-issued-by-intuit'));
     expect(refused).toMatchObject({ kind: 'invalid_client', status: 401 });
   });
 
   it('wrong client secret is invalid_client, naming the variables to check', async () => {
-    const wrong = new IntuitOAuth({
-      clientId: emulator.clientId,
-      clientSecret: 'not-the-secret',
-      tokenUrl: emulator.tokenUrl,
-      revokeUrl: emulator.revokeUrl,
-      authorizeUrl: emulator.authorizeUrl,
-      timeoutMs: 2000,
-    });
+    const wrong = oauthAt('not-the-secret');
     const error = await fail(wrong.refresh(emulator.refreshToken));
     expect(error.kind).toBe('invalid_client');
     expect(error.message).toMatch(/QB_CLIENT_ID, QB_CLIENT_SECRET/);

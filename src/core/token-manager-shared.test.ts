@@ -149,8 +149,7 @@ describe('what the status says', () => {
     // A new authorization starts a new cap.
     h.emulator.control.advanceClock(86_400);
     clock.jump(86_400_000);
-    const fresh = h.emulator.control.issueAuthorization(h.emulator.realmId);
-    h.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    const fresh = h.freshAuthorization();
     const connected = await manager.adoptAuthorization({
       ...fresh,
       expiresIn: 3600,

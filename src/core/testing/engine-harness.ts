@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { startEmulator } from '../../emulator';
-import type { EmulatorHandle, EmulatorOptions } from '../../emulator/types';
+import type { EmulatorHandle, EmulatorOptions, IssuedTokens } from '../../emulator/types';
 import type { ConnectionRecord } from '../connection-record';
 import type { ConnectionStore } from '../connection-store';
 import { FileConnectionStore } from '../file-connection-store';
@@ -137,6 +137,13 @@ export class EngineHarness {
   }
 
   /** The default connection's chain on disk (plaintext stores, unless the key is given). */
+  /** A new authorization for the emulator's realm (what Connect receives), its tokens known to the leak scan. */
+  freshAuthorization(): IssuedTokens {
+    const fresh = this.emulator.control.issueAuthorization(this.emulator.realmId);
+    this.scan.addSecrets(fresh.accessToken, fresh.refreshToken);
+    return fresh;
+  }
+
   /** A manager with its first access token in hand whose store then fails the next save, as a full disk does. */
   async managerFailingNextSave(setup: ManagerSetup = {}): Promise<TokenManager> {
     const failures = { remaining: 0 };

@@ -9,6 +9,7 @@ import type { ConnectionRecord } from '../src/core/connection-record';
 import type { ConnectionStore, ConnectionStoreDescription } from '../src/core/connection-store';
 import { FileConnectionStore } from '../src/core/file-connection-store';
 import { benchManager } from './engine';
+import { gcExposed, heapUsed } from './heap-reading';
 
 interface Coordinates {
   clientId: string;
@@ -55,16 +56,6 @@ class MemoryStore implements ConnectionStore {
   async close() {}
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-
-function heapUsed(): number {
-  if (gc) {
-    gc();
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
-
 async function main(): Promise<void> {
   const emulator = JSON.parse(process.env.QB_BENCH_EMULATOR ?? '{}') as Coordinates;
   const checkpoints = (process.env.QB_BENCH_CHECKPOINTS ?? '100,10000').split(',').map(Number);
@@ -88,9 +79,7 @@ async function main(): Promise<void> {
   await store.close();
   await rm(dataDir, { recursive: true, force: true });
   const kind = process.env.QB_BENCH_STORE === 'file' ? 'file' : 'memory';
-  process.stdout.write(
-    `${JSON.stringify({ gcExposed: Boolean(gc), store: kind, baseline, heap, elapsedMs })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ gcExposed, store: kind, baseline, heap, elapsedMs })}\n`);
 }
 
 await main();

@@ -8,11 +8,11 @@ import {
   type ConnectionSummary,
   type QbEnvironment,
   type QbTokensBridge,
-  type Result,
   type ResultError,
   type TokenStatus,
 } from '../../shared/contract';
 import { summarizeStatus } from '../../shared/connections';
+import { settle } from './bridge/settle';
 import type { DashboardStore } from './store';
 
 export type ConnectionsOutcome =
@@ -47,15 +47,6 @@ export interface ConnectionsState {
 }
 
 export type ConnectionsStore = StoreApi<ConnectionsState>;
-
-async function settle<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await call();
-  } catch (error) {
-    const detail = error instanceof Error && error.message ? `: ${error.message}` : '';
-    return { ok: false, error: { code: 'internal', message: `The app did not answer${detail}` } };
-  }
-}
 
 /** `#connection=ID` in the page's URL: which company to show after a reload or a Connect redirect. */
 export function connectionFromHash(hash: string): ConnectionId | null {

@@ -11,6 +11,7 @@ import {
   type ResultError,
   type TokenStatus,
 } from '../../shared/contract';
+import { settle } from './bridge/settle';
 import { ACTION_LABELS, STATE_LABELS } from './format/labels';
 import { formatClock, formatMs, parseTime } from './format/time';
 
@@ -69,16 +70,6 @@ const IDLE: Record<ActionName, boolean> = {
   connect: false,
   disconnect: false,
 };
-
-/** A bridge that throws (a dropped HTTP connection, a bug) still yields a Result for the page. */
-async function settle<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await call();
-  } catch (error) {
-    const detail = error instanceof Error && error.message ? `: ${error.message}` : '';
-    return { ok: false, error: { code: 'internal', message: `The app did not answer${detail}` } };
-  }
-}
 
 function refreshedMessage(status: TokenStatus): string {
   const expires = parseTime(status.accessToken?.expiresAt);

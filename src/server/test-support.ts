@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDesk } from '../core/bootstrap';
+import { startDesk, type StartedDesk } from '../core/bootstrap';
 import type { EngineKnobs } from '../core/connection-registry';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle, EmulatorOptions } from '../emulator/types';
@@ -11,7 +11,7 @@ import { emulatorEnv } from '../emulator/app-env';
 import type { Result, TokenStatus } from '../shared/contract';
 import type { TokenDesk } from '../core/desk';
 import { generateAdminToken } from './access';
-import { startHeadlessServer, type HeadlessServer } from './server';
+import { startHeadlessServer, type HeadlessServer, type HeadlessServerOptions } from './server';
 
 export { readStatusEvents } from './testing/status-events';
 
@@ -56,17 +56,10 @@ export async function startStack(
     manager: options.manager,
   });
   if (options.settle ?? true) await startUpRefreshDone(started.desk);
-  const adminToken = generateAdminToken();
-  const server = await startHeadlessServer({
-    desk: started.desk,
-    connections: started.connections,
-    adminToken,
-    port: 0,
+  const { server, adminToken, call } = await serveWithAdmin(started, {
     staticDir: options.staticDir ?? null,
     log,
   });
-
-  const call = adminFetch(server.baseUrl, adminToken);
 
   return {
     emulator,
@@ -90,6 +83,23 @@ export async function startStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The headless server on a free port over `started`'s connections, a fresh admin secret, and a fetch carrying it. */
+export async function serveWithAdmin(
+  started: Pick<StartedDesk, 'desk' | 'connections'>,
+  options: Partial<Omit<HeadlessServerOptions, 'desk' | 'connections' | 'adminToken'>> = {},
+): Promise<{ server: HeadlessServer; adminToken: string; call: ReturnType<typeof adminFetch> }> {
+  const adminToken = generateAdminToken();
+  const server = await startHeadlessServer({
+    desk: started.desk,
+    connections: started.connections,
+    adminToken,
+    port: 0,
+    staticDir: null,
+    ...options,
+  });
+  return { server, adminToken, call: adminFetch(server.baseUrl, adminToken) };
 }
 
 /** fetch against a server with the admin secret (unless `auth: false`); redirects are not followed. */

@@ -10,9 +10,8 @@ import { startEmulator } from '../../../emulator';
 import { emulatorEnv } from '../../../emulator/app-env';
 import type { EmulatorHandle } from '../../../emulator/types';
 import { HTTP_PATHS } from '../../../shared/contract';
-import { generateAdminToken } from '../../access';
-import { startHeadlessServer, type HeadlessServer } from '../../server';
-import { adminFetch, startUpRefreshDone } from '../../test-support';
+import type { HeadlessServer } from '../../server';
+import { serveWithAdmin, startUpRefreshDone } from '../../test-support';
 import { deskViewOf } from '../desk-view';
 import { ServiceOps, type ServiceOpsOptions } from '../service-ops';
 import { parseScrape, type Scrape } from './scrape';
@@ -76,18 +75,10 @@ export async function startOpsStack(options: OpsStackOptions = {}): Promise<OpsS
   });
   if (options.settle ?? true) await startUpRefreshDone(started.desk);
   await ops.attach(deskViewOf(started));
-  const adminToken = generateAdminToken();
-  const server = await startHeadlessServer({
-    desk: started.desk,
-    connections: started.connections,
-    adminToken,
-    port: 0,
-    staticDir: null,
+  const { server, adminToken, call } = await serveWithAdmin(started, {
     log: started.log,
     routes: (router) => ops.registerRoutes(router),
   });
-
-  const call = adminFetch(server.baseUrl, adminToken);
   return {
     emulator,
     started,

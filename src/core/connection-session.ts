@@ -65,6 +65,8 @@ export class ConnectionSession {
   loadWarnings: string[] = [];
   /** Profile edits not in the store yet: shown at once, written with the next write. */
   private profileEdits: ProfileEdits = {};
+  /** The record has been read under the lock at least once (a refresh decided on what the store held). */
+  readUnderLock = false;
   private fault: StoreError | null = null;
   private reachable = true;
   private retryTimer: unknown = null;
@@ -138,6 +140,7 @@ export class ConnectionSession {
           telemetry.lockWaited({ connectionId, waitMs: now() - asked });
           const { record, warnings } = await store.load(connectionId);
           this.answered();
+          this.readUnderLock = true;
           for (const warning of warnings) recordWarning(warning);
           if (record && record.revision >= (this.shared?.revision ?? 0)) this.shared = record;
           this.options.onRead(record);

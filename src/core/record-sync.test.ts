@@ -7,7 +7,8 @@ import type { TokenStatus } from '../shared/contract';
 import { ReauthorizationRequiredError, StoreUnavailableError, TokenError } from './errors';
 import { harnessPerTest, type EngineHarness } from './testing/engine-harness';
 import { waitFor } from './testing/manual-clock';
-import { holdableReads, switchableStore } from './testing/store-wrapper';
+import { holdableReads, switchableStore, wrapStore } from './testing/store-wrapper';
+import { systemTimers } from './refresh-timing';
 
 const setup = harnessPerTest();
 const refreshCalls = (h: EngineHarness) => h.emulator.control.counters().tokenCalls.refresh_token;
@@ -190,5 +191,66 @@ describe('a store unreachable at start', () => {
     expect(manager.getStatus()).toMatchObject({ state: 'valid', refreshToken: { source: 'stored' } });
     await manager.getAccessToken();
     expect(refreshCalls(h)).toBe(0);
+  });
+
+  it('a refresh under the lock before the store’s retry, then a failed save: the retry keeps the rotated chain, not the start’s choice', async () => {
+    const h = await setup({ rotateEveryRefreshes: 1 });
+    const state = { down: true };
+    const failures = { remaining: 0 };
+    // The store's retry timer fires only when the test says (ms = STORE_RETRY_MS).
+    const STORE_RETRY_MS = 777_777;
+    const retries: Array<() => void> = [];
+    const timers = {
+      setTimeout: (fn: () => void, ms: number) => {
+        if (ms === STORE_RETRY_MS) {
+          retries.push(fn);
+          return { retry: retries.length };
+        }
+        return systemTimers.setTimeout(fn, ms);
+      },
+      clearTimeout: (handle: unknown) => {
+        if (typeof handle === 'object' && handle !== null && 'retry' in handle) return;
+        systemTimers.clearTimeout(handle);
+      },
+    };
+    const manager = await h.manager({
+      storeRetryMs: STORE_RETRY_MS,
+      timers,
+      retry: { maxAttempts: 1 },
+      // The save of Intuit's answer meets the database gone again (the lock's session dropped).
+      wrapStore: (inner) => {
+        const switchable = switchableStore(inner, state);
+        return wrapStore(switchable, {
+          save: (record) => {
+            if (failures.remaining > 0) {
+              failures.remaining -= 1;
+              return Promise.reject(new StoreUnavailableError('the database went away during the save'));
+            }
+            return switchable.save(record);
+          },
+        });
+      },
+    });
+    expect(manager.getStatus().store?.reachable).toBe(false);
+    // The store answers first inside a refresh: Intuit rotates, and the answer cannot be saved.
+    state.down = false;
+    failures.remaining = 1;
+    retries.length = 0;
+    await expect(manager.refresh('manual')).rejects.toThrow();
+    const rotated = h.emulator.control.counters().tokenCalls.refresh_token;
+    expect(rotated).toBe(1);
+    expect(h.emulator.control.isRefreshTokenValid(h.emulator.refreshToken)).toBe(false);
+    // The store's retry: it writes the chain it holds, which must be the rotated one.
+    expect(retries.length).toBeGreaterThan(0);
+    for (const retry of retries.splice(0)) retry();
+    let stored = await h.readStoredTokens();
+    for (let tries = 0; !stored && tries < 400; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      stored = await h.readStoredTokens();
+    }
+    // Compared as a fact, so a failure prints no token value.
+    expect(stored?.refreshToken === h.emulator.refreshToken).toBe(false);
+    expect(h.emulator.control.isRefreshTokenValid(stored?.refreshToken ?? '')).toBe(true);
+    await expect(manager.refresh('manual')).resolves.toBeDefined();
   });
 });

@@ -5,7 +5,7 @@
 // of our lineage and ours is not newer (an unsaved chain is).
 import { previewToken } from '../shared/preview';
 import type { ConnectionRecord } from './connection-record';
-import { isTransientStoreError, SaveFailed } from './connection-session';
+import { isTransientStoreError } from './connection-session';
 import type { EngineContext } from './engine-context';
 import { StoreError } from './errors';
 import { chainFromEnvironment, sameChain, startingChain } from './token-chain';
@@ -65,23 +65,30 @@ export class RecordSync {
       await ctx.store.open();
       const { record, warnings } = await ctx.store.load(ctx.connectionId);
       ctx.session.answered();
-      if (!this.loaded) {
-        // The start could not read the store: decide now, as the start would have.
-        this.adoptAtStart(record, warnings);
-        this.loaded = true;
-      } else {
+      // The start could not read the store: decide now, as the start would have, unless a refresh
+      // has read it under the lock since (it made that decision, and may hold a rotated chain it
+      // could not save yet, which the start's choice must not replace).
+      if (!this.loaded && !ctx.session.readUnderLock) this.adoptAtStart(record, warnings);
+      else {
         for (const warning of warnings) ctx.noteLoadWarning(warning);
         this.adoptShared(record);
       }
-      if (ctx.inUse.unsaved || ctx.session.pending.length > 0) await hooks.persistUnsaved();
+      this.loaded = true;
     } catch (err) {
-      if (!(err instanceof StoreError)) {
+      if (err instanceof StoreError) ctx.session.failed(err);
+      else {
         ctx.log(`Reconnecting to the token store failed: ${(err as Error).message}`);
         ctx.session.armRetry();
-        return;
       }
-      if (!(err instanceof SaveFailed)) ctx.session.failed(err);
-      else ctx.session.armRetry();
+      return;
+    }
+    if (ctx.inUse.unsaved || ctx.session.pending.length > 0) {
+      // A failure here was recorded by the session as it happened; only the retry is ours to ask for.
+      await hooks.persistUnsaved().catch((err: unknown) => {
+        if (!(err instanceof StoreError))
+          ctx.log(`Writing to the token store failed: ${(err as Error).message}`);
+        ctx.session.armRetry();
+      });
     }
     if (hooks.closed()) return;
     hooks.changed();

@@ -43,6 +43,20 @@ describe('healthLevel', () => {
     expect(healthLevel(failed(), NOW)).toBe('failing');
     expect(healthLevel(statusAt(NOW, { state: 'expired' }), NOW)).toBe('failing');
     expect(healthLevel(failed({ state: 'reauthorization_required' }), NOW)).toBe('reconnect');
+    // A store this process cannot use (wrong QB_STORE_KEY): nothing refreshes, valid token or not.
+    const unusable = {
+      ...statusAt(NOW).store,
+      kind: 'file' as const,
+      location: '/data',
+      encrypted: true,
+      reachable: true,
+      misconfigured: true,
+      problem: 'wrong QB_STORE_KEY',
+    };
+    expect(healthLevel(statusAt(NOW, { store: unusable }), NOW)).toBe('failing');
+    expect(
+      healthLevel(statusAt(NOW, { state: 'not_configured', accessToken: null, store: unusable }), NOW),
+    ).toBe('failing');
   });
 });
 

@@ -74,6 +74,16 @@ describe('activeConditions', () => {
     });
     expect(kinds(status)).toEqual(['store_unreachable']);
   });
+
+  it('reports a store that cannot be used as configured, with its sentence, even while the token is valid', () => {
+    const problem = 'The stored tokens could not be decrypted with this QB_STORE_KEY.';
+    const conditions = activeConditions(
+      statusAt(NOW, { store: postgresStore({ misconfigured: true, problem }) }),
+      NOW,
+    );
+    expect(conditions.map((c) => c.kind)).toEqual(['store_unreachable']);
+    expect(conditions[0]?.message).toContain(problem);
+  });
 });
 
 describe('diffConditions', () => {

@@ -100,7 +100,14 @@ export function activeConditions(status: TokenStatus, nowMs: number): ActiveCond
       tid,
     );
   }
-  if (status.store && !status.store.reachable) {
+  // A store this process cannot use as configured (a wrong QB_STORE_KEY) stops refreshes just as an
+  // unreachable one does, and is this process's own condition too.
+  if (status.store?.misconfigured) {
+    add(
+      'store_unreachable',
+      `${name}: the token store (${status.store.kind}) cannot be used as configured${status.store.problem ? `: ${status.store.problem}` : '.'}`,
+    );
+  } else if (status.store && !status.store.reachable) {
     add('store_unreachable', `${name}: the token store (${status.store.kind}) cannot be reached.`);
   }
   return out;

@@ -18,6 +18,13 @@ describe('verdictFor', () => {
     if (!base.store) throw new Error('the fixture has a store');
     const status = statusAt(T0, { store: { ...base.store, misconfigured: true, problem } });
     expect(verdictFor(status, T0)).toMatchObject({ tone: 'bad', detail: problem });
+    // Once the token has expired the state is not_configured; the page must not send the user to Connect.
+    const expired = statusAt(T0, {
+      state: 'not_configured',
+      accessToken: null,
+      store: { ...base.store, misconfigured: true, problem },
+    });
+    expect(verdictFor(expired, T0)).toMatchObject({ tone: 'bad', detail: problem });
   });
 
   it('warns while the store cannot be reached, saying the valid token is still served', () => {

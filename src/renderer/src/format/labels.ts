@@ -90,6 +90,16 @@ export interface Verdict {
 export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
   const rtExpires = parseTime(status.refreshToken?.expiresAt);
   const rtDays = rtExpires === null ? null : daysLeft(rtExpires, nowMs);
+  // The store first: a store that cannot be used leaves the state `not_configured` once the token
+  // expires, and "Not connected" would send the user to Connect, which cannot work either.
+  const store = status.store;
+  if (store?.misconfigured) {
+    return {
+      tone: 'bad',
+      headline: 'QuickBooks will stop working: the token store cannot be used',
+      detail: store.problem ?? 'Nothing is refreshed until the store configuration is fixed.',
+    };
+  }
   switch (status.state) {
     case 'not_configured':
       return {
@@ -107,14 +117,6 @@ export function verdictFor(status: TokenStatus, nowMs: number): Verdict {
       };
     default:
       break;
-  }
-  const store = status.store;
-  if (store?.misconfigured) {
-    return {
-      tone: 'bad',
-      headline: 'QuickBooks will stop working: the token store cannot be used',
-      detail: store.problem ?? 'Nothing is refreshed until the store configuration is fixed.',
-    };
   }
   if (store && !store.reachable) {
     return {

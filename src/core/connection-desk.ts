@@ -15,6 +15,8 @@ export interface ConnectionDeskOptions {
   apiBaseUrl: string;
   httpTimeoutMs: number;
   log: LogFn;
+  /** Where the API client's per-request lines go (default: `log`); null builds none (a silent library). */
+  requestLog?: LogFn | null;
   /** API requests and retries after a 401, per connection (default: none). */
   telemetry?: EngineTelemetry;
 }
@@ -59,7 +61,8 @@ export class ConnectionDesk implements TokenDesk {
           apiBaseUrl: this.options.apiBaseUrl,
           realmId,
           fetchTimeoutMs: this.options.httpTimeoutMs,
-          log: this.options.log,
+          log:
+            this.options.requestLog === undefined ? this.options.log : (this.options.requestLog ?? undefined),
           telemetry: this.options.telemetry,
           connectionId: this.manager.connectionId,
         }),

@@ -93,7 +93,7 @@ export function storedConnectionManagerConfig(
  */
 export async function startConnection(
   config: Config,
-  options: TokenManagerOptions & { connectionId: ConnectionId; log: LogFn },
+  options: TokenManagerOptions & { connectionId: ConnectionId; log: LogFn; requestLog?: null },
 ): Promise<{ manager: TokenManager; desk: ConnectionDesk }> {
   const log = connectionLog(options.log, options.connectionId);
   const manager = new TokenManager({ ...options, log });
@@ -108,6 +108,7 @@ export async function startConnection(
     apiBaseUrl: apiBaseUrlFor(config, options.config.environment),
     httpTimeoutMs: config.httpTimeoutMs,
     log,
+    requestLog: options.requestLog,
     telemetry: options.telemetry,
   });
   return { manager, desk };

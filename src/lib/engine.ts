@@ -38,6 +38,8 @@ import { storedConnectionStatus } from './stored-status';
 export interface LibraryEngineOptions {
   clientName: string;
   log: LogFn;
+  /** The app gave no log: the API client builds no per-request line at all (it would be thrown away). */
+  quiet?: boolean;
   /** Engine knobs for tests (back-off, clock). */
   manager?: Pick<TokenManagerOptions, 'retry' | 'now' | 'timers' | 'random' | 'lockWaitMs'>;
 }
@@ -233,6 +235,7 @@ class LibraryEngine {
       secrets: this.secrets,
       clientName: this.options.clientName,
       ...this.options.manager,
+      ...(this.options.quiet ? { requestLog: null } : {}),
     });
     served.manager = manager;
     served.desk = desk;

@@ -260,6 +260,7 @@ class LibraryQuickBooks implements QuickBooks {
     return {
       clientName: this.clientName,
       log: this.options.log ?? silent,
+      quiet: this.options.log === undefined,
       manager: this.internal.manager,
     };
   }

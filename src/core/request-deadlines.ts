@@ -19,9 +19,10 @@ export class RequestDeadlines {
     this.live.add(tracked);
     if (tracked.deadline < this.timerAt) this.arm(tracked.deadline);
     return {
+      // The timer stays armed when the last request is done: it is unref'd, finds nothing due when it
+      // fires, and serial requests (the common case) then set no timer at all.
       done: () => {
         this.live.delete(tracked);
-        if (this.live.size === 0) this.disarm();
       },
     };
   }

@@ -1,7 +1,7 @@
 // The connection-keyed file store on a real disk: layout, atomic writes, encryption, what it does
 // with files it cannot read, the lock and in-flight note per connection, watching for other
 // processes' writes, and the upgrade of a store written by the single-connection version (0.1).
-import { cpSync, readFileSync, realpathSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   REFRESHING_NOTE_SUFFIX,
 } from './file-connection-store';
 import { SaveRescue } from './fs/save-rescue';
+import { moveAside } from './record-file-recovery';
 import { fingerprintToken, type StoredTokens } from './token-store';
 import { fixtureTokens } from './testing/stored-chain';
 
@@ -143,6 +144,40 @@ describe('FileConnectionStore layout', () => {
     const aside = files.find((name) => name.startsWith('default.json.corrupt-'));
     expect(await readFile(join(connectionsDir(), aside ?? ''), 'utf8')).toBe(content);
     expect(files).not.toContain('default.json');
+  });
+
+  it('moves an unreadable record aside only under the lock: one another process saves meanwhile is read, not moved', async () => {
+    await mkdir(connectionsDir(), { recursive: true });
+    await writeFile(join(connectionsDir(), 'default.json'), 'not json at all');
+    const [holder, reader] = [store(), store(null, { lockWaitMs: 300 })];
+    await reader.open();
+    // Another process holds the lock: the unreadable file is not touched, and the wait runs out.
+    await holder.withLock('default', async () => {
+      await expect(reader.load('default')).rejects.toBeInstanceOf(StoreLockTimeoutError);
+    });
+    expect(await readdir(connectionsDir())).toEqual(['default.json']);
+    // A reader that has found it unreadable waits for the holder, who saves a good record meanwhile.
+    const patient = store(null, { lockWaitMs: 5_000 });
+    await patient.open();
+    const saved = record('default', 3);
+    const loading: ReturnType<FileConnectionStore['load']>[] = [];
+    await holder.withLock('default', async () => {
+      loading.push(patient.load('default'));
+      await new Promise((resolve) => setImmediate(resolve));
+      await holder.save(saved);
+    });
+    const [loaded] = await Promise.all(loading);
+    expect(loaded?.record).toMatchObject({ revision: 3, tokens: saved.tokens });
+    expect(loaded?.warnings.join(' ')).not.toMatch(/could not be read/);
+    expect(await readdir(connectionsDir())).toEqual(['default.json']);
+  });
+
+  it('an unreadable record already moved by another process is nothing to move (no raw ENOENT)', async () => {
+    const lines: string[] = [];
+    const path = join(dir, 'default.json');
+    expect(moveAside(path, 'not JSON', (line) => lines.push(line))).toMatch(/could not be read.*was gone/);
+    expect(lines).toHaveLength(1);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('leaves a record written in another layout of this app exactly where it is', async () => {
@@ -321,9 +356,55 @@ describe('upgrade from the single-connection store of 0.1', () => {
 
   it('an interrupted upgrade (new record written, old file still there) finishes without touching the new record', async () => {
     cpSync(join(FIXTURES, 'plain', LEGACY_STORE_FILE_NAME), join(dir, LEGACY_STORE_FILE_NAME));
-    await store().save(record('default', 7, tokens('RT-written-after-the-upgrade-0123')));
+    await store().save(record('default', 7, expected.tokens));
     expect((await store().load('default')).record).toMatchObject({ revision: 7 });
     expect(await readdir(dir)).toEqual([CONNECTIONS_DIR_NAME]);
+  });
+
+  it('a 0.1 store that reappears with another chain after the upgrade is moved aside, never deleted, and says so', async () => {
+    // Upgraded; then a 0.1 process still running refreshes and saves its rotated chain to qb-tokens.json.
+    await store().save(record('default', 7, tokens('RT-the-upgraded-chain-0123456789')));
+    cpSync(join(FIXTURES, 'plain', LEGACY_STORE_FILE_NAME), join(dir, LEGACY_STORE_FILE_NAME));
+    const legacy = await readFile(join(dir, LEGACY_STORE_FILE_NAME), 'utf8');
+    const { record: loaded, warnings } = await store().load('default');
+    expect(loaded).toMatchObject({ revision: 7 });
+    expect(warnings.join(' ')).toMatch(
+      /reappeared after the upgrade with other tokens.*moved to .*not deleted/,
+    );
+    const aside = (await readdir(dir)).filter((name) =>
+      name.startsWith(`${LEGACY_STORE_FILE_NAME}.not-upgraded-`),
+    );
+    expect(aside).toHaveLength(1);
+    expect(await readFile(join(dir, aside[0] ?? ''), 'utf8')).toBe(legacy);
+    expect(warnings.join(' ')).not.toContain(expected.tokens.refreshToken);
+  });
+
+  it('waits for a 0.1 process holding its lock (an empty qb-tokens.json.lock directory), upgrading nothing meanwhile', async () => {
+    cpSync(join(FIXTURES, 'plain', LEGACY_STORE_FILE_NAME), join(dir, LEGACY_STORE_FILE_NAME));
+    // proper-lockfile's lock: a bare directory, its mtime renewed by the holder.
+    await mkdir(join(dir, `${LEGACY_STORE_FILE_NAME}.lock`));
+    await expect(store(null, { lockWaitMs: 300, lockStaleMs: 10_000 }).open()).rejects.toBeInstanceOf(
+      StoreLockTimeoutError,
+    );
+    expect(await readdir(connectionsDir())).toEqual([]);
+    expect(existsSync(join(dir, LEGACY_STORE_FILE_NAME))).toBe(true);
+    // Once the 0.1 process lets go, the upgrade goes ahead.
+    await rm(join(dir, `${LEGACY_STORE_FILE_NAME}.lock`), { recursive: true });
+    expect((await store().load('default')).record?.tokens).toEqual(expected.tokens);
+  });
+
+  it('a lock taken before open() succeeded, whose holder loads, does not wait for itself (open upgrades under that lock)', async () => {
+    cpSync(join(FIXTURES, 'plain', LEGACY_STORE_FILE_NAME), join(dir, LEGACY_STORE_FILE_NAME));
+    const s = store(null, { lockWaitMs: 2_000 });
+    // open() fails at start (here: a data directory others could write to, put right a moment later).
+    await chmod(dir, 0o777);
+    await expect(s.open()).rejects.toThrow(/QB_DATA_DIR/);
+    await chmod(dir, 0o700);
+    // The engine's refresh: lock, then load. Before open() was ensured first this never settled.
+    const loaded = s.withLock('default', () => s.load('default'));
+    const hung = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000).unref());
+    const outcome = await Promise.race([loaded, hung]);
+    expect(outcome === 'hung' ? outcome : outcome.record?.tokens).toEqual(expected.tokens);
   });
 
   it('moves the 0.1 refresh-in-flight note along, so the next start can still explain an invalid_grant', async () => {

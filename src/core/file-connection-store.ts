@@ -41,6 +41,8 @@ import type { RefreshInFlightNote } from './token-store';
 export { LEGACY_STORE_FILE_NAME, REFRESHING_NOTE_SUFFIX };
 
 export const CONNECTIONS_DIR_NAME = 'connections';
+/** What a load outside the lock found: a file that cannot be read, to be looked at again under the lock. */
+const UNREADABLE_OUTSIDE_LOCK = Symbol('unreadable outside the lock');
 /** A save takes milliseconds: a temp file this old was left by a process that died mid-save. */
 const ORPHANED_TEMP_AGE_MS = 60_000;
 
@@ -137,7 +139,7 @@ export class FileConnectionStore implements ConnectionStore {
         lockStaleMs: this.lockStaleMs,
         environment: this.environment,
         file: (id) => this.file(id),
-        withLock: (id, fn) => this.withLock(id, fn),
+        withLock: (id, fn) => this.queueLock(id, fn),
         save: (record) => this.save(record),
         warn: (line) => this.openWarnings.push(line),
       });
@@ -160,27 +162,46 @@ export class FileConnectionStore implements ConnectionStore {
     const file = this.file(id);
     // A record a failed save left in a rescue file is moved back under the lock, so no refresh races it.
     if (!this.held.has(id) && file.findRescued() && file.writableProblem() === null) {
-      return this.withLock(id, () => this.loadCurrent(id));
+      return this.withLock(id, () => this.loadLocked(id));
     }
-    return this.loadCurrent(id);
+    const loaded = await this.loadCurrent(id);
+    // An unreadable file is moved aside only under the lock: outside it, what is at the path by now
+    // may be the record another process has just saved under the lock. Under it, that is read again.
+    return loaded === UNREADABLE_OUTSIDE_LOCK ? this.withLock(id, () => this.loadLocked(id)) : loaded;
   }
 
-  private async loadCurrent(id: ConnectionId): Promise<RecordLoadResult> {
+  private async loadLocked(id: ConnectionId): Promise<RecordLoadResult> {
+    const loaded = await this.loadCurrent(id);
+    if (loaded === UNREADABLE_OUTSIDE_LOCK)
+      throw new Error(`load of ${id} under its lock found no lock held`);
+    return loaded;
+  }
+
+  private async loadCurrent(id: ConnectionId): Promise<RecordLoadResult | typeof UNREADABLE_OUTSIDE_LOCK> {
     const file = this.file(id);
-    const warnings = id === 'default' ? this.openWarnings.splice(0) : [];
-    const unwritable = file.writableProblem();
-    if (unwritable) warnings.push(`${unwritable} Refreshing is not possible until it is.`);
+    const locked = this.held.has(id);
     let record: ConnectionRecord | null = null;
+    let unreadable: string | null = null;
     const body = file.read();
     if (body) {
       try {
         record = decodeRecordFile(body.toString('utf8'), id, file.path, this.cipher).record;
       } catch (err) {
         if (!(err instanceof UnreadableRecord)) throw err;
-        warnings.push(moveAside(file.realPath(), err.message, this.log));
+        unreadable = err.message;
       }
     }
-    const locked = this.held.has(id);
+    const unwritable = file.writableProblem();
+    if (unreadable !== null && !locked && unwritable === null) return UNREADABLE_OUTSIDE_LOCK;
+    const warnings = id === 'default' ? this.openWarnings.splice(0) : [];
+    if (unwritable) warnings.push(`${unwritable} Refreshing is not possible until it is.`);
+    if (unreadable !== null) {
+      warnings.push(
+        locked
+          ? moveAside(file.realPath(), unreadable, this.log)
+          : `The token store record ${file.path} could not be read (${unreadable}); it is left as it is. Carrying on from the environment's token.`,
+      );
+    }
     const decode = (text: string, path: string) => decodeRecordFile(text, id, path, this.cipher).record;
     const rescued = takeRescued(file, record, locked, decode, warnings);
     if (rescued) record = await moveBack(file, rescued, locked, this.log, warnings);
@@ -215,6 +236,14 @@ export class FileConnectionStore implements ConnectionStore {
   }
 
   async withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    // Opened before the queue: open() upgrading a 0.1 store takes this lock itself, and would wait
+    // forever behind a holder whose fn calls load(), which waits for open().
+    await this.open();
+    return this.queueLock(id, fn, options);
+  }
+
+  /** withLock without open(): what open() itself uses. */
+  private queueLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     const file = this.file(id);
     const previous = this.lockQueues.get(id) ?? Promise.resolve();
     const run = previous.then(() => {
@@ -277,7 +306,7 @@ export class FileConnectionStore implements ConnectionStore {
       const file = this.file(id);
       const text = file.read()?.toString('utf8') ?? '';
       if (!text.includes('"encrypted":false') || file.writableProblem() !== null) continue;
-      await this.withLock(id, async () => {
+      await this.queueLock(id, async () => {
         try {
           const current = file.read()?.toString('utf8') ?? '';
           const { record, plaintext } = decodeRecordFile(current, id, file.path, this.cipher);

@@ -7,7 +7,7 @@ import type { ConnectionId, QbEnvironment } from '../shared/contract';
 import { defaultProfile, newConnectionRecord, type ConnectionRecord } from './connection-record';
 import { DurableRecordFile } from './fs/durable-record-file';
 import type { LogFn } from './log';
-import { parseRecordJson, UnreadableRecord } from './record-file-format';
+import { decodeRecordFile, parseRecordJson, UnreadableRecord } from './record-file-format';
 import { moveAside } from './record-file-recovery';
 import { withFileLock } from './refresh-lock';
 import { REFRESHING_NOTE_SUFFIX } from './refresh-note';
@@ -71,11 +71,44 @@ export async function upgradeLegacyStore(target: LegacyUpgradeTarget): Promise<v
         const legacyNote = `${legacy.realPath()}${REFRESHING_NOTE_SUFFIX}`;
         if (existsSync(legacyNote)) renameSync(legacyNote, `${file.realPath()}${REFRESHING_NOTE_SUFFIX}`);
         log(`Upgraded the single-connection token store ${legacy.path} to ${file.path}.`);
+      } else if (!holdsSameChain(body, legacy.path, file.read(), target)) {
+        // Upgraded before, yet here again with another chain: a 0.1 process still running has saved
+        // a rotated token, perhaps the only valid one. Kept, aside; never deleted.
+        const aside = `${legacy.realPath()}.not-upgraded-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        renameSync(legacy.realPath(), aside);
+        const line = `The single-connection token store ${legacy.path} reappeared after the upgrade with other tokens than ${file.path} (a 0.1 process still running may have refreshed them); it was moved to ${aside}, not deleted. Stop the 0.1 process; if the connection's refresh token is rejected, reconnect.`;
+        log(line);
+        target.warn(line);
+        return;
       }
-      // The new record is durable (save() fsynced it and the directory): the old file can go.
+      // The new record is durable (save() fsynced it and the directory) and holds the old file's
+      // chain: the old file can go.
       await legacy.remove();
     }),
   );
+}
+
+/** True when the 0.1 file holds the refresh token the default connection's record holds now. */
+function holdsSameChain(
+  legacyBody: Buffer,
+  legacyPath: string,
+  recordBody: Buffer | null,
+  target: LegacyUpgradeTarget,
+): boolean {
+  try {
+    const tokens = decodeLegacy(legacyBody.toString('utf8'), legacyPath, target.cipher);
+    const file = target.file('default');
+    const record = decodeRecordFile(
+      recordBody?.toString('utf8') ?? '',
+      'default',
+      file.path,
+      target.cipher,
+    ).record;
+    return record.tokens?.refreshToken === tokens.refreshToken;
+  } catch {
+    // Either cannot be read (or not with this key): nothing tells they are the same.
+    return false;
+  }
 }
 
 function decodeLegacy(text: string, path: string, cipher: StoreCipher | null): StoredTokens {

@@ -14,10 +14,20 @@ export interface RescuedCopy {
   path: string;
 }
 
-/** Renames an unreadable file to `<path>.corrupt-<time>`; returns the warning it logged. */
+/**
+ * Renames an unreadable file to `<path>.corrupt-<time>` (call it under the file's lock); returns the
+ * warning it logged. A file already gone (a process not holding the lock moved it) is nothing to move.
+ */
 export function moveAside(path: string, why: string, log: LogFn): string {
   const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  renameSync(path, aside);
+  try {
+    renameSync(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const gone = `The token store record ${path} could not be read (${why}); it was gone when it was to be moved aside (another process moved it). Carrying on from the environment's token.`;
+    log(gone);
+    return gone;
+  }
   const warning = `The token store record ${path} could not be read (${why}) and was moved aside to ${aside}; carrying on from the environment's token.`;
   log(warning);
   return warning;

@@ -7,8 +7,11 @@
 // A waiter takes the lock over at once when its holder is gone from this host (kill -9, a crash, a
 // reboot), and otherwise only once the holder's heartbeat (the directory's mtime, touched every
 // staleMs / 3) is older than staleMs, which covers holders on other hosts and hung ones. An empty lock
-// directory (one being removed this instant, or left half-made by an older version) is replaced by
-// the rename where the OS allows it (POSIX), and is otherwise waited out like a stale one.
+// directory is held while its mtime is fresh: it is exactly what proper-lockfile, the lock of 0.1,
+// makes (mkdir, mtime touched every stale / 2), so a 0.1 process mid-refresh on qb-tokens.json is
+// waited for, not overtaken. One older than staleMs (its holder gone) is replaced by the rename where
+// the OS allows it (POSIX), and is otherwise taken over like a stale one. (One being removed this
+// instant is gone a moment later.)
 // Takeovers are serialised by a second, short-lived directory so two waiters never both remove a
 // lock and one of them the other's fresh one. Any error other than "held" (EACCES, EROFS, ENOSPC)
 // fails at once: retrying cannot fix it.
@@ -68,7 +71,7 @@ export async function acquireOwnedLock(lockDir: string, options: OwnedLockOption
   const deadline = Date.now() + options.waitMs;
   let delay = 20;
   for (;;) {
-    if (mayBeFree(lockDir)) {
+    if (mayBeFree(lockDir, options.staleMs)) {
       const owner: LockOwner = {
         ...thisProcess(),
         acquiredAt: Date.now(),
@@ -173,10 +176,13 @@ function takeOver(
   }
 }
 
-/** True when nothing, or an empty directory, is at the lock's path: worth trying to take it. */
-function mayBeFree(lockDir: string): boolean {
+/**
+ * True when nothing, or an empty directory not touched for staleMs, is at the lock's path: worth
+ * trying to take it. A fresh empty one is a live proper-lockfile holder (0.1), which records no owner.
+ */
+function mayBeFree(lockDir: string, staleMs: number): boolean {
   try {
-    return readdirSync(lockDir).length === 0;
+    return readdirSync(lockDir).length === 0 && Date.now() - statSync(lockDir).mtimeMs > staleMs;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }

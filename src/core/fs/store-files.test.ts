@@ -3,8 +3,19 @@
 // link, and a refresh lock left by a process that was killed.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
@@ -249,15 +260,21 @@ describe('the refresh lock', () => {
     expect((await readdir(records(dir))).filter((name) => name.includes('.lock'))).toEqual([]);
   });
 
-  it('an empty lock directory (left half-made by an earlier version) is replaced at once', async () => {
+  it('a fresh empty lock directory (what proper-lockfile, the lock of 0.1, holds) is waited for; a stale one is replaced at once', async () => {
     const lockDir = join(records(dir), `${STORE_FILE_NAME}.lock`);
     await mkdir(lockDir, { recursive: true, mode: 0o700 });
-    const store = new FileConnectionStore({
-      dataDir: dir,
-      storeKey: null,
-      lockWaitMs: 1_000,
-      lockStaleMs: 3_600_000,
+    const options = { dataDir: dir, storeKey: null, lockStaleMs: 10_000 };
+    const waiting = new FileConnectionStore({ ...options, lockWaitMs: 300 });
+    let ran = false;
+    await expect(waiting.withLock('default', async () => (ran = true))).rejects.toMatchObject({
+      name: 'StoreLockTimeoutError',
     });
+    expect(ran).toBe(false);
+    expect(readdirSync(lockDir)).toEqual([]);
+    // Not touched for longer than the stale period: its holder is gone.
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lockDir, old, old);
+    const store = new FileConnectionStore({ ...options, lockWaitMs: 1_000 });
     expect(await store.withLock('default', async () => readLockOwner(lockDir)?.pid)).toBe(process.pid);
     expect(existsSync(lockDir)).toBe(false);
   });

@@ -1,13 +1,16 @@
 // The PostgreSQL store (QB_STORE_URL): every desk, headless server, CLI and app instance on every
 // machine that points at the same database shares one record per connection and refreshes one at a
 // time.
-// - The lock is a session-level advisory lock on the connection's key, taken on a client of its own:
-//   a holder that dies (kill -9, a lost connection) frees it with its session, so the next instance
-//   proceeds at once, with no stale-lock wait. Waits are bounded (lock_timeout).
-// - Under the lock, reads and writes go through the lock's own session: if that session is lost, the
-//   write fails (the engine keeps the new chain in memory and writes it on reconnect) instead of
-//   landing without the lock. A write is also conditional on the revision read under the lock, so a
-//   row changed by someone else, or one that could not be read, is never written over.
+// - The lock is a session-level advisory lock on the connection's key, taken on a connection of its
+//   own (outside the pool, so any number of companies can refresh at once): a holder that dies
+//   (kill -9, a lost connection) frees it with its session, so the next instance proceeds at once,
+//   with no stale-lock wait. Waits are bounded (lock_timeout).
+// - Under the lock, reads and writes go through the lock's own session. Every write is conditional on
+//   the revision read under the lock, so a row changed by someone else, one that could not be read, or
+//   one removed since is never written over. That condition is what lets a write whose lock session
+//   was lost (during the token call, a database blip) go on over fresh pooled connections for a short
+//   while: Intuit has already retired the old refresh token, and a process about to exit (the CLI)
+//   would otherwise lose the new one.
 // - Every write NOTIFYs the store's channel in the same transaction; watch() LISTENs.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -21,7 +24,7 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from '../connection-store';
-import { StoreError, StoreLockTimeoutError } from '../errors';
+import { StoreError, StoreLockTimeoutError, StoreUnavailableError } from '../errors';
 import type { LogFn } from '../log';
 import { markRefreshStep } from '../refresh-markers';
 import { StoreCipher } from '../store-crypto';
@@ -47,34 +50,53 @@ export interface PgConnectionStoreOptions {
   lockWaitMs?: number;
   /** How long to wait for a connection to the server, ms (default 5 s). */
   connectTimeoutMs?: number;
-  /** Pool size (default 4: one LISTEN connection comes on top). */
+  /** Pool size (default 4; the LISTEN connection and each held lock's own connection come on top). */
   poolSize?: number;
+  /** How long a write whose lock session was lost is tried again on fresh connections, ms (default 5 s). */
+  saveRetryMs?: number;
   /** For a profile that had to be reset (default sandbox). */
   environment?: QbEnvironment;
 }
 
 interface HeldLock {
-  client: pg.PoolClient;
+  client: pg.Client;
   /** Set when the session broke while held: the lock is gone with it. */
   lost: boolean;
-  /** The client's 'error' handler while checked out (a lost connection must not crash the process). */
-  onError: () => void;
 }
 
-const upsertSql = (() => {
+/** Placeholder `n` (1-based) of UPSERT_COLUMNS, cast where the column is jsonb. */
+const placeholder = (i: number) => `$${i + 1}${i === 3 || i === 4 || i === 8 ? '::jsonb' : ''}`;
+const notifyWritten = `SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision, 'by', $${UPSERT_COLUMNS.length + 1}::text)::text)
+      FROM written`;
+
+/** Revision 1: a new row (a row already there is never written over: none is at revision 0). */
+const insertSql = (() => {
   const columns = UPSERT_COLUMNS.join(', ');
-  const values = UPSERT_COLUMNS.map((_, i) => `$${i + 1}${i === 3 || i === 4 || i === 8 ? '::jsonb' : ''}`);
+  const values = UPSERT_COLUMNS.map((_, i) => placeholder(i));
   const updates = UPSERT_COLUMNS.filter((c) => c !== 'id')
     .map((c) => `${c} = EXCLUDED.${c}`)
     .concat('updated_at = now()')
     .join(', ');
-  const by = UPSERT_COLUMNS.length + 1;
   return `WITH written AS (
       INSERT INTO ${CONNECTIONS_TABLE} AS c (${columns}) VALUES (${values.join(', ')})
       ON CONFLICT (id) DO UPDATE SET ${updates} WHERE c.revision = EXCLUDED.revision - 1
       RETURNING id, revision)
-    SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision, 'by', $${by}::text)::text)
-      FROM written`;
+    ${notifyWritten}`;
+})();
+
+/**
+ * A later revision: only on top of the row read (revision - 1). A row that is gone was removed (under
+ * the lock, by someone who took it after this writer's session was lost): it is not brought back.
+ */
+const updateSql = (() => {
+  const sets = UPSERT_COLUMNS.map((c, i) => `${c} = ${placeholder(i)}`)
+    .filter((_, i) => UPSERT_COLUMNS[i] !== 'id')
+    .concat('updated_at = now()')
+    .join(', ');
+  return `WITH written AS (
+      UPDATE ${CONNECTIONS_TABLE} SET ${sets} WHERE id = $1 AND revision = $2::bigint - 1
+      RETURNING id, revision)
+    ${notifyWritten}`;
 })();
 
 export class PgConnectionStore implements ConnectionStore {
@@ -86,6 +108,7 @@ export class PgConnectionStore implements ConnectionStore {
   private readonly log: LogFn;
   private readonly lockWaitMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly saveRetryMs: number;
   private readonly standing: string[] = [];
   /** Names this instance in notifications and in `updated_by`. */
   private readonly self = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -108,6 +131,7 @@ export class PgConnectionStore implements ConnectionStore {
     this.log = options.log ?? (() => undefined);
     this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.saveRetryMs = options.saveRetryMs ?? 5000;
     this.description = {
       kind: 'postgres',
       location: this.url.location,
@@ -168,13 +192,21 @@ export class PgConnectionStore implements ConnectionStore {
   }
 
   async save(record: ConnectionRecord): Promise<void> {
-    const values = this.rows.encode(record, this.self);
-    const { rowCount } = await this.run(
-      `writing connection "${record.id}"`,
-      (c) => c.query(upsertSql, [...values, this.self]),
-      record.id,
-    );
-    if (rowCount === 1) {
+    const doing = `writing connection "${record.id}"`;
+    const params = [...this.rows.encode(record, this.self), this.self];
+    const sql = record.revision === 1 ? insertSql : updateSql;
+    const onLockSession = this.held.has(record.id);
+    let written: boolean;
+    try {
+      const { rowCount } = await this.run(doing, (c) => c.query(sql, params), record.id);
+      written = rowCount === 1;
+    } catch (err) {
+      // The lock's session was lost (mid token call, a blip): Intuit may have retired the old refresh
+      // token already, so the write is not given up. The revision condition alone guards it now.
+      if (!onLockSession || !(err instanceof StoreUnavailableError)) throw err;
+      written = await this.writeOnFreshSession(record, sql, params, err);
+    }
+    if (written) {
       markRefreshStep('renamed');
       markRefreshStep('saved');
       return;
@@ -382,6 +414,50 @@ export class PgConnectionStore implements ConnectionStore {
     }
   }
 
+  /**
+   * The write of `record` on pooled connections after the lock's session failed, tried again for up to
+   * saveRetryMs while the server cannot be reached. True when the row now holds it: written now, or by
+   * the lost session itself (its commit landed, only the answer was lost). False when the row moved on.
+   */
+  private async writeOnFreshSession(
+    record: ConnectionRecord,
+    sql: string,
+    params: unknown[],
+    first: StoreError,
+  ): Promise<boolean> {
+    const doing = `writing connection "${record.id}" after its lock's session was lost`;
+    this.log(
+      `PostgreSQL store: ${first.message}; writing it again on a fresh connection (only on top of revision ${record.revision - 1}).`,
+    );
+    const deadline = Date.now() + this.saveRetryMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.open();
+        const { rowCount } = await this.pool.query(sql, params);
+        if (rowCount === 1) {
+          this.log(`PostgreSQL store: connection "${record.id}" saved on a fresh connection.`);
+          return true;
+        }
+        return await this.holdsChain(record);
+      } catch (err) {
+        const error = toStoreError(err, this.url, doing);
+        if (!(error instanceof StoreUnavailableError) || Date.now() + delay > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(1000, delay * 2);
+      }
+    }
+  }
+
+  /** Whether the row is at `record`'s revision with its refresh token. */
+  private async holdsChain(record: ConnectionRecord): Promise<boolean> {
+    const { rows } = await this.pool.query<ConnectionRow>(`${SELECT_ROW} WHERE id = $1`, [record.id]);
+    const row = rows[0];
+    if (!row || Number(row.revision) !== record.revision) return false;
+    const decoded = this.rows.decode(row);
+    return decoded.record?.tokens?.refreshToken === record.tokens?.refreshToken;
+  }
+
   private async serialLocally<T>(id: ConnectionId, deadline: number, task: () => Promise<T>): Promise<T> {
     const previous = this.localTail.get(id) ?? Promise.resolve();
     let release = () => {};
@@ -403,18 +479,20 @@ export class PgConnectionStore implements ConnectionStore {
     );
   }
 
-  /** A pooled client holding the connection's advisory lock, or StoreLockTimeoutError at the deadline. */
+  /**
+   * A session of its own holding the connection's advisory lock, or StoreLockTimeoutError at the
+   * deadline. Not a pooled client: a lock is held for a whole token call, so pooled locks would starve
+   * every other company's lock (and read) once there are more refreshes than pool slots, and a wait for
+   * a pool slot ends at connectTimeoutMs as "cannot be reached", not at the lock's deadline.
+   */
   private async lockSession(id: ConnectionId, deadline: number): Promise<HeldLock> {
-    let client: pg.PoolClient;
+    const client = new pg.Client(this.clientConfig());
+    const held: HeldLock = { client, lost: false };
+    // For the client's whole life (also after end()): a lost connection must not crash the process.
+    client.on('error', () => (held.lost = true));
     try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toStoreError(err, this.url, `locking connection "${id}"`);
-    }
-    const held: HeldLock = { client, lost: false, onError: () => (held.lost = true) };
-    client.on('error', held.onError);
-    const waitMs = Math.max(1, deadline - Date.now());
-    try {
+      await client.connect();
+      const waitMs = Math.max(1, deadline - Date.now());
       // One round trip; SET is transactional, so a timed-out wait leaves lock_timeout as it was.
       await client.query(
         `SET lock_timeout = ${Math.ceil(waitMs)}; SELECT pg_advisory_lock(${lockKey(id)}); RESET lock_timeout`,
@@ -422,7 +500,7 @@ export class PgConnectionStore implements ConnectionStore {
       return held;
     } catch (err) {
       const error = toStoreError(err, this.url, `locking connection "${id}"`);
-      this.releaseSession(held, !(error instanceof StoreLockTimeoutError));
+      await endSession(held);
       throw error instanceof StoreLockTimeoutError ? this.lockTimeout(id) : error;
     }
   }
@@ -430,19 +508,19 @@ export class PgConnectionStore implements ConnectionStore {
   private async unlock(id: ConnectionId, held: HeldLock): Promise<void> {
     if (!held.lost) {
       try {
+        // Explicitly, so the next waiter goes on now rather than when the server notices the session end.
         await held.client.query(`SELECT pg_advisory_unlock(${lockKey(id)})`);
       } catch {
         held.lost = true;
       }
     }
-    // A session that broke, or is suspect, is ended: that frees the lock for certain.
-    this.releaseSession(held, held.lost);
+    // Ending the session frees the lock for certain, also when the unlock above failed.
+    await endSession(held);
   }
+}
 
-  private releaseSession(held: HeldLock, destroy: boolean): void {
-    held.client.off('error', held.onError);
-    held.client.release(destroy);
-  }
+async function endSession(held: HeldLock): Promise<void> {
+  await held.client.end().catch(() => undefined);
 }
 
 /** The connection's advisory lock key: 64 bits of a hash of its id, in this app's own namespace. */

@@ -1,10 +1,11 @@
 // The PostgreSQL store (QB_STORE_URL): every desk, headless server, CLI and app instance on every
 // machine that points at the same database shares one record per connection and refreshes one at a
 // time.
-// - The lock is a session-level advisory lock on the connection's key, taken on a connection of its
-//   own (outside the pool, so any number of companies can refresh at once): a holder that dies
-//   (kill -9, a lost connection) frees it with its session, so the next instance proceeds at once,
-//   with no stale-lock wait. Waits are bounded (lock_timeout).
+// - The lock is a session-level advisory lock on the connection's key, taken on a session of its own
+//   (from a pool of lock sessions with no slot limit, so any number of companies can refresh at once
+//   and each waits only for its lock): a holder that dies (kill -9, a lost connection) frees it with
+//   its session, so the next instance proceeds at once, with no stale-lock wait. Waits are bounded
+//   (lock_timeout).
 // - Under the lock, reads and writes go through the lock's own session. Every write is conditional on
 //   the revision read under the lock, so a row changed by someone else, one that could not be read, or
 //   one removed since is never written over. That condition is what lets a write whose lock session
@@ -50,7 +51,7 @@ export interface PgConnectionStoreOptions {
   lockWaitMs?: number;
   /** How long to wait for a connection to the server, ms (default 5 s). */
   connectTimeoutMs?: number;
-  /** Pool size (default 4; the LISTEN connection and each held lock's own connection come on top). */
+  /** Pool size for reads and writes outside a lock (default 4; the LISTEN connection and lock sessions come on top). */
   poolSize?: number;
   /** How long a write whose lock session was lost is tried again on fresh connections, ms (default 5 s). */
   saveRetryMs?: number;
@@ -59,9 +60,11 @@ export interface PgConnectionStoreOptions {
 }
 
 interface HeldLock {
-  client: pg.Client;
+  client: pg.PoolClient;
   /** Set when the session broke while held: the lock is gone with it. */
   lost: boolean;
+  /** The client's 'error' handler while checked out (a lost connection must not crash the process). */
+  onError: () => void;
 }
 
 /** Placeholder `n` (1-based) of UPSERT_COLUMNS, cast where the column is jsonb. */
@@ -103,6 +106,8 @@ export class PgConnectionStore implements ConnectionStore {
   readonly description: ConnectionStoreDescription;
   private readonly url: StoreUrl;
   private readonly pool: pg.Pool;
+  /** Lock sessions, apart from `pool` (see the constructor). */
+  private readonly lockPool: pg.Pool;
   private readonly encrypted: boolean;
   private readonly rows: RecordRowCodec;
   private readonly log: LogFn;
@@ -151,8 +156,22 @@ export class PgConnectionStore implements ConnectionStore {
       // Idle connections never keep a process that is done (a CLI command) alive.
       allowExitOnIdle: true,
     });
+    // A lock is held for a whole token call. Taken from `pool`, more companies refreshing at once than
+    // it has slots would starve the rest (reads too), and pg-pool ends a wait for a slot after
+    // connectionTimeoutMillis as "timeout exceeded when trying to connect", which reads as an
+    // unreachable store, long before the lock's own deadline. So locks have a pool of their own with
+    // no slot limit (the server's max_connections is the bound): each lock waits only for the lock,
+    // and idle sessions are reused as in `pool`.
+    this.lockPool = new pg.Pool({
+      ...this.clientConfig(),
+      max: Number.POSITIVE_INFINITY,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+    });
     // An idle client whose server went away emits 'error' on the pool: without a handler that is a crash.
-    this.pool.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));
+    for (const each of [this.pool, this.lockPool]) {
+      each.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));
+    }
   }
 
   get warnings(): readonly string[] {
@@ -324,7 +343,7 @@ export class PgConnectionStore implements ConnectionStore {
     this.listeners.clear();
     await this.listener?.stop();
     this.listener = null;
-    await this.pool.end().catch(() => undefined);
+    await Promise.all([this.pool.end(), this.lockPool.end()].map((ending) => ending.catch(() => undefined)));
   }
 
   private clientConfig(): pg.ClientConfig {
@@ -480,19 +499,20 @@ export class PgConnectionStore implements ConnectionStore {
   }
 
   /**
-   * A session of its own holding the connection's advisory lock, or StoreLockTimeoutError at the
-   * deadline. Not a pooled client: a lock is held for a whole token call, so pooled locks would starve
-   * every other company's lock (and read) once there are more refreshes than pool slots, and a wait for
-   * a pool slot ends at connectTimeoutMs as "cannot be reached", not at the lock's deadline.
+   * A session of its own (from the lock pool) holding the connection's advisory lock, or
+   * StoreLockTimeoutError at the deadline.
    */
   private async lockSession(id: ConnectionId, deadline: number): Promise<HeldLock> {
-    const client = new pg.Client(this.clientConfig());
-    const held: HeldLock = { client, lost: false };
-    // For the client's whole life (also after end()): a lost connection must not crash the process.
-    client.on('error', () => (held.lost = true));
+    let client: pg.PoolClient;
     try {
-      await client.connect();
-      const waitMs = Math.max(1, deadline - Date.now());
+      client = await this.lockPool.connect();
+    } catch (err) {
+      throw toStoreError(err, this.url, `locking connection "${id}"`);
+    }
+    const held: HeldLock = { client, lost: false, onError: () => (held.lost = true) };
+    client.on('error', held.onError);
+    const waitMs = Math.max(1, deadline - Date.now());
+    try {
       // One round trip; SET is transactional, so a timed-out wait leaves lock_timeout as it was.
       await client.query(
         `SET lock_timeout = ${Math.ceil(waitMs)}; SELECT pg_advisory_lock(${lockKey(id)}); RESET lock_timeout`,
@@ -500,7 +520,7 @@ export class PgConnectionStore implements ConnectionStore {
       return held;
     } catch (err) {
       const error = toStoreError(err, this.url, `locking connection "${id}"`);
-      await endSession(held);
+      this.releaseSession(held, !(error instanceof StoreLockTimeoutError));
       throw error instanceof StoreLockTimeoutError ? this.lockTimeout(id) : error;
     }
   }
@@ -508,19 +528,19 @@ export class PgConnectionStore implements ConnectionStore {
   private async unlock(id: ConnectionId, held: HeldLock): Promise<void> {
     if (!held.lost) {
       try {
-        // Explicitly, so the next waiter goes on now rather than when the server notices the session end.
         await held.client.query(`SELECT pg_advisory_unlock(${lockKey(id)})`);
       } catch {
         held.lost = true;
       }
     }
-    // Ending the session frees the lock for certain, also when the unlock above failed.
-    await endSession(held);
+    // A session that broke, or is suspect, is ended: that frees the lock for certain.
+    this.releaseSession(held, held.lost);
   }
-}
 
-async function endSession(held: HeldLock): Promise<void> {
-  await held.client.end().catch(() => undefined);
+  private releaseSession(held: HeldLock, destroy: boolean): void {
+    held.client.off('error', held.onError);
+    held.client.release(destroy);
+  }
 }
 
 /** The connection's advisory lock key: 64 bits of a hash of its id, in this app's own namespace. */

@@ -115,6 +115,18 @@ test('Add company, choose it, refresh it; an invalid_grant in one company turns 
   await expect(page.getByTestId('connection-item')).toHaveCount(3);
   await expect(row(page, '5550502').getByTestId('connection-name')).toHaveText(ALDER.companyName);
 
+  // From the tray with the window hidden, Refresh now refreshes every company the tray watches.
+  await desktop.host.call('chooseTrayItem', 'Keep running in the tray when the window is closed');
+  await desktop.host.call('closeWindow', desktop.windowId);
+  expect((await desktop.windows())[0]?.visible).toBe(false);
+  const refreshesBefore = (await emulator.control.counters()).tokenCalls.refresh_token;
+  await desktop.host.call('chooseTrayItem', 'Refresh now');
+  await expect
+    .poll(async () => (await emulator.control.counters()).tokenCalls.refresh_token)
+    .toBe(refreshesBefore + 3);
+  await desktop.host.call('chooseTrayItem', 'Open dashboard');
+  expect((await desktop.windows())[0]?.visible).toBe(true);
+
   await row(page, '5550501').click();
   await expect(page.getByTestId('realm-id')).toHaveText('5550501');
   const pushesBefore = desktop.pushes('tokens:status-changed').length;

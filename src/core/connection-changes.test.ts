@@ -38,10 +38,13 @@ describe('clear, connect and forget', () => {
     const status = manager.getStatus();
     expect(status.state).toBe('valid');
     expect(status.history[0]?.type).toBe('connected');
+    // The API client's cheap read of the company id agrees with the status.
+    expect(manager.realmId()).toBe(status.realmId);
     // The token timeline draws the access token Connect issued from this event.
     expect(status.history[0]?.accessTokenExpiresAt).toBe(status.accessToken?.expiresAt);
     const forgotten = await manager.forget();
     expect(forgotten.state).toBe('not_configured');
+    expect(manager.realmId()).toBe(forgotten.realmId);
     expect(await h.readStoredTokens()).toBeNull();
   });
 });

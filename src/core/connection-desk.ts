@@ -45,7 +45,7 @@ export class ConnectionDesk implements TokenDesk {
 
   /** The connection's Accounting API client (one per realm; its queue is this connection's alone). */
   client(): QuickBooksClient {
-    const realmId = this.manager.getStatus().realmId;
+    const realmId = this.manager.realmId();
     if (!realmId) {
       throw new NotConfiguredError(
         'No company id: set QB_REALM_ID (the realmId from the Connect redirect) or use Connect.',

@@ -1,8 +1,8 @@
 // The connection-keyed file store on a real disk: layout, atomic writes, encryption, what it does
 // with files it cannot read, the lock and in-flight note per connection, watching for other
 // processes' writes, and the upgrade of a store written by the single-connection version (0.1).
-import { cpSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { cpSync, readFileSync, realpathSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
   LEGACY_STORE_FILE_NAME,
   REFRESHING_NOTE_SUFFIX,
 } from './file-connection-store';
+import { SaveRescue } from './fs/save-rescue';
 import { fingerprintToken, type StoredTokens } from './token-store';
 import { fixtureTokens } from './testing/stored-chain';
 
@@ -345,5 +346,47 @@ describe('upgrade from the single-connection store of 0.1', () => {
     expect((await readdir(dir)).some((name) => name.startsWith(`${LEGACY_STORE_FILE_NAME}.corrupt-`))).toBe(
       true,
     );
+  });
+});
+
+describe('rescue files', () => {
+  /** A record another setup wrote (plaintext), planted where this store looks for its rescued copy. */
+  async function plantRescue(rescueDir: string, revision: number): Promise<void> {
+    const otherDir = await mkdtemp(join(tmpdir(), 'qbtd-store-other-'));
+    try {
+      const other = new FileConnectionStore({ dataDir: otherDir, storeKey: null });
+      await other.save(record('default', revision, tokens('RT-planted-by-someone-else-0123')));
+      await other.close();
+      const body = await readFile(join(otherDir, CONNECTIONS_DIR_NAME, 'default.json'));
+      const [target] = new SaveRescue(realpathSync(connectionsDir()), 'default.json', [rescueDir]).candidates;
+      await writeFile(target ?? '', body, { mode: 0o600 });
+    } finally {
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  }
+
+  it('a rescue directory others can write to is not trusted: a record planted there never replaces the store’s', async () => {
+    const rescueDir = join(dir, 'shared-rescue');
+    await mkdir(rescueDir);
+    await chmod(rescueDir, 0o777);
+    const s = new FileConnectionStore({ dataDir: dir, storeKey: KEY, rescueDirs: [rescueDir] });
+    opened.push(s);
+    await s.withLock('default', () => s.save(record('default', 1)));
+    await plantRescue(rescueDir, 99);
+
+    const loaded = await s.withLock('default', () => s.load('default'));
+    expect(loaded.record?.revision).toBe(1);
+    expect(loaded.record?.tokens?.refreshToken === tokens().refreshToken).toBe(true);
+  });
+
+  it('a rescued copy in a private rescue directory is taken back (the mechanism the check guards)', async () => {
+    const rescueDir = join(dir, 'own-rescue');
+    await mkdir(rescueDir, { mode: 0o700 });
+    const s = new FileConnectionStore({ dataDir: dir, storeKey: null, rescueDirs: [rescueDir] });
+    opened.push(s);
+    await s.withLock('default', () => s.save(record('default', 1)));
+    await plantRescue(rescueDir, 5);
+    const loaded = await s.withLock('default', () => s.load('default'));
+    expect(loaded.record?.revision).toBe(5);
   });
 });

@@ -225,6 +225,11 @@ export class TokenManager {
     return computeTokenStatus(this.ctx.view(), this.facts(), this.now());
   }
 
+  /** The company id the status names (computeTokenStatus's rule), without building the whole status: the API client asks on every request. */
+  realmId(): string | null {
+    return this.inUse.chain?.realmId ?? this.ctx.view()?.profile.realmId ?? this.config.realmId;
+  }
+
   /**
    * The status a record read just now would give, with this process's facts: the alert claim decides
    * on the record it read under the lock, not on this process's view, which may be a moment old.

@@ -114,6 +114,28 @@ describe('desktop Connect', () => {
     expect(emulator.control.counters().tokenCalls.authorization_code).toBe(1);
   });
 
+  it('another Connect while one waits (another company or environment) is refused, not folded into the first', async () => {
+    const started = await desk();
+    const opened: string[] = [];
+    const actions = desktopConnectActions({
+      flow: started.connectFlow,
+      redirectUri: null,
+      openExternal: async (url) => {
+        opened.push(url);
+      },
+    });
+    const reconnect = actions.connect();
+    await expect.poll(() => opened.length).toBe(1);
+    await expect(actions.connect({ environment: 'production' })).rejects.toMatchObject({
+      code: 'connect_failed',
+      message: expect.stringMatching(/Another Connect is waiting/),
+    });
+    expect(opened).toHaveLength(1);
+    // The first one goes on as before.
+    expect(await browse(opened[0] ?? '')).toBe(200);
+    expect((await reconnect).state).toBe('valid');
+  });
+
   it('says so and stops listening when the browser cannot be opened', async () => {
     const started = await desk();
     let redirectUri = '';

@@ -27,7 +27,11 @@ export interface DesktopConnectActions extends ConnectActions {
 
 export function desktopConnectActions(options: DesktopConnectOptions): DesktopConnectActions {
   const log = options.log ?? (() => undefined);
-  let attempt: { ready: Promise<LoopbackCallback>; result: Promise<TokenStatus> } | null = null;
+  let attempt: {
+    ready: Promise<LoopbackCallback>;
+    result: Promise<TokenStatus>;
+    request: ConnectRequest | undefined;
+  } | null = null;
 
   async function open(url: string): Promise<void> {
     // Only Intuit's (or the configured emulator's) consent page ever goes to the shell.
@@ -71,7 +75,7 @@ export function desktopConnectActions(options: DesktopConnectOptions): DesktopCo
         if (attempt?.result === result) attempt = null;
       });
     // Set before anything awaits, so a second click joins this attempt.
-    attempt = { ready, result };
+    attempt = { ready, result, request };
     return result;
   }
 
@@ -79,6 +83,14 @@ export function desktopConnectActions(options: DesktopConnectOptions): DesktopCo
     async connect(request?: ConnectRequest) {
       const current = attempt;
       if (current) {
+        // Another Connect (another company, another environment) cannot share this consent page:
+        // the answer would go to the first one's connection. Say so instead of dropping it.
+        if (!sameConnectRequest(current.request, request)) {
+          throw new ConnectError(
+            'connect_failed',
+            'Another Connect is waiting for Intuit in the browser: finish or close that sign-in first, then try again.',
+          );
+        }
         // A second click while waiting: show the same consent page again rather than start over.
         await open((await current.ready).authorizeUrl);
         return current.result;
@@ -93,4 +105,11 @@ export function desktopConnectActions(options: DesktopConnectOptions): DesktopCo
       if (current) await (await current.ready.catch(() => null))?.close();
     },
   };
+}
+
+function sameConnectRequest(a: ConnectRequest | undefined, b: ConnectRequest | undefined): boolean {
+  return (
+    a?.connectionId === b?.connectionId &&
+    (a?.connectionId !== undefined || a?.environment === b?.environment)
+  );
 }

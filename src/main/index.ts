@@ -180,22 +180,32 @@ function sendToApp(channel: string, value: unknown): void {
 }
 
 /**
- * A menu, shortcut or tray action. With the dashboard on screen the page runs it, as its button
- * would, so the outcome shows there; otherwise main runs it and says so only when it failed.
+ * A menu, shortcut or tray action. With the dashboard on screen the page runs it for the company it
+ * shows, as its button would, so the outcome shows there; otherwise (from the tray, the window
+ * hidden) main runs it for every company the tray watches and says so only where it failed.
  */
 function runCommand(command: DesktopCommand): void {
   const window = visibleAppWindow();
   if (window) return window.webContents.send(COMMAND_CHANNEL, command);
   const host = deskHost;
   if (!host) return;
-  const call: () => Promise<Result<unknown>> = host.handlers[command];
-  void call().then((result) => {
-    if (!result.ok)
-      notify({
-        title: `${COMMAND_LABELS[command]} failed`,
-        body: `${result.error.message}${result.error.intuitTid ? ` intuit_tid: ${result.error.intuitTid}` : ''}`,
-        urgent: false,
-      });
+  void host.handlers.listConnections().then(async (listed) => {
+    const companies = listed.ok ? listed.value : [];
+    const ids = companies.length > 0 ? companies.map((c) => c.id) : [undefined];
+    const several = companies.length > 1;
+    await Promise.all(
+      ids.map(async (id) => {
+        const call: (id?: string) => Promise<Result<unknown>> = host.handlers[command];
+        const result = await call(id);
+        if (result.ok) return;
+        const name = several ? companies.find((c) => c.id === id)?.name : undefined;
+        notify({
+          title: `${COMMAND_LABELS[command]} failed${name ? `: ${name}` : ''}`,
+          body: `${result.error.message}${result.error.intuitTid ? ` intuit_tid: ${result.error.intuitTid}` : ''}`,
+          urgent: false,
+        });
+      }),
+    );
   });
 }
 

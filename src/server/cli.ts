@@ -68,7 +68,6 @@ async function main(argv: string[]): Promise<void> {
 
   // Every line from here on passes the desk's secret redactor (and its JSON sink, when chosen).
   const log: LogFn = started.log;
-  await ops.attach(deskViewOf(started));
   const adminToken = started.config.adminToken ?? generateAdminToken();
   const port = started.config.port ?? DEFAULT_PORT;
   let server: HeadlessServer;
@@ -103,6 +102,11 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
 
+  // After listening: the alert monitor's first check settles each connection under its lock, which
+  // a slow store or another server's lock can stretch; /healthz answers meanwhile, /readyz says
+  // "starting".
+  await ops.attach(deskViewOf(started));
+
   // The one place the admin secret is ever printed: the start-up line the user needs.
   if (json) {
     process.stdout.write(`${JSON.stringify({ url: server.uiUrl, port: server.port, adminToken })}\n`);
@@ -125,10 +129,12 @@ async function main(argv: string[]): Promise<void> {
       log('Shutdown is taking too long; exiting. The token store is written atomically.');
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
+    // Readiness drops first, while the server still answers, so a load balancer sees the 503 and
+    // drains; alerts still waiting for a retry are dropped (and logged).
+    const opsClosing = ops.close();
     const closing = server.close();
     try {
-      // Readiness drops first; alerts still waiting for a retry are dropped (and logged).
-      await ops.close();
+      await opsClosing;
       // Stops timers and waits for an in-flight refresh to be stored; closes the demo emulator.
       await started.close();
     } catch (err) {

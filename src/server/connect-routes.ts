@@ -14,6 +14,7 @@ import { ConnectRefusedError } from '../core/connect-flow';
 import { CONNECT_PAGE_CSP, refusedPage, successPage, type ConnectPage } from '../core/connect-pages';
 import type { ConnectFlow } from '../core/desk';
 import { toResultError } from '../core/errors';
+import { httpStatusForDeskError } from './error-status';
 import type { LogFn } from '../core/log';
 import { CONNECTION_PATHS, DEFAULT_CONNECTION_ID, HTTP_PATHS, type ConnectRequest } from '../shared/contract';
 import { CONNECTION_ROUTE, connectionIdOf, readForce } from './connection-routes';
@@ -58,7 +59,7 @@ export function registerConnectRoutes(router: Router, options: ConnectRoutesOpti
           next: 'Nothing was changed.',
           link: { href: `${origin}/`, text: 'Back to the dashboard' },
         }),
-        error.code === 'not_configured' ? 409 : 400,
+        httpStatusForDeskError(error.code),
       );
       return;
     }

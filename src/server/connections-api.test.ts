@@ -81,6 +81,15 @@ async function readEvents(
 }
 
 describe('connections over HTTP', () => {
+  it('GET /connect for a connection the desk does not have: 404 naming it, nothing begun', async () => {
+    const response = await stack.call(`${HTTP_PATHS.connect}?connection=4242`, { redirect: 'manual' });
+    const page = await response.text();
+    scan.collect('GET /connect?connection=4242', page);
+    expect(response.status).toBe(404);
+    expect(page).toContain('There is no connection');
+    expect(response.headers.get('location')).toBeNull();
+  });
+
   it('GET /connections lists the default connection first, then each company', async () => {
     const answer = await api<ConnectionSummary[]>(HTTP_PATHS.connections);
     expect(answer.status).toBe(200);

@@ -7,9 +7,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StoreUnavailableError } from '../errors';
-import { prepareDataDir } from './data-dir';
+import { checkDataDirPermissions, prepareDataDir } from './data-dir';
 import { openExclusive, readFileNoFollow, removeQuietly, writeAllSync } from './safe-open';
 
 /** The save failed and kept failing; the chain is safe in a rescue file, named in the message. */
@@ -85,17 +85,25 @@ export class SaveRescue {
     throw new Error(`no rescue directory could take the record (${problems.join('; ')})`);
   }
 
-  /** The newest rescue file for this store, or null. A link at a rescue path is ignored. */
+  /**
+   * The newest rescue file for this store, or null. A link at a rescue path is ignored, and so is a
+   * rescue directory others could write to or a file another user owns: the temp-directory candidate
+   * has a guessable name, and a record planted there would replace the store's.
+   */
   find(): RescuedRecord | null {
     let newest: RescuedRecord | null = null;
+    const me = typeof process.getuid === 'function' ? process.getuid() : null;
     for (const path of this.candidates) {
       try {
+        checkDataDirPermissions(dirname(path), 'the rescue directory');
         const body = readFileNoFollow(path, 'the rescue directory');
         if (!body) continue;
-        const writtenAt = statSync(path).mtimeMs;
+        const stat = statSync(path);
+        if (me !== null && process.platform !== 'win32' && stat.uid !== me) continue;
+        const writtenAt = stat.mtimeMs;
         if (!newest || writtenAt > newest.writtenAt) newest = { path, body, writtenAt };
       } catch {
-        // Unreadable or a link: not ours to trust.
+        // Missing, unreadable, a link, or in a place others can write: not ours to trust.
       }
     }
     return newest;

@@ -223,6 +223,35 @@ describe('dashboard store', () => {
     expect(store.getState().confirming).toBe('disconnect');
   });
 
+  it("keeps each company's running actions its own: switching away and back mid-refresh, one answer never frees the other's button", async () => {
+    const answers: Array<ReturnType<typeof deferred<Result<TokenStatus>>>> = [];
+    const refresh = () => {
+      const answer = deferred<Result<TokenStatus>>();
+      answers.push(answer);
+      return answer.promise;
+    };
+    const store = createDashboardStore(standInBridge({ refresh }), () => T0);
+    const onDefault = store.getState().refresh();
+    store.getState().show('5550441');
+    expect(store.getState().pending.refresh).toBe(false);
+    const onOther = store.getState().refresh();
+    expect(store.getState().pending.refresh).toBe(true);
+    // The default company's answer comes first: the other company's refresh is still running.
+    answers[0]?.resolve({ ok: true, value: statusAt(T0) });
+    await onDefault;
+    expect(store.getState().pending.refresh).toBe(true);
+    await store.getState().refresh(); // a second click is still ignored
+    expect(answers).toHaveLength(2);
+    // Back on the default company while the other's refresh runs: its own button is free again.
+    store.getState().show('default');
+    expect(store.getState().pending.refresh).toBe(false);
+    store.getState().show('5550441');
+    expect(store.getState().pending.refresh).toBe(true);
+    answers[1]?.resolve({ ok: true, value: statusAt(T0) });
+    await onOther;
+    expect(store.getState().pending.refresh).toBe(false);
+  });
+
   it('names the action that failed when it announces the failure', async () => {
     const store = createDashboardStore(
       standInBridge({

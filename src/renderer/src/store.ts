@@ -89,27 +89,37 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
     const announce = (announcement: string): void =>
       set((s) => ({ announcement, announcementId: s.announcementId + 1 }));
 
+    // What is running, per company: the buttons show the shown company's own, so switching away and
+    // back mid-action neither frees a busy button nor lets one company's answer free another's.
+    const running = new Map<ConnectionId, Set<ActionName>>();
+    const runningFor = (shown: ConnectionId | null) => running.get(shown ?? DEFAULT_CONNECTION_ID);
+    const pendingFor = (shown: ConnectionId | null): Record<ActionName, boolean> => {
+      const pending = { ...IDLE };
+      for (const action of runningFor(shown) ?? []) pending[action] = true;
+      return pending;
+    };
+
     /** Runs one action: marks it pending, records its outcome, adopts the status it returns. */
     async function run<T>(
       action: ActionName,
       call: () => Promise<Result<T>>,
       onOk: (value: T) => string,
     ): Promise<void> {
-      if (get().pending[action]) return;
       const shown = get().connectionId;
-      set((s) => ({ pending: { ...s.pending, [action]: true } }));
+      const key = shown ?? DEFAULT_CONNECTION_ID;
+      if (runningFor(shown)?.has(action)) return;
+      running.set(key, new Set([...(running.get(key) ?? []), action]));
+      set({ pending: pendingFor(shown) });
       const result = await settle(call);
+      runningFor(shown)?.delete(action);
       const at = clock();
       // The admin moved on to another company meanwhile: its page must not show this outcome.
-      if (get().connectionId !== shown) {
-        set((s) => ({ pending: { ...s.pending, [action]: false } }));
-        return;
-      }
+      if (get().connectionId !== shown) return;
       const outcome: ActionOutcome = result.ok
         ? { ok: true, at, message: onOk(result.value) }
         : { ok: false, at, error: result.error };
       set((s) => ({
-        pending: { ...s.pending, [action]: false },
+        pending: pendingFor(shown),
         outcomes: { ...s.outcomes, [action]: outcome },
       }));
       announce(outcome.ok ? outcome.message : `${ACTION_LABELS[action]} failed: ${outcome.error.message}`);
@@ -251,7 +261,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
           outcomes: {},
           connectionTest: null,
           confirming: null,
-          pending: { ...IDLE },
+          pending: pendingFor(next),
         });
         void get().load();
       },

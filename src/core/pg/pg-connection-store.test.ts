@@ -287,7 +287,76 @@ describe('the lock', () => {
     expect(takeoverMs).toBeLessThan(5000);
   });
 
-  it('is freed when the holder loses its connection, and that holder can no longer write', async () => {
+  it('is freed when the holder loses its connection, and that holder cannot write over what the next one wrote', async () => {
+    const url = await pg().createDatabase();
+    const a = store(url);
+    const b = store(url);
+    await a.open();
+    await a.save(record('default', 1));
+    const bWrote = record('default', 2);
+    const error = await rejection(
+      a.withLock('default', async () => {
+        await terminateLockSessions(url);
+        // b gets the lock that a's dead session held, and writes.
+        await b.withLock('default', () => b.save(bWrote), { waitMs: 2000 });
+        await a.save(record('default', 2));
+      }),
+    );
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error.message).toMatch(/at revision 2, not 1 as read.*not written over/);
+    expect((await b.load('default')).record).toEqual(bWrote);
+    // a's next lock works on a fresh session.
+    expect(await a.withLock('default', async () => (await a.load('default')).record?.revision)).toBe(2);
+  });
+});
+
+describe('a write whose lock session is lost (Intuit has already rotated the chain it holds)', () => {
+  it('lands on a fresh connection, on top of the revision read under the lock', async () => {
+    const url = await pg().createDatabase();
+    const s = store(url);
+    await s.open();
+    await s.save(record('default', 1));
+    const rotated = record('default', 2);
+    await s.withLock('default', async () => {
+      await terminateLockSessions(url);
+      await s.save(rotated);
+    });
+    expect((await store(url).load('default')).record).toEqual(rotated);
+  });
+
+  it('lands once the server is back from a restart within the retry bound', async () => {
+    const url = await pg().createDatabase();
+    const s = store(url, { saveRetryMs: 20_000 });
+    await s.open();
+    await s.save(record('default', 1));
+    const rotated = record('default', 2);
+    await s.withLock('default', async () => {
+      await pg().stop();
+      const saving = s.save(rotated);
+      await pg().restart();
+      await saving;
+    });
+    expect((await store(url).load('default')).record).toEqual(rotated);
+  });
+
+  it('gives up with StoreUnavailableError when the server stays away past the bound', async () => {
+    const url = await pg().createDatabase();
+    const s = store(url, { saveRetryMs: 300 });
+    await s.open();
+    await s.save(record('default', 1));
+    const error = await rejection(
+      s.withLock('default', async () => {
+        await pg().stop();
+        await s.save(record('default', 2));
+      }),
+    );
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error.message).not.toContain(pg().password);
+    await pg().restart();
+    expect((await s.load('default')).record?.revision).toBe(1);
+  });
+
+  it('does not bring back a row removed meanwhile by the next holder', async () => {
     const url = await pg().createDatabase();
     const a = store(url);
     const b = store(url);
@@ -295,20 +364,13 @@ describe('the lock', () => {
     await a.save(record('default', 1));
     const error = await rejection(
       a.withLock('default', async () => {
-        await pg().query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_lock%' AND pid <> pg_backend_pid()`,
-          [],
-          dbName(url),
-        );
-        // b gets the lock that a's dead session held, and writes.
-        await b.withLock('default', () => b.save(record('default', 2)), { waitMs: 2000 });
+        await terminateLockSessions(url);
+        await b.withLock('default', () => b.remove('default'), { waitMs: 2000 });
         await a.save(record('default', 2));
       }),
     );
-    expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect((await b.load('default')).record?.revision).toBe(2);
-    // a's next lock works on a fresh session.
-    expect(await a.withLock('default', async () => (await a.load('default')).record?.revision)).toBe(2);
+    expect(error.message).toMatch(/at revision none, not 1 as read.*not written over/);
+    expect(await b.list()).toEqual([]);
   });
 });
 
@@ -428,6 +490,16 @@ describe('faults', () => {
     expect(await s.withLock('default', async () => 'locked again')).toBe('locked again');
   });
 });
+
+/** Ends the session holding an advisory lock in `url`'s database (a lost connection). */
+async function terminateLockSessions(url: string): Promise<void> {
+  const { rows } = await pg().query(
+    `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+      WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
+    [dbName(url)],
+  );
+  expect(rows).toHaveLength(1);
+}
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const started = Date.now();

@@ -1,13 +1,17 @@
 // The PostgreSQL store (QB_STORE_URL): every desk, headless server, CLI and app instance on every
 // machine that points at the same database shares one record per connection and refreshes one at a
 // time.
-// - The lock is a session-level advisory lock on the connection's key, taken on a client of its own:
-//   a holder that dies (kill -9, a lost connection) frees it with its session, so the next instance
-//   proceeds at once, with no stale-lock wait. Waits are bounded (lock_timeout).
-// - Under the lock, reads and writes go through the lock's own session: if that session is lost, the
-//   write fails (the engine keeps the new chain in memory and writes it on reconnect) instead of
-//   landing without the lock. A write is also conditional on the revision read under the lock, so a
-//   row changed by someone else, or one that could not be read, is never written over.
+// - The lock is a session-level advisory lock on the connection's key, taken on a session of its own
+//   (from a pool of lock sessions with no slot limit, so any number of companies can refresh at once
+//   and each waits only for its lock): a holder that dies (kill -9, a lost connection) frees it with
+//   its session, so the next instance proceeds at once, with no stale-lock wait. Waits are bounded
+//   (lock_timeout).
+// - Under the lock, reads and writes go through the lock's own session. Every write is conditional on
+//   the revision read under the lock, so a row changed by someone else, one that could not be read, or
+//   one removed since is never written over. That condition is what lets a write whose lock session
+//   was lost (during the token call, a database blip) go on over fresh pooled connections for a short
+//   while: Intuit has already retired the old refresh token, and a process about to exit (the CLI)
+//   would otherwise lose the new one.
 // - Every write NOTIFYs the store's channel in the same transaction; watch() LISTENs.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -21,7 +25,7 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from '../connection-store';
-import { StoreError, StoreLockTimeoutError } from '../errors';
+import { StoreError, StoreLockTimeoutError, StoreUnavailableError } from '../errors';
 import type { LogFn } from '../log';
 import { markRefreshStep } from '../refresh-markers';
 import { StoreCipher } from '../store-crypto';
@@ -47,8 +51,10 @@ export interface PgConnectionStoreOptions {
   lockWaitMs?: number;
   /** How long to wait for a connection to the server, ms (default 5 s). */
   connectTimeoutMs?: number;
-  /** Pool size (default 4: one LISTEN connection comes on top). */
+  /** Pool size for reads and writes outside a lock (default 4; the LISTEN connection and lock sessions come on top). */
   poolSize?: number;
+  /** How long a write whose lock session was lost is tried again on fresh connections, ms (default 5 s). */
+  saveRetryMs?: number;
   /** For a profile that had to be reset (default sandbox). */
   environment?: QbEnvironment;
 }
@@ -61,31 +67,53 @@ interface HeldLock {
   onError: () => void;
 }
 
-const upsertSql = (() => {
+/** Placeholder `n` (1-based) of UPSERT_COLUMNS, cast where the column is jsonb. */
+const placeholder = (i: number) => `$${i + 1}${i === 3 || i === 4 || i === 8 ? '::jsonb' : ''}`;
+const notifyWritten = `SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision, 'by', $${UPSERT_COLUMNS.length + 1}::text)::text)
+      FROM written`;
+
+/** Revision 1: a new row (a row already there is never written over: none is at revision 0). */
+const insertSql = (() => {
   const columns = UPSERT_COLUMNS.join(', ');
-  const values = UPSERT_COLUMNS.map((_, i) => `$${i + 1}${i === 3 || i === 4 || i === 8 ? '::jsonb' : ''}`);
+  const values = UPSERT_COLUMNS.map((_, i) => placeholder(i));
   const updates = UPSERT_COLUMNS.filter((c) => c !== 'id')
     .map((c) => `${c} = EXCLUDED.${c}`)
     .concat('updated_at = now()')
     .join(', ');
-  const by = UPSERT_COLUMNS.length + 1;
   return `WITH written AS (
       INSERT INTO ${CONNECTIONS_TABLE} AS c (${columns}) VALUES (${values.join(', ')})
       ON CONFLICT (id) DO UPDATE SET ${updates} WHERE c.revision = EXCLUDED.revision - 1
       RETURNING id, revision)
-    SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision, 'by', $${by}::text)::text)
-      FROM written`;
+    ${notifyWritten}`;
+})();
+
+/**
+ * A later revision: only on top of the row read (revision - 1). A row that is gone was removed (under
+ * the lock, by someone who took it after this writer's session was lost): it is not brought back.
+ */
+const updateSql = (() => {
+  const sets = UPSERT_COLUMNS.map((c, i) => `${c} = ${placeholder(i)}`)
+    .filter((_, i) => UPSERT_COLUMNS[i] !== 'id')
+    .concat('updated_at = now()')
+    .join(', ');
+  return `WITH written AS (
+      UPDATE ${CONNECTIONS_TABLE} SET ${sets} WHERE id = $1 AND revision = $2::bigint - 1
+      RETURNING id, revision)
+    ${notifyWritten}`;
 })();
 
 export class PgConnectionStore implements ConnectionStore {
   readonly description: ConnectionStoreDescription;
   private readonly url: StoreUrl;
   private readonly pool: pg.Pool;
+  /** Lock sessions, apart from `pool` (see the constructor). */
+  private readonly lockPool: pg.Pool;
   private readonly encrypted: boolean;
   private readonly rows: RecordRowCodec;
   private readonly log: LogFn;
   private readonly lockWaitMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly saveRetryMs: number;
   private readonly standing: string[] = [];
   /** Names this instance in notifications and in `updated_by`. */
   private readonly self = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
@@ -108,6 +136,7 @@ export class PgConnectionStore implements ConnectionStore {
     this.log = options.log ?? (() => undefined);
     this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.saveRetryMs = options.saveRetryMs ?? 5000;
     this.description = {
       kind: 'postgres',
       location: this.url.location,
@@ -127,8 +156,22 @@ export class PgConnectionStore implements ConnectionStore {
       // Idle connections never keep a process that is done (a CLI command) alive.
       allowExitOnIdle: true,
     });
+    // A lock is held for a whole token call. Taken from `pool`, more companies refreshing at once than
+    // it has slots would starve the rest (reads too), and pg-pool ends a wait for a slot after
+    // connectionTimeoutMillis as "timeout exceeded when trying to connect", which reads as an
+    // unreachable store, long before the lock's own deadline. So locks have a pool of their own with
+    // no slot limit (the server's max_connections is the bound): each lock waits only for the lock,
+    // and idle sessions are reused as in `pool`.
+    this.lockPool = new pg.Pool({
+      ...this.clientConfig(),
+      max: Number.POSITIVE_INFINITY,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+    });
     // An idle client whose server went away emits 'error' on the pool: without a handler that is a crash.
-    this.pool.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));
+    for (const each of [this.pool, this.lockPool]) {
+      each.on('error', () => this.log('PostgreSQL store: an idle connection was closed by the server.'));
+    }
   }
 
   get warnings(): readonly string[] {
@@ -168,13 +211,21 @@ export class PgConnectionStore implements ConnectionStore {
   }
 
   async save(record: ConnectionRecord): Promise<void> {
-    const values = this.rows.encode(record, this.self);
-    const { rowCount } = await this.run(
-      `writing connection "${record.id}"`,
-      (c) => c.query(upsertSql, [...values, this.self]),
-      record.id,
-    );
-    if (rowCount === 1) {
+    const doing = `writing connection "${record.id}"`;
+    const params = [...this.rows.encode(record, this.self), this.self];
+    const sql = record.revision === 1 ? insertSql : updateSql;
+    const onLockSession = this.held.has(record.id);
+    let written: boolean;
+    try {
+      const { rowCount } = await this.run(doing, (c) => c.query(sql, params), record.id);
+      written = rowCount === 1;
+    } catch (err) {
+      // The lock's session was lost (mid token call, a blip): Intuit may have retired the old refresh
+      // token already, so the write is not given up. The revision condition alone guards it now.
+      if (!onLockSession || !(err instanceof StoreUnavailableError)) throw err;
+      written = await this.writeOnFreshSession(record, sql, params, err);
+    }
+    if (written) {
       markRefreshStep('renamed');
       markRefreshStep('saved');
       return;
@@ -292,7 +343,7 @@ export class PgConnectionStore implements ConnectionStore {
     this.listeners.clear();
     await this.listener?.stop();
     this.listener = null;
-    await this.pool.end().catch(() => undefined);
+    await Promise.all([this.pool.end(), this.lockPool.end()].map((ending) => ending.catch(() => undefined)));
   }
 
   private clientConfig(): pg.ClientConfig {
@@ -382,6 +433,50 @@ export class PgConnectionStore implements ConnectionStore {
     }
   }
 
+  /**
+   * The write of `record` on pooled connections after the lock's session failed, tried again for up to
+   * saveRetryMs while the server cannot be reached. True when the row now holds it: written now, or by
+   * the lost session itself (its commit landed, only the answer was lost). False when the row moved on.
+   */
+  private async writeOnFreshSession(
+    record: ConnectionRecord,
+    sql: string,
+    params: unknown[],
+    first: StoreError,
+  ): Promise<boolean> {
+    const doing = `writing connection "${record.id}" after its lock's session was lost`;
+    this.log(
+      `PostgreSQL store: ${first.message}; writing it again on a fresh connection (only on top of revision ${record.revision - 1}).`,
+    );
+    const deadline = Date.now() + this.saveRetryMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.open();
+        const { rowCount } = await this.pool.query(sql, params);
+        if (rowCount === 1) {
+          this.log(`PostgreSQL store: connection "${record.id}" saved on a fresh connection.`);
+          return true;
+        }
+        return await this.holdsChain(record);
+      } catch (err) {
+        const error = toStoreError(err, this.url, doing);
+        if (!(error instanceof StoreUnavailableError) || Date.now() + delay > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(1000, delay * 2);
+      }
+    }
+  }
+
+  /** Whether the row is at `record`'s revision with its refresh token. */
+  private async holdsChain(record: ConnectionRecord): Promise<boolean> {
+    const { rows } = await this.pool.query<ConnectionRow>(`${SELECT_ROW} WHERE id = $1`, [record.id]);
+    const row = rows[0];
+    if (!row || Number(row.revision) !== record.revision) return false;
+    const decoded = this.rows.decode(row);
+    return decoded.record?.tokens?.refreshToken === record.tokens?.refreshToken;
+  }
+
   private async serialLocally<T>(id: ConnectionId, deadline: number, task: () => Promise<T>): Promise<T> {
     const previous = this.localTail.get(id) ?? Promise.resolve();
     let release = () => {};
@@ -403,11 +498,14 @@ export class PgConnectionStore implements ConnectionStore {
     );
   }
 
-  /** A pooled client holding the connection's advisory lock, or StoreLockTimeoutError at the deadline. */
+  /**
+   * A session of its own (from the lock pool) holding the connection's advisory lock, or
+   * StoreLockTimeoutError at the deadline.
+   */
   private async lockSession(id: ConnectionId, deadline: number): Promise<HeldLock> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.lockPool.connect();
     } catch (err) {
       throw toStoreError(err, this.url, `locking connection "${id}"`);
     }

@@ -139,4 +139,30 @@ describe('several companies over PostgreSQL', () => {
     expect(serving.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
     expect(other.connections.list().map((c) => c.id)).toEqual([DEFAULT_CONNECTION_ID]);
   });
+
+  it('more companies refreshing at once than the pool has connections all refresh: each lock has a connection of its own', async () => {
+    const { env, url, emulator: intuit } = await setup();
+    // Two pooled connections, and a short wait for one, so a lock holding a pooled connection would starve the rest.
+    const store = new PgConnectionStore({ url, storeKey: KEY, poolSize: 2, connectTimeoutMs: 300 });
+    const started = await desk({ ...env, QB_STORE_URL: undefined }, store);
+    const realms = ['5550801', '5550802', '5550803', '5550804', '5550805'];
+    for (const [i, realmId] of realms.entries()) {
+      await addAuthorizedCompany(started.connections, intuit, { name: `Company ${i + 1}`, realmId });
+    }
+    intuit.control.resetCounters();
+    // Every token call is held at Intuit well past the pool's wait, all of them at once.
+    intuit.control.injectTokenFault({ kind: 'delay', ms: 1500 }, realms.length);
+    const results = await Promise.allSettled(
+      realms.map((realmId) => started.connections.desk(realmId).refresh('manual')),
+    );
+    expect(results.map((result) => (result.status === 'rejected' ? String(result.reason) : 'ok'))).toEqual(
+      realms.map(() => 'ok'),
+    );
+    expect(intuit.control.counters().tokenSuccesses).toBe(realms.length);
+    for (const realmId of realms) {
+      const status = started.connections.desk(realmId).getStatus();
+      expect(status.store?.reachable).toBe(true);
+      expect(status.lastRefresh?.ok).toBe(true);
+    }
+  });
 });

@@ -302,6 +302,40 @@ describe('one connection, several desks, one PostgreSQL', () => {
     expect(b.desk.getStatus().state).toBe('valid');
   });
 
+  it("the lock's session lost during the token call: the rotated chain is still written, and another process goes on from it", async () => {
+    const {
+      env,
+      database,
+      emulator: intuit,
+    } = await setup({
+      rotateAfterSeconds: 0,
+      oldRefreshTokenPolicy: 'immediate',
+    });
+    const a = await desk(env);
+    await a.desk.getAccessToken();
+    intuit.control.injectTokenFault({ kind: 'delay_after_processing', ms: 300 });
+    const refreshCalls = () => intuit.control.counters().tokenCalls.refresh_token;
+    const callsBefore = refreshCalls();
+    const refreshing = a.desk.refresh('manual');
+    // Intuit has rotated the chain and holds its answer: the lock's session is cut meanwhile.
+    while (refreshCalls() === callsBefore) await new Promise((resolve) => setTimeout(resolve, 5));
+    const { rows } = await pg().query(
+      `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [],
+      database,
+    );
+    expect(rows).toHaveLength(1);
+    await refreshing;
+    expect(a.desk.getStatus().warnings.join(' ')).not.toMatch(/kept in memory/);
+    // A process started now (a CLI run) reads the rotated chain, which Intuit accepts.
+    await a.close();
+    desks = desks.filter((each) => each !== a);
+    const b = await desk(env);
+    await b.desk.refresh('manual');
+    expect(b.desk.getStatus().state).toBe('valid');
+  });
+
   it('a row edited by hand into garbage: the status explains, nothing crashes, the row is not overwritten', async () => {
     const { env, database } = await setup();
     const a = await desk(env);

@@ -16,6 +16,7 @@ import {
   TokenError,
 } from '../core/errors';
 import { StoreSaveRescuedError } from '../core/fs/save-rescue';
+import { UNSAVED_CHAIN_WARNING } from '../core/token-status';
 import { postgresStore, statusAt } from '../shared/testing/status-fixture';
 import { parseArgs, UsageError } from './args';
 import { EXIT, exitCodeFor } from './exit-codes';
@@ -236,6 +237,18 @@ describe('qb-token units', () => {
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
+  });
+
+  it('a chain Intuit issued that no store took is not called kept: the message says it is lost and what follows', () => {
+    const status = statusAt(Date.now(), { warnings: [UNSAVED_CHAIN_WARNING] });
+    const unavailable = new StoreUnavailableError('PostgreSQL at db:5432/qb does not answer');
+    const lost = describeFailure(unavailable, true, status);
+    expect(lost).toMatch(/no store took it: it ends with this process/);
+    expect(lost).not.toMatch(/the refresh token is kept/);
+    // Rescued to a file (the file store's last resort), it is kept.
+    const rescued = new StoreSaveRescuedError('saved to /home/u/.qb-token-desk/rescue/x.json', '/x');
+    expect(describeFailure(rescued, true, status)).toMatch(/the refresh token is kept/);
+    expect(describeFailure(unavailable, true, statusAt(Date.now()))).toMatch(/the refresh token is kept/);
   });
 
   it('a message without a full stop still reads as two sentences when more follows', () => {

@@ -5,7 +5,8 @@ import { DEFAULT_CONNECTION_ID, type TokenStatus } from '../shared/contract';
 import { ReauthorizationRequiredError, TokenError } from '../core/errors';
 
 /** What a reconnect hint needs to know about the connection a command acted on. */
-export type ReconnectTarget = Pick<TokenStatus, 'connection' | 'realmId' | 'environment' | 'store'>;
+export type ReconnectTarget = Pick<TokenStatus, 'connection' | 'realmId' | 'environment' | 'store'> &
+  Partial<Pick<TokenStatus, 'warnings'>>;
 
 /**
  * How to get a working refresh token again. QB_REFRESH_TOKEN feeds the default connection only; an

@@ -10,7 +10,9 @@ import { fileStoreFor } from '../core/engine-parts';
 import type { TokenDesk } from '../core/desk';
 import { configSecrets, hasClientCredentials, loadConfig, type Config } from '../core/config';
 import { ApiError, ReauthorizationRequiredError, TokenError } from '../core/errors';
+import { StoreSaveRescuedError } from '../core/fs/save-rescue';
 import { SecretRegistry } from '../core/log';
+import { UNSAVED_CHAIN_WARNING } from '../core/token-status';
 import { parseArgs, UsageError, USAGE, type ParsedArgs } from './args';
 import { runConnectionsCommand } from './connections-command';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes';
@@ -237,9 +239,14 @@ export function describeFailure(
       ? error.intuitTid
       : null;
   // The engine's schedule would retry; this process does not outlive the command, so it says so.
+  // A chain Intuit issued that no store took (and no rescue file holds) ends with this process.
+  const lost =
+    target?.warnings?.includes(UNSAVED_CHAIN_WARNING) === true && !(error instanceof StoreSaveRescuedError);
   const exits =
     exiting && exitCodeFor(error) === EXIT.transient
-      ? ' qb-token gives up here (exit 4); the refresh token is kept, so running it again later can succeed.'
+      ? lost
+        ? ' qb-token gives up here (exit 4). Intuit had already issued a new refresh token, and no store took it: it ends with this process, so the next refresh will be refused (invalid_grant) and the company must be reconnected. Bring the token store back before refreshing elsewhere.'
+        : ' qb-token gives up here (exit 4); the refresh token is kept, so running it again later can succeed.'
       : '';
   const message = error instanceof Error ? error.message : String(error);
   // Messages end in a full stop or not, depending on who wrote them; what follows starts a sentence.

@@ -196,6 +196,10 @@ export function computeTokenStatus(
   };
 }
 
+/** The status's warning while the chain Intuit issued last exists only in this process's memory. */
+export const UNSAVED_CHAIN_WARNING =
+  'The latest tokens could not be saved to the token store; they are kept in memory until a save succeeds.';
+
 function statusWarnings(record: ConnectionRecord | null, facts: ProcessFacts, now: number): string[] {
   const out = [...facts.configWarnings, ...(facts.store?.warnings ?? [])];
   if (facts.store?.problem) out.push(facts.store.problem);
@@ -214,11 +218,7 @@ function statusWarnings(record: ConnectionRecord | null, facts: ProcessFacts, no
         : 'QuickBooks no longer accepts the refresh token: reconnect to QuickBooks.',
     );
   }
-  if (facts.unsaved) {
-    out.push(
-      'The latest tokens could not be saved to the token store; they are kept in memory until a save succeeds.',
-    );
-  }
+  if (facts.unsaved) out.push(UNSAVED_CHAIN_WARNING);
   const chain = record?.tokens ?? null;
   const limit = REFRESH_TOKEN_WARNING_DAYS * 86_400_000;
   if (chain?.refreshTokenExpiresAt != null && chain.refreshTokenExpiresAt - now < limit) {

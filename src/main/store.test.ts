@@ -231,6 +231,21 @@ describe('DesktopConnectionStore with OS encryption', () => {
     });
   });
 
+  it('a store file that cannot be read (EIO) is left in place and the error says so; nothing is moved aside', async () => {
+    const dir = tempDir();
+    const { store: writer } = makeStore(dir);
+    await writer.save(record());
+    const before = readFileSync(fileOf(dir), 'utf8');
+    const { store } = makeStore(dir, new SafeStorageStandIn(), {
+      openStore: () => {
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      },
+    });
+    await expect(store.load('default')).rejects.toThrow(/QB_DATA_DIR .* failed \(EIO\)/);
+    expect(readdirSync(dir).some((name) => name.includes('.corrupt-'))).toBe(false);
+    expect(readFileSync(fileOf(dir), 'utf8')).toBe(before);
+  });
+
   it('moves a store file that is not JSON aside to a .corrupt-<timestamp> file and carries on', async () => {
     const dir = tempDir();
     writeFileSync(fileOf(dir), '{"connection:default": {"format": "qb-tok');

@@ -33,7 +33,7 @@ import type {
   RecordLoadResult,
 } from '../core/connection-store';
 import { StoreKeyError } from '../core/errors';
-import { assertWritableDir, prepareDataDir } from '../core/fs/data-dir';
+import { assertWritableDir, prepareDataDir, storeFsError } from '../core/fs/data-dir';
 import { refuseSymlink } from '../core/fs/safe-open';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
@@ -416,7 +416,11 @@ export class DesktopConnectionStore implements ConnectionStore {
     try {
       this.kv = this.openStore(this.directory);
     } catch (error) {
-      if (!existsSync(this.location)) throw error;
+      // Only a file that is not JSON is corrupt; one that cannot be read (EACCES, EIO) is left in
+      // place and the error says why: moving it aside would carry on from the environment's token.
+      if (!existsSync(this.location) || !(error instanceof SyntaxError)) {
+        throw storeFsError(error, this.directory, 'QB_DATA_DIR', `reading ${this.location}`);
+      }
       const aside = `${this.location}.corrupt-${this.stamp()}`;
       renameSync(this.location, aside);
       const warning = `The desktop token store file could not be read (not valid JSON) and was moved aside to ${aside}; carrying on from the environment's token.`;

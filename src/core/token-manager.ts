@@ -254,7 +254,11 @@ export class TokenManager {
 
   private async accessTokenSlowPath(): Promise<string> {
     this.assertOpen();
-    if (this.inUse.unsaved) await this.persistUnsaved();
+    if (this.inUse.unsaved) {
+      await this.persistUnsaved();
+      // Disposed while that write ran: no token is cached for later calls (they must see "disposed").
+      this.assertOpen();
+    }
     const now = this.now();
     const chain = this.inUse.chain;
     const fallback = this.fallback;

@@ -38,7 +38,7 @@ export function RemoveConnection(props: { summary: ConnectionSummary }) {
   return (
     <div className="confirm" role="group" aria-label="Confirm remove" data-testid="remove-connection-confirm">
       {failed ? (
-        <p className="error-text" data-testid="remove-connection-outcome">
+        <p className="error-text" role="alert" data-testid="remove-connection-outcome">
           {outcome.error.message}
           {revokeFailed
             ? ' Removing it anyway forgets its tokens here; they stay valid at Intuit until they expire.'

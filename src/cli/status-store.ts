@@ -1,6 +1,7 @@
-// `qb-token status` only reads. A data directory that does not exist yet holds no connection, so it
+// `qb-token status` writes no tokens of its own. A data directory that does not exist yet holds no connection, so it
 // is read as empty instead of being created (a status run in any folder used to leave `./.qb-data`
-// behind). Whatever writes (nothing `status` does itself) opens the real store first, which creates it.
+// behind). An existing one is opened as any command opens it (which may upgrade a 0.1 file, seal
+// plaintext records, sweep temp files or move an unreadable record aside under the lock).
 import { existsSync } from 'node:fs';
 import type { ConnectionId } from '../shared/contract';
 import type { ConnectionStore, LockOptions, RecordChange, RecordLoadResult } from '../core/connection-store';

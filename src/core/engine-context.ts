@@ -3,7 +3,8 @@
 // the lock), connection-changes.ts (Connect, Clear, a rename, Disconnect) and record-sync.ts (what the
 // store holds: the start, other processes' writes, the store answering again). The chain in use and
 // what only this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`.
-// Token values live only in `inUse.chain`, the session's record and `config`.
+// Token values live only in `inUse.chain`, the session's record, `config` and TokenManager's hot
+// access-token cache.
 import {
   DEFAULT_CONNECTION_ID,
   type ConnectionId,

@@ -1,8 +1,8 @@
 // Taking in what the store holds, outside the lock: at start, which chain to use (DESIGN rule 6: the
 // stored one, or QB_REFRESH_TOKEN when it changed since the stored chain started from it); while
 // running, what other processes write (the store's watch); and after the store failed, what it holds
-// once it answers again. The shared health always wins; another process's chain is taken when it is
-// of our lineage and ours is not newer (an unsaved chain is).
+// once it answers again. The shared health always wins; another process's chain is taken when the start
+// rule would take it (startingChain says 'stored') and ours is not newer (an unsaved chain is).
 import { previewToken } from '../shared/preview';
 import type { ConnectionRecord } from './connection-record';
 import { isTransientStoreError } from './connection-session';

@@ -87,7 +87,11 @@ export function withoutAccessToken(chain: StoredTokens): StoredTokens {
   return { ...chain, accessToken: null, accessTokenExpiresAt: null };
 }
 
-/** Both chains descend from the same starting point (the same environment token, or the same Connect). */
+/**
+ * Both chains started from the same QB_REFRESH_TOKEN (or both from none): the fingerprint recorded
+ * at their start is all that is compared, so two Connects made with the same environment count as one
+ * lineage.
+ */
 export function sameLineage(a: StoredTokens, b: StoredTokens): boolean {
   return a.origin.envRefreshTokenSha256 === b.origin.envRefreshTokenSha256;
 }

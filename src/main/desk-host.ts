@@ -48,7 +48,7 @@ export function startDeskHost(options: DeskHostOptions): DeskHost {
         connections.onStatusChanged((status) => options.push(status)),
         connections.onConnectionsChanged((list) => options.pushConnections?.(list)),
       ];
-      // Every connection's status, the default one last: it is the one a single-connection window shows.
+      // Every connection's status, so the tray and the list start complete.
       for (const other of connections.statuses().reverse()) options.push(other);
       const status = started.desk.getStatus();
       return { started, handlers, status };

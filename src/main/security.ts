@@ -77,7 +77,7 @@ export interface NavigationEvent extends PreventableEvent {
   isMainFrame: boolean;
 }
 
-/** The navigation events hardening handles, alike: each may take a frame somewhere else. */
+/** The navigation events hardening handles: each may take a frame somewhere else (sub-frames and redirects each have their own rule). */
 export const NAVIGATION_EVENTS = ['will-navigate', 'will-frame-navigate', 'will-redirect'] as const;
 export type NavigationEventName = (typeof NAVIGATION_EVENTS)[number];
 

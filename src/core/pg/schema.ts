@@ -6,7 +6,7 @@
 //
 // Operators read the health of every connection without any token value in
 // `SELECT * FROM qb_token_desk.connection_health`; the token chain itself is the `tokens` column, the
-// token envelope (token-envelope.ts), encrypted with QB_STORE_KEY when it is set.
+// token envelope (store-crypto.ts), encrypted with QB_STORE_KEY when it is set.
 import type pg from 'pg';
 import { StoreConfigError } from '../errors';
 

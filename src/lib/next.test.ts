@@ -161,6 +161,8 @@ describe('createRouteHandlers: the original feature’s three actions', () => {
     );
     const handlers = createRouteHandlers({ quickbooks: patient, authorize: bySession });
     await call(handlers, 'GET');
+    // A valid token in hand: the start-up refresh (if any) is done before the count is taken.
+    await patient.getAccessToken();
     const before = tokenCalls();
     // Another process on the same data directory holds the connection's lock.
     const holder = new FileConnectionStore({ dataDir: bed.dataDir, storeKey: null });

@@ -65,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('qb-token connections', () => {
-  it('add reads the refresh token from standard input, stores it, refreshes once; list --json shows the default plus each added one', async () => {
+  it('add reads the refresh token from standard input, stores it, gets an access token with it; list --json shows the default plus each added one', async () => {
     const a = emulator.control.issueAuthorization(REALM_A);
     const added = await qbToken(
       ['connections', 'add', '--name', 'Alpha Books', '--realm', REALM_A, '--environment', 'sandbox'],
@@ -73,7 +73,7 @@ describe('qb-token connections', () => {
     );
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain(`Stored ${REALM_A} (Alpha Books, sandbox, company ${REALM_A})`);
-    expect(added.stdout).toMatch(/Refreshed: access token …\S{4} expires in/);
+    expect(added.stdout).toMatch(/Ready: access token …\S{4} expires in/);
     const b = emulator.control.issueAuthorization(REALM_B);
     expect(
       (

@@ -1,7 +1,7 @@
 // `qb-token connections list|add|remove`: several companies from the shell. `add` reads the
-// refresh token from standard input (run.ts), stores it first, then refreshes once so a token
-// Intuit refuses is reported now rather than at the first API call; `remove` revokes first, as
-// Disconnect does.
+// refresh token from standard input (run.ts), stores it first, then gets an access token with it
+// so a token Intuit refuses is reported now rather than at the first API call; `remove` revokes
+// first, as Disconnect does.
 import type { StartedDesk } from '../core/bootstrap';
 import { hasClientCredentials } from '../core/config';
 import type { ParsedArgs } from './args';
@@ -66,13 +66,15 @@ async function addConnection(args: ParsedArgs, context: ConnectionsCommandContex
     );
     return EXIT.configuration;
   }
-  // One refresh now: a token Intuit refuses is reported here, and the first access token is ready.
+  // An access token now: a token Intuit refuses is reported here, and the first one is ready. Not a
+  // forced refresh: a desk sharing the store may already have refreshed the new record (it saw it
+  // appear); the on-demand path takes that token under the lock instead of rotating again.
   try {
-    const refreshed = await started.connections.desk(id).refresh('manual');
-    const access = refreshed.accessToken;
+    await started.connections.desk(id).getAccessToken();
+    const access = started.connections.desk(id).getStatus().accessToken;
     const now = Date.now();
     io.stdout(
-      `Refreshed: ${access ? `access token ${access.preview} expires ${formatRelative(access.expiresAt, now)} (${formatAbsolute(access.expiresAt)})` : 'no access token'}.\n`,
+      `Ready: ${access ? `access token ${access.preview} expires ${formatRelative(access.expiresAt, now)} (${formatAbsolute(access.expiresAt)})` : 'no access token'}.\n`,
     );
     return EXIT.ok;
   } catch (error) {

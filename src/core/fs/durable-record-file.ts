@@ -20,7 +20,7 @@ import {
 } from './data-dir';
 import { DEFAULT_RESERVE_BYTES, ReservedFile, withoutTrailingZeros } from './reserved-file';
 import { readFileNoFollow, refuseSymlink } from './safe-open';
-import { retryFor, SaveRescue, StoreSaveRescuedError, type RescuedRecord } from './save-rescue';
+import { rescueFailedSave, retryFor, SaveRescue, type RescuedRecord } from './save-rescue';
 
 export interface DurableRecordFileOptions {
   /** The configured directory (QB_DATA_DIR as given). */
@@ -213,20 +213,7 @@ export class DurableRecordFile {
       last = err;
     }
     const cause = storeFsError(last, dir, this.variable, `saving ${this.path}`);
-    let rescuedTo: string;
-    try {
-      rescuedTo = this.rescue().write(body);
-    } catch (err) {
-      throw new StoreUnavailableError(
-        `${cause.message} The new tokens could not be written anywhere else either (${(err as Error).message}); ` +
-          'they are kept in memory only while this process runs.',
-      );
-    }
-    const message =
-      `${cause.message} The new tokens were saved to ${rescuedTo} instead; the next start reads them from ` +
-      `there and moves them back into ${this.path}.`;
-    this.log(message);
-    throw new StoreSaveRescuedError(message, rescuedTo);
+    throw rescueFailedSave(this.rescue(), body, cause, `moves them back into ${this.path}`, this.log);
   }
 
   private async syncDir(): Promise<void> {

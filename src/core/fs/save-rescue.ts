@@ -3,12 +3,14 @@
 // retired the previous one. So a save that keeps failing is retried for a bounded time, and then the
 // record (encrypted as the store would write it) is written to a rescue file outside the data
 // directory: first under the user's home, then under the system temp directory. The next process
-// that opens the same data directory finds it, takes the newer chain and moves it back.
+// that opens the same store (a data directory, a PostgreSQL database) finds it, takes the newer chain
+// and moves it back.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { StoreUnavailableError } from '../errors';
+import { StoreUnavailableError, type StoreError } from '../errors';
+import type { LogFn } from '../log';
 import { checkDataDirPermissions, prepareDataDir } from './data-dir';
 import { openExclusive, readFileNoFollow, removeQuietly, writeAllSync } from './safe-open';
 
@@ -40,12 +42,12 @@ export class SaveRescue {
   private readonly name: string;
 
   constructor(
-    /** The data directory's real path: rescue files are keyed by it. */
-    dataDir: string,
+    /** What names the store (a data directory's real path, a database's host:port/database): rescue files are keyed by it. */
+    storeIdentity: string,
     fileName: string,
     private readonly dirs: readonly string[] = defaultRescueDirs(),
   ) {
-    const key = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+    const key = createHash('sha256').update(storeIdentity).digest('hex').slice(0, 16);
     this.name = `${key}-${fileName}`;
   }
 
@@ -113,6 +115,34 @@ export class SaveRescue {
   removeAll(): void {
     for (const path of this.candidates) removeQuietly(path);
   }
+}
+
+/**
+ * After a save that kept failing (`cause`): `body` goes to a rescue file. Returns the error to throw:
+ * StoreSaveRescuedError naming the file and saying how it comes back (`movesBack`, e.g. "moves them
+ * back into <file>"), or a StoreUnavailableError when no rescue directory took it either.
+ */
+export function rescueFailedSave(
+  rescue: SaveRescue,
+  body: Buffer,
+  cause: StoreError,
+  movesBack: string,
+  log: LogFn,
+): StoreUnavailableError {
+  // Causes end in a full stop or not, depending on who wrote them; what follows starts a sentence.
+  const why = cause.message.replace(/([^.!?])$/, '$1.');
+  let rescuedTo: string;
+  try {
+    rescuedTo = rescue.write(body);
+  } catch (err) {
+    return new StoreUnavailableError(
+      `${why} The new tokens could not be written anywhere else either (${(err as Error).message}); ` +
+        'they are kept in memory only while this process runs.',
+    );
+  }
+  const message = `${why} The new tokens were saved to ${rescuedTo} instead; the next start reads them from there and ${movesBack}.`;
+  log(message);
+  return new StoreSaveRescuedError(message, rescuedTo);
 }
 
 function syncDirQuietly(dir: string): void {

@@ -3,9 +3,12 @@
 // LISTEN/NOTIFY, and the faults of issue 11 item 6 at the store's level.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionRecord } from '../connection-record';
 import { emptyHealth } from '../connection-record';
 import type { RecordChange } from '../connection-store';
@@ -16,6 +19,7 @@ import {
   StoreLockTimeoutError,
   StoreUnavailableError,
 } from '../errors';
+import { StoreSaveRescuedError } from '../fs/save-rescue';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
 import { freeLoopbackPort } from '../testing/postgres-server';
@@ -27,14 +31,26 @@ const KEY = 'the store key, sixteen+ chars';
 // TLS on: the sslmode test needs it; every other test connects without sslmode (no TLS).
 const pg = postgresForFile({ tls: true });
 let stores: PgConnectionStore[] = [];
+// A write the server does not take goes here, not to the user's home (pg-save-rescue.test.ts tests it).
+const rescueDir = mkdtempSync(join(tmpdir(), 'qbtd-pg-store-rescue-'));
 
 afterEach(async () => {
   await Promise.all(stores.map((store) => store.close()));
   stores = [];
 });
 
+afterAll(async () => {
+  await rm(rescueDir, { recursive: true, force: true });
+});
+
 function store(url: string, options: Partial<PgConnectionStoreOptions> = {}): PgConnectionStore {
-  const created = new PgConnectionStore({ url, storeKey: KEY, lockWaitMs: 5000, ...options });
+  const created = new PgConnectionStore({
+    url,
+    storeKey: KEY,
+    lockWaitMs: 5000,
+    rescueDirs: [rescueDir],
+    ...options,
+  });
   stores.push(created);
   return created;
 }
@@ -107,7 +123,7 @@ describe('schema', () => {
       [],
       dbName(url),
     );
-    expect(rows.map((row) => row.version)).toEqual([1]);
+    expect(rows.map((row) => row.version)).toEqual([1, 2]);
   });
 });
 
@@ -339,7 +355,7 @@ describe('a write whose lock session is lost (Intuit has already rotated the cha
     expect((await store(url).load('default')).record).toEqual(rotated);
   });
 
-  it('gives up with StoreUnavailableError when the server stays away past the bound', async () => {
+  it('gives up when the server stays away past the bound: the record goes to a rescue file, put back once it answers', async () => {
     const url = await pg().createDatabase();
     const s = store(url, { saveRetryMs: 300 });
     await s.open();
@@ -350,10 +366,12 @@ describe('a write whose lock session is lost (Intuit has already rotated the cha
         await s.save(record('default', 2));
       }),
     );
+    // Still a StoreUnavailableError to the engine (transient), saying where the chain went.
     expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error).toBeInstanceOf(StoreSaveRescuedError);
     expect(error.message).not.toContain(pg().password);
     await pg().restart();
-    expect((await s.load('default')).record?.revision).toBe(1);
+    expect((await s.load('default')).record?.revision).toBe(2);
   });
 
   it('does not bring back a row removed meanwhile by the next holder', async () => {

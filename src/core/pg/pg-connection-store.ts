@@ -12,6 +12,12 @@
 //   was lost (during the token call, a database blip) go on over fresh pooled connections for a short
 //   while: Intuit has already retired the old refresh token, and a process about to exit (the CLI)
 //   would otherwise lose the new one.
+// - A write under the lock that still cannot reach the server after that goes to a rescue file
+//   (pg-save-rescue.ts; StoreSaveRescuedError names it). load() puts a rescued record back into its
+//   row under the lock when it is newer than the row, and drops it when it is not; while the server
+//   cannot be reached, load() serves it, so a process started during the outage has the newest chain.
+//   A connection removed (removed_connections notes at which revision) is not brought back by a rescue
+//   file written before the removal.
 // - Every write NOTIFYs the store's channel in the same transaction; watch() LISTENs.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -32,8 +38,10 @@ import { StoreCipher } from '../store-crypto';
 import type { RefreshInFlightNote } from '../token-store';
 import { ChangeListener } from './change-listener';
 import { toStoreError } from './pg-errors';
-import { RecordRowCodec, SELECT_ROW, UPSERT_COLUMNS, type ConnectionRow } from './record-row';
-import { CHANGES_CHANNEL, CONNECTIONS_TABLE, migrate, REFRESH_NOTES_TABLE } from './schema';
+import { PgSaveRescue, type FoundRescue } from './pg-save-rescue';
+import { RecordRowCodec, SELECT_ROW, type ConnectionRow } from './record-row';
+import { insertSql, removedRevisionSql, removeSql, restoreSql, updateSql } from './record-writes';
+import { CONNECTIONS_TABLE, migrate, REFRESH_NOTES_TABLE } from './schema';
 import { parseStoreUrl, plaintextTransportWarning, type StoreUrl } from './store-url';
 
 export const DEFAULT_LOCK_WAIT_MS = 30_000;
@@ -57,6 +65,13 @@ export interface PgConnectionStoreOptions {
   saveRetryMs?: number;
   /** For a profile that had to be reset (default sandbox). */
   environment?: QbEnvironment;
+  /** Where a write the server would not take goes (default: ~/.qb-token-desk/rescue, then the temp directory). */
+  rescueDirs?: readonly string[];
+}
+
+/** What the row held: `present` tells a missing row from one that could not be read (record null too). */
+interface RowRead extends RecordLoadResult {
+  present: boolean;
 }
 
 interface HeldLock {
@@ -67,41 +82,6 @@ interface HeldLock {
   onError: () => void;
 }
 
-/** Placeholder `n` (1-based) of UPSERT_COLUMNS, cast where the column is jsonb. */
-const placeholder = (i: number) => `$${i + 1}${i === 3 || i === 4 || i === 8 ? '::jsonb' : ''}`;
-const notifyWritten = `SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision, 'by', $${UPSERT_COLUMNS.length + 1}::text)::text)
-      FROM written`;
-
-/** Revision 1: a new row (a row already there is never written over: none is at revision 0). */
-const insertSql = (() => {
-  const columns = UPSERT_COLUMNS.join(', ');
-  const values = UPSERT_COLUMNS.map((_, i) => placeholder(i));
-  const updates = UPSERT_COLUMNS.filter((c) => c !== 'id')
-    .map((c) => `${c} = EXCLUDED.${c}`)
-    .concat('updated_at = now()')
-    .join(', ');
-  return `WITH written AS (
-      INSERT INTO ${CONNECTIONS_TABLE} AS c (${columns}) VALUES (${values.join(', ')})
-      ON CONFLICT (id) DO UPDATE SET ${updates} WHERE c.revision = EXCLUDED.revision - 1
-      RETURNING id, revision)
-    ${notifyWritten}`;
-})();
-
-/**
- * A later revision: only on top of the row read (revision - 1). A row that is gone was removed (under
- * the lock, by someone who took it after this writer's session was lost): it is not brought back.
- */
-const updateSql = (() => {
-  const sets = UPSERT_COLUMNS.map((c, i) => `${c} = ${placeholder(i)}`)
-    .filter((_, i) => UPSERT_COLUMNS[i] !== 'id')
-    .concat('updated_at = now()')
-    .join(', ');
-  return `WITH written AS (
-      UPDATE ${CONNECTIONS_TABLE} SET ${sets} WHERE id = $1 AND revision = $2::bigint - 1
-      RETURNING id, revision)
-    ${notifyWritten}`;
-})();
-
 export class PgConnectionStore implements ConnectionStore {
   readonly description: ConnectionStoreDescription;
   private readonly url: StoreUrl;
@@ -110,6 +90,7 @@ export class PgConnectionStore implements ConnectionStore {
   private readonly lockPool: pg.Pool;
   private readonly encrypted: boolean;
   private readonly rows: RecordRowCodec;
+  private readonly rescues: PgSaveRescue;
   private readonly log: LogFn;
   private readonly lockWaitMs: number;
   private readonly connectTimeoutMs: number;
@@ -128,12 +109,10 @@ export class PgConnectionStore implements ConnectionStore {
   constructor(options: PgConnectionStoreOptions) {
     this.url = parseStoreUrl(options.url);
     this.encrypted = options.storeKey !== null;
-    this.rows = new RecordRowCodec(
-      options.storeKey ? new StoreCipher(options.storeKey) : null,
-      this.url.location,
-      options.environment ?? 'sandbox',
-    );
+    const cipher = options.storeKey ? new StoreCipher(options.storeKey) : null;
+    this.rows = new RecordRowCodec(cipher, this.url.location, options.environment ?? 'sandbox');
     this.log = options.log ?? (() => undefined);
+    this.rescues = new PgSaveRescue(this.url.location, cipher, this.log, options.rescueDirs);
     this.lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.saveRetryMs = options.saveRetryMs ?? 5000;
@@ -195,19 +174,20 @@ export class PgConnectionStore implements ConnectionStore {
   }
 
   async load(id: ConnectionId): Promise<RecordLoadResult> {
-    const { rows } = await this.run(
-      `reading connection "${id}"`,
-      (c) => c.query<ConnectionRow>(`${SELECT_ROW} WHERE id = $1`, [id]),
-      id,
-    );
-    const row = rows[0];
-    if (!row) return { record: null, warnings: [] };
-    const decoded = this.rows.decode(row);
-    for (const warning of decoded.warnings) this.log(warning);
-    if (decoded.record && decoded.wasPlaintext && this.encrypted) {
-      await this.encryptInPlace(decoded.record);
+    const found = this.rescues.find(id);
+    if (!found) return loadResult(await this.readRow(id));
+    if (this.held.has(id)) return this.loadWithRescue(id, found);
+    // A rescued record is put back only under the lock, so no refresh races it (as the file store does).
+    try {
+      return await this.withLock(id, () => this.loadWithRescue(id, this.rescues.find(id)));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || found.record === null) throw err;
+      // The server is still away: the rescued chain is the newest this machine knows of. Nothing is
+      // refreshed with it without the lock, which waits for the server (and compares revisions then).
+      const line = `The latest tokens of connection "${id}" are in ${found.path} (PostgreSQL (${this.url.location}) could not be reached when they were issued, and still cannot be); they are put back in PostgreSQL once it answers.`;
+      this.log(line);
+      return { record: found.record, warnings: [line] };
     }
-    return { record: decoded.record, warnings: decoded.warnings };
   }
 
   async save(record: ConnectionRecord): Promise<void> {
@@ -223,11 +203,16 @@ export class PgConnectionStore implements ConnectionStore {
       // The lock's session was lost (mid token call, a blip): Intuit may have retired the old refresh
       // token already, so the write is not given up. The revision condition alone guards it now.
       if (!onLockSession || !(err instanceof StoreUnavailableError)) throw err;
-      written = await this.writeOnFreshSession(record, sql, params, err);
+      written = await this.writeOnFreshSession(record, sql, params, err).catch((lost: unknown) => {
+        // Still unreachable: the chain goes to a rescue file rather than dying with this process. A
+        // row that moved on (a plain StoreError) is not rescued: what it holds is newer.
+        throw lost instanceof StoreUnavailableError ? this.rescues.rescue(record, lost) : lost;
+      });
     }
     if (written) {
       markRefreshStep('renamed');
       markRefreshStep('saved');
+      if (onLockSession) this.dropSupersededRescue(record);
       return;
     }
     const { rows } = await this.run(`reading connection "${record.id}"`, (c) =>
@@ -239,19 +224,9 @@ export class PgConnectionStore implements ConnectionStore {
   }
 
   async remove(id: ConnectionId): Promise<void> {
-    await this.run(
-      `removing connection "${id}"`,
-      async (c) => {
-        await c.query(
-          `WITH gone AS (DELETE FROM ${CONNECTIONS_TABLE} WHERE id = $1 RETURNING id, revision)
-           SELECT pg_notify('${CHANGES_CHANNEL}', json_build_object('id', id, 'revision', revision + 1, 'by', $2::text)::text)
-             FROM gone`,
-          [id, this.self],
-        );
-        await c.query(`DELETE FROM ${REFRESH_NOTES_TABLE} WHERE id = $1`, [id]);
-      },
-      id,
-    );
+    await this.run(`removing connection "${id}"`, (c) => c.query(removeSql, [id, this.self]), id);
+    // A chain this machine rescued for it goes with it (as the file store's removal takes its rescue files).
+    this.rescues.clear(id);
   }
 
   async withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
@@ -414,6 +389,93 @@ export class PgConnectionStore implements ConnectionStore {
     });
   }
 
+  /** The row of connection `id` as it is now (on the lock's session when held). */
+  private async readRow(id: ConnectionId): Promise<RowRead> {
+    const { rows } = await this.run(
+      `reading connection "${id}"`,
+      (c) => c.query<ConnectionRow>(`${SELECT_ROW} WHERE id = $1`, [id]),
+      id,
+    );
+    const row = rows[0];
+    if (!row) return { record: null, warnings: [], present: false };
+    const decoded = this.rows.decode(row);
+    for (const warning of decoded.warnings) this.log(warning);
+    if (decoded.record && decoded.wasPlaintext && this.encrypted) {
+      await this.encryptInPlace(decoded.record);
+    }
+    return { record: decoded.record, warnings: decoded.warnings, present: true };
+  }
+
+  /**
+   * Under the lock: the row, or the rescued record `found` put back into it when it is newer. An older
+   * rescued copy is dropped; so is one written before the connection was removed (the removal stands,
+   * as it does against a late write). A row that is missing with no removal noted (a first save that
+   * never landed, a database recreated empty) takes the rescued record.
+   */
+  private async loadWithRescue(id: ConnectionId, found: FoundRescue | null): Promise<RecordLoadResult> {
+    const current = await this.readRow(id);
+    const warnings = [...current.warnings];
+    if (!found) return loadResult(current);
+    if (found.record === null) {
+      warnings.push(
+        `A copy of connection "${id}"'s tokens in ${found.path} could not be read (${found.problem}); it is left as it is.`,
+      );
+      return { record: current.record, warnings };
+    }
+    const rescued = found.record;
+    if (current.present && current.record === null) {
+      // The row's own warning says why it is left alone; the rescued copy waits with it.
+      warnings.push(`The copy of connection "${id}"'s tokens in ${found.path} is left as it is until then.`);
+      return { record: null, warnings };
+    }
+    let stale: string | null;
+    if (current.record) {
+      stale =
+        current.record.revision >= rescued.revision
+          ? `PostgreSQL holds revision ${current.record.revision}`
+          : null;
+    } else stale = await this.removedSince(id, rescued.revision);
+    if (stale !== null) {
+      this.rescues.clear(id);
+      this.log(
+        `PostgreSQL store: an older copy of connection "${id}"'s tokens (revision ${rescued.revision}) in ${found.path} was dropped: ${stale}.`,
+      );
+      return loadResult(current);
+    }
+    const params = [...this.rows.encode(rescued, this.self), this.self, current.record?.revision ?? 0];
+    const { rowCount } = await this.run(
+      `putting connection "${id}"'s rescued tokens back`,
+      (c) => c.query(restoreSql, params),
+      id,
+    );
+    // Not written: the row changed since it was read (a holder of this very lock elsewhere in this
+    // process); the file stays for the next read to weigh again.
+    if (rowCount !== 1) return loadResult(await this.readRow(id));
+    this.rescues.clear(id);
+    const line = `The latest tokens of connection "${id}" had been saved to ${found.path} because PostgreSQL (${this.url.location}) could not be reached; they are back in PostgreSQL (revision ${rescued.revision}).`;
+    this.log(line);
+    return { record: rescued, warnings: [...warnings, line] };
+  }
+
+  /** Why a rescued record at `revision` must not bring a missing row back, or null when it may. */
+  private async removedSince(id: ConnectionId, revision: number): Promise<string | null> {
+    const { rows } = await this.run(
+      `reading connection "${id}"'s removal`,
+      (c) => c.query<{ revision: string }>(removedRevisionSql, [id]),
+      id,
+    );
+    const removedAt = rows[0] ? Number(rows[0].revision) : null;
+    return removedAt !== null && removedAt >= revision
+      ? `the connection was removed from PostgreSQL after they were saved`
+      : null;
+  }
+
+  /** After a write of `record` under the lock: a rescued copy it supersedes is dropped. */
+  private dropSupersededRescue(record: ConnectionRecord): void {
+    const found = this.rescues.find(record.id);
+    if (found?.record && found.record.revision <= record.revision) this.rescues.clear(record.id);
+  }
+
   /** A plaintext chain found while QB_STORE_KEY is set is encrypted at once (same revision: nothing else changes). */
   private async encryptInPlace(record: ConnectionRecord): Promise<void> {
     try {
@@ -546,6 +608,10 @@ export class PgConnectionStore implements ConnectionStore {
 /** The connection's advisory lock key: 64 bits of a hash of its id, in this app's own namespace. */
 export function lockKey(id: ConnectionId): string {
   return createHash('sha256').update(`qb-token-desk:connection:${id}`).digest().readBigInt64BE(0).toString();
+}
+
+function loadResult(read: RowRead): RecordLoadResult {
+  return { record: read.record, warnings: read.warnings };
 }
 
 async function waitUntil(promise: Promise<void>, deadline: number, timeout: () => Error): Promise<void> {

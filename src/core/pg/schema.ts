@@ -13,6 +13,8 @@ import { StoreConfigError } from '../errors';
 export const SCHEMA = 'qb_token_desk';
 export const CONNECTIONS_TABLE = `${SCHEMA}.connections`;
 export const REFRESH_NOTES_TABLE = `${SCHEMA}.refresh_notes`;
+/** Connections removed, and at which revision: a rescue file older than the removal does not bring one back. */
+export const REMOVED_TABLE = `${SCHEMA}.removed_connections`;
 /** LISTEN/NOTIFY channel: payload `{"id":…,"revision":…,"by":…}`, never a token value. */
 export const CHANGES_CHANNEL = 'qb_token_desk_changes';
 /** Advisory lock key held while migrating (transaction-scoped); connection locks use other keys. */
@@ -64,6 +66,21 @@ export const MIGRATIONS: readonly Migration[] = [
                health -> 'stats' AS stats,
                health -> 'history' AS history
           FROM ${CONNECTIONS_TABLE};
+    `,
+  },
+  {
+    version: 2,
+    description: 'removed connections (a rescued chain older than the removal does not bring one back)',
+    sql: `
+      CREATE TABLE ${REMOVED_TABLE} (
+        id text PRIMARY KEY,
+        -- The removed row's revision + 1: a rescued record at or below it predates the removal.
+        revision bigint NOT NULL,
+        removed_at timestamptz NOT NULL DEFAULT now(),
+        removed_by text NOT NULL
+      );
+      COMMENT ON TABLE ${REMOVED_TABLE} IS
+        'QB Token Desk: connections removed (no token value), so a rescue file written before the removal does not bring one back.';
     `,
   },
 ];

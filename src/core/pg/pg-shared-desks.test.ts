@@ -1,6 +1,9 @@
 // Several desks (startDesk, as every adapter starts one) over one PostgreSQL database, each with its
 // own pool and LISTEN connection, against a real server this file starts: shared health, changes
 // pushed to every desk, and the faults of issue 11 item 6 as a user of the desk sees them.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_ID, type TokenStatus } from '../../shared/contract';
 import { startDesk, type StartedDesk } from '../bootstrap';
@@ -266,7 +269,14 @@ describe('one connection, several desks, one PostgreSQL', () => {
       rotateAfterSeconds: 0,
       oldRefreshTokenPolicy: 'immediate',
     });
-    const a = await desk(env);
+    // The save outlasts the store's retry bound, so the chain also goes to a rescue file: to a
+    // directory of this test's own, not the user's home (pg-save-rescue.test.ts covers that file).
+    const rescueDir = await mkdtemp(join(tmpdir(), 'qbtd-desks-rescue-'));
+    const { QB_STORE_URL: url = '', ...withoutUrl } = env;
+    const a = await desk(
+      withoutUrl,
+      () => new PgConnectionStore({ url, storeKey: KEY, rescueDirs: [rescueDir] }),
+    );
     await a.desk.getAccessToken();
     intuit.control.injectTokenFault({ kind: 'delay_after_processing', ms: 600 });
     const refreshCalls = () => intuit.control.counters().tokenCalls.refresh_token;
@@ -295,6 +305,8 @@ describe('one connection, several desks, one PostgreSQL', () => {
       30_000,
     );
     expect(Number((await rows())[0]?.revision)).toBeGreaterThan(before);
+    expect(await readdir(rescueDir)).toEqual([]);
+    await rm(rescueDir, { recursive: true });
     const b = await desk(env);
     const calls = intuit.control.counters().tokenCalls.refresh_token;
     await b.desk.refresh('manual');

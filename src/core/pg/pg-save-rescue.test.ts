@@ -14,7 +14,7 @@ import { emulatorEnv } from '../../emulator/app-env';
 import type { EmulatorHandle } from '../../emulator/types';
 import { previewToken } from '../../shared/preview';
 import { startDesk, type StartedDesk } from '../bootstrap';
-import { emptyHealth, type ConnectionRecord } from '../connection-record';
+import { defaultProfile, newConnectionRecord, type ConnectionRecord } from '../connection-record';
 import type { RecordChange } from '../connection-store';
 import { StoreUnavailableError } from '../errors';
 import { StoreSaveRescuedError } from '../fs/save-rescue';
@@ -82,19 +82,7 @@ function record(id: string, revision: number): ConnectionRecord {
   const unique = `${id}-${revision}-${Math.random().toString(36).slice(2)}`;
   const tokens = { ...fixtureTokens(`RT-rescue-${unique}`), accessToken: `AT-rescue-${unique}` };
   scan.addSecrets(tokens.refreshToken, tokens.accessToken);
-  return {
-    version: 2,
-    id,
-    revision,
-    profile: {
-      name: 'QuickBooks sandbox',
-      environment: 'sandbox',
-      realmId: tokens.realmId,
-      companyName: null,
-    },
-    tokens,
-    health: emptyHealth(),
-  };
+  return { ...newConnectionRecord(id, defaultProfile('sandbox', tokens.realmId), tokens), revision };
 }
 
 const dbName = (url: string) => new URL(url).pathname.slice(1);

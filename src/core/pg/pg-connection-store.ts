@@ -14,8 +14,10 @@
 //   would otherwise lose the new one.
 // - A write under the lock that still cannot reach the server after that goes to a rescue file
 //   (pg-save-rescue.ts; StoreSaveRescuedError names it). load() puts a rescued record back into its
-//   row under the lock when it is newer than the row, and drops it when it is not; while the server
-//   cannot be reached, load() serves it, so a process started during the outage has the newest chain.
+//   row under the lock when it is newer than the row, and drops it when it is not. While the server
+//   cannot be reached, load() serves it with a warning. (The engine opens the store before it loads:
+//   a process started during the outage starts as with any unreachable store, and its first read
+//   once the server answers puts the chain back.)
 //   A connection removed (removed_connections notes at which revision) is not brought back by a rescue
 //   file written before the removal.
 // - Every write NOTIFYs the store's channel in the same transaction; watch() LISTENs.

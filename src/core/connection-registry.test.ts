@@ -12,6 +12,7 @@ import type { EmulatorHandle } from '../emulator/types';
 import { DEFAULT_CONNECTION_ID, type TokenStatus } from '../shared/contract';
 import { startDesk, type StartedDesk } from './bootstrap';
 import type { TokenDesk } from './desk';
+import { fileStoreFor } from './engine-parts';
 import { ConfigError, UnknownConnectionError } from './errors';
 import { addAuthorizedCompany } from './testing/add-company';
 import { LeakScan } from './testing/leak-scan';
@@ -305,6 +306,61 @@ describe('adding and removing connections', () => {
     await other.connections.remove(REALM_A);
     await expect.poll(() => serving.connections.has(REALM_A), { timeout: 10_000 }).toBe(false);
     expect(lists).toEqual([[DEFAULT_CONNECTION_ID, REALM_A], [DEFAULT_CONNECTION_ID]]);
+  });
+
+  it('a company added here while the change feed is starting it runs on one engine: closing the desk leaves none running', async () => {
+    const other = await start();
+    // The serving desk's store holds the engine start's read of the new company (after reading it)
+    // until the test lets it go: the window in which this desk's own add of that company came in.
+    let loads = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const serving = await startDesk({
+      env: emulatorEnv(emulator, dir),
+      cwd: dir,
+      log: (line) => lines.push(line),
+      store: (config) => {
+        const store = fileStoreFor(config, () => undefined);
+        const load = store.load.bind(store);
+        store.load = async (id) => {
+          const loaded = await load(id);
+          // The change feed's check reads it first; the engine it then starts reads it second.
+          if (id === REALM_A && ++loads === 2) {
+            held();
+            await released;
+          }
+          return loaded;
+        };
+        return store;
+      },
+    });
+    desks.push(serving);
+    await addAuthorizedCompany(other.connections, emulator, { name: 'Alpha Books', realmId: REALM_A });
+    await holding;
+    const adding = addAuthorizedCompany(serving.connections, emulator, {
+      name: 'Alpha Again',
+      realmId: REALM_A,
+    });
+    // The add runs as far as it can while the feed's engine start is held (an add that starts an
+    // engine of its own finishes here), then that start is let go.
+    await Promise.race([adding, new Promise((resolve) => setTimeout(resolve, 500))]);
+    const engines = serving.connections.has(REALM_A) ? [serving.connections.desk(REALM_A)] : [];
+    release();
+    await adding;
+    engines.push(serving.connections.desk(REALM_A));
+    await serving.close();
+    desks.splice(desks.indexOf(serving), 1);
+    // Every engine this desk started for the company was closed with it: none is left refreshing.
+    for (const engine of engines) {
+      const answer = await engine.getAccessToken().then(
+        () => 'an access token: the engine is still running',
+        (err: unknown) => (err as Error).message,
+      );
+      expect(answer).toContain('disposed');
+    }
+    expect((await stored(other, REALM_A)).profile.name).toBe('Alpha Again');
   });
 
   it('a process serving one connection starts only that one besides the default', async () => {

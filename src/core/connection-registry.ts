@@ -86,6 +86,8 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   /** Connections being added or removed here: the change feed leaves them alone meanwhile. */
   private readonly busy = new Set<ConnectionId>();
   private readonly checking = new Map<ConnectionId, Promise<boolean>>();
+  /** Connections being started (not in `entries` yet): one engine per connection, whoever asks. */
+  private readonly starting = new Map<ConnectionId, Promise<Entry>>();
   private readonly recheck = new Set<ConnectionId>();
   private unwatch: (() => void) | null = null;
   private discoverTimer: ReturnType<typeof setTimeout> | null = null;
@@ -277,7 +279,15 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     return storedConnectionManagerConfig(this.config, profile);
   }
 
-  private async startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
+  private startEntry(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
+    const pending = this.starting.get(id);
+    if (pending) return pending;
+    const run = this.startEntryNow(id, managerConfig).finally(() => this.starting.delete(id));
+    this.starting.set(id, run);
+    return run;
+  }
+
+  private async startEntryNow(id: ConnectionId, managerConfig: TokenManagerConfig): Promise<Entry> {
     const { manager, desk } = await startConnection(this.config, {
       config: managerConfig,
       store: this.store,
@@ -339,6 +349,13 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   ): Promise<TokenManager> {
     const found = this.findRealm(realmId, environment, options.fillDefault);
     if (found) return this.entry(found).manager;
+    // The store's change feed may be starting this realm's connection right now (another process
+    // added it): wait for that engine rather than start a second one beside it.
+    const pending = [realmId, `${realmId}-${environment}`].flatMap((id) => this.starting.get(id) ?? []);
+    if (pending.length > 0) {
+      await Promise.allSettled(pending);
+      return this.managerForRealm(realmId, environment, options);
+    }
     // Keyed by the realm; a realm already taken in the other environment (only an emulator reuses
     // ids across environments) gets the environment in its id.
     const id = this.entries.has(realmId) ? `${realmId}-${environment}` : realmId;

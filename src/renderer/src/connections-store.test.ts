@@ -75,6 +75,23 @@ describe('connections store', () => {
     expect(calls).toContain('disconnect {"connectionId":"1"}');
   });
 
+  it('a list read before a push does not take the pushed row back', async () => {
+    let answer!: (value: Result<ConnectionSummary[]>) => void;
+    const { connections, statuses } = setUp({
+      listConnections: () => new Promise((resolve) => (answer = resolve)),
+    });
+    const stale = [...statuses.values()].map(summarizeStatus);
+    const loading = connections.getState().load();
+    connections.getState().receiveStatus(statusOf('2', { state: 'reauthorization_required' }));
+    answer({ ok: true, value: stale });
+    await loading;
+    expect(connections.getState().connections.map((c) => [c.id, c.state])).toEqual([
+      ['default', 'valid'],
+      ['1', 'valid'],
+      ['2', 'reauthorization_required'],
+    ]);
+  });
+
   it('the default connection speaks as one company always did: no connection id at all', async () => {
     const { dashboard, connections, calls } = setUp();
     await connections.getState().load();

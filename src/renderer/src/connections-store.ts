@@ -80,6 +80,9 @@ export function createConnectionsStore(
   /** Summaries pushed since the list last took them in. */
   const arrived = new Map<ConnectionId, ConnectionSummary>();
   let flushing = false;
+  // A status pushed while the list was being fetched is newer than the list's row (see store.ts).
+  let pushes = 0;
+  const lastPush = new Map<ConnectionId, number>();
 
   return createStore<ConnectionsState>()((set, get) => {
     const show = (id: ConnectionId): void => {
@@ -96,9 +99,15 @@ export function createConnectionsStore(
       outcome: null,
 
       async load() {
+        const mark = pushes;
         const result = await settle(() => bridge.listConnections());
         if (!result.ok) return; // The dashboard's own load reports an unreachable app.
-        get().receiveConnections(result.value);
+        get().receiveConnections(
+          result.value.map((c) => {
+            const pushed = (lastPush.get(c.id) ?? 0) > mark ? statuses.get(c.id) : undefined;
+            return pushed ? summarizeStatus(pushed) : c;
+          }),
+        );
         const initial = options.initial;
         if (initial && initial !== get().selected && result.value.some((c) => c.id === initial))
           show(initial);
@@ -157,6 +166,8 @@ export function createConnectionsStore(
 
       receiveStatus(status) {
         const id = status.connection?.id ?? DEFAULT_CONNECTION_ID;
+        pushes += 1;
+        lastPush.set(id, pushes);
         statuses.set(id, status);
         arrived.set(id, summarizeStatus(status));
         if (flushing) return;

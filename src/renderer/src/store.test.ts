@@ -252,6 +252,38 @@ describe('dashboard store', () => {
     expect(store.getState().pending.refresh).toBe(false);
   });
 
+  it('an answer that arrives after a newer push does not replace it: a status read before a refresh failed stays behind the failure', async () => {
+    const reauth = statusAt(T0, {
+      connection: { id: '5550412', name: 'Beta', companyName: null },
+      state: 'reauthorization_required',
+    });
+    const valid = statusAt(T0, { connection: { id: '5550412', name: 'Beta', companyName: null } });
+    const read = deferred<Result<TokenStatus>>();
+    const refreshed = deferred<Result<TokenStatus>>();
+    const bridge = standInBridge({ getStatus: () => read.promise, refresh: () => refreshed.promise });
+    const store = createDashboardStore(bridge, () => T0);
+    bridge.onStatusChanged((status) => store.getState().receiveStatus(status));
+    store.getState().show('5550412'); // reads the company's status
+    // The failure's push comes over the event stream before the earlier read's answer.
+    bridge.push(reauth);
+    read.resolve({ ok: true, value: valid });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(store.getState().status?.state).toBe('reauthorization_required');
+    // The same for an action's answer: a push that came while it was out is at least as new.
+    const running = store.getState().refresh();
+    bridge.push(reauth);
+    refreshed.resolve({ ok: true, value: valid });
+    await running;
+    expect(store.getState().status?.state).toBe('reauthorization_required');
+    // With no push meanwhile, the answer is what is shown.
+    const again = deferred<Result<TokenStatus>>();
+    bridge.refresh = () => again.promise;
+    const second = store.getState().refresh();
+    again.resolve({ ok: true, value: valid });
+    await second;
+    expect(store.getState().status?.state).toBe('valid');
+  });
+
   it('names the action that failed when it announces the failure', async () => {
     const store = createDashboardStore(
       standInBridge({

@@ -55,7 +55,10 @@ export interface DashboardState {
   /** Closes an action's result; with `at`, only if it is still the result recorded at that time. */
   dismiss(action: ActionName, at?: number): void;
   tick(now: number): void;
-  /** Adopts a status of the connection shown; statuses of other connections are ignored. */
+  /**
+   * A pushed status: shown when it is the connection shown (others are ignored), and from then on
+   * newer than any answer to a request already out for that connection.
+   */
   receiveStatus(status: TokenStatus): void;
   /** Shows another connection: its latest known status at once (if any), then what the bridge says. */
   show(connectionId: ConnectionId | null, status?: TokenStatus | null): void;
@@ -99,24 +102,47 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       return pending;
     };
 
+    // Pushes and answers travel apart (the event stream, and each request on its own connection), so
+    // an answer can arrive after a push that is newer than it (a GET sent before a refresh failed,
+    // answered after the failure's push). Every change is pushed, so a push that arrived while a
+    // request was out is at least as new as its answer: the answer's status is then not shown.
+    let pushes = 0;
+    const lastPush = new Map<ConnectionId, number>();
+    const pushedSince = (key: ConnectionId, mark: number): boolean => (lastPush.get(key) ?? 0) > mark;
+    /** Shows a status a request answered with, unless a push for its connection came since `mark`. */
+    const adoptAnswer = (status: TokenStatus, mark: number): void => {
+      if (pushedSince(status.connection?.id ?? DEFAULT_CONNECTION_ID, mark)) return;
+      display(status);
+    };
+    const display = (status: TokenStatus): void => {
+      if ((status.connection?.id ?? DEFAULT_CONNECTION_ID) !== (get().connectionId ?? DEFAULT_CONNECTION_ID))
+        return;
+      const previous = get().status;
+      set({ status, loadError: null, now: clock() });
+      if (previous && previous.state !== status.state) {
+        announce(`Access token state: ${STATE_LABELS[status.state]}.`);
+      }
+    };
+
     /** Runs one action: marks it pending, records its outcome, adopts the status it returns. */
     async function run<T>(
       action: ActionName,
       call: () => Promise<Result<T>>,
-      onOk: (value: T) => string,
+      onOk: (value: T, adopt: (status: TokenStatus) => void) => string,
     ): Promise<void> {
       const shown = get().connectionId;
       const key = shown ?? DEFAULT_CONNECTION_ID;
       if (runningFor(shown)?.has(action)) return;
       running.set(key, new Set([...(running.get(key) ?? []), action]));
       set({ pending: pendingFor(shown) });
+      const mark = pushes;
       const result = await settle(call);
       runningFor(shown)?.delete(action);
       const at = clock();
       // The admin moved on to another company meanwhile: its page must not show this outcome.
       if (get().connectionId !== shown) return;
       const outcome: ActionOutcome = result.ok
-        ? { ok: true, at, message: onOk(result.value) }
+        ? { ok: true, at, message: onOk(result.value, (status) => adoptAnswer(status, mark)) }
         : { ok: false, at, error: result.error };
       set((s) => ({
         pending: pendingFor(shown),
@@ -125,7 +151,6 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       announce(outcome.ok ? outcome.message : `${ACTION_LABELS[action]} failed: ${outcome.error.message}`);
     }
 
-    const adopt = (status: TokenStatus): void => get().receiveStatus(status);
     /** The id for the bridge: none for the default connection, so one company speaks as it always did. */
     const id = (): ConnectionId | undefined => get().connectionId ?? undefined;
 
@@ -143,11 +168,12 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
 
       async load() {
         const shown = get().connectionId;
+        const mark = pushes;
         const result = await settle(() => bridge.getStatus(id()));
         if (get().connectionId !== shown) return;
         if (result.ok) {
           set({ loadError: null });
-          adopt(result.value);
+          adoptAnswer(result.value, mark);
         } else {
           set({ loadError: result.error });
           announce(`Could not read the token status: ${result.error.message}`);
@@ -158,7 +184,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         run(
           'refresh',
           () => bridge.refresh(id()),
-          (status) => {
+          (status, adopt) => {
             adopt(status);
             return refreshedMessage(status);
           },
@@ -168,7 +194,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         run(
           'clear',
           () => bridge.clear(id()),
-          (status) => {
+          (status, adopt) => {
             adopt(status);
             return clearedMessage(status);
           },
@@ -191,7 +217,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
             const connectionId = id();
             return bridge.connect(connectionId === undefined ? undefined : { connectionId });
           },
-          (status) => {
+          (status, adopt) => {
             adopt(status);
             return 'Connected to QuickBooks.';
           },
@@ -207,7 +233,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
             if (connectionId === undefined) return bridge.disconnect(force ? { force: true } : undefined);
             return bridge.disconnect(force ? { force: true, connectionId } : { connectionId });
           },
-          (status) => {
+          (status, adopt) => {
             adopt(status);
             set({ connectionTest: null });
             // The desk's own account of what Intuit did: revoked it, or held nothing left to revoke.
@@ -240,15 +266,9 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       },
 
       receiveStatus(status) {
-        if (
-          (status.connection?.id ?? DEFAULT_CONNECTION_ID) !== (get().connectionId ?? DEFAULT_CONNECTION_ID)
-        )
-          return;
-        const previous = get().status;
-        set({ status, loadError: null, now: clock() });
-        if (previous && previous.state !== status.state) {
-          announce(`Access token state: ${STATE_LABELS[status.state]}.`);
-        }
+        pushes += 1;
+        lastPush.set(status.connection?.id ?? DEFAULT_CONNECTION_ID, pushes);
+        display(status);
       },
 
       show(connectionId, status = null) {

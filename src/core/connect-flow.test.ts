@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
 import type { TokenStatus } from '../shared/contract';
-import { ConnectRefusedError, NOTHING_TO_REVOKE, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
+import { ConnectRefusedError, NOTHING_TO_REVOKE, OAuthConnectFlow } from './connect-flow';
 import { ConnectError, NotConfiguredError, toResultError } from './errors';
 import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
@@ -99,8 +99,6 @@ async function engine(
   const flow = new OAuthConnectFlow({
     oauth: protocol,
     tokens: manager,
-    currentRefreshToken: () =>
-      refreshTokenInUse({ status: () => manager.getStatus(), store: tokenStore, envRefreshToken }),
     scopes: ['com.intuit.quickbooks.accounting'],
     now: options.now,
     flowTtlMs: 60_000,
@@ -378,8 +376,6 @@ describe('Disconnect', () => {
       new OAuthConnectFlow({
         oauth: protocol,
         tokens: manager,
-        currentRefreshToken: () =>
-          refreshTokenInUse({ status: () => manager.getStatus(), store: tokenStore, envRefreshToken: null }),
         scopes: [],
       });
     const wrongKeys = flowWith(

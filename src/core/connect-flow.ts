@@ -6,7 +6,9 @@
 // Disconnect revokes the refresh token at Intuit first and forgets the tokens only once that worked
 // or Intuit answered that it held nothing to revoke (the token had already expired, been rotated away
 // or revoked: its 400), unless the user confirmed again (`force`). The disconnected entry in the
-// history says which.
+// history says which. The engine runs the revoke under the connection's store lock, with the refresh
+// token read there (ConnectTokens.disconnect): a refresh in another process sharing the store cannot
+// rotate it between the revoke and the forget and leave the rotated token live at Intuit.
 //
 // With several companies (ConnectTargets): the flow runs with the app keys of the environment asked
 // for, and the user picks the company at Intuit; the authorization lands in the connection of that
@@ -19,12 +21,12 @@ import type {
   QbEnvironment,
   TokenStatus,
 } from '../shared/contract';
+import { TOKENS_FORGOTTEN, type RevokeStep } from './connection-changes';
 import type { ConnectFlow } from './desk';
 import { ConnectError, NotConfiguredError, TokenError } from './errors';
 import type { IntuitTokenResponse, RevokeResult } from './intuit-oauth';
 import { SecretRegistry, type LogFn } from './log';
 import type { AdoptAuthorizationInput } from './token-manager';
-import type { ConnectionStore } from './connection-store';
 
 /** The protocol calls the flow needs (IntuitOAuth implements them). */
 export interface ConnectOAuth {
@@ -36,10 +38,14 @@ export interface ConnectOAuth {
 /** The engine calls the flow needs (TokenManager implements them). */
 export interface ConnectTokens {
   adoptAuthorization(input: AdoptAuthorizationInput): Promise<TokenStatus>;
-  /** `outcome` completes the history's "Disconnected: …" (what happened at Intuit). */
-  forget(outcome?: string): Promise<TokenStatus>;
+  /**
+   * Once no refresh of this process is in flight, and holding the connection's lock: `revoke` gets the
+   * refresh token in use (the newest any process sharing the store has), then the tokens are forgotten
+   * unless it threw. A lock held elsewhere past the engine's wait is StoreLockTimeoutError (store_busy):
+   * nothing revoked, nothing forgotten.
+   */
+  disconnect(revoke: RevokeStep): Promise<TokenStatus>;
   getStatus(): TokenStatus;
-  onStatusChanged(listener: (status: TokenStatus) => void): () => void;
 }
 
 /** Where flows go when the desk has several connections (ConnectionRegistry implements it). */
@@ -52,17 +58,13 @@ export interface ConnectTargets {
   tokensForRealm(realmId: string, environment: QbEnvironment): Promise<ConnectTokens>;
   /** A connection's engine (default: the default connection's); throws UnknownConnectionError. */
   tokensOf(connectionId?: ConnectionId): ConnectTokens;
-  /** The refresh token a connection uses now (what Disconnect revokes), or null. */
-  currentRefreshToken(connectionId?: ConnectionId): Promise<string | null>;
 }
 
 export interface ConnectFlowOptions {
   /** One connection: null without QB_CLIENT_ID/QB_CLIENT_SECRET (begin() then refuses, disconnect() cannot revoke). */
   oauth?: ConnectOAuth | null;
   tokens?: ConnectTokens;
-  /** One connection: the refresh token in use now (what Disconnect revokes), or null when there is none. */
-  currentRefreshToken?: () => string | null | Promise<string | null>;
-  /** Several connections: replaces oauth, tokens and currentRefreshToken. */
+  /** Several connections: replaces oauth and tokens. */
   targets?: ConnectTargets;
   /** QB_SCOPES. */
   scopes: readonly string[];
@@ -109,14 +111,12 @@ function singleTarget(options: ConnectFlowOptions): ConnectTargets {
   const tokens = options.tokens;
   if (!tokens) throw new TypeError('OAuthConnectFlow needs `targets`, or `tokens` for one connection.');
   const oauth = options.oauth ?? null;
-  const current = options.currentRefreshToken ?? (() => null);
   const environment = (): QbEnvironment => tokens.getStatus().environment;
   return {
     environmentFor: () => environment(),
     oauthFor: () => oauth,
     tokensForRealm: async () => tokens,
     tokensOf: () => tokens,
-    currentRefreshToken: async () => current(),
   };
 }
 
@@ -267,11 +267,17 @@ export class OAuthConnectFlow implements ConnectFlow {
   async disconnect(options: DisconnectOptions = {}): Promise<TokenStatus> {
     const force = options.force === true;
     const tokens = this.targets.tokensOf(options.connectionId);
-    // A refresh in flight may rotate the refresh token: revoke the value that is current after it.
-    await untilNotRefreshing(tokens);
-    const token = await this.targets.currentRefreshToken(options.connectionId);
     const oauth = this.targets.oauthFor(tokens.getStatus().environment);
-    if (token === null) return tokens.forget();
+    return tokens.disconnect((token) => this.revokeAtIntuit(token, oauth, force));
+  }
+
+  /** Disconnect's revoke: the history's ending once the tokens may be forgotten; throws to keep them. */
+  private async revokeAtIntuit(
+    token: string | null,
+    oauth: ConnectOAuth | null,
+    force: boolean,
+  ): Promise<string> {
+    if (token === null) return TOKENS_FORGOTTEN;
     if (!oauth) {
       if (!force) {
         throw new ConnectError(
@@ -280,9 +286,7 @@ export class OAuthConnectFlow implements ConnectFlow {
         );
       }
       this.log('Disconnect: no app keys to revoke with; forgetting the tokens as confirmed.');
-      return tokens.forget(
-        'the stored tokens were forgotten without revoking them at Intuit (no app keys), as confirmed.',
-      );
+      return 'the stored tokens were forgotten without revoking them at Intuit (no app keys), as confirmed.';
     }
     let revoked: RevokeResult;
     try {
@@ -294,16 +298,16 @@ export class OAuthConnectFlow implements ConnectFlow {
         throw failure;
       }
       this.log(`Disconnect: ${failure.message} Forgetting the tokens anyway, as confirmed.`);
-      return tokens.forget(`${failure.message} The stored tokens were forgotten anyway, as confirmed.`);
+      return `${failure.message} The stored tokens were forgotten anyway, as confirmed.`;
     }
     const tid = `intuit_tid ${revoked.intuitTid ?? 'none'}`;
     if (revoked.outcome === 'already_invalid') {
       // Intuit's 400: it holds no such token, so nothing is left there to revoke.
       this.log(`Disconnect: ${NOTHING_TO_REVOKE} (${tid}). Forgetting the tokens.`);
-      return tokens.forget(`${NOTHING_TO_REVOKE}. The stored tokens were forgotten.`);
+      return `${NOTHING_TO_REVOKE}. The stored tokens were forgotten.`;
     }
     this.log(`Disconnect: Intuit revoked the refresh token; ${tid}.`);
-    return tokens.forget('Intuit revoked the refresh token, and the stored tokens were forgotten.');
+    return 'Intuit revoked the refresh token, and the stored tokens were forgotten.';
   }
 
   private remember(map: Map<string, number>, key: string): void {
@@ -326,20 +330,6 @@ export class OAuthConnectFlow implements ConnectFlow {
 
 /** What Disconnect says when Intuit answered the revoke with 400: the token was already dead. */
 export const NOTHING_TO_REVOKE = 'Intuit had nothing to revoke: the token was already invalid';
-
-function untilNotRefreshing(tokens: ConnectTokens): Promise<void> {
-  return new Promise((resolve) => {
-    if (tokens.getStatus().state !== 'refreshing') {
-      resolve();
-      return;
-    }
-    const off = tokens.onStatusChanged((status) => {
-      if (status.state === 'refreshing') return;
-      off();
-      resolve();
-    });
-  });
-}
 
 function checkRedirectUri(redirectUri: string): void {
   let url: URL;
@@ -406,22 +396,4 @@ function revokeFailure(err: unknown): ConnectError {
     `Revoking the refresh token at Intuit failed: ${why[err.kind]}${tid}.`,
     err.intuitTid,
   );
-}
-
-/**
- * The refresh token the engine is using, read without reaching into it: the stored chain when the
- * status says the token in use is the stored one, else the environment's QB_REFRESH_TOKEN (a chain
- * from the environment is stored on its first refresh, and from then on it is the stored one).
- */
-export async function refreshTokenInUse(source: {
-  status: () => TokenStatus;
-  store: Pick<ConnectionStore, 'load'>;
-  envRefreshToken: string | null;
-}): Promise<string | null> {
-  const status = source.status();
-  const info = status.refreshToken;
-  if (!info) return null;
-  if (info.source === 'environment') return source.envRefreshToken;
-  const { record } = await source.store.load(status.connection.id);
-  return record?.tokens?.refreshToken ?? null;
 }

@@ -42,7 +42,7 @@ describe('clear, connect and forget', () => {
     expect(manager.realmId()).toBe(status.realmId);
     // The token timeline draws the access token Connect issued from this event.
     expect(status.history[0]?.accessTokenExpiresAt).toBe(status.accessToken?.expiresAt);
-    const forgotten = await manager.forget();
+    const forgotten = await manager.disconnect();
     expect(forgotten.state).toBe('not_configured');
     expect(manager.realmId()).toBe(forgotten.realmId);
     expect(await h.readStoredTokens()).toBeNull();

@@ -1,11 +1,15 @@
 // What Connect, `qb-token connections add`, Clear, a rename and Disconnect do to the connection. Each
 // is written under the lock before this process acts on it: a new chain is durable before it is
-// served, and Clear never writes back a refresh token another process has rotated past.
+// served, Clear never writes back a refresh token another process has rotated past, and Disconnect
+// revokes the refresh token the store holds under that same lock, so no refresh anywhere rotates it
+// between the revoke and the forget.
 // TokenManager waits out an in-flight refresh first and reschedules and announces after.
 import type { HistoryEvent } from '../shared/contract';
 import { previewToken } from '../shared/preview';
+import type { ConnectionRecord } from './connection-record';
 import type { ProfileEdits } from './connection-session';
-import type { EngineContext } from './engine-context';
+import type { ChainInUse, EngineContext } from './engine-context';
+import { StoreLockTimeoutError } from './errors';
 import {
   chainFromAuthorization,
   chainFromEnvironment,
@@ -14,6 +18,19 @@ import {
   type AuthorizationAnswer,
 } from './token-chain';
 import { fingerprintToken, type StoredTokens } from './token-store';
+
+/**
+ * Disconnect's step at Intuit (the Connect flow's revoke), run under the connection's lock with the
+ * refresh token in use read there (null: there is none). Resolves with how the history's
+ * "Disconnected: …" line ends, the tokens then being forgotten under the same lock; throws to keep them.
+ */
+export type RevokeStep = (refreshToken: string | null) => Promise<string>;
+
+/** The history's ending when Intuit was not asked (there was no refresh token to revoke). */
+export const TOKENS_FORGOTTEN = 'the stored tokens were forgotten.';
+
+/** Forgets without asking Intuit. */
+export const forgetOnly: RevokeStep = () => Promise.resolve(TOKENS_FORGOTTEN);
 
 export class ConnectionChanges {
   constructor(private readonly ctx: EngineContext) {}
@@ -110,25 +127,48 @@ export class ConnectionChanges {
   }
 
   /**
-   * Disconnect: the record keeps its history but no chain; the status becomes not_configured.
-   * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
+   * Disconnect: the record keeps its history but no chain; the status becomes not_configured. Under
+   * one hold of the lock: the record is read, `revoke` gets the newest refresh token any process has
+   * (a refresh elsewhere cannot rotate it past the revoke, which would leave the rotated one live at
+   * Intuit), and the chain is forgotten unless `revoke` threw.
    */
-  async forget(outcome: string): Promise<void> {
-    await this.replaceChain(null, this.ctx.event('disconnected', `Disconnected: ${outcome}`));
+  async disconnect(revoke: RevokeStep): Promise<void> {
+    const { ctx } = this;
+    try {
+      await ctx.underLock(async (latest) => {
+        const outcome = await revoke(refreshTokenToRevoke(latest, ctx.inUse));
+        await this.writeChain(latest, null, ctx.event('disconnected', `Disconnected: ${outcome}`));
+      });
+    } catch (err) {
+      // Only the wait for the lock throws this (nothing inside takes a lock): Intuit was not asked.
+      if (!(err instanceof StoreLockTimeoutError)) throw err;
+      throw new StoreLockTimeoutError(
+        `Disconnect gave up waiting for the connection's lock (a refresh may be running elsewhere): nothing was revoked at Intuit and the tokens are kept; try again. ${err.message}`,
+      );
+    }
+    this.useChain(null);
   }
 
   /**
-   * A new chain (Connect, a refresh token given by hand) or none (Disconnect): written, then in use,
-   * with a clean slate.
+   * A new chain (Connect, a refresh token given by hand): written, then in use, with a clean slate.
+   * It is stored even for a connection removed meanwhile: a new authorization is never lost.
    */
-  private async replaceChain(chain: StoredTokens | null, event: HistoryEvent): Promise<void> {
+  private async replaceChain(chain: StoredTokens, event: HistoryEvent): Promise<void> {
+    await this.ctx.underLock((latest) => this.writeChain(latest, chain, event), { recreates: true });
+    this.useChain(chain);
+  }
+
+  private writeChain(
+    latest: ConnectionRecord | null,
+    chain: StoredTokens | null,
+    event: HistoryEvent,
+  ): Promise<void> {
+    return this.ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]);
+  }
+
+  private useChain(chain: StoredTokens | null): void {
     const { ctx } = this;
     const inUse = ctx.inUse;
-    // A new chain is stored even for a connection removed meanwhile: a new authorization is never lost.
-    await ctx.underLock(
-      (latest) => ctx.session.write(latest, chain, [{ type: 'chain_replaced', events: [event] }]),
-      { recreates: chain !== null },
-    );
     // Disconnect drops the refresh-in-flight note too: with no chain left there is no refusal to explain.
     if (!chain) ctx.store.endRefresh?.(ctx.connectionId);
     inUse.set(chain);
@@ -139,4 +179,19 @@ export class ConnectionChanges {
     inUse.clientError = null;
     ctx.fallback.active = false;
   }
+}
+
+/**
+ * The refresh token Disconnect revokes, decided under the lock with `latest` (the record as the store
+ * has it now): the newest one any process sharing the store holds.
+ */
+function refreshTokenToRevoke(latest: ConnectionRecord | null, inUse: ChainInUse): string | null {
+  const chain = inUse.chain;
+  const stored = latest?.tokens ?? null;
+  // Rotated here but not written yet: Intuit has retired the stored one for it.
+  if (chain && inUse.unsaved) return chain.refreshToken;
+  // QB_REFRESH_TOKEN, not stored by this process: another one may have refreshed it and stored the result.
+  if (chain && !inUse.stored)
+    return stored && sameLineage(stored, chain) ? stored.refreshToken : chain.refreshToken;
+  return stored?.refreshToken ?? chain?.refreshToken ?? null;
 }

@@ -15,7 +15,7 @@ import {
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
 import type { Config } from './config';
-import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
+import { OAuthConnectFlow, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import type { ConnectionDesk } from './connection-desk';
 import {
   managerConfigFor,
@@ -249,15 +249,6 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   tokensOf(connectionId: ConnectionId = DEFAULT_CONNECTION_ID): ConnectTokens {
     return this.entry(connectionId).manager;
-  }
-
-  currentRefreshToken(connectionId: ConnectionId = DEFAULT_CONNECTION_ID): Promise<string | null> {
-    const manager = this.entry(connectionId).manager;
-    return refreshTokenInUse({
-      status: () => manager.getStatus(),
-      store: this.store,
-      envRefreshToken: connectionId === DEFAULT_CONNECTION_ID ? this.config.refreshToken : null,
-    });
   }
 
   // ---------------------------------------------------------------- entries

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator';
 import type { EmulatorHandle } from '../emulator/types';
-import { ConnectRefusedError, OAuthConnectFlow, refreshTokenInUse } from './connect-flow';
+import { ConnectRefusedError, OAuthConnectFlow } from './connect-flow';
 import { ConnectError } from './errors';
 import { FileConnectionStore } from './file-connection-store';
 import { IntuitOAuth } from './intuit-oauth';
@@ -54,8 +54,6 @@ beforeEach(async () => {
   flow = new OAuthConnectFlow({
     oauth,
     tokens: manager,
-    currentRefreshToken: () =>
-      refreshTokenInUse({ status: () => manager.getStatus(), store, envRefreshToken: null }),
     scopes: ['com.intuit.quickbooks.accounting'],
     secrets,
   });

@@ -17,7 +17,7 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { rejectionOf, type ConnectionRecord } from './connection-record';
-import { ConnectionChanges } from './connection-changes';
+import { ConnectionChanges, forgetOnly, type RevokeStep } from './connection-changes';
 import { SaveFailed, type ConnectionSession, type ProfileEdits } from './connection-session';
 import type { ConnectionStore } from './connection-store';
 import {
@@ -377,13 +377,13 @@ export class TokenManager {
   }
 
   /**
-   * Disconnect: the record keeps its history but no chain; the status becomes not_configured.
-   * `outcome` ends the history's "Disconnected: …" line (what Intuit said to the revoke).
+   * Disconnect, under one hold of the connection's lock: `revoke` (default: none) gets the refresh token
+   * in use, read there, then the tokens are forgotten; the status becomes not_configured.
    */
-  async forget(outcome = 'the stored tokens were forgotten.'): Promise<TokenStatus> {
+  async disconnect(revoke: RevokeStep = forgetOnly): Promise<TokenStatus> {
     this.assertOpen();
     await this.settle();
-    await this.changes.forget(outcome);
+    await this.changes.disconnect(revoke);
     return this.changed();
   }
 

@@ -192,7 +192,6 @@ describe('headless Connect routes', () => {
     const keyless = new OAuthConnectFlow({
       oauth: null,
       tokens: started.manager,
-      currentRefreshToken: () => null,
       scopes: [],
     });
     await server.close();

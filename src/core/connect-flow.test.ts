@@ -17,7 +17,7 @@ import { IntuitOAuth } from './intuit-oauth';
 import { SecretRegistry } from './log';
 import { TokenManager } from './token-manager';
 import type { ConnectionStore } from './connection-store';
-import { wrapStore } from './testing/store-wrapper';
+import { failingSaves, wrapStore } from './testing/store-wrapper';
 
 const REDIRECT = 'http://localhost:5999/callback';
 
@@ -323,6 +323,25 @@ describe('Disconnect', () => {
     const { flow } = await engine({ envRefreshToken: s.emulator.refreshToken });
     await flow.disconnect();
     expect(s.emulator.control.isRefreshTokenValid(s.emulator.refreshToken)).toBe(false);
+  });
+
+  it('a rotated refresh token this process could not save yet is the one revoked (the stored one is retired)', async () => {
+    s.emulator.control.configure({ rotateAfterSeconds: 0 });
+    const failures = { remaining: 0 };
+    const setup = await engine({ wrapStore: (inner) => failingSaves(inner, failures) });
+    await setup.flow.complete(await approve(setup.flow.begin(REDIRECT).authorizeUrl));
+    failures.remaining = 1;
+    await expect(setup.manager.refresh('manual')).rejects.toThrow(/could not be saved/);
+    expect(setup.manager.getStatus().warnings.join(' ')).toMatch(/could not be saved/);
+
+    const status = await setup.flow.disconnect();
+    expect(status.history[0]?.message).toBe(
+      'Disconnected: Intuit revoked the refresh token, and the stored tokens were forgotten.',
+    );
+    const live = s.emulator.control
+      .issuedTokenValues()
+      .filter((value) => value !== s.emulator.refreshToken && s.emulator.control.isRefreshTokenValid(value));
+    expect(live.length, 'refresh tokens of the disconnected chain Intuit still accepts').toBe(0);
   });
 
   it('keeps the tokens when the revoke fails, and forgets them when confirmed again (force)', async () => {

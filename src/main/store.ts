@@ -38,7 +38,8 @@ import { refuseSymlink } from '../core/fs/safe-open';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
-import { missingKeyError, sealedSchema, StoreCipher } from '../core/store-crypto';
+import { sealedSchema, StoreCipher } from '../core/store-crypto';
+import { openSealedChain } from '../core/token-envelope';
 import { storedTokensSchema, type RefreshInFlightNote, type StoredTokens } from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
@@ -296,15 +297,9 @@ export class DesktopConnectionStore implements ConnectionStore {
     let chain: unknown = null;
     if (onDisk?.protection === 'safeStorage') chain = this.openWithSafeStorage(onDisk.data);
     else if (onDisk?.protection === 'storeKey') {
-      if (!this.cipher) throw missingKeyError(this.location);
       const { protection: _protection, ...sealed } = onDisk;
-      try {
-        chain = this.cipher.openTokens(sealed, id, this.location);
-      } catch (error) {
-        if (error instanceof z.ZodError || error instanceof SyntaxError)
-          throw new UnreadableRecord('its token chain is incomplete');
-        throw error;
-      }
+      chain = openSealedChain(sealed, id, this.location, this.cipher);
+      if (chain === null) throw new UnreadableRecord('its token chain is incomplete');
     } else if (onDisk) chain = onDisk.chain;
     const tokens = chain === null ? null : storedTokensSchema.safeParse(chain);
     if (tokens && !tokens.success) throw new UnreadableRecord('its token chain is incomplete');

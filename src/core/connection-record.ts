@@ -90,6 +90,15 @@ export function isValidConnectionId(id: string): boolean {
   return CONNECTION_ID_PATTERN.test(id);
 }
 
+/** The id, checked before it names a file, a lock or a key: a bad one is a caller's bug. */
+export function checkedConnectionId(id: ConnectionId): ConnectionId {
+  if (!isValidConnectionId(id))
+    throw new TypeError(
+      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
+    );
+  return id;
+}
+
 const isoTime = z.iso.datetime({ offset: true });
 const triggerSchema = z.enum(['scheduled', 'manual', 'on-401', 'on-demand']);
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
 import {
+  checkedConnectionId,
   defaultProfile,
   isValidConnectionId,
   newConnectionRecord,
@@ -32,6 +33,7 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from '../core/connection-store';
+import { ConnectionLockQueue } from '../core/connection-lock-queue';
 import { StoreKeyError } from '../core/errors';
 import { assertWritableDir, prepareDataDir, storeFsError } from '../core/fs/data-dir';
 import { refuseSymlink } from '../core/fs/safe-open';
@@ -153,7 +155,7 @@ export class DesktopConnectionStore implements ConnectionStore {
   private opening: Promise<void> | null = null;
   /** What opening found, reported by the next load (a file moved aside, an unreadable 0.1 record). */
   private readonly openWarnings: string[] = [];
-  private readonly lockQueues = new Map<ConnectionId, Promise<unknown>>();
+  private readonly lockQueue = new ConnectionLockQueue();
   private readonly notes = new Map<ConnectionId, RefreshNoteFile>();
 
   constructor(options: DesktopConnectionStoreOptions) {
@@ -229,15 +231,8 @@ export class DesktopConnectionStore implements ConnectionStore {
   }
 
   withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    const lockPath = join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}`);
-    const previous = this.lockQueues.get(id) ?? Promise.resolve();
-    const run = previous.then(() => this.fileLock(lockPath, options.waitMs ?? this.lockWaitMs, fn));
-    const tail = run.catch(() => undefined);
-    this.lockQueues.set(id, tail);
-    void tail.then(() => {
-      if (this.lockQueues.get(id) === tail) this.lockQueues.delete(id);
-    });
-    return run;
+    const lockPath = join(this.directory, `${DESKTOP_STORE_NAME}.${checkedConnectionId(id)}`);
+    return this.lockQueue.run(id, () => this.fileLock(lockPath, options.waitMs ?? this.lockWaitMs, fn));
   }
 
   /** The desktop app runs one instance and is the store's only writer: there is nothing to hear. */
@@ -433,7 +428,7 @@ export class DesktopConnectionStore implements ConnectionStore {
   }
 
   private notePath(id: ConnectionId): string {
-    return join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}${REFRESHING_NOTE_SUFFIX}`);
+    return join(this.directory, `${DESKTOP_STORE_NAME}.${checkedConnectionId(id)}${REFRESHING_NOTE_SUFFIX}`);
   }
 
   private note(id: ConnectionId): RefreshNoteFile {
@@ -451,13 +446,5 @@ export class DesktopConnectionStore implements ConnectionStore {
 }
 
 function keyOf(id: ConnectionId): string {
-  return `${KEY_PREFIX}${checkedId(id)}`;
-}
-
-function checkedId(id: ConnectionId): ConnectionId {
-  if (!isValidConnectionId(id))
-    throw new TypeError(
-      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
-    );
-  return id;
+  return `${KEY_PREFIX}${checkedConnectionId(id)}`;
 }

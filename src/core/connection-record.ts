@@ -20,6 +20,7 @@ import {
   type RefreshTrigger,
   type TokenStats,
 } from '../shared/contract';
+import { CONNECTION_ID_PATTERN, CONNECTION_ID_RULE, isValidConnectionId } from '../shared/ids';
 import { CONDITION_KINDS, type ActiveCondition } from '../shared/conditions';
 import { fingerprintToken, storedTokensSchema, type StoredTokens } from './token-store';
 
@@ -79,23 +80,15 @@ export interface ConnectionRecord {
 
 // ---------------------------------------------------------------- schema
 
-const CONNECTION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Connection ids name files and keys: letters, digits, `_` and `-`, at most 64. */
+/** Connection ids name files and keys (src/shared/ids.ts). */
 export const connectionIdSchema = z
   .string()
-  .regex(CONNECTION_ID_PATTERN, 'a connection id is 1 to 64 letters, digits, "_" or "-"');
-
-export function isValidConnectionId(id: string): boolean {
-  return CONNECTION_ID_PATTERN.test(id);
-}
+  .regex(CONNECTION_ID_PATTERN, `a connection id is ${CONNECTION_ID_RULE}`);
 
 /** The id, checked before it names a file, a lock or a key: a bad one is a caller's bug. */
 export function checkedConnectionId(id: ConnectionId): ConnectionId {
   if (!isValidConnectionId(id))
-    throw new TypeError(
-      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
-    );
+    throw new TypeError(`Invalid connection id "${id.slice(0, 80)}": use ${CONNECTION_ID_RULE}.`);
   return id;
 }
 

@@ -14,6 +14,7 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
+import { isValidConnectionId, isValidRealmId } from '../shared/ids';
 import type { Config } from './config';
 import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import type { ConnectionDesk } from './connection-desk';
@@ -23,7 +24,7 @@ import {
   storedConnectionManagerConfig,
   tokenEndpointFor,
 } from './engine-parts';
-import { isValidConnectionId, type ConnectionProfile } from './connection-record';
+import type { ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
 import {
@@ -203,7 +204,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     const name = input.name.trim();
     if (name.length === 0 || name.length > MAX_NAME_LENGTH)
       throw new ConfigError(`--name must be 1 to ${MAX_NAME_LENGTH} characters`);
-    if (!/^\d{1,32}$/.test(input.realmId))
+    if (!isValidRealmId(input.realmId))
       throw new ConfigError('--realm must be the numeric company id (digits only)');
     if (!input.refreshToken.trim())
       throw new ConfigError('The refresh token read from standard input is empty');

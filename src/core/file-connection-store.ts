@@ -16,12 +16,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
-import {
-  checkedConnectionId,
-  checkRecordForSave,
-  isValidConnectionId,
-  type ConnectionRecord,
-} from './connection-record';
+import { isValidConnectionId } from '../shared/ids';
+import { checkedConnectionId, checkRecordForSave, type ConnectionRecord } from './connection-record';
 import { ConnectionLockQueue } from './connection-lock-queue';
 import type {
   ConnectionStore,

@@ -3,7 +3,7 @@
 // removals are not reported back to it.
 import { watch, type FSWatcher } from 'node:fs';
 import type { ConnectionId } from '../shared/contract';
-import { isValidConnectionId } from './connection-record';
+import { isValidConnectionId } from '../shared/ids';
 import type { RecordChange } from './connection-store';
 import type { LogFn } from './log';
 

@@ -1,6 +1,7 @@
 // The loopback control API under /__control: the same operations as the in-process
 // EmulatorControl, for tests and tools that run the emulator as a separate process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { REALM_ID_PATTERN } from './companies';
 import { parseJsonObject, readBody, sendJson } from './http-util';
 import { redirectUriProblem } from './redirect-uris';
 import { parseSettingsPatch } from './settings';
@@ -47,8 +48,6 @@ export function parseTokenFault(input: unknown): TokenFault {
 export function parseApiFault(input: unknown): ApiFault {
   return checkObject(input, API_FAULT_RULES, 'fault') as ApiFault;
 }
-
-const isDigits = /^\d{1,32}$/;
 
 export async function handleControl(
   control: EmulatorControl,
@@ -100,7 +99,7 @@ export async function handleControl(
         control.configure(parseSettingsPatch(body));
         return sendJson(res, 200, { ok: true });
       case 'POST /authorizations': {
-        checkObject(body, { realmId: { type: 'string', pattern: isDigits, optional: true } }, 'body');
+        checkObject(body, { realmId: { type: 'string', pattern: REALM_ID_PATTERN, optional: true } }, 'body');
         return sendJson(res, 200, control.issueAuthorization(body.realmId as string | undefined));
       }
       case 'POST /refresh-token-valid': {

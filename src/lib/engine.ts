@@ -17,9 +17,9 @@ import {
   type QbEnvironment,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
+import { isValidConnectionId, isValidRealmId } from '../shared/ids';
 import { configSecrets, type Config } from '../core/config';
 import type { ConnectionDesk } from '../core/connection-desk';
-import { isValidConnectionId } from '../core/connection-record';
 import type { ConnectionStore } from '../core/connection-store';
 import {
   fileStoreFor,
@@ -58,9 +58,6 @@ export interface ConnectionLease {
   /** Lets go of the connection (its engine stops when no handle holds it) and of the engine. */
   release(): Promise<void>;
 }
-
-/** A realm (company) id as Intuit gives it. */
-const REALM_ID = /^\d{1,32}$/;
 
 interface Served {
   readonly id: ConnectionId;
@@ -177,7 +174,7 @@ class LibraryEngine {
     await this.openStore();
     const ids = await this.store.list();
     if (ids.includes(requested)) return requested;
-    if (REALM_ID.test(requested)) {
+    if (isValidRealmId(requested)) {
       if (this.config.realmId === requested) return DEFAULT_CONNECTION_ID;
       const records = await Promise.all(ids.map(async (id) => (await this.store.load(id)).record));
       const matches = records

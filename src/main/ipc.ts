@@ -10,6 +10,7 @@ import {
   type Result,
   type ResultError,
 } from '../shared/contract';
+import { CONNECTION_ID_RULE, isValidConnectionId } from '../shared/ids';
 import { isSameDocument } from './security';
 
 export type InvokeMethod = keyof typeof IPC_CHANNELS;
@@ -150,20 +151,18 @@ export function registerIpcHandlers(
   };
 }
 
-const CONNECTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 function badRequest(message: string): Result<never> {
   return { ok: false, error: { code: 'bad_request', message } };
 }
 
 function isConnectionId(value: unknown): value is string {
-  return typeof value === 'string' && CONNECTION_ID.test(value);
+  return typeof value === 'string' && isValidConnectionId(value);
 }
 
 function parseConnectionId(value: unknown, optional: boolean): Result<string | undefined> {
   if (optional && (value === undefined || value === null)) return { ok: true, value: undefined };
   if (isConnectionId(value)) return { ok: true, value };
-  return badRequest('A connection id is 1 to 64 letters, digits, "_" or "-".');
+  return badRequest(`A connection id is ${CONNECTION_ID_RULE}.`);
 }
 
 /** A plain object with only `allowed` keys, or nothing (undefined). */

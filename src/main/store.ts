@@ -17,10 +17,10 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
+import { isValidConnectionId } from '../shared/ids';
 import {
   checkedConnectionId,
   defaultProfile,
-  isValidConnectionId,
   newConnectionRecord,
   checkRecordForSave,
   parseConnectionRecord,

@@ -12,6 +12,7 @@ import {
   type TokenStatus,
 } from '../../shared/contract';
 import { summarizeStatus } from '../../shared/connections';
+import { isValidConnectionId } from '../../shared/ids';
 import { settle } from './bridge/settle';
 import type { DashboardStore } from './store';
 
@@ -51,7 +52,7 @@ export type ConnectionsStore = StoreApi<ConnectionsState>;
 /** `#connection=ID` in the page's URL: which company to show after a reload or a Connect redirect. */
 export function connectionFromHash(hash: string): ConnectionId | null {
   const value = new URLSearchParams(hash.replace(/^#/, '')).get('connection');
-  return value && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : null;
+  return value && isValidConnectionId(value) ? value : null;
 }
 
 export interface ConnectionsStoreOptions {

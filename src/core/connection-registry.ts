@@ -20,9 +20,9 @@ import { OAuthConnectFlow, refreshTokenInUse, type ConnectTargets, type ConnectT
 import type { ConnectionDesk } from './connection-desk';
 import {
   managerConfigFor,
+  oauthClientsFor,
   startConnection,
   storedConnectionManagerConfig,
-  tokenEndpointFor,
 } from './engine-parts';
 import type { ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
@@ -81,7 +81,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   private readonly store: ConnectionStore;
   private readonly log: LogFn;
   private readonly entries = new Map<ConnectionId, Entry>();
-  private readonly oauthClients = new Map<QbEnvironment, IntuitOAuth | null>();
+  private readonly oauthClients: (environment: QbEnvironment) => IntuitOAuth | null;
   private readonly statusListeners = new Set<(status: TokenStatus) => void>();
   private readonly listListeners = new Set<(connections: ConnectionSummary[]) => void>();
   /** Connections being added or removed here: the change feed leaves them alone meanwhile. */
@@ -96,6 +96,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   constructor(private readonly options: ConnectionRegistryOptions) {
     this.config = options.config;
+    this.oauthClients = oauthClientsFor(options.config);
     this.store = options.store;
     this.log = options.log;
     this.connectFlow = new OAuthConnectFlow({
@@ -236,9 +237,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
   oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment))
-      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
-    return this.oauthClients.get(environment) ?? null;
+    return this.oauthClients(environment);
   }
 
   async tokensForRealm(realmId: string, environment: QbEnvironment): Promise<ConnectTokens> {

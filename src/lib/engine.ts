@@ -24,9 +24,9 @@ import type { ConnectionStore } from '../core/connection-store';
 import {
   fileStoreFor,
   managerConfigFor,
+  oauthClientsFor,
   startConnection,
   storedConnectionManagerConfig,
-  tokenEndpointFor,
 } from '../core/engine-parts';
 import type { IntuitOAuth } from '../core/intuit-oauth';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
@@ -74,7 +74,8 @@ interface Served {
 
 class LibraryEngine {
   private readonly served = new Map<ConnectionId, Served>();
-  private readonly oauthClients = new Map<QbEnvironment, IntuitOAuth | null>();
+  /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
+  private readonly oauthFor: (environment: QbEnvironment) => IntuitOAuth | null;
   private opened: Promise<void> | null = null;
   private readonly unwatch: () => void;
 
@@ -87,6 +88,7 @@ class LibraryEngine {
     /** The caller's log behind the redactor, prefixed with the client name. */
     readonly log: LogFn,
   ) {
+    this.oauthFor = oauthClientsFor(config);
     this.unwatch = store.watch((change) => this.noticed(change.id));
   }
 
@@ -244,13 +246,6 @@ class LibraryEngine {
     if (this.served.get(served.id) === served) this.served.delete(served.id);
     await served.ready.catch(() => undefined);
     await served.desk?.dispose();
-  }
-
-  /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
-  private oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment))
-      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
-    return this.oauthClients.get(environment) ?? null;
   }
 
   /**

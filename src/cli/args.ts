@@ -1,11 +1,11 @@
 // Argument parsing for `qb-token`: a handful of commands and flags, so no parser library.
 import { CONNECTION_ID_RULE, isValidConnectionId, isValidRealmId } from '../shared/ids';
 
-export const COMMANDS = ['status', 'refresh', 'clear', 'company-info', 'token', 'connections'] as const;
-export type Command = (typeof COMMANDS)[number];
+const COMMANDS = ['status', 'refresh', 'clear', 'company-info', 'token', 'connections'] as const;
+type Command = (typeof COMMANDS)[number];
 
-export const CONNECTIONS_SUBCOMMANDS = ['list', 'add', 'remove'] as const;
-export type ConnectionsSubcommand = (typeof CONNECTIONS_SUBCOMMANDS)[number];
+const CONNECTIONS_SUBCOMMANDS = ['list', 'add', 'remove'] as const;
+type ConnectionsSubcommand = (typeof CONNECTIONS_SUBCOMMANDS)[number];
 
 /** Commands that act on one connection (`--connection ID`; default: the default connection). */
 const PER_CONNECTION: readonly Command[] = ['status', 'refresh', 'clear', 'company-info', 'token'];

@@ -34,7 +34,7 @@ export interface ConnectionProfile {
 }
 
 /** Intuit refused a refresh token (invalid_grant). */
-export interface RefreshRejection {
+interface RefreshRejection {
   /** fingerprintToken() of the refused refresh token: a chain that moved on is no longer rejected. */
   refreshTokenSha256: string;
   /** ms since epoch. */
@@ -59,7 +59,7 @@ export interface ConnectionHealth {
   announced?: AnnouncedConditions;
 }
 
-export interface AnnouncedConditions {
+interface AnnouncedConditions {
   conditions: ActiveCondition[];
   at: string;
   /** The instance that announced the last change (host name and process id). */
@@ -81,7 +81,7 @@ export interface ConnectionRecord {
 // ---------------------------------------------------------------- schema
 
 /** Connection ids name files and keys (src/shared/ids.ts). */
-export const connectionIdSchema = z
+const connectionIdSchema = z
   .string()
   .regex(CONNECTION_ID_PATTERN, `a connection id is ${CONNECTION_ID_RULE}`);
 
@@ -170,7 +170,7 @@ export const connectionProfileSchema = z.looseObject({
 });
 
 /** Validates a record read back from any store before it is trusted. */
-export const connectionRecordSchema = z.object({
+const connectionRecordSchema = z.object({
   version: z.literal(2),
   id: connectionIdSchema,
   revision: z.number().int().nonnegative(),
@@ -199,7 +199,7 @@ export function parseConnectionRecord(value: unknown): ConnectionRecord {
 
 // ---------------------------------------------------------------- building records
 
-export function emptyStats(): TokenStats {
+function emptyStats(): TokenStats {
   return { refreshes: 0, failures: 0, retriedOn401: 0, consecutiveFailures: 0, failingSince: null };
 }
 

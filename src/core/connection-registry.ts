@@ -44,7 +44,7 @@ export type EngineKnobs = Pick<
   'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart' | 'lockWaitMs' | 'storeRetryMs'
 >;
 
-export interface ConnectionRegistryOptions {
+interface ConnectionRegistryOptions {
   config: Config;
   store: ConnectionStore;
   log: LogFn;

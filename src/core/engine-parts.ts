@@ -31,7 +31,7 @@ export function clientKeysFor(
 }
 
 /** The token/revoke/authorize protocol for an environment's keys (default QB_ENVIRONMENT's); null without them. */
-export function tokenEndpointFor(
+function tokenEndpointFor(
   config: Config,
   environment: QbEnvironment = config.environment,
 ): IntuitOAuth | null {
@@ -60,7 +60,7 @@ export function oauthClientsFor(config: Config): (environment: QbEnvironment) =>
 }
 
 /** QB_API_BASE_URL (or the demo emulator's) serves every environment; else Intuit's per environment. */
-export function apiBaseUrlFor(config: Config, environment: QbEnvironment): string {
+function apiBaseUrlFor(config: Config, environment: QbEnvironment): string {
   if (environment === config.environment || config.demo || config.sources.QB_API_BASE_URL !== undefined)
     return config.apiBaseUrl;
   return INTUIT_ENDPOINTS.apiBaseUrl[environment];

@@ -10,7 +10,7 @@ import type { LogFn } from './log';
 /** fs.watch reports a rename as several events: one re-read after they settle. */
 const WATCH_DEBOUNCE_MS = 15;
 
-export interface RecordDirectoryWatchOptions {
+interface RecordDirectoryWatchOptions {
   /** The directory as configured (for messages). */
   dir: string;
   /** The directory to watch, checked (links in its path resolved). */

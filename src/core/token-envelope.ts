@@ -13,7 +13,7 @@ export const tokenEnvelopeSchema = z.discriminatedUnion('encrypted', [
   sealedSchema.extend({ encrypted: z.literal(true) }),
 ]);
 
-export type TokenEnvelope = z.infer<typeof tokenEnvelopeSchema>;
+type TokenEnvelope = z.infer<typeof tokenEnvelopeSchema>;
 
 /** The envelope for a chain: sealed when there is a cipher (QB_STORE_KEY), else plaintext. */
 export function sealTokenEnvelope(

@@ -34,7 +34,7 @@ const API_FAULT_RULES: Record<string, Rule> = {
 };
 
 /** Validates a token fault; throws a ValidationError naming the field. */
-export function parseTokenFault(input: unknown): TokenFault {
+function parseTokenFault(input: unknown): TokenFault {
   const kinds = Object.keys(TOKEN_FAULT_RULES);
   const kind = checkObject(input, { kind: { type: 'enum', values: kinds } }, 'fault', true)
     .kind as TokenFault['kind'];
@@ -45,7 +45,7 @@ export function parseTokenFault(input: unknown): TokenFault {
   ) as TokenFault;
 }
 
-export function parseApiFault(input: unknown): ApiFault {
+function parseApiFault(input: unknown): ApiFault {
   return checkObject(input, API_FAULT_RULES, 'fault') as ApiFault;
 }
 

@@ -27,9 +27,9 @@ import type {
   TokenFault,
 } from './types';
 
-export const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
-export const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
-export const CONTROL_PATH = '/__control';
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
+const CONTROL_PATH = '/__control';
 const SCOPE = 'com.intuit.quickbooks.accounting';
 
 function urlsFor(port: number): EmulatorUrls {

@@ -67,7 +67,7 @@ const CONFIG_FIELDS: Record<keyof QuickBooksConfig, ConfigVariable> = {
   httpTimeoutMs: 'QB_HTTP_TIMEOUT_MS',
 };
 
-export const DEFAULT_CLIENT_NAME = 'app';
+const DEFAULT_CLIENT_NAME = 'app';
 
 export function resolveClientName(name: string | undefined): string {
   if (name === undefined) return DEFAULT_CLIENT_NAME;

@@ -13,7 +13,7 @@ import {
 import { CONNECTION_ID_RULE, isValidConnectionId } from '../shared/ids';
 import { isSameDocument } from './security';
 
-export type InvokeMethod = keyof typeof IPC_CHANNELS;
+type InvokeMethod = keyof typeof IPC_CHANNELS;
 
 /** What main answers for each bridge method; may throw or reject, `handle` turns that into a Result. */
 export type IpcHandlers = {
@@ -31,10 +31,10 @@ export interface IpcMainLike {
   removeHandler(channel: string): void;
 }
 
-export type TrustedSenderCheck = (event: SenderEvent) => boolean;
+type TrustedSenderCheck = (event: SenderEvent) => boolean;
 
 /** Turns anything thrown into a ResultError. Must never put a token value into the message. */
-export type ErrorMapper = (error: unknown) => ResultError;
+type ErrorMapper = (error: unknown) => ResultError;
 
 /**
  * Trusts only the top frame showing the app's own page: not a subframe, not a page the window was
@@ -50,7 +50,7 @@ export function trustedSenderFor(appUrl: string): TrustedSenderCheck {
 }
 
 /** The fallback mapper: says nothing about the error beyond that it happened (its text could hold anything). */
-export const opaqueError: ErrorMapper = () => ({
+const opaqueError: ErrorMapper = () => ({
   code: 'internal',
   message: 'The main process hit an unexpected error; see its log for details.',
 });
@@ -64,7 +64,7 @@ const FORBIDDEN: ResultError = {
  * Registers one channel. The listener validates the sender, runs `fn`, and resolves with a Result
  * in every case.
  */
-export function handle<T>(
+function handle<T>(
   ipcMain: IpcMainLike,
   channel: string,
   fn: (...args: unknown[]) => Promise<Result<T>> | Result<T>,
@@ -89,7 +89,7 @@ export function handle<T>(
   });
 }
 
-export interface RegisterOptions {
+interface RegisterOptions {
   toError?: ErrorMapper;
 }
 

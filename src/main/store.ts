@@ -45,7 +45,7 @@ import { openSealedChain } from '../core/token-envelope';
 import { storedTokensSchema, type RefreshInFlightNote, type StoredTokens } from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
-export interface KeyValueStore {
+interface KeyValueStore {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
   delete(key: string): void;
@@ -61,7 +61,7 @@ export interface SafeStorageLike {
   decryptString(encrypted: Buffer): string;
 }
 
-export interface DesktopConnectionStoreOptions {
+interface DesktopConnectionStoreOptions {
   /** The store's directory (the data dir); holds the electron-store file, the locks and notes. */
   directory: string;
   /** Opens the electron-store file in `directory` (mode 0600); may throw when the file is not valid JSON. */
@@ -88,7 +88,7 @@ const FORMAT = 'qb-token-desk/desktop-connection-v2';
 const LEGACY_FORMAT = 'qb-token-desk/desktop-v1';
 
 /** How the chain is kept, best first. */
-export type DesktopProtection = 'safeStorage' | 'storeKey' | 'plaintext';
+type DesktopProtection = 'safeStorage' | 'storeKey' | 'plaintext';
 
 const tokensSchema = z.discriminatedUnion('protection', [
   z.object({ protection: z.literal('safeStorage'), data: z.string().min(1) }),
@@ -111,10 +111,7 @@ const legacySchema = z.object({
 class UnreadableRecord extends Error {}
 
 /** Why the OS cannot protect the tokens, or null when it can. */
-export function encryptionUnavailableReason(
-  safeStorage: SafeStorageLike,
-  platform: NodeJS.Platform,
-): string | null {
+function encryptionUnavailableReason(safeStorage: SafeStorageLike, platform: NodeJS.Platform): string | null {
   let available: boolean;
   try {
     available = safeStorage.isEncryptionAvailable();

@@ -19,7 +19,7 @@ import { openTokenEnvelope, sealTokenEnvelope, tokenEnvelopeSchema } from '../to
 import type { StoredTokens } from '../token-store';
 import { CONNECTIONS_TABLE } from './schema';
 
-export const RECORD_VERSION = 2;
+const RECORD_VERSION = 2;
 
 export interface ConnectionRow {
   id: string;
@@ -31,7 +31,7 @@ export interface ConnectionRow {
 }
 
 /** What a row decodes to. `unreadable`: its chain could not be read; the row must not be written over. */
-export type DecodedRow =
+type DecodedRow =
   | { record: ConnectionRecord; warnings: string[]; unreadable: false; wasPlaintext: boolean }
   | { record: null; warnings: string[]; unreadable: true };
 

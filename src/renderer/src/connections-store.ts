@@ -16,7 +16,7 @@ import { isValidConnectionId } from '../../shared/ids';
 import { settle } from './bridge/settle';
 import type { DashboardStore } from './store';
 
-export type ConnectionsOutcome =
+type ConnectionsOutcome =
   | { ok: true; at: number; message: string }
   | {
       ok: false;
@@ -55,7 +55,7 @@ export function connectionFromHash(hash: string): ConnectionId | null {
   return value && isValidConnectionId(value) ? value : null;
 }
 
-export interface ConnectionsStoreOptions {
+interface ConnectionsStoreOptions {
   clock?: () => number;
   /** The connection to show first (from the URL). */
   initial?: ConnectionId | null;

@@ -58,20 +58,28 @@ function listening(redirectUri: string): Promise<boolean> {
   });
 }
 
-/** Connect actions whose system browser only notes the consent pages it is asked to open. */
-function recordingActions(started: StartedDesk): {
-  actions: ReturnType<typeof desktopConnectActions>;
-  opened: string[];
-} {
+/**
+ * Connect actions whose system browser only notes the consent pages it is asked to open (and, with
+ * `browserFails`, then fails to open them); `redirectUri()` is the callback the last one names.
+ */
+function recordingActions(
+  started: StartedDesk,
+  { browserFails = false } = {},
+): { actions: ReturnType<typeof desktopConnectActions>; opened: string[]; redirectUri: () => string } {
   const opened: string[] = [];
   const actions = desktopConnectActions({
     flow: started.connectFlow,
     redirectUri: null,
     openExternal: async (url) => {
       opened.push(url);
+      if (browserFails) throw new Error('no browser');
     },
   });
-  return { actions, opened };
+  const redirectUri = () => {
+    const last = opened.at(-1);
+    return last ? (new URL(last).searchParams.get('redirect_uri') ?? '') : '';
+  };
+  return { actions, opened, redirectUri };
 }
 
 describe('desktop Connect', () => {
@@ -133,38 +141,23 @@ describe('desktop Connect', () => {
 
   it('says so and stops listening when the browser cannot be opened', async () => {
     const started = await desk();
-    let redirectUri = '';
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
-        throw new Error('no browser');
-      },
-    });
+    const { actions, redirectUri } = recordingActions(started, { browserFails: true });
     await expect(actions.connect()).rejects.toMatchObject({
       code: 'connect_failed',
       message: expect.stringMatching(/system browser could not be opened/),
     });
-    expect(redirectUri).toMatch(/^http:\/\/localhost:\d+\/callback$/);
-    expect(await listening(redirectUri)).toBe(false);
+    expect(redirectUri()).toMatch(/^http:\/\/localhost:\d+\/callback$/);
+    expect(await listening(redirectUri())).toBe(false);
   });
 
   it('cancel() ends an attempt still waiting for the browser', async () => {
     const started = await desk();
-    let redirectUri = '';
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
-      },
-    });
+    const { actions, redirectUri } = recordingActions(started);
     const pending = actions.connect();
-    await expect.poll(() => redirectUri).not.toBe('');
+    await expect.poll(() => redirectUri()).not.toBe('');
     await actions.cancel();
     await expect(pending).rejects.toMatchObject({ code: 'connect_failed' });
-    expect(await listening(redirectUri)).toBe(false);
+    expect(await listening(redirectUri())).toBe(false);
   });
 
   it('Disconnect revokes at Intuit and forgets the tokens', async () => {

@@ -27,7 +27,7 @@ import type { AdoptAuthorizationInput } from './token-manager';
 import type { ConnectionStore } from './connection-store';
 
 /** The protocol calls the flow needs (IntuitOAuth implements them). */
-interface ConnectOAuth {
+export interface ConnectOAuth {
   buildAuthorizeUrl(params: { state: string; redirectUri: string; scopes: string[] }): string;
   exchangeCode(code: string, redirectUri: string): Promise<IntuitTokenResponse>;
   revoke(token: string): Promise<RevokeResult>;
@@ -56,7 +56,7 @@ export interface ConnectTargets {
   currentRefreshToken(connectionId?: ConnectionId): Promise<string | null>;
 }
 
-interface ConnectFlowOptions {
+export interface ConnectFlowOptions {
   /** One connection: null without QB_CLIENT_ID/QB_CLIENT_SECRET (begin() then refuses, disconnect() cannot revoke). */
   oauth?: ConnectOAuth | null;
   tokens?: ConnectTokens;
@@ -90,7 +90,7 @@ export class ConnectRefusedError extends ConnectError {
   }
 }
 
-const DEFAULT_FLOW_TTL_MS = 10 * 60_000;
+export const DEFAULT_FLOW_TTL_MS = 10 * 60_000;
 /** Finished states and used codes are remembered this long, to name a replay as one. */
 const REMEMBER_MS = 60 * 60_000;
 /** Bounds on what is kept, so repeated /connect calls cannot grow memory without limit. */

@@ -1,10 +1,11 @@
 // Argument parsing for `qb-token`: a handful of commands and flags, so no parser library.
+import { CONNECTION_ID_RULE, isValidConnectionId, isValidRealmId } from '../shared/ids';
 
-export const COMMANDS = ['status', 'refresh', 'clear', 'company-info', 'token', 'connections'] as const;
-export type Command = (typeof COMMANDS)[number];
+const COMMANDS = ['status', 'refresh', 'clear', 'company-info', 'token', 'connections'] as const;
+type Command = (typeof COMMANDS)[number];
 
-export const CONNECTIONS_SUBCOMMANDS = ['list', 'add', 'remove'] as const;
-export type ConnectionsSubcommand = (typeof CONNECTIONS_SUBCOMMANDS)[number];
+const CONNECTIONS_SUBCOMMANDS = ['list', 'add', 'remove'] as const;
+type ConnectionsSubcommand = (typeof CONNECTIONS_SUBCOMMANDS)[number];
 
 /** Commands that act on one connection (`--connection ID`; default: the default connection). */
 const PER_CONNECTION: readonly Command[] = ['status', 'refresh', 'clear', 'company-info', 'token'];
@@ -164,14 +165,14 @@ function parseConnections(
   const environment = values['--environment'];
   if (!name) throw new UsageError('connections add needs --name NAME');
   if (!realm) throw new UsageError('connections add needs --realm ID (the company id)');
-  if (!/^\d{1,32}$/.test(realm)) throw new UsageError('--realm must be the numeric company id (digits only)');
+  if (!isValidRealmId(realm)) throw new UsageError('--realm must be the numeric company id (digits only)');
   if (environment !== 'sandbox' && environment !== 'production')
     throw new UsageError('connections add needs --environment sandbox or --environment production');
   return { ...parsed, name, realm, environment };
 }
 
 function checkedId(id: string): string {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id))
-    throw new UsageError('a connection id is 1 to 64 letters, digits, "_" or "-" (see connections list)');
+  if (!isValidConnectionId(id))
+    throw new UsageError(`a connection id is ${CONNECTION_ID_RULE} (see connections list)`);
   return id;
 }

@@ -11,7 +11,7 @@ import { formatAbsolute, formatRelative } from './format-status';
 import { needsReconnect, type ReconnectTarget } from './reconnect-hint';
 import type { CliIo } from './run';
 
-export interface ConnectionsCommandContext {
+interface ConnectionsCommandContext {
   started: StartedDesk;
   io: CliIo;
   diagnose: (line: string) => void;

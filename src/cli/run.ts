@@ -30,7 +30,7 @@ export interface CliIo {
 }
 
 /** The CLI's default store: beside the project, like `.env.local`, so a checkout keeps its own chain. */
-export const CLI_DEFAULT_DATA_DIR = '.qb-data';
+const CLI_DEFAULT_DATA_DIR = '.qb-data';
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
   let args: ParsedArgs;

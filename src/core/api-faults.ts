@@ -3,14 +3,14 @@
 //   {"Fault":{"Error":[{"Message","Detail","code"}],"type":"AuthenticationFault"}} (capitals)
 // The client reads both through this one parser so no caller ever has to care.
 
-export interface ApiFaultDetail {
+interface ApiFaultDetail {
   code: string | null;
   message: string | null;
   detail: string | null;
   element: string | null;
 }
 
-export interface ApiFault {
+interface ApiFault {
   /** e.g. AUTHENTICATION, AuthenticationFault, ValidationFault, ThrottleExceeded. */
   type: string | null;
   errors: ApiFaultDetail[];

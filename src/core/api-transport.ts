@@ -7,7 +7,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https';
 import { RequestDeadlines } from './request-deadlines';
 
-export interface WireRequest {
+interface WireRequest {
   url: URL;
   method: string;
   headers: Record<string, string>;
@@ -36,7 +36,7 @@ export class WireHeaders {
   }
 }
 
-export interface WireResponse {
+interface WireResponse {
   status: number;
   statusText: string;
   headers: WireHeaders;

@@ -18,13 +18,13 @@ import type { EngineTelemetry } from './telemetry';
 import type { TokenManager } from './token-manager';
 
 /** Demo lifetimes: a newcomer sees expiry, auto-refresh and rotation within minutes. */
-export const DEMO_EMULATOR_OPTIONS: EmulatorOptions = {
+const DEMO_EMULATOR_OPTIONS: EmulatorOptions = {
   accessTokenTtlSeconds: 120,
   // With the demo skew of 30 s a refresh happens every ~90 s: a new refresh token every third one.
   rotateAfterSeconds: 240,
   autoApprove: false,
 };
-export const DEMO_SKEW_SECONDS = 30;
+const DEMO_SKEW_SECONDS = 30;
 
 export interface StartDeskOptions {
   env?: NodeJS.ProcessEnv;

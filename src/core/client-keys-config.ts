@@ -27,7 +27,7 @@ export const clientKeySchema = {
   QB_PRODUCTION_CLIENT_SECRET: z.string().optional(),
 };
 
-export interface ClientKeys {
+interface ClientKeys {
   clientId: string;
   clientSecret: string;
 }

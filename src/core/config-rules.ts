@@ -8,12 +8,7 @@ import { ConfigError } from './errors';
 export const ALLOW_NON_INTUIT_URLS = 'QB_ALLOW_NON_INTUIT_URLS';
 
 /** The endpoints that receive the client secret, a refresh token or an access token. */
-export const ENDPOINT_VARIABLES = [
-  'QB_TOKEN_URL',
-  'QB_REVOKE_URL',
-  'QB_AUTHORIZE_URL',
-  'QB_API_BASE_URL',
-] as const;
+const ENDPOINT_VARIABLES = ['QB_TOKEN_URL', 'QB_REVOKE_URL', 'QB_AUTHORIZE_URL', 'QB_API_BASE_URL'] as const;
 
 type EndpointVariable = (typeof ENDPOINT_VARIABLES)[number];
 
@@ -31,7 +26,7 @@ export interface ConfigProblem {
 }
 
 /** Intuit's own hosts: intuit.com and its subdomains. */
-export function isIntuitHost(hostname: string): boolean {
+function isIntuitHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/\.$/, '');
   return host === 'intuit.com' || host.endsWith('.intuit.com');
 }

@@ -77,7 +77,7 @@ export const CONFIG_VARIABLES = [
 ] as const;
 
 export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
-export type ConfigSource = 'environment' | '.env.local' | '.env' | 'default';
+type ConfigSource = 'environment' | '.env.local' | '.env' | 'default';
 
 /** Validated configuration. Holds secrets: never log it whole; use describeConfig(). */
 export interface Config {

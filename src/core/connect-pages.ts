@@ -22,7 +22,7 @@ const TITLES: Record<ConnectRefusalReason, string> = {
   timeout: 'Not connected: the Connect attempt timed out',
 };
 
-export function refusalTitle(reason: ConnectRefusalReason | null): string {
+function refusalTitle(reason: ConnectRefusalReason | null): string {
   return reason ? TITLES[reason] : 'Not connected';
 }
 
@@ -60,7 +60,7 @@ export function refusedPage(options: {
   };
 }
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

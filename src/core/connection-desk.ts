@@ -9,7 +9,7 @@ import { QuickBooksClient } from './quickbooks-client';
 import type { EngineTelemetry } from './telemetry';
 import type { TokenManager } from './token-manager';
 
-export interface ConnectionDeskOptions {
+interface ConnectionDeskOptions {
   manager: TokenManager;
   /** The Accounting API base of the connection's environment (or QB_API_BASE_URL). */
   apiBaseUrl: string;

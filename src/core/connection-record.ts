@@ -20,6 +20,7 @@ import {
   type RefreshTrigger,
   type TokenStats,
 } from '../shared/contract';
+import { CONNECTION_ID_PATTERN, CONNECTION_ID_RULE, isValidConnectionId } from '../shared/ids';
 import { CONDITION_KINDS, type ActiveCondition } from '../shared/conditions';
 import { fingerprintToken, storedTokensSchema, type StoredTokens } from './token-store';
 
@@ -33,7 +34,7 @@ export interface ConnectionProfile {
 }
 
 /** Intuit refused a refresh token (invalid_grant). */
-export interface RefreshRejection {
+interface RefreshRejection {
   /** fingerprintToken() of the refused refresh token: a chain that moved on is no longer rejected. */
   refreshTokenSha256: string;
   /** ms since epoch. */
@@ -58,7 +59,7 @@ export interface ConnectionHealth {
   announced?: AnnouncedConditions;
 }
 
-export interface AnnouncedConditions {
+interface AnnouncedConditions {
   conditions: ActiveCondition[];
   at: string;
   /** The instance that announced the last change (host name and process id). */
@@ -79,15 +80,16 @@ export interface ConnectionRecord {
 
 // ---------------------------------------------------------------- schema
 
-const CONNECTION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Connection ids name files and keys: letters, digits, `_` and `-`, at most 64. */
-export const connectionIdSchema = z
+/** Connection ids name files and keys (src/shared/ids.ts). */
+const connectionIdSchema = z
   .string()
-  .regex(CONNECTION_ID_PATTERN, 'a connection id is 1 to 64 letters, digits, "_" or "-"');
+  .regex(CONNECTION_ID_PATTERN, `a connection id is ${CONNECTION_ID_RULE}`);
 
-export function isValidConnectionId(id: string): boolean {
-  return CONNECTION_ID_PATTERN.test(id);
+/** The id, checked before it names a file, a lock or a key: a bad one is a caller's bug. */
+export function checkedConnectionId(id: ConnectionId): ConnectionId {
+  if (!isValidConnectionId(id))
+    throw new TypeError(`Invalid connection id "${id.slice(0, 80)}": use ${CONNECTION_ID_RULE}.`);
+  return id;
 }
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -168,7 +170,7 @@ export const connectionProfileSchema = z.looseObject({
 });
 
 /** Validates a record read back from any store before it is trusted. */
-export const connectionRecordSchema = z.object({
+const connectionRecordSchema = z.object({
   version: z.literal(2),
   id: connectionIdSchema,
   revision: z.number().int().nonnegative(),
@@ -197,7 +199,7 @@ export function parseConnectionRecord(value: unknown): ConnectionRecord {
 
 // ---------------------------------------------------------------- building records
 
-export function emptyStats(): TokenStats {
+function emptyStats(): TokenStats {
   return { refreshes: 0, failures: 0, retriedOn401: 0, consecutiveFailures: 0, failingSince: null };
 }
 

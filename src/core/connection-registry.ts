@@ -14,16 +14,17 @@ import {
   type TokenStatus,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
+import { isValidConnectionId, isValidRealmId } from '../shared/ids';
 import type { Config } from './config';
 import { OAuthConnectFlow, type ConnectTargets, type ConnectTokens } from './connect-flow';
 import type { ConnectionDesk } from './connection-desk';
 import {
   managerConfigFor,
+  oauthClientsFor,
   startConnection,
   storedConnectionManagerConfig,
-  tokenEndpointFor,
 } from './engine-parts';
-import { isValidConnectionId, type ConnectionProfile } from './connection-record';
+import type { ConnectionProfile } from './connection-record';
 import type { ConnectionStore } from './connection-store';
 import type { ConnectionsDesk } from './desk';
 import {
@@ -43,7 +44,7 @@ export type EngineKnobs = Pick<
   'now' | 'timers' | 'retry' | 'random' | 'refreshOnStart' | 'lockWaitMs' | 'storeRetryMs'
 >;
 
-export interface ConnectionRegistryOptions {
+interface ConnectionRegistryOptions {
   config: Config;
   store: ConnectionStore;
   log: LogFn;
@@ -80,7 +81,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
   private readonly store: ConnectionStore;
   private readonly log: LogFn;
   private readonly entries = new Map<ConnectionId, Entry>();
-  private readonly oauthClients = new Map<QbEnvironment, IntuitOAuth | null>();
+  private readonly oauthClients: (environment: QbEnvironment) => IntuitOAuth | null;
   private readonly statusListeners = new Set<(status: TokenStatus) => void>();
   private readonly listListeners = new Set<(connections: ConnectionSummary[]) => void>();
   /** Connections being added or removed here: the change feed leaves them alone meanwhile. */
@@ -95,6 +96,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   constructor(private readonly options: ConnectionRegistryOptions) {
     this.config = options.config;
+    this.oauthClients = oauthClientsFor(options.config);
     this.store = options.store;
     this.log = options.log;
     this.connectFlow = new OAuthConnectFlow({
@@ -203,7 +205,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
     const name = input.name.trim();
     if (name.length === 0 || name.length > MAX_NAME_LENGTH)
       throw new ConfigError(`--name must be 1 to ${MAX_NAME_LENGTH} characters`);
-    if (!/^\d{1,32}$/.test(input.realmId))
+    if (!isValidRealmId(input.realmId))
       throw new ConfigError('--realm must be the numeric company id (digits only)');
     if (!input.refreshToken.trim())
       throw new ConfigError('The refresh token read from standard input is empty');
@@ -235,9 +237,7 @@ export class ConnectionRegistry implements ConnectionsDesk, ConnectTargets {
 
   /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
   oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment))
-      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
-    return this.oauthClients.get(environment) ?? null;
+    return this.oauthClients(environment);
   }
 
   async tokensForRealm(realmId: string, environment: QbEnvironment): Promise<ConnectTokens> {

@@ -27,7 +27,7 @@ import type { EngineTelemetry, StoreErrorKind } from './telemetry';
 import type { ProcessFacts } from './token-status';
 import type { StoredTokens } from './token-store';
 
-export interface SessionTimers {
+interface SessionTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
@@ -35,7 +35,7 @@ export interface SessionTimers {
 /** What a rename or CompanyInfo's company name changes in the profile. */
 export type ProfileEdits = Partial<Pick<ConnectionProfile, 'name' | 'companyName'>>;
 
-export interface ConnectionSessionOptions {
+interface ConnectionSessionOptions {
   store: ConnectionStore;
   connectionId: ConnectionId;
   now: () => number;

@@ -71,7 +71,7 @@ export class ChainInUse {
   }
 }
 
-export type HistoryEventExtra = Parameters<typeof historyEvent>[3];
+type HistoryEventExtra = Parameters<typeof historyEvent>[3];
 
 export interface EngineContext {
   readonly connectionId: ConnectionId;
@@ -118,7 +118,7 @@ export interface EngineContext {
   ): Promise<T>;
 }
 
-export interface EngineContextInput {
+interface EngineContextInput {
   connectionId: ConnectionId;
   config: TokenManagerConfig;
   store: ConnectionStore;
@@ -135,7 +135,7 @@ export interface EngineContextInput {
 }
 
 /** What the owner (TokenManager) does when the shared parts need it. */
-export interface EngineContextHooks {
+interface EngineContextHooks {
   /** The chain in use was replaced: the owner drops the access token it caches. */
   chainChanged(): void;
   /** The store failed (not a slow lock holder): the owner stops its refresh timer. */
@@ -233,10 +233,7 @@ export function createEngineContext(input: EngineContextInput, hooks: EngineCont
  * new one named after the configuration), with the environment the QB_* variables define and, until a
  * chain knows better, their realm.
  */
-export function configuredProfile(
-  config: TokenManagerConfig,
-  base: ConnectionRecord | null,
-): ConnectionProfile {
+function configuredProfile(config: TokenManagerConfig, base: ConnectionRecord | null): ConnectionProfile {
   const profile = base?.profile ?? {
     ...defaultProfile(config.environment, config.realmId),
     ...(config.name ? { name: config.name } : {}),

@@ -31,7 +31,7 @@ export function clientKeysFor(
 }
 
 /** The token/revoke/authorize protocol for an environment's keys (default QB_ENVIRONMENT's); null without them. */
-export function tokenEndpointFor(
+function tokenEndpointFor(
   config: Config,
   environment: QbEnvironment = config.environment,
 ): IntuitOAuth | null {
@@ -47,8 +47,20 @@ export function tokenEndpointFor(
   });
 }
 
+/**
+ * One OAuth client per environment, made on first use and shared by that environment's connections
+ * (the registry and the library's engine each keep one); null without that environment's keys.
+ */
+export function oauthClientsFor(config: Config): (environment: QbEnvironment) => IntuitOAuth | null {
+  const clients = new Map<QbEnvironment, IntuitOAuth | null>();
+  return (environment) => {
+    if (!clients.has(environment)) clients.set(environment, tokenEndpointFor(config, environment));
+    return clients.get(environment) ?? null;
+  };
+}
+
 /** QB_API_BASE_URL (or the demo emulator's) serves every environment; else Intuit's per environment. */
-export function apiBaseUrlFor(config: Config, environment: QbEnvironment): string {
+function apiBaseUrlFor(config: Config, environment: QbEnvironment): string {
   if (environment === config.environment || config.demo || config.sources.QB_API_BASE_URL !== undefined)
     return config.apiBaseUrl;
   return INTUIT_ENDPOINTS.apiBaseUrl[environment];

@@ -12,7 +12,7 @@ import { environmentTokenUsable, type EnvironmentAccessToken } from './token-sta
 export const ENV_ACCESS_TOKEN_MAX_LIFETIME_MS = 3600_000;
 
 /** The history event to record when the environment's token starts standing in. */
-export interface FallbackNotice {
+interface FallbackNotice {
   message: string;
   intuitTid: string | null;
 }

@@ -16,7 +16,9 @@
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
-import { checkRecordForSave, isValidConnectionId, type ConnectionRecord } from './connection-record';
+import { isValidConnectionId } from '../shared/ids';
+import { checkedConnectionId, checkRecordForSave, type ConnectionRecord } from './connection-record';
+import { ConnectionLockQueue } from './connection-lock-queue';
 import type {
   ConnectionStore,
   ConnectionStoreDescription,
@@ -80,8 +82,7 @@ export class FileConnectionStore implements ConnectionStore {
   private readonly openWarnings: string[] = [];
   private readonly files = new Map<ConnectionId, DurableRecordFile>();
   private readonly notes = new Map<ConnectionId, RefreshNoteFile>();
-  /** In-process queue per connection in front of the file lock (which is not re-entrant and polls). */
-  private readonly lockQueues = new Map<ConnectionId, Promise<unknown>>();
+  private readonly lockQueue = new ConnectionLockQueue();
   /** Connections whose lock this instance holds now (a rescued record is moved back only then). */
   private readonly held = new Set<ConnectionId>();
   private readonly watching: RecordDirectoryWatch;
@@ -245,8 +246,7 @@ export class FileConnectionStore implements ConnectionStore {
   /** withLock without open(): what open() itself uses. */
   private queueLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     const file = this.file(id);
-    const previous = this.lockQueues.get(id) ?? Promise.resolve();
-    const run = previous.then(() => {
+    return this.lockQueue.run(id, () => {
       // Fails at once (naming QB_DATA_DIR) on a directory this process cannot write to or must not trust.
       file.assertWritable();
       return withFileLock(
@@ -262,12 +262,6 @@ export class FileConnectionStore implements ConnectionStore {
         },
       );
     });
-    const tail = run.catch(() => undefined);
-    this.lockQueues.set(id, tail);
-    void tail.then(() => {
-      if (this.lockQueues.get(id) === tail) this.lockQueues.delete(id);
-    });
-    return run;
   }
 
   watch(listener: (change: RecordChange) => void): () => void {
@@ -336,7 +330,7 @@ export class FileConnectionStore implements ConnectionStore {
     if (!file) {
       file = new DurableRecordFile({
         dir: this.dir,
-        fileName: `${checkedId(id)}.json`,
+        fileName: `${checkedConnectionId(id)}.json`,
         log: this.log,
         saveRetryMs: this.saveRetryMs,
         rescueDirs: this.rescueDirs,
@@ -381,12 +375,4 @@ export class FileConnectionStore implements ConnectionStore {
       }
     }
   }
-}
-
-function checkedId(id: ConnectionId): ConnectionId {
-  if (!isValidConnectionId(id))
-    throw new TypeError(
-      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
-    );
-  return id;
 }

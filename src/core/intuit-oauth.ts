@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { LIKELY_CAUSE, TokenError } from './errors';
 import { markRefreshStep } from './refresh-markers';
 
-export interface IntuitOAuthOptions {
+interface IntuitOAuthOptions {
   clientId: string;
   clientSecret: string;
   tokenUrl: string;
@@ -28,7 +28,7 @@ export interface IntuitTokenResponse {
   intuitTid: string | null;
 }
 
-export interface RefreshOptions {
+interface RefreshOptions {
   /**
    * Called synchronously the moment a 200 answer that passes the same validation as refresh()'s result
    * is in this process, before the OAuth library's own processing (microtasks that a busy process can

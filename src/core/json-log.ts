@@ -6,7 +6,7 @@ import { structuredSink, type LogFn } from './log';
 
 export type LogFormat = 'text' | 'json';
 
-export interface JsonLogOptions {
+interface JsonLogOptions {
   /** Where lines go; default stderr (stdout carries the server's start-up line). */
   destination?: DestinationStream;
 }

@@ -24,7 +24,7 @@ const legacySchema = z.discriminatedUnion('encrypted', [
 ]);
 
 /** What the upgrade needs of the file store it upgrades into. */
-export interface LegacyUpgradeTarget {
+interface LegacyUpgradeTarget {
   dataDir: string;
   cipher: StoreCipher | null;
   log: LogFn;

@@ -5,10 +5,10 @@
 import type { ConnectionId, RefreshTrigger } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** What a log pipeline may filter on. Never a token value: only ids, kinds and Intuit's tid. */
-export interface LogFields {
+interface LogFields {
   /** Default 'info'. */
   level?: LogLevel;
   connection?: ConnectionId;

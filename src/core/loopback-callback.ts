@@ -13,13 +13,13 @@ import type { ConnectFlow } from './desk';
 import { ConnectError, toResultError } from './errors';
 import type { LogFn } from './log';
 
-export const DEFAULT_CALLBACK_PATH = '/callback';
+const DEFAULT_CALLBACK_PATH = '/callback';
 /** How long the listener waits for the browser to come back (default 5 minutes). */
-export const DEFAULT_LOOPBACK_TIMEOUT_MS = 5 * 60_000;
+const DEFAULT_LOOPBACK_TIMEOUT_MS = 5 * 60_000;
 const LOOPBACK_BIND = '127.0.0.1';
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1']);
 
-export interface LoopbackCallbackOptions {
+interface LoopbackCallbackOptions {
   flow: Pick<ConnectFlow, 'begin' | 'complete'>;
   /** QB_REDIRECT_URI; null = http://localhost:<free port>/callback. */
   redirectUri?: string | null;

@@ -11,7 +11,7 @@ export const OPS_VARIABLES = [
   'QB_LOG_FORMAT',
 ] as const;
 
-export type OpsVariable = (typeof OPS_VARIABLES)[number];
+type OpsVariable = (typeof OPS_VARIABLES)[number];
 
 /** Never echoed in an error or a log: a Slack webhook URL carries its own secret in the path. */
 export const OPS_SECRET_VARIABLES: readonly OpsVariable[] = [

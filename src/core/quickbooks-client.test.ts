@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { emulatorEnv } from '../emulator/app-env';
 import { startEmulator } from '../emulator/index';
 import { seededCustomers } from '../emulator/intuit-bodies';
 import type { EmulatorHandle } from '../emulator/types';
@@ -61,16 +62,7 @@ beforeEach(async () => {
   // The real engine: TokenManager over a FileTokenStore in a fresh directory, refreshing at the emulator.
   dataDir = await mkdtemp(join(tmpdir(), 'qb-client-'));
   desk = await startDesk({
-    env: {
-      QB_CLIENT_ID: emulator.clientId,
-      QB_CLIENT_SECRET: emulator.clientSecret,
-      QB_REFRESH_TOKEN: emulator.refreshToken,
-      QB_REALM_ID: emulator.realmId,
-      QB_TOKEN_URL: emulator.tokenUrl,
-      QB_REVOKE_URL: emulator.revokeUrl,
-      QB_API_BASE_URL: emulator.apiBaseUrl,
-      QB_DATA_DIR: dataDir,
-    },
+    env: emulatorEnv(emulator, dataDir),
     cwd: dataDir,
     log: () => {},
     manager: { refreshOnStart: false },

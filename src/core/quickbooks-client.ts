@@ -50,26 +50,26 @@ export interface QuickBooksClientOptions {
   connectionId?: ConnectionId;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   /** Extra query parameters; `minorversion` is added unless given here. */
   query?: Record<string, string>;
   signal?: AbortSignal;
 }
 
-export interface ApiResponse<T = unknown> {
+interface ApiResponse<T = unknown> {
   status: number;
   body: T;
   intuitTid: string | null;
 }
 
-export interface CompanyInfoResult {
+interface CompanyInfoResult {
   companyName: string;
   realmId: string;
   intuitTid: string | null;
   raw: unknown;
 }
 
-export interface QueryResult<T = unknown> {
+interface QueryResult<T = unknown> {
   /** The entity array of the QueryResponse (empty when nothing matched or for `count(*)`). */
   rows: T[];
   /** The entity name the rows came under (`Customer`, ...), or null when there were none. */

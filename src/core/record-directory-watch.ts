@@ -3,14 +3,14 @@
 // removals are not reported back to it.
 import { watch, type FSWatcher } from 'node:fs';
 import type { ConnectionId } from '../shared/contract';
-import { isValidConnectionId } from './connection-record';
+import { isValidConnectionId } from '../shared/ids';
 import type { RecordChange } from './connection-store';
 import type { LogFn } from './log';
 
 /** fs.watch reports a rename as several events: one re-read after they settle. */
 const WATCH_DEBOUNCE_MS = 15;
 
-export interface RecordDirectoryWatchOptions {
+interface RecordDirectoryWatchOptions {
   /** The directory as configured (for messages). */
   dir: string;
   /** The directory to watch, checked (links in its path resolved). */

@@ -1,25 +1,20 @@
 // The layout of a connection's record file (`connections/<id>.json`): the record's health in the
-// clear, its token chain plaintext or sealed with QB_STORE_KEY (store-crypto.ts). Decoding tells a
-// file that is not a record (UnreadableRecord: the store moves it aside) from one a newer version
-// wrote or a chain the key does not open (left exactly as they are).
+// clear, its token chain in the stores' envelope (token-envelope.ts: plaintext or sealed with
+// QB_STORE_KEY). Decoding tells a file that is not a record (UnreadableRecord: the store moves it
+// aside) from one a newer version wrote or a chain the key does not open (left exactly as they are).
 import { z } from 'zod';
 import type { ConnectionId } from '../shared/contract';
 import { parseConnectionRecord, type ConnectionRecord } from './connection-record';
 import { StoreError } from './errors';
-import { missingKeyError, sealedSchema, type StoreCipher } from './store-crypto';
-import { storedTokensSchema, type StoredTokens } from './token-store';
+import type { StoreCipher } from './store-crypto';
+import { openTokenEnvelope, sealTokenEnvelope, tokenEnvelopeSchema } from './token-envelope';
 
 const FORMAT = 'qb-token-desk/connection-v2';
-
-const tokensOnDiskSchema = z.union([
-  z.object({ encrypted: z.literal(false), chain: z.unknown() }),
-  sealedSchema.extend({ encrypted: z.literal(true) }),
-]);
 
 const fileSchema = z.object({
   format: z.literal(FORMAT),
   record: z.looseObject({}),
-  tokens: tokensOnDiskSchema.nullable(),
+  tokens: tokenEnvelopeSchema.nullable(),
 });
 
 /** The file is not a record this version can read: moved aside and explained. */
@@ -37,13 +32,11 @@ export function parseRecordJson(text: string): unknown {
 /** The file's JSON for a record: its chain sealed when a cipher is given. */
 export function encodeRecordFile(record: ConnectionRecord, cipher: StoreCipher | null): object {
   const { tokens, ...rest } = record;
-  let onDisk: object | null = null;
-  if (tokens) {
-    onDisk = cipher
-      ? { encrypted: true, ...cipher.sealTokens(tokens, record.id) }
-      : { encrypted: false, chain: tokens };
-  }
-  return { format: FORMAT, record: rest, tokens: onDisk };
+  return {
+    format: FORMAT,
+    record: rest,
+    tokens: tokens ? sealTokenEnvelope(tokens, record.id, cipher) : null,
+  };
 }
 
 /**
@@ -67,28 +60,15 @@ export function decodeRecordFile(
   }
   const file = fileSchema.safeParse(json);
   if (!file.success) throw new UnreadableRecord('not a connection record file');
-  let tokens: StoredTokens | null = null;
   const onDisk = file.data.tokens;
-  if (onDisk?.encrypted === true) {
-    if (!cipher) throw missingKeyError(path);
-    try {
-      tokens = cipher.openTokens(onDisk, id, path);
-    } catch (err) {
-      if (err instanceof z.ZodError || err instanceof SyntaxError)
-        throw new UnreadableRecord('its token chain is incomplete');
-      throw err;
-    }
-  } else if (onDisk) {
-    const chain = storedTokensSchema.safeParse(onDisk.chain);
-    if (!chain.success) throw new UnreadableRecord('its token chain is incomplete');
-    tokens = chain.data as StoredTokens;
-  }
+  const opened = onDisk ? openTokenEnvelope(onDisk, id, path, cipher) : null;
+  if (opened && 'incomplete' in opened) throw new UnreadableRecord('its token chain is incomplete');
   let record: ConnectionRecord;
   try {
-    record = parseConnectionRecord({ ...file.data.record, tokens });
+    record = parseConnectionRecord({ ...file.data.record, tokens: opened?.tokens ?? null });
   } catch {
     throw new UnreadableRecord('its record is incomplete');
   }
   if (record.id !== id) throw new UnreadableRecord(`it holds the record of connection "${record.id}"`);
-  return { record, plaintext: onDisk?.encrypted === false };
+  return { record, plaintext: opened?.plaintext ?? false };
 }

@@ -8,7 +8,7 @@ import type { DurableRecordFile } from './fs/durable-record-file';
 import type { LogFn } from './log';
 
 /** A rescued copy newer than the record in place. */
-export interface RescuedCopy {
+interface RescuedCopy {
   record: ConnectionRecord;
   body: Buffer;
   path: string;

@@ -10,7 +10,7 @@ import type { EngineContext } from './engine-context';
 import { StoreError } from './errors';
 import { chainFromEnvironment, sameChain, startingChain } from './token-chain';
 
-export interface RecordSyncHooks {
+interface RecordSyncHooks {
   /** The engine was disposed: nothing more is taken in. */
   closed(): boolean;
   /** Something was taken in: reschedule and tell the listeners. */

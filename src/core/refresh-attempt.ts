@@ -22,7 +22,7 @@ interface EarlySave {
   saved: Promise<void>;
 }
 
-export interface RefreshAttemptHooks {
+interface RefreshAttemptHooks {
   /** A terminal failure (invalid_grant, invalid_client): the schedule stops. */
   stopSchedule(): void;
 }

@@ -8,7 +8,7 @@ import { withOwnedLock } from './fs/owned-lock';
 import type { LogFn } from './log';
 import { dirname } from 'node:path';
 
-export interface FileLockOptions {
+interface FileLockOptions {
   /** How long to wait for another process's lock before giving up, ms. */
   waitMs: number;
   /** A lock whose holder has not renewed it for this long is taken over (a holder on another host, or hung), ms. */
@@ -19,7 +19,7 @@ export interface FileLockOptions {
 }
 
 /** The lock directory guarding `file`. */
-export function lockPathFor(file: string): string {
+function lockPathFor(file: string): string {
   return `${file}.lock`;
 }
 

@@ -5,7 +5,7 @@
 // request back until Intuit's wait is over, not only the one that drew it.
 import { RateWindow, type RateLimit } from './rate-window';
 
-export interface RequestQueueOptions {
+interface RequestQueueOptions {
   /** Requests on the wire at once. */
   maxConcurrent: number;
   /** Sliding-window rate limits, all kept at once (each counts a request until its span after the answer). */
@@ -13,7 +13,7 @@ export interface RequestQueueOptions {
   now?: () => number;
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** Aborting it takes a waiting request out of the queue (rejecting with the signal's reason). */
   signal?: AbortSignal;
   /** Goes before every waiting request: a retry keeps the place its first attempt had. */

@@ -33,7 +33,7 @@ export function nextStatusBoundary(input: {
   return next;
 }
 
-export interface StatusBroadcastOptions<S> {
+interface StatusBroadcastOptions<S> {
   timers: Timers;
   now: () => number;
   log: LogFn;

@@ -90,7 +90,7 @@ function tokensAad(connectionId: ConnectionId): string {
   return `${TOKENS_AAD}\0${connectionId}`;
 }
 
-export function wrongKeyError(where: string): StoreKeyError {
+function wrongKeyError(where: string): StoreKeyError {
   return new StoreKeyError(
     `The tokens in ${where} could not be decrypted with this QB_STORE_KEY (a different key than they were written with, or a damaged file). Set QB_STORE_KEY to the key they were written with; the store was left as it is and nothing was refreshed.`,
   );

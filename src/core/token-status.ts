@@ -71,7 +71,7 @@ export interface ProcessFacts {
   } | null;
 }
 
-export interface ServedToken {
+interface ServedToken {
   token: string;
   expiresAt: number;
   source: 'cached' | 'environment';

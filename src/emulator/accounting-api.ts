@@ -22,7 +22,7 @@ import { intuitResponseXml } from './intuit-xml';
 import { runQuery } from './query-language';
 
 /** Intuit answers JSON only when the Accept header names application/json; otherwise XML. */
-export function wantsJson(req: IncomingMessage): boolean {
+function wantsJson(req: IncomingMessage): boolean {
   const accept = req.headers.accept ?? '';
   return accept.split(',').some((range) => {
     const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());

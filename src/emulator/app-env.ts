@@ -5,11 +5,24 @@ export function emulatorEnv(
   emulator: EmulatorUrls & DemoCredentials,
   dataDir?: string,
 ): Record<string, string> {
+  return {
+    ...emulatorAppEnv(emulator, dataDir),
+    QB_REFRESH_TOKEN: emulator.refreshToken,
+    QB_REALM_ID: emulator.realmId,
+  };
+}
+
+/**
+ * Only the app's keys and the emulator's endpoints (no QB_REFRESH_TOKEN, no QB_REALM_ID): a desk
+ * with no connection yet, which connects through the emulator's consent page.
+ */
+export function emulatorAppEnv(
+  emulator: EmulatorUrls & Pick<DemoCredentials, 'clientId' | 'clientSecret'>,
+  dataDir?: string,
+): Record<string, string> {
   const env: Record<string, string> = {
     QB_CLIENT_ID: emulator.clientId,
     QB_CLIENT_SECRET: emulator.clientSecret,
-    QB_REFRESH_TOKEN: emulator.refreshToken,
-    QB_REALM_ID: emulator.realmId,
     QB_TOKEN_URL: emulator.tokenUrl,
     QB_REVOKE_URL: emulator.revokeUrl,
     QB_AUTHORIZE_URL: emulator.authorizeUrl,

@@ -51,9 +51,9 @@ export interface TokenGrant {
   rotated: boolean;
 }
 
-export type GrantOutcome = { ok: true; grant: TokenGrant } | { ok: false; description: string };
+type GrantOutcome = { ok: true; grant: TokenGrant } | { ok: false; description: string };
 
-export type AccessCheck =
+type AccessCheck =
   { ok: true; realmId: string; clientId: string; scope: string } | { ok: false; detail: string };
 
 const CODE_TTL_MS = 10 * 60 * 1000;

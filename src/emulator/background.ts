@@ -13,7 +13,7 @@ import { emulatorEnv } from './app-env';
 import type { DemoCredentials, EmulatorUrls } from './types';
 
 /** The flag that makes cli.ts serve in the background: print the JSON line, close stdout, keep serving. */
-export const BACKGROUND_FLAG = '--background';
+const BACKGROUND_FLAG = '--background';
 
 /** A POSIX shell word: single-quoted, with embedded single quotes closed, escaped and reopened. */
 export function shellQuote(value: string): string {

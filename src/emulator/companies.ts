@@ -8,10 +8,10 @@ import type { Rule } from './validate';
 export const REALM_ID_PATTERN = /^\d{1,32}$/;
 
 /** More than a bookkeeper's client list; the selector is one native dropdown, which copes with this many. */
-export const MAX_COMPANIES = 1000;
+const MAX_COMPANIES = 1000;
 
 /** The part of the settings the companies are read from. */
-export interface CompanySettings {
+interface CompanySettings {
   companyName: string;
   /** Declared companies; empty = the demo realm alone, named `companyName`. */
   companies: EmulatorCompany[];

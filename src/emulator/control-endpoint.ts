@@ -1,6 +1,7 @@
 // The loopback control API under /__control: the same operations as the in-process
 // EmulatorControl, for tests and tools that run the emulator as a separate process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { REALM_ID_PATTERN } from './companies';
 import { parseJsonObject, readBody, sendJson } from './http-util';
 import { redirectUriProblem } from './redirect-uris';
 import { parseSettingsPatch } from './settings';
@@ -33,7 +34,7 @@ const API_FAULT_RULES: Record<string, Rule> = {
 };
 
 /** Validates a token fault; throws a ValidationError naming the field. */
-export function parseTokenFault(input: unknown): TokenFault {
+function parseTokenFault(input: unknown): TokenFault {
   const kinds = Object.keys(TOKEN_FAULT_RULES);
   const kind = checkObject(input, { kind: { type: 'enum', values: kinds } }, 'fault', true)
     .kind as TokenFault['kind'];
@@ -44,11 +45,9 @@ export function parseTokenFault(input: unknown): TokenFault {
   ) as TokenFault;
 }
 
-export function parseApiFault(input: unknown): ApiFault {
+function parseApiFault(input: unknown): ApiFault {
   return checkObject(input, API_FAULT_RULES, 'fault') as ApiFault;
 }
-
-const isDigits = /^\d{1,32}$/;
 
 export async function handleControl(
   control: EmulatorControl,
@@ -100,7 +99,7 @@ export async function handleControl(
         control.configure(parseSettingsPatch(body));
         return sendJson(res, 200, { ok: true });
       case 'POST /authorizations': {
-        checkObject(body, { realmId: { type: 'string', pattern: isDigits, optional: true } }, 'body');
+        checkObject(body, { realmId: { type: 'string', pattern: REALM_ID_PATTERN, optional: true } }, 'body');
         return sendJson(res, 200, control.issueAuthorization(body.realmId as string | undefined));
       }
       case 'POST /refresh-token-valid': {

@@ -84,7 +84,7 @@ export const OBJECT_NOT_FOUND = VALIDATION_FAULT(
 );
 
 /** Which JSON spelling a fault gets under a setting: Intuit's own mix by default. */
-export function spellingOf(spec: FaultSpec, setting: FaultSpelling): 'lower' | 'capital' {
+function spellingOf(spec: FaultSpec, setting: FaultSpelling): 'lower' | 'capital' {
   if (setting !== 'intuit') return setting;
   return spec.status === 401 ? 'lower' : 'capital';
 }

@@ -11,7 +11,7 @@ function entity(id: number, fields: Row): Row {
   return { ...fields, domain: 'QBO', sparse: false, Id: String(id), SyncToken: '0', MetaData: META };
 }
 
-export function companyInfo(realmId: string, companyName: string): Row {
+function companyInfo(realmId: string, companyName: string): Row {
   const address = {
     Id: '1',
     Line1: '123 Sierra Way',
@@ -62,7 +62,7 @@ const ACCOUNTS: [string, string, string, string, number][] = [
   ['Cost of Goods Sold', 'Expense', 'Cost of Goods Sold', 'SuppliesMaterialsCogs', 0],
 ];
 
-export function seededAccounts(): Row[] {
+function seededAccounts(): Row[] {
   return ACCOUNTS.map(([name, classification, type, subType, balance], index) =>
     entity(index + 1, {
       Name: name,
@@ -118,7 +118,7 @@ const VENDOR_NAMES: [string, number][] = [
   ['PG&E', 86.44],
 ];
 
-export function seededVendors(): Row[] {
+function seededVendors(): Row[] {
   return VENDOR_NAMES.map(([name, balance], index) =>
     entity(index + 1, {
       Balance: balance,
@@ -142,7 +142,7 @@ const ITEMS: [string, string, string, number, number][] = [
   ['Trimming', 'Tree and Shrub Trimming', 'Service', 35, 6],
 ];
 
-export function seededItems(): Row[] {
+function seededItems(): Row[] {
   const accounts = seededAccounts();
   return ITEMS.map(([name, description, type, price, accountId], index) => {
     const account = accounts.find((a) => a.Id === String(accountId));
@@ -194,7 +194,7 @@ const INVOICES: [string, string, number, [number, number][]][] = [
   ['1005', '2026-03-09', 8, [[2, 3]]],
 ];
 
-export function seededInvoices(): Row[] {
+function seededInvoices(): Row[] {
   const customers = seededCustomers();
   const items = seededItems();
   return INVOICES.map(([docNumber, txnDate, customerId, lines], index) => {

@@ -15,7 +15,7 @@ const ATTRIBUTES: Record<string, readonly string[]> = {
 const ENTITY_ATTRIBUTES = ['domain', 'sparse'];
 const REFERENCE_KEYS = new Set(['value', 'name', 'type']);
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

@@ -11,7 +11,7 @@ type Token = { kind: 'word' | 'string' | 'number' | 'symbol'; text: string; colu
 type Value = string | number | boolean;
 type Condition = { field: string; op: string; values: Value[] };
 
-export type QueryOutcome = { response: Record<string, unknown> } | { fault: FaultSpec };
+type QueryOutcome = { response: Record<string, unknown> } | { fault: FaultSpec };
 
 const MAX_RESULTS_LIMIT = 1000;
 const DEFAULT_MAX_RESULTS = 100;

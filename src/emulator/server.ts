@@ -6,6 +6,7 @@ import { isForeignOrigin, isLoopbackHost } from '../shared/loopback-host';
 import { handleApi } from './accounting-api';
 import { AuthorizationStore } from './authorizations';
 import { AUTHORIZE_PATH, handleAuthorize } from './authorize-page';
+import { REALM_ID_PATTERN } from './companies';
 import { type EmulatorContext, FaultQueue, emptyCounters } from './context';
 import { handleControl } from './control-endpoint';
 import { BodyTooLargeError, bearerToken, sendJson } from './http-util';
@@ -26,9 +27,9 @@ import type {
   TokenFault,
 } from './types';
 
-export const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
-export const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
-export const CONTROL_PATH = '/__control';
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const REVOKE_PATH = '/v2/oauth2/tokens/revoke';
+const CONTROL_PATH = '/__control';
 const SCOPE = 'com.intuit.quickbooks.accounting';
 
 function urlsFor(port: number): EmulatorUrls {
@@ -86,7 +87,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     realmId: options.demo?.realmId ?? DEFAULT_REALM_ID,
     refreshToken: '',
   };
-  if (!/^\d{1,32}$/.test(demo.realmId)) throw new Error('emulator options: demo.realmId must be digits');
+  if (!REALM_ID_PATTERN.test(demo.realmId)) throw new Error('emulator options: demo.realmId must be digits');
   demo.refreshToken = store.authorize(
     demo.clientId,
     demo.realmId,
@@ -173,7 +174,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     issueAuthorization(realmId?: string) {
       const realm = realmId ?? demo.realmId;
-      if (!/^\d{1,32}$/.test(realm)) throw new Error('issueAuthorization: realmId must be digits');
+      if (!REALM_ID_PATTERN.test(realm)) throw new Error('issueAuthorization: realmId must be digits');
       const grant = store.authorize(demo.clientId, realm, SCOPE);
       return { accessToken: grant.accessToken, refreshToken: grant.refreshToken, realmId: grant.realmId };
     },

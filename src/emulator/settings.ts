@@ -25,7 +25,7 @@ export interface Settings {
   companies: EmulatorCompany[];
 }
 
-export const DEFAULT_SETTINGS: Settings = {
+const DEFAULT_SETTINGS: Settings = {
   accessTokenTtlSeconds: 3600,
   refreshTokenTtlSeconds: 8_726_400,
   refreshTokenHardTtlSeconds: 5 * 365 * 86_400 + 86_400, // five years, counting one leap day
@@ -50,7 +50,7 @@ const seconds: Rule = { type: 'int', min: 0, optional: true };
 const positive: Rule = { type: 'int', min: 1, optional: true };
 
 /** Every run-time option and what it accepts. */
-export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
+const SETTINGS_RULES: Record<keyof Settings, Rule> = {
   accessTokenTtlSeconds: positive,
   refreshTokenTtlSeconds: positive,
   refreshTokenHardTtlSeconds: positive,
@@ -69,7 +69,7 @@ export const SETTINGS_RULES: Record<keyof Settings, Rule> = {
   companies: COMPANIES_RULE,
 };
 
-export type SettingsPatch = Partial<Settings>;
+type SettingsPatch = Partial<Settings>;
 
 /** Validates a patch; throws a ValidationError naming the bad field and what was expected. */
 export function parseSettingsPatch(input: unknown): SettingsPatch {

@@ -185,15 +185,7 @@ export async function handleToken(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  if (req.method !== 'POST') {
-    sendJson(
-      res,
-      405,
-      { error: 'invalid_request', error_description: 'The token endpoint accepts POST only' },
-      { allow: 'POST' },
-    );
-    return;
-  }
+  if (refusedUnlessPost(req, res, 'token')) return;
   const body = await readBody(req);
   const form = mediaType(req) === 'application/x-www-form-urlencoded' ? new URLSearchParams(body) : null;
   const grantType = form?.get('grant_type');
@@ -218,15 +210,7 @@ export async function handleRevoke(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  if (req.method !== 'POST') {
-    sendJson(
-      res,
-      405,
-      { error: 'invalid_request', error_description: 'The revoke endpoint accepts POST only' },
-      { allow: 'POST' },
-    );
-    return;
-  }
+  if (refusedUnlessPost(req, res, 'revoke')) return;
   const body = await readBody(req);
   ctx.counters.revokeCalls += 1;
   const basic = parseBasicAuth(req.headers.authorization);
@@ -263,4 +247,16 @@ export async function handleRevoke(
   const status = ctx.store.revoke(token) === 'revoked' ? 200 : 400;
   res.writeHead(status, { 'content-length': '0', 'cache-control': 'no-store' });
   res.end();
+}
+
+/** Intuit's token and revoke endpoints answer anything but POST with 405 and an OAuth-style body. */
+function refusedUnlessPost(req: IncomingMessage, res: ServerResponse, endpoint: 'token' | 'revoke'): boolean {
+  if (req.method === 'POST') return false;
+  sendJson(
+    res,
+    405,
+    { error: 'invalid_request', error_description: `The ${endpoint} endpoint accepts POST only` },
+    { allow: 'POST' },
+  );
+  return true;
 }

@@ -17,16 +17,16 @@ import {
   type QbEnvironment,
 } from '../shared/contract';
 import { compareListOrder, summarizeStatus } from '../shared/connections';
+import { isValidConnectionId, isValidRealmId } from '../shared/ids';
 import { configSecrets, type Config } from '../core/config';
 import type { ConnectionDesk } from '../core/connection-desk';
-import { isValidConnectionId } from '../core/connection-record';
 import type { ConnectionStore } from '../core/connection-store';
 import {
   fileStoreFor,
   managerConfigFor,
+  oauthClientsFor,
   startConnection,
   storedConnectionManagerConfig,
-  tokenEndpointFor,
 } from '../core/engine-parts';
 import type { IntuitOAuth } from '../core/intuit-oauth';
 import { redactingLog, SecretRegistry, type LogFn } from '../core/log';
@@ -59,9 +59,6 @@ export interface ConnectionLease {
   release(): Promise<void>;
 }
 
-/** A realm (company) id as Intuit gives it. */
-const REALM_ID = /^\d{1,32}$/;
-
 interface Served {
   readonly id: ConnectionId;
   /** Handles holding it, counted before its start completes. */
@@ -77,7 +74,8 @@ interface Served {
 
 class LibraryEngine {
   private readonly served = new Map<ConnectionId, Served>();
-  private readonly oauthClients = new Map<QbEnvironment, IntuitOAuth | null>();
+  /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
+  private readonly oauthFor: (environment: QbEnvironment) => IntuitOAuth | null;
   private opened: Promise<void> | null = null;
   private readonly unwatch: () => void;
 
@@ -90,6 +88,7 @@ class LibraryEngine {
     /** The caller's log behind the redactor, prefixed with the client name. */
     readonly log: LogFn,
   ) {
+    this.oauthFor = oauthClientsFor(config);
     this.unwatch = store.watch((change) => this.noticed(change.id));
   }
 
@@ -177,7 +176,7 @@ class LibraryEngine {
     await this.openStore();
     const ids = await this.store.list();
     if (ids.includes(requested)) return requested;
-    if (REALM_ID.test(requested)) {
+    if (isValidRealmId(requested)) {
       if (this.config.realmId === requested) return DEFAULT_CONNECTION_ID;
       const records = await Promise.all(ids.map(async (id) => (await this.store.load(id)).record));
       const matches = records
@@ -247,13 +246,6 @@ class LibraryEngine {
     if (this.served.get(served.id) === served) this.served.delete(served.id);
     await served.ready.catch(() => undefined);
     await served.desk?.dispose();
-  }
-
-  /** One OAuth client per environment, shared by its connections; null without that environment's keys. */
-  private oauthFor(environment: QbEnvironment): IntuitOAuth | null {
-    if (!this.oauthClients.has(environment))
-      this.oauthClients.set(environment, tokenEndpointFor(this.config, environment));
-    return this.oauthClients.get(environment) ?? null;
   }
 
   /**

@@ -7,9 +7,9 @@
 // A token-management endpoint is never public by default: `authorize` is required and only an
 // explicit `true` lets a request through.
 import { ConfigError, toResultError } from '../core/errors';
-import { isValidConnectionId } from '../core/connection-record';
 import { httpStatusForDeskError, retryAfterSecondsForDeskError } from '../server/error-status';
 import type { ConnectionSummary, Result, ResultError, TokenStatus } from '../shared/contract';
+import { isValidConnectionId } from '../shared/ids';
 import { engineErrorOf, UnknownConnectionError } from './errors';
 import type { QuickBooks } from './quickbooks';
 

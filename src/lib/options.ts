@@ -4,8 +4,8 @@
 // An explicit `config` object overrides those variables field by field.
 import { ConfigError } from '../core/errors';
 import { collectVariables, loadConfig, type Config, type ConfigVariable } from '../core/config';
-import { isValidConnectionId } from '../core/connection-record';
 import { DEFAULT_CONNECTION_ID, type QbEnvironment } from '../shared/contract';
+import { isValidConnectionId } from '../shared/ids';
 
 /** The QB_* settings in camelCase; each wins over its variable. */
 export interface QuickBooksConfig {
@@ -67,7 +67,7 @@ const CONFIG_FIELDS: Record<keyof QuickBooksConfig, ConfigVariable> = {
   httpTimeoutMs: 'QB_HTTP_TIMEOUT_MS',
 };
 
-export const DEFAULT_CLIENT_NAME = 'app';
+const DEFAULT_CLIENT_NAME = 'app';
 
 export function resolveClientName(name: string | undefined): string {
   if (name === undefined) return DEFAULT_CLIENT_NAME;

@@ -3,12 +3,12 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export interface AppLocation {
+interface AppLocation {
   appUrl: string;
   preloadPath: string;
 }
 
-export interface LocateOptions {
+interface LocateOptions {
   /** Directory of the built main bundle (out/main). */
   mainDir: string;
   /** electron-vite's dev server URL (ELECTRON_RENDERER_URL), honoured only when not packaged. */
@@ -30,7 +30,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * URL: a prefix test would take `http://localhost@evil.example/` (a user name) or
  * `http://localhost.evil.example/` for loopback.
  */
-export function loopbackDevServer(url: string | undefined): string | null {
+function loopbackDevServer(url: string | undefined): string | null {
   if (!url) return null;
   let parsed: URL;
   try {

@@ -18,7 +18,7 @@ export interface Notice {
   urgent: boolean;
 }
 
-export const NOTICE_TITLES: Record<ConditionKind, string> = {
+const NOTICE_TITLES: Record<ConditionKind, string> = {
   reconnect_required: 'Reconnect to QuickBooks',
   refresh_token_expiring: 'QuickBooks refresh token expires soon',
   refresh_failing: 'QuickBooks token refreshes are failing',
@@ -26,7 +26,7 @@ export const NOTICE_TITLES: Record<ConditionKind, string> = {
   store_unreachable: 'The token store cannot be reached',
 };
 
-export function noticeFor(condition: ActiveCondition): Notice {
+function noticeFor(condition: ActiveCondition): Notice {
   const tid = condition.intuitTid ? ` intuit_tid: ${condition.intuitTid}` : '';
   return {
     kind: condition.kind,

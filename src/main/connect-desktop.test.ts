@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDesk, type StartedDesk } from '../core/bootstrap';
 import { startEmulator } from '../emulator';
+import { emulatorAppEnv } from '../emulator/app-env';
 import type { EmulatorHandle } from '../emulator/types';
 import { desktopConnectActions } from './connect-desktop';
 
@@ -29,15 +30,7 @@ afterEach(async () => {
 /** Only the app keys (and the emulator's endpoints): no QB_REFRESH_TOKEN, no QB_REALM_ID. */
 async function desk(): Promise<StartedDesk> {
   const started = await startDesk({
-    env: {
-      QB_CLIENT_ID: emulator.clientId,
-      QB_CLIENT_SECRET: emulator.clientSecret,
-      QB_TOKEN_URL: emulator.tokenUrl,
-      QB_REVOKE_URL: emulator.revokeUrl,
-      QB_AUTHORIZE_URL: emulator.authorizeUrl,
-      QB_API_BASE_URL: emulator.apiBaseUrl,
-      QB_DATA_DIR: join(dir, 'data'),
-    },
+    env: emulatorAppEnv(emulator, join(dir, 'data')),
     cwd: dir,
     log: () => undefined,
   });
@@ -63,6 +56,30 @@ function listening(redirectUri: string): Promise<boolean> {
       resolve(true);
     }).on('error', () => resolve(false));
   });
+}
+
+/**
+ * Connect actions whose system browser only notes the consent pages it is asked to open (and, with
+ * `browserFails`, then fails to open them); `redirectUri()` is the callback the last one names.
+ */
+function recordingActions(
+  started: StartedDesk,
+  { browserFails = false } = {},
+): { actions: ReturnType<typeof desktopConnectActions>; opened: string[]; redirectUri: () => string } {
+  const opened: string[] = [];
+  const actions = desktopConnectActions({
+    flow: started.connectFlow,
+    redirectUri: null,
+    openExternal: async (url) => {
+      opened.push(url);
+      if (browserFails) throw new Error('no browser');
+    },
+  });
+  const redirectUri = () => {
+    const last = opened.at(-1);
+    return last ? (new URL(last).searchParams.get('redirect_uri') ?? '') : '';
+  };
+  return { actions, opened, redirectUri };
 }
 
 describe('desktop Connect', () => {
@@ -95,14 +112,7 @@ describe('desktop Connect', () => {
 
   it('a second click while waiting shows the same consent page and joins the same attempt', async () => {
     const started = await desk();
-    const opened: string[] = [];
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        opened.push(url);
-      },
-    });
+    const { actions, opened } = recordingActions(started);
     const first = actions.connect();
     const second = actions.connect();
     await expect.poll(() => opened.length).toBe(2);
@@ -116,14 +126,7 @@ describe('desktop Connect', () => {
 
   it('another Connect while one waits (another company or environment) is refused, not folded into the first', async () => {
     const started = await desk();
-    const opened: string[] = [];
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        opened.push(url);
-      },
-    });
+    const { actions, opened } = recordingActions(started);
     const reconnect = actions.connect();
     await expect.poll(() => opened.length).toBe(1);
     await expect(actions.connect({ environment: 'production' })).rejects.toMatchObject({
@@ -138,38 +141,23 @@ describe('desktop Connect', () => {
 
   it('says so and stops listening when the browser cannot be opened', async () => {
     const started = await desk();
-    let redirectUri = '';
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
-        throw new Error('no browser');
-      },
-    });
+    const { actions, redirectUri } = recordingActions(started, { browserFails: true });
     await expect(actions.connect()).rejects.toMatchObject({
       code: 'connect_failed',
       message: expect.stringMatching(/system browser could not be opened/),
     });
-    expect(redirectUri).toMatch(/^http:\/\/localhost:\d+\/callback$/);
-    expect(await listening(redirectUri)).toBe(false);
+    expect(redirectUri()).toMatch(/^http:\/\/localhost:\d+\/callback$/);
+    expect(await listening(redirectUri())).toBe(false);
   });
 
   it('cancel() ends an attempt still waiting for the browser', async () => {
     const started = await desk();
-    let redirectUri = '';
-    const actions = desktopConnectActions({
-      flow: started.connectFlow,
-      redirectUri: null,
-      openExternal: async (url) => {
-        redirectUri = new URL(url).searchParams.get('redirect_uri') ?? '';
-      },
-    });
+    const { actions, redirectUri } = recordingActions(started);
     const pending = actions.connect();
-    await expect.poll(() => redirectUri).not.toBe('');
+    await expect.poll(() => redirectUri()).not.toBe('');
     await actions.cancel();
     await expect(pending).rejects.toMatchObject({ code: 'connect_failed' });
-    expect(await listening(redirectUri)).toBe(false);
+    expect(await listening(redirectUri())).toBe(false);
   });
 
   it('Disconnect revokes at Intuit and forgets the tokens', async () => {

@@ -9,7 +9,7 @@ import { startLoopbackCallback, type LoopbackCallback } from '../core/loopback-c
 import type { ConnectRequest, DisconnectOptions, TokenStatus } from '../shared/contract';
 import type { ConnectActions } from './handlers';
 
-export interface DesktopConnectOptions {
+interface DesktopConnectOptions {
   flow: ConnectFlow;
   /** `shell.openExternal`: opens a URL in the user's default browser. */
   openExternal: (url: string) => Promise<void>;
@@ -20,7 +20,7 @@ export interface DesktopConnectOptions {
   log?: LogFn;
 }
 
-export interface DesktopConnectActions extends ConnectActions {
+interface DesktopConnectActions extends ConnectActions {
   /** Stops an attempt still waiting for the browser (app quit). */
   cancel(): Promise<void>;
 }

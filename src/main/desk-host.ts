@@ -28,7 +28,7 @@ export interface DeskHost {
 }
 
 /** The sentence shown in the window when the desk could not start. Never a stack trace or a token. */
-export function startupFailureWarning(error: unknown): string {
+function startupFailureWarning(error: unknown): string {
   if (error instanceof ConfigError) return `Configuration error: ${error.message}`;
   return `The token engine could not start: ${toResultError(error).message}`;
 }

@@ -6,12 +6,12 @@ import type { TokenStatus } from '../shared/contract';
 import { ConditionNotifier, type Notice } from './condition-notifier';
 import { presentTray, type TrayPresentation } from './tray-presentation';
 
-export interface IndicatorOutputs {
+interface IndicatorOutputs {
   showTray(presentation: TrayPresentation): void;
   notify(notice: Notice): void;
 }
 
-export interface IndicatorOptions {
+interface IndicatorOptions {
   now?: () => number;
   notificationsEnabled: () => boolean;
 }

@@ -13,7 +13,7 @@ import {
 } from '../shared/contract';
 import type { IpcHandlers } from './ipc';
 
-export const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not available yet' };
+const NOT_AVAILABLE_YET: ResultError = { code: 'internal', message: 'not available yet' };
 
 /** The status shown when there is no engine to ask: nothing stored, nothing scheduled, the reason in `warnings`. */
 export function notConfiguredStatus(warnings: readonly string[] = []): TokenStatus {

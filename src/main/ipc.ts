@@ -10,9 +10,10 @@ import {
   type Result,
   type ResultError,
 } from '../shared/contract';
+import { CONNECTION_ID_RULE, isValidConnectionId } from '../shared/ids';
 import { isSameDocument } from './security';
 
-export type InvokeMethod = keyof typeof IPC_CHANNELS;
+type InvokeMethod = keyof typeof IPC_CHANNELS;
 
 /** What main answers for each bridge method; may throw or reject, `handle` turns that into a Result. */
 export type IpcHandlers = {
@@ -30,10 +31,10 @@ export interface IpcMainLike {
   removeHandler(channel: string): void;
 }
 
-export type TrustedSenderCheck = (event: SenderEvent) => boolean;
+type TrustedSenderCheck = (event: SenderEvent) => boolean;
 
 /** Turns anything thrown into a ResultError. Must never put a token value into the message. */
-export type ErrorMapper = (error: unknown) => ResultError;
+type ErrorMapper = (error: unknown) => ResultError;
 
 /**
  * Trusts only the top frame showing the app's own page: not a subframe, not a page the window was
@@ -49,7 +50,7 @@ export function trustedSenderFor(appUrl: string): TrustedSenderCheck {
 }
 
 /** The fallback mapper: says nothing about the error beyond that it happened (its text could hold anything). */
-export const opaqueError: ErrorMapper = () => ({
+const opaqueError: ErrorMapper = () => ({
   code: 'internal',
   message: 'The main process hit an unexpected error; see its log for details.',
 });
@@ -63,7 +64,7 @@ const FORBIDDEN: ResultError = {
  * Registers one channel. The listener validates the sender, runs `fn`, and resolves with a Result
  * in every case.
  */
-export function handle<T>(
+function handle<T>(
   ipcMain: IpcMainLike,
   channel: string,
   fn: (...args: unknown[]) => Promise<Result<T>> | Result<T>,
@@ -88,7 +89,7 @@ export function handle<T>(
   });
 }
 
-export interface RegisterOptions {
+interface RegisterOptions {
   toError?: ErrorMapper;
 }
 
@@ -150,20 +151,18 @@ export function registerIpcHandlers(
   };
 }
 
-const CONNECTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 function badRequest(message: string): Result<never> {
   return { ok: false, error: { code: 'bad_request', message } };
 }
 
 function isConnectionId(value: unknown): value is string {
-  return typeof value === 'string' && CONNECTION_ID.test(value);
+  return typeof value === 'string' && isValidConnectionId(value);
 }
 
 function parseConnectionId(value: unknown, optional: boolean): Result<string | undefined> {
   if (optional && (value === undefined || value === null)) return { ok: true, value: undefined };
   if (isConnectionId(value)) return { ok: true, value };
-  return badRequest('A connection id is 1 to 64 letters, digits, "_" or "-".');
+  return badRequest(`A connection id is ${CONNECTION_ID_RULE}.`);
 }
 
 /** A plain object with only `allowed` keys, or nothing (undefined). */

@@ -6,12 +6,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from 'electron';
 
-export interface LoginItem {
+interface LoginItem {
   isEnabled(): boolean;
   setEnabled(enabled: boolean): void;
 }
 
-export interface LoginItemOptions {
+interface LoginItemOptions {
   platform: NodeJS.Platform;
   app: Pick<App, 'setLoginItemSettings' | 'getLoginItemSettings'>;
   env: Record<string, string | undefined>;

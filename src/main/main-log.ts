@@ -4,7 +4,7 @@
 import { SecretRegistry, type LogFn } from '../core/log';
 
 /** Environment variables whose values are secrets, whatever their length or shape. */
-export const SECRET_ENV_VARIABLES = [
+const SECRET_ENV_VARIABLES = [
   'QB_CLIENT_SECRET',
   'QB_REFRESH_TOKEN',
   'QB_ACCESS_TOKEN',
@@ -13,7 +13,7 @@ export const SECRET_ENV_VARIABLES = [
   'QB_STORE_URL',
 ] as const;
 
-export interface MainLog {
+interface MainLog {
   /** For errors and warnings main itself writes; always redacted. */
   readonly error: LogFn;
   readonly warn: LogFn;
@@ -21,7 +21,7 @@ export interface MainLog {
   adopt(secrets: { redact(text: string): string }): void;
 }
 
-export interface MainLogSink {
+interface MainLogSink {
   error(line: string): void;
   warn(line: string): void;
 }

@@ -4,7 +4,7 @@
 import type { OnHeadersReceivedListenerDetails, Session, WebPreferences } from 'electron';
 
 /** Hosts whose https pages may open in the system browser (Intuit's app console, docs, product site). */
-export const INTUIT_EXTERNAL_HOSTS: readonly string[] = [
+const INTUIT_EXTERNAL_HOSTS: readonly string[] = [
   'appcenter.intuit.com',
   'developer.intuit.com',
   'quickbooks.intuit.com',
@@ -72,7 +72,7 @@ interface PreventableEvent {
 }
 
 /** What Electron passes to will-navigate, will-frame-navigate and will-redirect (their `details`). */
-export interface NavigationEvent extends PreventableEvent {
+interface NavigationEvent extends PreventableEvent {
   url: string;
   isMainFrame: boolean;
 }
@@ -88,11 +88,11 @@ export interface HardenableContents {
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' }): void;
 }
 
-export interface ExternalOpener {
+interface ExternalOpener {
   openExternal(url: string): Promise<void>;
 }
 
-export interface HardenOptions {
+interface HardenOptions {
   shell: ExternalOpener;
   /** The app's own page: the only document a window may show. */
   appUrl: string;

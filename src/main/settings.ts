@@ -6,7 +6,7 @@
 import { z } from 'zod';
 
 /** The part of electron-store (and conf) used here. */
-export interface SettingsBackend {
+interface SettingsBackend {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
 }
@@ -22,7 +22,7 @@ const boundsSchema = z.object({
 });
 export type WindowBounds = z.infer<typeof boundsSchema>;
 
-export interface DesktopSettings {
+interface DesktopSettings {
   /** Closing the window hides it; the app keeps refreshing from the tray. */
   closeToTray: boolean;
   notifications: boolean;
@@ -34,7 +34,7 @@ export interface DesktopSettings {
  * tray icon may be invisible (GNOME without the AppIndicator extension), so closing quits unless
  * the user chose otherwise; on macOS closing a window never quits (the setting is not offered).
  */
-export function defaultSettings(platform: NodeJS.Platform): DesktopSettings {
+function defaultSettings(platform: NodeJS.Platform): DesktopSettings {
   return { closeToTray: platform !== 'linux', notifications: true, window: null };
 }
 

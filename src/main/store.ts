@@ -17,9 +17,10 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ConnectionId, QbEnvironment } from '../shared/contract';
+import { isValidConnectionId } from '../shared/ids';
 import {
+  checkedConnectionId,
   defaultProfile,
-  isValidConnectionId,
   newConnectionRecord,
   checkRecordForSave,
   parseConnectionRecord,
@@ -32,17 +33,19 @@ import type {
   RecordChange,
   RecordLoadResult,
 } from '../core/connection-store';
+import { ConnectionLockQueue } from '../core/connection-lock-queue';
 import { StoreKeyError } from '../core/errors';
 import { assertWritableDir, prepareDataDir, storeFsError } from '../core/fs/data-dir';
 import { refuseSymlink } from '../core/fs/safe-open';
 import type { LogFn } from '../core/log';
 import { withFileLock } from '../core/refresh-lock';
 import { RefreshNoteFile, REFRESHING_NOTE_SUFFIX } from '../core/refresh-note';
-import { missingKeyError, sealedSchema, StoreCipher } from '../core/store-crypto';
+import { sealedSchema, StoreCipher } from '../core/store-crypto';
+import { openSealedChain } from '../core/token-envelope';
 import { storedTokensSchema, type RefreshInFlightNote, type StoredTokens } from '../core/token-store';
 
 /** The part of electron-store (and conf) the store uses. */
-export interface KeyValueStore {
+interface KeyValueStore {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
   delete(key: string): void;
@@ -58,7 +61,7 @@ export interface SafeStorageLike {
   decryptString(encrypted: Buffer): string;
 }
 
-export interface DesktopConnectionStoreOptions {
+interface DesktopConnectionStoreOptions {
   /** The store's directory (the data dir); holds the electron-store file, the locks and notes. */
   directory: string;
   /** Opens the electron-store file in `directory` (mode 0600); may throw when the file is not valid JSON. */
@@ -85,7 +88,7 @@ const FORMAT = 'qb-token-desk/desktop-connection-v2';
 const LEGACY_FORMAT = 'qb-token-desk/desktop-v1';
 
 /** How the chain is kept, best first. */
-export type DesktopProtection = 'safeStorage' | 'storeKey' | 'plaintext';
+type DesktopProtection = 'safeStorage' | 'storeKey' | 'plaintext';
 
 const tokensSchema = z.discriminatedUnion('protection', [
   z.object({ protection: z.literal('safeStorage'), data: z.string().min(1) }),
@@ -108,10 +111,7 @@ const legacySchema = z.object({
 class UnreadableRecord extends Error {}
 
 /** Why the OS cannot protect the tokens, or null when it can. */
-export function encryptionUnavailableReason(
-  safeStorage: SafeStorageLike,
-  platform: NodeJS.Platform,
-): string | null {
+function encryptionUnavailableReason(safeStorage: SafeStorageLike, platform: NodeJS.Platform): string | null {
   let available: boolean;
   try {
     available = safeStorage.isEncryptionAvailable();
@@ -152,7 +152,7 @@ export class DesktopConnectionStore implements ConnectionStore {
   private opening: Promise<void> | null = null;
   /** What opening found, reported by the next load (a file moved aside, an unreadable 0.1 record). */
   private readonly openWarnings: string[] = [];
-  private readonly lockQueues = new Map<ConnectionId, Promise<unknown>>();
+  private readonly lockQueue = new ConnectionLockQueue();
   private readonly notes = new Map<ConnectionId, RefreshNoteFile>();
 
   constructor(options: DesktopConnectionStoreOptions) {
@@ -228,15 +228,8 @@ export class DesktopConnectionStore implements ConnectionStore {
   }
 
   withLock<T>(id: ConnectionId, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    const lockPath = join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}`);
-    const previous = this.lockQueues.get(id) ?? Promise.resolve();
-    const run = previous.then(() => this.fileLock(lockPath, options.waitMs ?? this.lockWaitMs, fn));
-    const tail = run.catch(() => undefined);
-    this.lockQueues.set(id, tail);
-    void tail.then(() => {
-      if (this.lockQueues.get(id) === tail) this.lockQueues.delete(id);
-    });
-    return run;
+    const lockPath = join(this.directory, `${DESKTOP_STORE_NAME}.${checkedConnectionId(id)}`);
+    return this.lockQueue.run(id, () => this.fileLock(lockPath, options.waitMs ?? this.lockWaitMs, fn));
   }
 
   /** The desktop app runs one instance and is the store's only writer: there is nothing to hear. */
@@ -296,15 +289,9 @@ export class DesktopConnectionStore implements ConnectionStore {
     let chain: unknown = null;
     if (onDisk?.protection === 'safeStorage') chain = this.openWithSafeStorage(onDisk.data);
     else if (onDisk?.protection === 'storeKey') {
-      if (!this.cipher) throw missingKeyError(this.location);
       const { protection: _protection, ...sealed } = onDisk;
-      try {
-        chain = this.cipher.openTokens(sealed, id, this.location);
-      } catch (error) {
-        if (error instanceof z.ZodError || error instanceof SyntaxError)
-          throw new UnreadableRecord('its token chain is incomplete');
-        throw error;
-      }
+      chain = openSealedChain(sealed, id, this.location, this.cipher);
+      if (chain === null) throw new UnreadableRecord('its token chain is incomplete');
     } else if (onDisk) chain = onDisk.chain;
     const tokens = chain === null ? null : storedTokensSchema.safeParse(chain);
     if (tokens && !tokens.success) throw new UnreadableRecord('its token chain is incomplete');
@@ -438,7 +425,7 @@ export class DesktopConnectionStore implements ConnectionStore {
   }
 
   private notePath(id: ConnectionId): string {
-    return join(this.directory, `${DESKTOP_STORE_NAME}.${checkedId(id)}${REFRESHING_NOTE_SUFFIX}`);
+    return join(this.directory, `${DESKTOP_STORE_NAME}.${checkedConnectionId(id)}${REFRESHING_NOTE_SUFFIX}`);
   }
 
   private note(id: ConnectionId): RefreshNoteFile {
@@ -456,13 +443,5 @@ export class DesktopConnectionStore implements ConnectionStore {
 }
 
 function keyOf(id: ConnectionId): string {
-  return `${KEY_PREFIX}${checkedId(id)}`;
-}
-
-function checkedId(id: ConnectionId): ConnectionId {
-  if (!isValidConnectionId(id))
-    throw new TypeError(
-      `Invalid connection id "${id.slice(0, 80)}": use 1 to 64 letters, digits, "_" or "-".`,
-    );
-  return id;
+  return `${KEY_PREFIX}${checkedConnectionId(id)}`;
 }

@@ -5,7 +5,7 @@ import { activeConditions, type ConditionKind } from '../shared/conditions';
 import type { TokenStatus } from '../shared/contract';
 
 /** From least to most alarming; the tray shows the worst across connections. */
-export const HEALTH_LEVELS = ['idle', 'valid', 'expiring', 'failing', 'reconnect'] as const;
+const HEALTH_LEVELS = ['idle', 'valid', 'expiring', 'failing', 'reconnect'] as const;
 export type HealthLevel = (typeof HEALTH_LEVELS)[number];
 
 const FAILING_CONDITIONS: readonly ConditionKind[] = [
@@ -45,7 +45,7 @@ export function worstHealth(statuses: readonly TokenStatus[], nowMs: number): He
   return worst;
 }
 
-export const HEALTH_LABELS: Record<HealthLevel, string> = {
+const HEALTH_LABELS: Record<HealthLevel, string> = {
   idle: 'Not configured',
   valid: 'Tokens healthy',
   expiring: 'Expiring soon',
@@ -69,7 +69,7 @@ function daysLeft(iso: string | null | undefined, nowMs: number): number | null 
 }
 
 /** One line per connection: "Access token: 42 min left · Refresh token: 97 days left". */
-export function statusLine(status: TokenStatus, nowMs: number): string {
+function statusLine(status: TokenStatus, nowMs: number): string {
   if (status.state === 'not_configured') return 'Not configured';
   if (status.state === 'reauthorization_required') return 'Intuit refused the refresh token: reconnect';
   const expiresAt = status.accessToken ? Date.parse(status.accessToken.expiresAt) : Number.NaN;

@@ -8,7 +8,7 @@ export const DEFAULT_WINDOW_SIZE = { width: 1120, height: 800 };
 /** At least this much of the window must lie on one display's work area to restore it there. */
 const MIN_VISIBLE = { width: 160, height: 80 };
 
-export interface RestoredBounds {
+interface RestoredBounds {
   x?: number;
   y?: number;
   width: number;

@@ -11,9 +11,9 @@ export interface WindowLike {
   loadURL(url: string): Promise<void>;
 }
 
-export type WindowConstructor<W extends WindowLike> = new (options: BrowserWindowConstructorOptions) => W;
+type WindowConstructor<W extends WindowLike> = new (options: BrowserWindowConstructorOptions) => W;
 
-export interface MainWindowOptions {
+interface MainWindowOptions {
   /** Absolute path of the built preload (out/preload/index.cjs). */
   preloadPath: string;
   /** Where the window was last (window-state.ts); default size, placed by the window manager, otherwise. */
@@ -26,7 +26,7 @@ export interface MainWindowOptions {
 
 export const MAIN_WINDOW_TITLE = 'QB Token Desk';
 
-export function mainWindowOptions(
+function mainWindowOptions(
   preloadPath: string,
   bounds: MainWindowOptions['bounds'] = DEFAULT_WINDOW_SIZE,
 ): BrowserWindowConstructorOptions {

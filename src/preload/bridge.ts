@@ -17,13 +17,13 @@ import {
 type Listener = (event: unknown, ...args: unknown[]) => void;
 
 /** The part of ipcRenderer the bridge uses. */
-export interface IpcRendererLike {
+interface IpcRendererLike {
   invoke(channel: string, ...args: unknown[]): Promise<unknown>;
   on(channel: string, listener: Listener): unknown;
   removeListener(channel: string, listener: Listener): unknown;
 }
 
-export interface ContextBridgeLike {
+interface ContextBridgeLike {
   exposeInMainWorld(apiKey: string, api: unknown): void;
 }
 

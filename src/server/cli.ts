@@ -13,7 +13,7 @@ import { deskViewOf } from './ops/desk-view';
 import { ServiceOps } from './ops/service-ops';
 import { startHeadlessServer, type HeadlessServer } from './server';
 
-export const DEFAULT_PORT = 4317;
+const DEFAULT_PORT = 4317;
 /** After this long a shutdown gives up waiting (the store is written atomically, so exiting is safe). */
 const SHUTDOWN_GRACE_MS = 20_000;
 

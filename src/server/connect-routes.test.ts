@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDesk, type StartedDesk } from '../core/bootstrap';
 import { OAuthConnectFlow } from '../core/connect-flow';
 import { startEmulator } from '../emulator';
+import { emulatorAppEnv } from '../emulator/app-env';
 import type { EmulatorHandle } from '../emulator/types';
 import { HTTP_PATHS, type Result, type TokenStatus } from '../shared/contract';
 import { callbackPath, registerConnectRoutes } from './connect-routes';
@@ -24,16 +25,7 @@ let outage: Server | null;
 
 async function setup(env: Record<string, string> = {}): Promise<void> {
   started = await startDesk({
-    env: {
-      QB_CLIENT_ID: emulator.clientId,
-      QB_CLIENT_SECRET: emulator.clientSecret,
-      QB_TOKEN_URL: emulator.tokenUrl,
-      QB_REVOKE_URL: emulator.revokeUrl,
-      QB_AUTHORIZE_URL: emulator.authorizeUrl,
-      QB_API_BASE_URL: emulator.apiBaseUrl,
-      QB_DATA_DIR: join(dir, 'data'),
-      ...env,
-    },
+    env: { ...emulatorAppEnv(emulator, join(dir, 'data')), ...env },
     cwd: dir,
     log: () => undefined,
   });

@@ -23,7 +23,7 @@ import { HttpError } from './http-io';
 import type { Router } from './router';
 import { answerFromDesk } from './token-routes';
 
-export interface ConnectRoutesOptions {
+interface ConnectRoutesOptions {
   flow: ConnectFlow;
   /** QB_REDIRECT_URI; null = this server's own origin + /callback. */
   redirectUri: string | null;
@@ -120,7 +120,7 @@ export function registerConnectRoutes(router: Router, options: ConnectRoutesOpti
 }
 
 /** `?environment=` and `?connection=` of GET /connect; anything else there is refused. */
-export function connectRequestOf(query: URLSearchParams): ConnectRequest {
+function connectRequestOf(query: URLSearchParams): ConnectRequest {
   const request: ConnectRequest = {};
   for (const key of query.keys()) {
     if (key !== 'environment' && key !== 'connection')

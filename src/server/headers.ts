@@ -1,7 +1,7 @@
 // Response headers every answer carries. The UI's policy matches the renderer's own meta CSP
 // (src/renderer/index.html): scripts and styles from this origin only, fetch/EventSource to it.
 
-export const UI_CONTENT_SECURITY_POLICY = [
+const UI_CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -14,7 +14,7 @@ export const UI_CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /** API answers are data, never documents: nothing may load from them or frame them. */
-export const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
+const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
 
 export function securityHeaders(kind: 'ui' | 'api'): Record<string, string> {
   return {

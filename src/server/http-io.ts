@@ -5,7 +5,7 @@ import type { Result, ResultError, ResultErrorCode } from '../shared/contract';
 import { securityHeaders } from './headers';
 
 /** The largest request body any route accepts (the API takes tiny JSON objects at most). */
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
 /** A failure a route wants answered with a given HTTP status and contract error. */
 export class HttpError extends Error {
@@ -20,7 +20,7 @@ export class HttpError extends Error {
   }
 }
 
-export function sendJson(
+function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -64,7 +64,7 @@ export function sendHttpError(res: ServerResponse, err: HttpError): void {
  * Reads the request body up to `maxBytes`. An oversized body is answered 400 by the caller: we stop
  * reading (and the connection is closed after the answer) instead of buffering whatever arrives.
  */
-export function readBody(req: IncomingMessage, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
     if (Number.isFinite(declared) && declared > maxBytes) {

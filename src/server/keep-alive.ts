@@ -13,7 +13,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 export const BROWSER_IDLE_SOCKET_MS = 300_000;
 
 /** Past the browser's limit, so the browser always gives up an idle connection first. */
-export const KEEP_ALIVE_TIMEOUT_MS = BROWSER_IDLE_SOCKET_MS + 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = BROWSER_IDLE_SOCKET_MS + 10_000;
 
 /**
  * Keeps idle connections for KEEP_ALIVE_TIMEOUT_MS, and ends them once the server closes: an

@@ -29,12 +29,12 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export interface ChildExit {
+interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
-export interface JsonLineChild<T> {
+interface JsonLineChild<T> {
   child: ChildProcess;
   /** The first stdout line that parsed as JSON. */
   line: T;
@@ -46,7 +46,7 @@ export interface JsonLineChild<T> {
 }
 
 /** Starts `node --import tsx <script> ...args` and resolves with its first JSON stdout line. */
-export function spawnJsonLine<T>(
+function spawnJsonLine<T>(
   script: string,
   args: string[],
   options: { env: NodeJS.ProcessEnv; cwd?: string },
@@ -145,7 +145,7 @@ const DEMO_FLAGS: Record<keyof DemoCredentials, string> = {
   realmId: '--realm-id',
 };
 
-export function emulatorFlagArgs(flags: EmulatorFlags): string[] {
+function emulatorFlagArgs(flags: EmulatorFlags): string[] {
   const args: string[] = [];
   const push = (flag: string, value: unknown) => {
     if (value === undefined || value === false) return;

@@ -3,7 +3,7 @@
 // so routes registered after start-up (the Connect flow's) work at once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -16,7 +16,7 @@ export interface RequestContext {
   params?: Record<string, string>;
 }
 
-export type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
+type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
 
 /**
  * 'admin' (default): the admin secret must come with the request (Bearer or cookie).
@@ -25,9 +25,9 @@ export type RouteHandler = (ctx: RequestContext) => void | Promise<void>;
  * 'probe': no secret and any Host or Origin: health checks from a load balancer or a proxy that
  * forwards its own Host name. Only for answers that reveal nothing (ok / not ready).
  */
-export type RouteAccess = 'admin' | 'public' | 'probe';
+type RouteAccess = 'admin' | 'public' | 'probe';
 
-export interface RouteOptions {
+interface RouteOptions {
   access?: RouteAccess;
   /**
    * An admin route that also opens to this Bearer secret, for this route only (GET /metrics with
@@ -36,7 +36,7 @@ export interface RouteOptions {
   alsoBearer?: string | null;
 }
 
-export interface Route {
+interface Route {
   method: HttpMethod;
   path: string;
   handler: RouteHandler;
@@ -44,7 +44,7 @@ export interface Route {
   alsoBearer: string | null;
 }
 
-export type RouteMatch =
+type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
   | { kind: 'method_not_allowed'; allow: HttpMethod[] }
   | { kind: 'not_found' };

@@ -17,7 +17,7 @@ import { singleConnection } from '../core/single-connection';
 import { registerTokenRoutes } from './token-routes';
 
 /** The only address the server ever binds to. */
-export const LOOPBACK_HOST = '127.0.0.1';
+const LOOPBACK_HOST = '127.0.0.1';
 
 export interface HeadlessServerOptions {
   /** The default connection's desk (the seed's paths act on it). */

@@ -20,7 +20,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-export type StaticLookup = { kind: 'file'; path: string } | { kind: 'not_found' } | { kind: 'no_build' };
+type StaticLookup = { kind: 'file'; path: string } | { kind: 'not_found' } | { kind: 'no_build' };
 
 /** Maps a URL path to a file inside `root`, or says why there is none. */
 export async function lookupStaticFile(root: string | null, pathname: string): Promise<StaticLookup> {

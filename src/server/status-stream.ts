@@ -21,12 +21,12 @@ export interface StatusStreamOptions {
   maxBufferedBytes?: number;
 }
 
-export function formatStatusEvent(status: TokenStatus): string {
+function formatStatusEvent(status: TokenStatus): string {
   // JSON.stringify never emits a raw newline, so one data line carries the whole object.
   return `event: ${SSE_STATUS_EVENT}\ndata: ${JSON.stringify(status)}\n\n`;
 }
 
-export function formatConnectionsEvent(connections: ConnectionSummary[]): string {
+function formatConnectionsEvent(connections: ConnectionSummary[]): string {
   return `event: ${SSE_CONNECTIONS_EVENT}\ndata: ${JSON.stringify(connections)}\n\n`;
 }
 

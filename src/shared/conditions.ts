@@ -39,8 +39,8 @@ const everyKindListed: Record<ConditionKind, (typeof CONDITION_KINDS)[number]> =
 };
 void everyKindListed;
 
-export const FAILED_REFRESHES_THRESHOLD = 3;
-export const UNREACHABLE_AFTER_MS = 10 * 60_000;
+const FAILED_REFRESHES_THRESHOLD = 3;
+const UNREACHABLE_AFTER_MS = 10 * 60_000;
 
 export interface ActiveCondition {
   kind: ConditionKind;

@@ -43,13 +43,13 @@ const STATE_RANK: Record<TokenState, number> = {
 const FAILING_RANK = 2;
 
 /** Lower is worse. A connection whose last refresh failed ranks as failing unless its state is worse. */
-export function severity(summary: Pick<ConnectionSummary, 'state' | 'lastRefresh'>): number {
+function severity(summary: Pick<ConnectionSummary, 'state' | 'lastRefresh'>): number {
   const rank = STATE_RANK[summary.state];
   return summary.lastRefresh?.ok === false ? Math.min(rank, FAILING_RANK) : rank;
 }
 
 /** Worst first; then the access token that lapses soonest; then by name, then id. */
-export function compareWorstFirst(a: ConnectionSummary, b: ConnectionSummary): number {
+function compareWorstFirst(a: ConnectionSummary, b: ConnectionSummary): number {
   return (
     severity(a) - severity(b) ||
     expiryOf(a) - expiryOf(b) ||

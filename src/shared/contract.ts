@@ -19,7 +19,7 @@ export type ConnectionId = string;
 export const DEFAULT_CONNECTION_ID: ConnectionId = 'default';
 
 /** Which connection a status belongs to. */
-export interface ConnectionRef {
+interface ConnectionRef {
   id: ConnectionId;
   /** Display name chosen by the admin (or derived: "QuickBooks sandbox"). */
   name: string;
@@ -30,7 +30,7 @@ export interface ConnectionRef {
 export type StoreKind = 'file' | 'postgres' | 'desktop';
 
 /** Where the connection's record lives, as shown to admins. Never a password or key. */
-export interface StoreInfo {
+interface StoreInfo {
   kind: StoreKind;
   /** A file path, or `host:port/database` for PostgreSQL (never the password). */
   location: string;
@@ -177,7 +177,7 @@ export interface TokenStatus {
 }
 
 /** How the last refresh of a connection went, in a line (the list shows it; the dashboard has the rest). */
-export interface LastRefreshOutcome {
+interface LastRefreshOutcome {
   at: string;
   ok: boolean;
   /** Set when it failed. */

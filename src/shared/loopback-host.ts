@@ -4,7 +4,7 @@
 // control endpoint both refuse such requests with these checks.
 
 /** The Host values that name a loopback server on `port`. */
-export function loopbackHosts(port: number): string[] {
+function loopbackHosts(port: number): string[] {
   return [`127.0.0.1:${port}`, `localhost:${port}`];
 }
 

@@ -22,7 +22,7 @@ import { DEFAULT_RESERVE_BYTES, ReservedFile, withoutTrailingZeros } from './res
 import { readFileNoFollow, refuseSymlink } from './safe-open';
 import { rescueFailedSave, retryFor, SaveRescue, type RescuedRecord } from './save-rescue';
 
-export interface DurableRecordFileOptions {
+interface DurableRecordFileOptions {
   /** The configured directory (QB_DATA_DIR as given). */
   dir: string;
   fileName: string;

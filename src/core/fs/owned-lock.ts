@@ -35,7 +35,7 @@ const TAKEOVER_STALE_MS = 5_000;
 const STAGED_ABANDONED_MS = 60_000;
 const STAGED_INFIX = '.staging-';
 
-export interface OwnedLockOptions {
+interface OwnedLockOptions {
   /** How long to wait for a live holder, ms. */
   waitMs: number;
   /** A holder whose heartbeat is this old is taken over even when it cannot be judged gone, ms. */
@@ -65,9 +65,9 @@ const ownerSchema = z.object({
 const held = new Set<string>();
 let exitHookInstalled = false;
 
-export type ReleaseLock = () => void;
+type ReleaseLock = () => void;
 
-export async function acquireOwnedLock(lockDir: string, options: OwnedLockOptions): Promise<ReleaseLock> {
+async function acquireOwnedLock(lockDir: string, options: OwnedLockOptions): Promise<ReleaseLock> {
   const deadline = Date.now() + options.waitMs;
   let delay = 20;
   for (;;) {

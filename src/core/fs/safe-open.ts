@@ -19,8 +19,7 @@ const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const CLOEXEC = (constants as { O_CLOEXEC?: number }).O_CLOEXEC ?? 0;
 
 /** Flags for a file this process creates and nobody else may have put there first. */
-export const EXCLUSIVE_CREATE_FLAGS =
-  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW | CLOEXEC;
+const EXCLUSIVE_CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW | CLOEXEC;
 
 /** Creates `path` (mode 0600 by default) and returns its descriptor; fails with EEXIST if anything is there. */
 export function openExclusive(path: string, mode = 0o600): number {
@@ -91,7 +90,7 @@ export function refuseSymlink(path: string, variable: string): void {
   if (isLink) throw symlinkRefused(path, variable);
 }
 
-export function symlinkRefused(path: string, variable: string): StoreConfigError {
+function symlinkRefused(path: string, variable: string): StoreConfigError {
   return new StoreConfigError(
     `${path} is a symbolic link; QB Token Desk does not follow links for the files it writes (a link ` +
       `could send the tokens, or the lock, somewhere else). Move the real file into ${variable} ` +

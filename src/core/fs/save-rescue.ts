@@ -33,7 +33,7 @@ export interface RescuedRecord {
 }
 
 /** The rescue directories, most durable first. HOME and TMPDIR decide them (os.homedir(), os.tmpdir()). */
-export function defaultRescueDirs(): string[] {
+function defaultRescueDirs(): string[] {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   return [join(homedir(), '.qb-token-desk', 'rescue'), join(tmpdir(), `qb-token-desk-rescue-${uid}`)];
 }

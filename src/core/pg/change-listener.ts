@@ -11,7 +11,7 @@ import { CHANGES_CHANNEL } from './schema';
 
 const payloadSchema = z.object({ id: z.string(), revision: z.number(), by: z.string() });
 
-export interface ChangeListenerOptions {
+interface ChangeListenerOptions {
   /** A new, unconnected client each time. */
   newClient: () => pg.Client;
   /** The writer id this instance puts in its own notifications (they are not reported back to it). */

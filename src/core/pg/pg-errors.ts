@@ -62,7 +62,7 @@ function isSqlState(code: string): boolean {
 }
 
 /** True when the failure means the server could not be reached or the session was lost. */
-export function isUnavailable(err: unknown): boolean {
+function isUnavailable(err: unknown): boolean {
   if (err instanceof StoreUnavailableError) return true;
   const code = codeOf(err);
   if (UNREACHABLE_CODES.has(code) || (isSqlState(code) && code.startsWith('08')) || code in SQLSTATE_REASONS)

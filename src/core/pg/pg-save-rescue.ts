@@ -6,7 +6,8 @@
 // (record-file-format.ts, the chain sealed with QB_STORE_KEY when set), keyed by the database
 // (host:port/database as QB_STORE_URL names it) and the connection. The store's load() puts it back.
 import type { ConnectionId } from '../../shared/contract';
-import { isValidConnectionId, type ConnectionRecord } from '../connection-record';
+import { isValidConnectionId } from '../../shared/ids';
+import type { ConnectionRecord } from '../connection-record';
 import type { StoreUnavailableError } from '../errors';
 import { rescueFailedSave, SaveRescue } from '../fs/save-rescue';
 import type { LogFn } from '../log';

@@ -1,10 +1,8 @@
 // A connection record <-> its row in qb_token_desk.connections. The chain goes into `tokens` in the
-// file store's layout (`{"encrypted":true, …sealed}` with QB_STORE_KEY, store-crypto.ts; else
-// `{"encrypted":false,"chain":…}`); profile and health are plain jsonb an operator can read. Reading
+// file store's envelope (token-envelope.ts: sealed with QB_STORE_KEY, else plaintext); profile and health are plain jsonb an operator can read. Reading
 // is forgiving where it can be and strict where it must: a health or profile that no longer parses is
 // reset with a warning (it holds no secret and no chain), a chain that cannot be read leaves the row
 // alone and says so, and one the key does not open is a StoreKeyError (the right key opens it).
-import { z } from 'zod';
 import type { QbEnvironment } from '../../shared/contract';
 import {
   checkRecordForSave,
@@ -16,17 +14,12 @@ import {
   type ConnectionProfile,
   type ConnectionRecord,
 } from '../connection-record';
-import { StoreKeyError } from '../errors';
-import { missingKeyError, sealedSchema, type StoreCipher } from '../store-crypto';
-import { storedTokensSchema, type StoredTokens } from '../token-store';
+import type { StoreCipher } from '../store-crypto';
+import { openTokenEnvelope, sealTokenEnvelope, tokenEnvelopeSchema } from '../token-envelope';
+import type { StoredTokens } from '../token-store';
 import { CONNECTIONS_TABLE } from './schema';
 
-export const RECORD_VERSION = 2;
-
-const tokensColumnSchema = z.discriminatedUnion('encrypted', [
-  z.object({ encrypted: z.literal(false), chain: z.unknown() }),
-  sealedSchema.extend({ encrypted: z.literal(true) }),
-]);
+const RECORD_VERSION = 2;
 
 export interface ConnectionRow {
   id: string;
@@ -38,7 +31,7 @@ export interface ConnectionRow {
 }
 
 /** What a row decodes to. `unreadable`: its chain could not be read; the row must not be written over. */
-export type DecodedRow =
+type DecodedRow =
   | { record: ConnectionRecord; warnings: string[]; unreadable: false; wasPlaintext: boolean }
   | { record: null; warnings: string[]; unreadable: true };
 
@@ -73,22 +66,18 @@ export class RecordRowCodec {
     let tokens: StoredTokens | null = null;
     let wasPlaintext = false;
     if (row.tokens !== null) {
-      const column = tokensColumnSchema.safeParse(row.tokens);
+      const column = tokenEnvelopeSchema.safeParse(row.tokens);
       if (!column.success) return unreadable('its tokens column is not a token chain of this version');
-      if (column.data.encrypted) {
-        if (!this.cipher) throw missingKeyError(where);
-        try {
-          tokens = this.cipher.openTokens(column.data, row.id, where);
-        } catch (err) {
-          if (err instanceof StoreKeyError) throw err;
-          return unreadable('its decrypted tokens are not a complete token chain');
-        }
-      } else {
-        const chain = storedTokensSchema.safeParse(column.data.chain);
-        if (!chain.success) return unreadable('its tokens column holds an incomplete token chain');
-        tokens = chain.data as StoredTokens;
-        wasPlaintext = true;
+      const opened = openTokenEnvelope(column.data, row.id, where, this.cipher);
+      if ('incomplete' in opened) {
+        return unreadable(
+          opened.incomplete === 'sealed'
+            ? 'its decrypted tokens are not a complete token chain'
+            : 'its tokens column holds an incomplete token chain',
+        );
       }
+      tokens = opened.tokens;
+      wasPlaintext = opened.plaintext;
     }
     const warnings: string[] = [];
     const profile = connectionProfileSchema.safeParse(row.profile);
@@ -116,11 +105,7 @@ export class RecordRowCodec {
   tokensColumn(record: ConnectionRecord): string | null {
     const tokens = record.tokens;
     if (tokens === null) return null;
-    return JSON.stringify(
-      this.cipher
-        ? { encrypted: true, ...this.cipher.sealTokens(tokens, record.id) }
-        : { encrypted: false, chain: tokens },
-    );
+    return JSON.stringify(sealTokenEnvelope(tokens, record.id, this.cipher));
   }
 
   /** The row's values, in the order of UPSERT_COLUMNS. */

@@ -18,7 +18,7 @@ export const REMOVED_TABLE = `${SCHEMA}.removed_connections`;
 /** LISTEN/NOTIFY channel: payload `{"id":…,"revision":…,"by":…}`, never a token value. */
 export const CHANGES_CHANNEL = 'qb_token_desk_changes';
 /** Advisory lock key held while migrating (transaction-scoped); connection locks use other keys. */
-export const MIGRATION_LOCK_KEY = '7172626464000001';
+const MIGRATION_LOCK_KEY = '7172626464000001';
 
 interface Migration {
   version: number;
@@ -26,7 +26,7 @@ interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'connections (one row per connection), refresh notes, the health view',
@@ -85,7 +85,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
 /** Creates or upgrades the schema; returns the versions it applied (none when up to date). */
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -7,7 +7,7 @@ export const STORE_URL_VARIABLE = 'QB_STORE_URL';
 
 /** sslmode values accepted. `prefer` and `allow` are refused: they may fall back to no encryption without a word. */
 const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+type SslMode = (typeof SSL_MODES)[number];
 
 const EXAMPLE = 'postgres://user:password@db.example.com:5432/qb_tokens';
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;

@@ -12,10 +12,11 @@ import {
   type TokenStatus,
 } from '../../shared/contract';
 import { summarizeStatus } from '../../shared/connections';
+import { isValidConnectionId } from '../../shared/ids';
 import { settle } from './bridge/settle';
 import type { DashboardStore } from './store';
 
-export type ConnectionsOutcome =
+type ConnectionsOutcome =
   | { ok: true; at: number; message: string }
   | {
       ok: false;
@@ -51,10 +52,10 @@ export type ConnectionsStore = StoreApi<ConnectionsState>;
 /** `#connection=ID` in the page's URL: which company to show after a reload or a Connect redirect. */
 export function connectionFromHash(hash: string): ConnectionId | null {
   const value = new URLSearchParams(hash.replace(/^#/, '')).get('connection');
-  return value && /^[A-Za-z0-9_-]{1,64}$/.test(value) ? value : null;
+  return value && isValidConnectionId(value) ? value : null;
 }
 
-export interface ConnectionsStoreOptions {
+interface ConnectionsStoreOptions {
   clock?: () => number;
   /** The connection to show first (from the URL). */
   initial?: ConnectionId | null;

@@ -18,7 +18,7 @@ import { formatClock, formatMs, parseTime } from './format/time';
 export type ActionName = keyof typeof ACTION_LABELS;
 
 /** The revoke-first confirmations a company's page can ask: Disconnect, and Remove company. */
-export type RevokeConfirm = 'disconnect' | 'remove';
+type RevokeConfirm = 'disconnect' | 'remove';
 
 export type ActionOutcome =
   { ok: true; at: number; message: string } | { ok: false; at: number; error: ResultError };

@@ -5,7 +5,7 @@ import { worstOf } from '../../shared/connections';
 import { STATE_LABELS } from './format/labels';
 import { useConnections } from './use-connections';
 
-export const APP_TITLE = 'QB Token Desk';
+const APP_TITLE = 'QB Token Desk';
 
 export function windowTitle(connections: Parameters<typeof worstOf>[0]): string {
   if (connections.length < 2) return APP_TITLE;

@@ -15,7 +15,7 @@ import type { ConnectionRecord } from '../../core/connection-record';
 import type { ConnectionStore } from '../../core/connection-store';
 
 /** Conditions each server announces for itself (see the header). */
-export const INSTANCE_CONDITIONS: readonly ConditionKind[] = ['store_unreachable'];
+const INSTANCE_CONDITIONS: readonly ConditionKind[] = ['store_unreachable'];
 
 export const isSharedCondition = (condition: ActiveCondition): boolean =>
   !INSTANCE_CONDITIONS.includes(condition.kind);
@@ -50,7 +50,7 @@ export class MemoryLedger implements AnnouncementLedger {
   }
 }
 
-export interface StoreLedgerOptions {
+interface StoreLedgerOptions {
   store: Pick<ConnectionStore, 'withLock' | 'load' | 'save'>;
   /** This server, as the alerts name it. */
   instance: string;

@@ -14,7 +14,7 @@ import type { LogFn } from '../../core/log';
 import { isSharedCondition, type AnnouncementLedger, type Settled } from './alert-ledger';
 import { alertPayload, type AlertEvent, type AlertPayload } from './alert-payload';
 
-export interface AlertMonitorOptions {
+interface AlertMonitorOptions {
   /** Every connection's current status. */
   statuses: () => readonly TokenStatus[];
   /** Calls the listener on every status change; returns the unsubscribe function. */

@@ -11,7 +11,7 @@ export const TIMESTAMP_HEADER = 'x-qb-desk-timestamp';
 export const DELIVERY_HEADER = 'x-qb-desk-delivery';
 
 /** How far a signed timestamp may be from the receiver's clock (seconds). */
-export const SIGNATURE_TOLERANCE_SECONDS = 300;
+const SIGNATURE_TOLERANCE_SECONDS = 300;
 
 function mac(secret: string, timestamp: string, body: string): Buffer {
   return createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest();

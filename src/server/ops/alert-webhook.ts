@@ -17,7 +17,7 @@ export interface WebhookRetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = {
+const DEFAULT_WEBHOOK_RETRY: WebhookRetryPolicy = {
   maxAttempts: 8,
   baseDelayMs: 1000,
   maxDelayMs: 60_000,
@@ -34,7 +34,7 @@ export interface WebhookSenderOptions {
   random?: () => number;
 }
 
-export type DeliveryOutcome =
+type DeliveryOutcome =
   | { delivered: true; attempts: number; status: number }
   | { delivered: false; attempts: number; reason: string };
 

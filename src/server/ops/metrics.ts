@@ -11,7 +11,7 @@ import type { TokenState, TokenStatus } from '../../shared/contract';
 import type { EngineTelemetry } from '../../core/telemetry';
 
 /** Every metric of ours starts with this (process metrics keep prom-client's standard names). */
-export const METRIC_PREFIX = 'qb_token_desk_';
+const METRIC_PREFIX = 'qb_token_desk_';
 
 // A record rather than an array, so a state added to the contract fails to compile here until the
 // metrics know it too.
@@ -25,7 +25,7 @@ const TOKEN_STATES = Object.keys({
   not_configured: true,
 } satisfies Record<TokenState, true>) as TokenState[];
 
-export interface OpsMetricsOptions {
+interface OpsMetricsOptions {
   /** Every connection's current status, read at each scrape. */
   statuses: () => readonly TokenStatus[];
   now?: () => number;
@@ -165,7 +165,7 @@ const REFRESH_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60];
 const LOCK_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30];
 
 /** The engine's telemetry as prom-client counters and histograms. */
-export class PromTelemetry implements EngineTelemetry {
+class PromTelemetry implements EngineTelemetry {
   private readonly refreshes: Counter<'connection' | 'trigger' | 'outcome'>;
   private readonly refreshSeconds: Histogram<'connection' | 'outcome'>;
   private readonly apiRequests: Counter<'connection' | 'status'>;

@@ -4,7 +4,7 @@ import type { ActionName, ActionOutcome } from '../store';
 import { useDashboard } from '../use-dashboard';
 
 /** How long a success stays on screen; errors stay until closed. */
-export const SUCCESS_VISIBLE_MS = 6000;
+const SUCCESS_VISIBLE_MS = 6000;
 
 /**
  * Closes a success after SUCCESS_VISIBLE_MS, counted afresh once the pointer or focus leaves it

@@ -3,7 +3,7 @@
 import type { DesktopCommand } from '../../../shared/contract';
 import { ariaKeyShortcut, SHORTCUTS, shortcutLabel } from '../../../shared/shortcuts';
 
-export interface ShortcutHint {
+interface ShortcutHint {
   label: string;
   aria: string;
 }

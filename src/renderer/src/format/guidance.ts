@@ -3,9 +3,9 @@ import type { AutoRefreshInfo, RefreshErrorInfo, RefreshErrorKind } from '../../
 import { TRANSIENT_ERROR_KINDS } from '../../../shared/contract';
 import { formatAbsolute, formatRelative, parseTime } from './time';
 
-export type GuidanceAction = 'reconnect' | 'check-configuration' | 'wait';
+type GuidanceAction = 'reconnect' | 'check-configuration' | 'wait';
 
-export interface Guidance {
+interface Guidance {
   action: GuidanceAction;
   title: string;
   text: string;

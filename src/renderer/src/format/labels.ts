@@ -80,7 +80,7 @@ export const HISTORY_TONES: Record<HistoryEventType, Tone> = {
   disconnected: 'neutral',
 };
 
-export interface Verdict {
+interface Verdict {
   tone: Tone;
   headline: string;
   detail: string;

@@ -33,7 +33,7 @@ export function parseTime(iso: string | null | undefined): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
-export interface ClockFormatOptions {
+interface ClockFormatOptions {
   locale?: string;
   timeZone?: string;
 }
@@ -96,7 +96,7 @@ export function formatUtc(ms: number): string {
 }
 
 /** A piece of a message: plain text, or an ISO-8601 instant the page shows in local time. */
-export type MessagePart = { text: string } | { iso: string; ms: number };
+type MessagePart = { text: string } | { iso: string; ms: number };
 
 // Instants as the engine writes them (`toISOString()`, or with an offset): full date and time.
 const ISO_INSTANT = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)/g;

@@ -2,7 +2,7 @@ import type { ConnectionSummary } from '../../../../shared/contract';
 import { STATE_LABELS, STATE_TONES, type Tone } from '../../format/labels';
 
 /** The state's colour; a connection whose last refresh failed is at least a warning. */
-export function healthTone(summary: Pick<ConnectionSummary, 'state' | 'lastRefresh'>): Tone {
+function healthTone(summary: Pick<ConnectionSummary, 'state' | 'lastRefresh'>): Tone {
   const tone = STATE_TONES[summary.state];
   return summary.lastRefresh?.ok === false && (tone === 'good' || tone === 'neutral') ? 'warn' : tone;
 }

@@ -21,6 +21,7 @@ import type {
   QbEnvironment,
   TokenStatus,
 } from '../shared/contract';
+import { isValidRealmId } from '../shared/ids';
 import { TOKENS_FORGOTTEN, type RevokeStep } from './connection-changes';
 import type { ConnectFlow } from './desk';
 import { ConnectError, NotConfiguredError, TokenError } from './errors';
@@ -224,7 +225,7 @@ export class OAuthConnectFlow implements ConnectFlow {
     }
     this.secrets.add(code);
     const realmId = query.get('realmId');
-    if (!realmId || !/^\d{1,32}$/.test(realmId)) {
+    if (!realmId || !isValidRealmId(realmId)) {
       throw new ConnectRefusedError(
         'bad_callback',
         'The redirect from Intuit carried no usable company id ("realmId" must be digits). Nothing was changed; start Connect again.',

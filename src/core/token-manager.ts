@@ -1,6 +1,7 @@
 // The token engine for one connection, as the outside sees it: TokenManager builds the parts, serves
 // the cached access token on the hot path, waits out a refresh in flight before Connect / Clear /
-// Disconnect, and after any change reschedules and tells the listeners.
+// Disconnect, and after any change reschedules and tells the listeners. What it is built from is in
+// token-manager-options.ts.
 //
 // The rest is in parts that share one EngineContext (engine-context.ts): which token a caller gets
 // when the cache has none and the answer to a 401 (access-token-source.ts), one refresh at a time with
@@ -22,7 +23,6 @@ import { AccessTokenSource, noChainError } from './access-token-source';
 import { ConnectionChanges, forgetOnly, type RevokeStep } from './connection-changes';
 import type { ConnectionRecord } from './connection-record';
 import type { ProfileEdits } from './connection-session';
-import type { ConnectionStore } from './connection-store';
 import {
   createEngineContext,
   type ChainInUse,
@@ -30,55 +30,20 @@ import {
   type TokenManagerConfig,
 } from './engine-context';
 import { EngineStatus } from './engine-status';
-import type { TokenEndpoint } from './intuit-oauth';
-import { SecretRegistry, withLogFields, type LogFn } from './log';
+import { SecretRegistry, withLogFields } from './log';
 import { RecordSync } from './record-sync';
 import { RefreshFlight } from './refresh-flight';
 import { RefreshSchedule } from './refresh-schedule';
-import { DEFAULT_RETRY_POLICY, systemTimers, type RetryPolicy, type Timers } from './refresh-timing';
+import { DEFAULT_RETRY_POLICY, systemTimers } from './refresh-timing';
 import { StatusBroadcast, type StatusListener } from './status-broadcast';
-import { noTelemetry, type EngineTelemetry } from './telemetry';
-import type { AuthorizationAnswer } from './token-chain';
+import { noTelemetry } from './telemetry';
+import type { AdoptAuthorizationInput, TokenManagerOptions } from './token-manager-options';
 import { saveUnsavedChain } from './unsaved-chain-save';
 
 export type { TokenManagerConfig } from './engine-context';
+export type { AdoptAuthorizationInput, TokenManagerOptions } from './token-manager-options';
 export { interruptedRefreshMessage } from './refresh-attempt';
 export { DEFAULT_RETRY_POLICY, systemTimers, type RetryPolicy, type Timers } from './refresh-timing';
-
-export interface TokenManagerOptions {
-  config: TokenManagerConfig;
-  /** Where the connection's record lives; several managers (connections) may share one store. */
-  store: ConnectionStore;
-  /** The connection this manager serves (default: the one the QB_* environment defines). */
-  connectionId?: ConnectionId;
-  /** The token endpoint; null when the client keys are missing (refreshes then fail as not configured). */
-  oauth: TokenEndpoint | null;
-  now?: () => number;
-  timers?: Timers;
-  log?: LogFn;
-  retry?: Partial<RetryPolicy>;
-  /** 0..1; injectable so back-off tests are deterministic. */
-  random?: () => number;
-  /** Start with a refresh when there is a refresh token but no valid access token (default true). */
-  refreshOnStart?: boolean;
-  /** Every token value the engine sees is added here (for log redaction and leak scans). */
-  secrets?: SecretRegistry;
-  /** Counters and durations for operators (default: none). */
-  telemetry?: EngineTelemetry;
-  /** Names this process in history events and lastRefresh (`qb-token`, `desktop`, a library user's app). */
-  clientName?: string;
-  /** How long a refresh waits for the connection's lock before a transient error (default 30 s). */
-  lockWaitMs?: number;
-  /** While the store does not answer, it is asked again this often, ms (default 5 s). */
-  storeRetryMs?: number;
-  /**
-   * The connection's record was removed from the store while this manager served it (an added
-   * connection, removed by another process): its chain is forgotten here; the owner drops the manager.
-   */
-  onRemoved?: () => void;
-}
-
-export type AdoptAuthorizationInput = AuthorizationAnswer;
 
 /**
  * Room each connection keeps in the secrets registry (log redaction): its chain's tokens now and the

@@ -1,10 +1,11 @@
-// What the parts of one connection's engine share, and how it is built. TokenManager (the refresh
-// coordination) builds it once and hands it to the parts that act on the connection: refresh-attempt.ts (one attempt inside
-// the lock), connection-changes.ts (Connect, Clear, a rename, Disconnect) and record-sync.ts (what the
-// store holds: the start, other processes' writes, the store answering again). The chain in use and
-// what only this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`.
-// Token values live only in `inUse.chain`, the session's record, `config` and TokenManager's hot
-// access-token cache.
+// What the parts of one connection's engine share, and how it is built. TokenManager builds it once
+// and hands it to the parts that act on the connection: access-token-source.ts (a caller's token, a
+// 401), refresh-flight.ts and refresh-schedule.ts (when refreshes run), refresh-attempt.ts (one
+// attempt inside the lock), connection-changes.ts (Connect, Clear, a rename, Disconnect),
+// record-sync.ts (what the store holds: the start, other processes' writes, the store answering
+// again) and engine-status.ts (the status with this process's facts). The chain in use and what only
+// this process knows about it are `inUse`; the QB_ACCESS_TOKEN stand-in is `fallback`. Token values
+// live only in `inUse.chain`, the session's record, `config` and TokenManager's hot access-token cache.
 import {
   DEFAULT_CONNECTION_ID,
   type ConnectionId,

@@ -3,7 +3,7 @@
 // otherwise the in-flight note is left, Intuit is called, and the rotated chain is written the moment
 // the answer is in (rule 3), before anyone sees the new access token. A refused token call is
 // recorded in the shared record, and explained when a previous process was stopped mid-refresh.
-// The single flight, the lock and the back-off around attempts are TokenManager's.
+// The single flight, the lock and the back-off around attempts are refresh-flight.ts's.
 import type { RefreshTrigger } from '../shared/contract';
 import { previewToken } from '../shared/preview';
 import type { ConnectionRecord, HealthChange, RefreshAttemptFacts } from './connection-record';

@@ -1,10 +1,12 @@
 // Puts a rescued record (pg-save-rescue.ts) back where it belongs. Under the connection's lock, load()
 // writes it into its row when it is newer than the row, and drops it when it is not; a connection
 // removed since (removed_connections notes at which revision) is not brought back by a rescue file
-// written before the removal. A write under the lock that lands drops a rescued copy it supersedes.
+// written before the removal. A row that moved on only to record Intuit's refusal of the token the
+// rescued chain replaced (another machine, which cannot see this one's rescue files, tried it) takes the
+// rescued chain on top. A write under the lock that lands drops a rescued copy it supersedes.
 // While the server cannot be reached, load() serves the rescued record with a warning instead.
 import type { ConnectionId } from '../../shared/contract';
-import type { ConnectionRecord } from '../connection-record';
+import { rejectionOf, type ConnectionRecord } from '../connection-record';
 import type { RecordLoadResult } from '../connection-store';
 import type { LogFn } from '../log';
 import { loadResult, type ConnectionRows } from './connection-rows';
@@ -35,19 +37,21 @@ export class PgRescueRestore {
       );
       return { record: current.record, warnings };
     }
-    const rescued = found.record;
+    let rescued = found.record;
     if (current.present && current.record === null) {
       // The row's own warning says why it is left alone; the rescued copy waits with it.
       warnings.push(`The copy of connection "${id}"'s tokens in ${found.path} is left as it is until then.`);
       return { record: null, warnings };
     }
-    let stale: string | null;
-    if (current.record) {
-      stale =
-        current.record.revision >= rescued.revision
-          ? `PostgreSQL holds revision ${current.record.revision}`
-          : null;
-    } else stale = await this.removedSince(id, rescued.revision);
+    let stale: string | null = null;
+    if (current.record && current.record.revision >= rescued.revision) {
+      // Another machine (which cannot see this one's rescue files) refreshed meanwhile with the token
+      // this chain had replaced, and Intuit refused it: the row moved on only to record that refusal,
+      // and the rescued chain is still the live one. It goes back on top of the row.
+      if (refusedInsteadOf(current.record, rescued))
+        rescued = { ...rescued, revision: current.record.revision + 1 };
+      else stale = `PostgreSQL holds revision ${current.record.revision}`;
+    } else if (!current.record) stale = await this.removedSince(id, rescued.revision);
     if (stale !== null) {
       this.rescues.clear(id);
       this.log(
@@ -89,4 +93,18 @@ export class PgRescueRestore {
       ? `the connection was removed from PostgreSQL after they were saved`
       : null;
   }
+}
+
+/**
+ * Whether `row` holds only Intuit's refusal of a refresh token other than `rescued`'s, while the
+ * rescued chain itself was never refused: the refused token is the one the rescued chain replaced.
+ */
+function refusedInsteadOf(row: ConnectionRecord, rescued: ConnectionRecord): boolean {
+  return (
+    rejectionOf(row) !== null &&
+    rejectionOf(rescued) === null &&
+    rescued.tokens !== null &&
+    row.tokens?.refreshToken !== rescued.tokens.refreshToken &&
+    row.tokens?.realmId === rescued.tokens.realmId
+  );
 }

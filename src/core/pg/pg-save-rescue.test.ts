@@ -19,6 +19,7 @@ import type { RecordChange } from '../connection-store';
 import { StoreUnavailableError } from '../errors';
 import { StoreSaveRescuedError } from '../fs/save-rescue';
 import { StoreCipher } from '../store-crypto';
+import { fingerprintToken } from '../token-store';
 import { LeakScan } from '../testing/leak-scan';
 import { postgresForFile } from '../testing/postgres-for-file';
 import { fixtureTokens } from '../testing/stored-chain';
@@ -250,6 +251,48 @@ describe('rescue files of the PostgreSQL store', () => {
     expect((await store(url).load('default')).record).toEqual(newest);
     expect(existsSync(stale)).toBe(false);
     expect(await rowRevision(url, 'default')).toBe(3);
+  });
+
+  it('a row that moved on only because another machine was refused the retired token takes the rescued chain; a rescued chain that was refused itself does not', async () => {
+    const url = await pg().createDatabase();
+    // What machine B writes after Intuit refused the refresh token it read (invalid_grant).
+    const refused = (base: ConnectionRecord, revision: number): ConnectionRecord => ({
+      ...base,
+      revision,
+      health: {
+        ...base.health,
+        rejection: {
+          refreshTokenSha256: fingerprintToken(base.tokens?.refreshToken ?? ''),
+          at: Date.now(),
+          error: { kind: 'invalid_grant', message: 'Intuit refused the refresh token.', intuitTid: null },
+        },
+      },
+    });
+    const b = store(url, { rescueDirs: [] });
+    const first = record('default', 1);
+    await b.save(first);
+    // This machine rotated it (revision 2) while the server was away: the chain is in its rescue file.
+    const rescued = record('default', 2);
+    const path = plantRescue(url, rescued);
+    // Machine B, once the server is back, refreshes with the retired token and records Intuit's refusal.
+    await b.withLock('default', () => b.save(refused(first, 2)));
+
+    const loaded = await store(url).load('default');
+    expect(loaded.record?.tokens?.refreshToken === rescued.tokens?.refreshToken).toBe(true);
+    expect(loaded.record?.revision).toBe(3);
+    expect(await rowRevision(url, 'default')).toBe(3);
+    expect(existsSync(path)).toBe(false);
+
+    // A rescued chain the row shows refused (its own token) is dropped: nothing live to put back.
+    const again = record('default', 4);
+    const stalePath = plantRescue(url, again);
+    await b.withLock('default', async () => {
+      const current = (await b.load('default')).record;
+      if (!current) throw new Error('no row');
+      await b.save(refused({ ...current, tokens: again.tokens }, 4));
+    });
+    expect((await store(url).load('default')).record?.revision).toBe(4);
+    expect(existsSync(stalePath)).toBe(false);
   });
 
   it('a rescue directory others can write to is not trusted: a newer record planted there is ignored', async () => {

@@ -102,10 +102,13 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       return pending;
     };
 
-    // Pushes and answers travel apart (the event stream, and each request on its own connection), so
-    // an answer can arrive after a push that is newer than it (a GET sent before a refresh failed,
-    // answered after the failure's push). Every change is pushed, so a push that arrived while a
-    // request was out is at least as new as its answer: the answer's status is then not shown.
+    // Pushes and answers travel apart (the event stream, and each request on its own connection), so a
+    // status read can arrive after a push that is newer than it (a GET sent before a refresh failed,
+    // answered after the failure's push). Every change is pushed, so a push that arrived while the read
+    // was out is at least as new as its answer: the answer is then not shown. An action's answer is
+    // shown as it comes: it is taken when the action ends, after the pushes the action itself caused
+    // (holding it back would leave "Refreshing" on screen until the last push, and announce the state
+    // after the action's own result).
     let pushes = 0;
     const lastPush = new Map<ConnectionId, number>();
     const pushedSince = (key: ConnectionId, mark: number): boolean => (lastPush.get(key) ?? 0) > mark;
@@ -135,14 +138,13 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       if (runningFor(shown)?.has(action)) return;
       running.set(key, new Set([...(running.get(key) ?? []), action]));
       set({ pending: pendingFor(shown) });
-      const mark = pushes;
       const result = await settle(call);
       runningFor(shown)?.delete(action);
       const at = clock();
       // The admin moved on to another company meanwhile: its page must not show this outcome.
       if (get().connectionId !== shown) return;
       const outcome: ActionOutcome = result.ok
-        ? { ok: true, at, message: onOk(result.value, (status) => adoptAnswer(status, mark)) }
+        ? { ok: true, at, message: onOk(result.value, display) }
         : { ok: false, at, error: result.error };
       set((s) => ({
         pending: pendingFor(shown),

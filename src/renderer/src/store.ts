@@ -131,7 +131,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
     async function run<T>(
       action: ActionName,
       call: () => Promise<Result<T>>,
-      onOk: (value: T, adopt: (status: TokenStatus) => void) => string,
+      onOk: (value: T) => string,
     ): Promise<void> {
       const shown = get().connectionId;
       const key = shown ?? DEFAULT_CONNECTION_ID;
@@ -144,7 +144,7 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
       // The admin moved on to another company meanwhile: its page must not show this outcome.
       if (get().connectionId !== shown) return;
       const outcome: ActionOutcome = result.ok
-        ? { ok: true, at, message: onOk(result.value, display) }
+        ? { ok: true, at, message: onOk(result.value) }
         : { ok: false, at, error: result.error };
       set((s) => ({
         pending: pendingFor(shown),
@@ -186,8 +186,8 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         run(
           'refresh',
           () => bridge.refresh(id()),
-          (status, adopt) => {
-            adopt(status);
+          (status) => {
+            display(status);
             return refreshedMessage(status);
           },
         ),
@@ -196,8 +196,8 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
         run(
           'clear',
           () => bridge.clear(id()),
-          (status, adopt) => {
-            adopt(status);
+          (status) => {
+            display(status);
             return clearedMessage(status);
           },
         ),
@@ -219,8 +219,8 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
             const connectionId = id();
             return bridge.connect(connectionId === undefined ? undefined : { connectionId });
           },
-          (status, adopt) => {
-            adopt(status);
+          (status) => {
+            display(status);
             return 'Connected to QuickBooks.';
           },
         ),
@@ -235,8 +235,8 @@ export function createDashboardStore(bridge: QbTokensBridge, clock: () => number
             if (connectionId === undefined) return bridge.disconnect(force ? { force: true } : undefined);
             return bridge.disconnect(force ? { force: true, connectionId } : { connectionId });
           },
-          (status, adopt) => {
-            adopt(status);
+          (status) => {
+            display(status);
             set({ connectionTest: null });
             // The desk's own account of what Intuit did: revoked it, or held nothing left to revoke.
             const said = status.history.find((event) => event.type === 'disconnected')?.message;

@@ -146,6 +146,19 @@ describe('qb-token connections', () => {
     }
   }, 120_000);
 
+  it('a refused refresh token for the default company is reported even while QB_ACCESS_TOKEN could stand in: exit 3', async () => {
+    const standIn = emulator.control.issueAuthorization(emulator.realmId).accessToken;
+    const own = { ...env, QB_ACCESS_TOKEN: standIn, QB_DATA_DIR: join(workDir, 'stand-in') };
+    const run = await runQbToken(
+      ['connections', 'add', '--name', 'Main', '--realm', emulator.realmId, '--environment', 'sandbox'],
+      { env: own, cwd: workDir, stdin: 'RT1-not-a-token-intuit-issued' },
+    );
+    outputs.push(run.stdout, run.stderr);
+    expect(run.code, run.stdout).toBe(3);
+    expect(run.stderr).toMatch(/invalid_grant|rejected/);
+    expect(run.stdout).not.toContain('Ready:');
+  }, 120_000);
+
   it('remove revokes at Intuit first (as Disconnect does); the default connection cannot be removed', async () => {
     const { FileConnectionStore } = await import('../core/file-connection-store');
     const store = new FileConnectionStore({ dataDir: join(workDir, 'data'), storeKey: null });

@@ -70,8 +70,13 @@ async function addConnection(args: ParsedArgs, context: ConnectionsCommandContex
   // forced refresh: a desk sharing the store may already have refreshed the new record (it saw it
   // appear); the on-demand path takes that token under the lock instead of rotating again.
   try {
-    await started.connections.desk(id).getAccessToken();
-    const access = started.connections.desk(id).getStatus().accessToken;
+    const desk = started.connections.desk(id);
+    await desk.getAccessToken();
+    // QB_ACCESS_TOKEN stood in (the default company's realm): whether Intuit takes the added refresh
+    // token is what this command must say, so it is asked outright.
+    const access = (
+      desk.getStatus().source === 'environment' ? await desk.refresh('manual') : desk.getStatus()
+    ).accessToken;
     const now = Date.now();
     io.stdout(
       `Ready: ${access ? `access token ${access.preview} expires ${formatRelative(access.expiresAt, now)} (${formatAbsolute(access.expiresAt)})` : 'no access token'}.\n`,
